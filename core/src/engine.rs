@@ -1,0 +1,111 @@
+//! The engine: every model loaded once, and `observe`, which turns one frame into
+//! what the judgement needs (faces, quality, mesh, pose, expression, anti-spoof).
+//! The browser's first pass and the verifier's authoritative pass both call this.
+
+use serde::{Deserialize, Serialize};
+
+use crate::antispoof::AntiSpoof;
+use crate::detector::{DetectedFace, FaceDetector};
+use crate::frame::Frame;
+use crate::landmarks::{FaceMesh, FaceMeshResult};
+use crate::model::ModelError;
+use crate::quality::{assess, Quality, QualityLimits};
+
+/// Model file contents, as listed in `models/manifest.json`.
+pub struct ModelBytes<'a> {
+    pub yunet: &'a [u8],
+    pub face_mesh: &'a [u8],
+    pub blendshapes: &'a [u8],
+    /// Both anti-spoof models, or neither (the browser may skip them).
+    pub anti_spoof: Option<(&'a [u8], &'a [u8])>,
+}
+
+/// What to run beyond detection and quality.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObserveOptions {
+    pub mesh: bool,
+    pub anti_spoof: bool,
+}
+
+impl Default for ObserveOptions {
+    fn default() -> Self {
+        Self {
+            mesh: true,
+            anti_spoof: true,
+        }
+    }
+}
+
+/// One frame through the engine's eyes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Observation {
+    pub t_ms: u64,
+    pub width: u32,
+    pub height: u32,
+    /// Number of faces the detector found.
+    pub faces: usize,
+    /// The main (highest-scoring) face.
+    pub face: Option<DetectedFace>,
+    pub quality: Quality,
+    pub mesh: Option<FaceMeshResult>,
+    /// Probability the main face is live (0–1), when anti-spoof ran.
+    pub live_probability: Option<f32>,
+}
+
+pub struct Engine {
+    detector: FaceDetector,
+    mesh: FaceMesh,
+    anti_spoof: Option<AntiSpoof>,
+    limits: QualityLimits,
+}
+
+impl Engine {
+    pub fn from_model_bytes(models: &ModelBytes<'_>) -> Result<Self, ModelError> {
+        Ok(Self {
+            detector: FaceDetector::from_onnx_bytes(models.yunet)?,
+            mesh: FaceMesh::from_onnx_bytes(models.face_mesh, models.blendshapes)?,
+            anti_spoof: match models.anti_spoof {
+                Some((v2, v1se)) => Some(AntiSpoof::from_onnx_bytes(v2, v1se)?),
+                None => None,
+            },
+            limits: QualityLimits::default(),
+        })
+    }
+
+    pub fn has_anti_spoof(&self) -> bool {
+        self.anti_spoof.is_some()
+    }
+
+    pub fn detect(&self, frame: &Frame<'_>) -> Result<Vec<DetectedFace>, ModelError> {
+        self.detector.detect(frame)
+    }
+
+    pub fn observe(
+        &self,
+        frame: &Frame<'_>,
+        t_ms: u64,
+        options: ObserveOptions,
+    ) -> Result<Observation, ModelError> {
+        let faces = self.detector.detect(frame)?;
+        let quality = assess(frame, &faces, &self.limits);
+        let face = faces.first().cloned();
+        let mesh = match (&face, options.mesh) {
+            (Some(f), true) => Some(self.mesh.run(frame, f)?),
+            _ => None,
+        };
+        let live_probability = match (&face, &self.anti_spoof, options.anti_spoof) {
+            (Some(f), Some(a), true) => Some(a.live_probability(frame, &f.bbox)?),
+            _ => None,
+        };
+        Ok(Observation {
+            t_ms,
+            width: frame.width(),
+            height: frame.height(),
+            faces: faces.len(),
+            face,
+            quality,
+            mesh,
+            live_probability,
+        })
+    }
+}

@@ -1,0 +1,207 @@
+//! Frames as core sees them: packed RGBA pixels with checked dimensions, and the
+//! bilinear sampling every model crop is built from. Pixels are what the camera
+//! delivered, never mirrored: a preview may mirror, the engine does not.
+
+use thiserror::Error;
+
+/// Largest side a frame may have; larger input is refused rather than allocated.
+pub const MAX_SIDE: u32 = 8192;
+/// Smallest side that can hold a detectable face.
+pub const MIN_SIDE: u32 = 32;
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum FrameError {
+    #[error(
+        "frame is {width}x{height}; each side must be between {MIN_SIDE} and {MAX_SIDE} pixels"
+    )]
+    BadSize { width: u32, height: u32 },
+    #[error("frame {width}x{height} needs {expected} RGBA bytes, got {actual}")]
+    BadLength {
+        width: u32,
+        height: u32,
+        expected: usize,
+        actual: usize,
+    },
+}
+
+/// A borrowed RGBA frame (4 bytes a pixel, rows top to bottom, no padding).
+#[derive(Clone, Copy)]
+pub struct Frame<'a> {
+    width: u32,
+    height: u32,
+    rgba: &'a [u8],
+}
+
+impl<'a> Frame<'a> {
+    pub fn new(width: u32, height: u32, rgba: &'a [u8]) -> Result<Self, FrameError> {
+        if !(MIN_SIDE..=MAX_SIDE).contains(&width) || !(MIN_SIDE..=MAX_SIDE).contains(&height) {
+            return Err(FrameError::BadSize { width, height });
+        }
+        let expected = width as usize * height as usize * 4;
+        if rgba.len() != expected {
+            return Err(FrameError::BadLength {
+                width,
+                height,
+                expected,
+                actual: rgba.len(),
+            });
+        }
+        Ok(Self {
+            width,
+            height,
+            rgba,
+        })
+    }
+
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+
+    pub fn rgba(&self) -> &'a [u8] {
+        self.rgba
+    }
+
+    /// RGB at integer pixel (x, y); black outside the frame.
+    #[inline]
+    fn pixel(&self, x: i64, y: i64) -> [f32; 3] {
+        if x < 0 || y < 0 || x >= self.width as i64 || y >= self.height as i64 {
+            return [0.0; 3];
+        }
+        let i = (y as usize * self.width as usize + x as usize) * 4;
+        [
+            self.rgba[i] as f32,
+            self.rgba[i + 1] as f32,
+            self.rgba[i + 2] as f32,
+        ]
+    }
+
+    /// Bilinear RGB sample at continuous coordinates (pixel centres at +0.5).
+    #[inline]
+    pub fn sample(&self, x: f32, y: f32) -> [f32; 3] {
+        let (x, y) = (x - 0.5, y - 0.5);
+        let (x0, y0) = (x.floor(), y.floor());
+        let (fx, fy) = (x - x0, y - y0);
+        let (xi, yi) = (x0 as i64, y0 as i64);
+        let a = self.pixel(xi, yi);
+        let b = self.pixel(xi + 1, yi);
+        let c = self.pixel(xi, yi + 1);
+        let d = self.pixel(xi + 1, yi + 1);
+        let mut out = [0.0; 3];
+        for k in 0..3 {
+            let top = a[k] + (b[k] - a[k]) * fx;
+            let bottom = c[k] + (d[k] - c[k]) * fx;
+            out[k] = top + (bottom - top) * fy;
+        }
+        out
+    }
+
+    /// Luma (BT.601) at integer pixel, for quality measures.
+    #[inline]
+    pub fn luma(&self, x: u32, y: u32) -> f32 {
+        let [r, g, b] = self.pixel(x as i64, y as i64);
+        0.299 * r + 0.587 * g + 0.114 * b
+    }
+}
+
+/// An owned RGBA image, as decoded from a file or an upload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RgbaImage {
+    pub width: u32,
+    pub height: u32,
+    pub data: Vec<u8>,
+}
+
+impl RgbaImage {
+    pub fn frame(&self) -> Result<Frame<'_>, FrameError> {
+        Frame::new(self.width, self.height, &self.data)
+    }
+}
+
+/// Samples a square `size`×`size` crop whose centre is `(cx, cy)`, side `side` source
+/// pixels, rotated by `angle` radians (the crop's x axis points along `angle` in the
+/// source). Writes channel values through `put(out_x, out_y, rgb)`.
+pub fn sample_rotated_square(
+    frame: &Frame<'_>,
+    cx: f32,
+    cy: f32,
+    side: f32,
+    angle: f32,
+    size: usize,
+    mut put: impl FnMut(usize, usize, [f32; 3]),
+) {
+    let (sin, cos) = angle.sin_cos();
+    let k = side / size as f32;
+    let half = size as f32 / 2.0;
+    for v in 0..size {
+        let dv = v as f32 + 0.5 - half;
+        for u in 0..size {
+            let du = u as f32 + 0.5 - half;
+            let sx = cx + k * (cos * du - sin * dv);
+            let sy = cy + k * (sin * du + cos * dv);
+            put(u, v, frame.sample(sx, sy));
+        }
+    }
+}
+
+/// Samples the axis-aligned source rectangle `[x0, x1) × [y0, y1)` into `w`×`h` outputs.
+pub fn sample_rect(
+    frame: &Frame<'_>,
+    (x0, y0, x1, y1): (f32, f32, f32, f32),
+    (w, h): (usize, usize),
+    mut put: impl FnMut(usize, usize, [f32; 3]),
+) {
+    let sx = (x1 - x0) / w as f32;
+    let sy = (y1 - y0) / h as f32;
+    for v in 0..h {
+        let y = y0 + (v as f32 + 0.5) * sy;
+        for u in 0..w {
+            let x = x0 + (u as f32 + 0.5) * sx;
+            put(u, v, frame.sample(x, y));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_zero_and_absurd_sizes() {
+        assert!(matches!(
+            Frame::new(0, 0, &[]),
+            Err(FrameError::BadSize { .. })
+        ));
+        assert!(matches!(
+            Frame::new(100_000, 10, &[]),
+            Err(FrameError::BadSize { .. })
+        ));
+    }
+
+    #[test]
+    fn rejects_wrong_buffer_length() {
+        let buf = vec![0u8; 64 * 64 * 4 - 1];
+        assert!(matches!(
+            Frame::new(64, 64, &buf),
+            Err(FrameError::BadLength {
+                expected: 16384,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn bilinear_sample_interpolates_between_pixel_centres() {
+        let mut buf = vec![0u8; 32 * 32 * 4];
+        for y in 0..32 {
+            buf[(y * 32 + 1) * 4] = 200; // column 1 red
+        }
+        let f = Frame::new(32, 32, &buf).unwrap();
+        assert_eq!(f.sample(1.5, 5.5)[0], 200.0);
+        assert_eq!(f.sample(1.0, 5.5)[0], 100.0);
+        assert_eq!(f.sample(0.5, 5.5)[0], 0.0);
+    }
+}

@@ -1,0 +1,30 @@
+//! livecheck-core: the sans-IO liveness engine shared by the browser SDK and the verifier.
+//!
+//! Frames in (`Frame`: RGBA pixels and a capture time), values out (`Observation`,
+//! `ChallengeVerdict`, liveness scores). No files, clocks, network or JS: time, keys and
+//! nonces are arguments, models are bytes. Builds natively and for wasm32.
+//!
+//! Mirroring convention, stated once: core always sees the camera's own, unmirrored
+//! pixels. "Left" and "right" are the subject's own: in an unmirrored image the
+//! subject's left is on the image's right. A mirrored preview is a display matter only.
+
+pub mod analysis;
+pub mod antispoof;
+pub mod challenge;
+pub mod consistency;
+pub mod decode;
+pub mod detector;
+pub mod engine;
+pub mod frame;
+pub mod geometry;
+pub mod landmarks;
+pub mod liveness;
+pub mod manifest;
+mod model;
+pub mod protocol;
+pub mod quality;
+
+pub use challenge::{ChallengeKind, ChallengeVerdict};
+pub use engine::{Engine, ModelBytes, Observation, ObserveOptions};
+pub use frame::{Frame, FrameError, RgbaImage};
+pub use model::ModelError;
