@@ -5,8 +5,7 @@
 //! action than half the threshold above the user's own neutral baseline), rises by at
 //! least the threshold to a peak that is the highest point of the excursion, and falls
 //! back by at least `return_fraction` of the rise, all inside the challenge's window.
-//! Challenges are searched in script order, each starting where the previous one
-//! ended, so the order is enforced by the frames themselves and not by client tags.
+//! Challenges are searched in script order, each after the previous one's peak, so the order is enforced by the frames themselves and not by client tags.
 //! A still photo makes no excursion; an affine warp of one moves no 3-D pose.
 
 use serde::{Deserialize, Serialize};
@@ -14,6 +13,7 @@ use thiserror::Error;
 
 use crate::engine::Observation;
 use crate::geometry::median;
+use crate::quality::QualityIssue;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -85,7 +85,7 @@ pub enum Signal {
 impl Signal {
     fn read(self, o: &Observation) -> Option<f32> {
         let m = o.mesh.as_ref()?;
-        if o.faces != 1 || m.presence < 0.5 {
+        if o.quality.issues.contains(&QualityIssue::MultipleFaces) || m.presence < 0.5 {
             return None;
         }
         Some(match self {
@@ -277,7 +277,9 @@ pub fn judge_script(
         let unsign = |v: f32| v * dir;
         let verdict = match found {
             Some(x) => {
-                cursor = s[x.end].1;
+                // The next action may begin while this one returns (left, then straight
+                // on to the right), so it is searched from this one's peak.
+                cursor = s[x.peak].1 + 1;
                 ChallengeVerdict {
                     kind: ch.kind,
                     passed: true,

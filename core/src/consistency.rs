@@ -4,7 +4,7 @@
 //! jump by more than its own width. Shape: a signature of 3-D distances between rigid
 //! mesh points (eye corners, nose, face outline; not the lips or lids, which move with
 //! expression) is normalised by its mean, and every frame's signature must stay close
-//! to the capture's median. 3-D distances do not change as the head turns, so a turn
+//! to the median of the capture's first frames. 3-D distances do not change as the head turns, so a turn
 //! is not a different face. A face-recognition descriptor can strengthen this later.
 
 use serde::{Deserialize, Serialize};
@@ -13,6 +13,7 @@ use crate::engine::Observation;
 use crate::geometry::median;
 use crate::landmarks::dist3;
 
+const REFERENCE_FRAMES: usize = 5;
 const RIGID_POINTS: [usize; 12] = [33, 133, 362, 263, 1, 168, 6, 10, 234, 454, 98, 327];
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -72,9 +73,12 @@ pub fn check(observations: &[Observation], limits: &ConsistencyLimits) -> Consis
     let max_shape_distance = if sigs.is_empty() {
         0.0
     } else {
+        // Reference: the median signature of the first frames (the baseline), so a face
+        // that appears later is measured against the face that started the capture.
         let dims = sigs[0].len();
+        let head = &sigs[..sigs.len().min(REFERENCE_FRAMES)];
         let centre: Vec<f32> = (0..dims)
-            .map(|d| median(&sigs.iter().map(|s| s[d]).collect::<Vec<_>>()).unwrap_or(0.0))
+            .map(|d| median(&head.iter().map(|s| s[d]).collect::<Vec<_>>()).unwrap_or(0.0))
             .collect();
         sigs.iter()
             .map(|s| signature_distance(s, &centre))

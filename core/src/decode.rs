@@ -34,6 +34,13 @@ pub fn sniff(bytes: &[u8]) -> Option<ImageFormat> {
 /// Decodes bytes into upright RGBA.
 pub fn decode(bytes: &[u8]) -> Result<RgbaImage, DecodeError> {
     let format = sniff(bytes).ok_or(DecodeError::UnsupportedFormat)?;
+    // The JPEG decoder pads a cut-off stream with grey; a frame that lost its end is
+    // refused instead of judged.
+    if format == ImageFormat::Jpeg && jpeg_end(bytes, 0).is_none() {
+        return Err(DecodeError::Corrupt(
+            "truncated JPEG (no end-of-image marker)".into(),
+        ));
+    }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_SIDE);

@@ -12,6 +12,7 @@ pub mod analysis;
 pub mod antispoof;
 pub mod challenge;
 pub mod consistency;
+pub mod decision;
 pub mod decode;
 pub mod detector;
 pub mod engine;

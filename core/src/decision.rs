@@ -1,0 +1,114 @@
+//! The capture decision: the verifier's authoritative answer from the frames it
+//! received (the SDK may compute the same as a preview, with no authority).
+//!
+//! Passed only when the capture had enough frames with one face (a second face in more
+//! than a fifth of the frames fails it), that face is
+//! the same throughout, the anti-spoof score reaches the threshold, and every
+//! challenge passed in order. The first rule broken names the failure.
+
+use serde::{Deserialize, Serialize};
+
+use crate::challenge::{judge_script, ChallengeRules, ChallengeVerdict, TimedChallenge};
+use crate::consistency::{check, Consistency, ConsistencyLimits};
+use crate::engine::Observation;
+use crate::liveness::aggregate_score;
+use crate::quality::QualityIssue;
+
+/// Stable failure codes, in the order they are checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureReason {
+    NoFrames,
+    FaceNotFound,
+    MultipleFaces,
+    FaceMismatch,
+    SpoofDetected,
+    ChallengeFailed,
+}
+
+impl FailureReason {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::NoFrames => "no_frames",
+            Self::FaceNotFound => "face_not_found",
+            Self::MultipleFaces => "multiple_faces",
+            Self::FaceMismatch => "face_mismatch",
+            Self::SpoofDetected => "spoof_detected",
+            Self::ChallengeFailed => "challenge_failed",
+        }
+    }
+}
+
+/// Least number of single-face frames a capture needs.
+pub const MIN_FACE_FRAMES: usize = 3;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    pub passed: bool,
+    /// 0–100: the anti-spoof score, scaled by the share of challenges passed.
+    pub confidence: f32,
+    pub anti_spoof_score: Option<f32>,
+    pub threshold: f32,
+    pub challenges: Vec<ChallengeVerdict>,
+    pub consistency: Consistency,
+    pub failure_reason: Option<FailureReason>,
+    pub frames: usize,
+    pub face_frames: usize,
+}
+
+pub struct DecisionInput<'a> {
+    pub observations: &'a [Observation],
+    pub script: &'a [TimedChallenge],
+    pub baseline_ms: u64,
+    /// Anti-spoof pass mark, 0–100.
+    pub threshold: f32,
+    pub rules: ChallengeRules,
+    pub consistency: ConsistencyLimits,
+}
+
+pub fn decide(input: &DecisionInput<'_>) -> Decision {
+    let obs = input.observations;
+    let multi = obs
+        .iter()
+        .filter(|o| o.quality.issues.contains(&QualityIssue::MultipleFaces))
+        .count();
+    let single: Vec<&Observation> = obs
+        .iter()
+        .filter(|o| o.face.is_some() && !o.quality.issues.contains(&QualityIssue::MultipleFaces))
+        .collect();
+    let probs: Vec<f32> = single.iter().filter_map(|o| o.live_probability).collect();
+    let anti_spoof_score = aggregate_score(&probs);
+    let challenges = judge_script(obs, input.script, input.baseline_ms, &input.rules);
+    let consistency = check(obs, &input.consistency);
+    let passed_share = if challenges.is_empty() {
+        1.0
+    } else {
+        challenges.iter().filter(|c| c.passed).count() as f32 / challenges.len() as f32
+    };
+    let failure_reason = if obs.is_empty() {
+        Some(FailureReason::NoFrames)
+    } else if multi * 5 > obs.len() {
+        Some(FailureReason::MultipleFaces)
+    } else if single.len() < MIN_FACE_FRAMES {
+        Some(FailureReason::FaceNotFound)
+    } else if !consistency.consistent {
+        Some(FailureReason::FaceMismatch)
+    } else if anti_spoof_score.is_none_or(|s| s < input.threshold) {
+        Some(FailureReason::SpoofDetected)
+    } else if challenges.iter().any(|c| !c.passed) {
+        Some(FailureReason::ChallengeFailed)
+    } else {
+        None
+    };
+    Decision {
+        passed: failure_reason.is_none(),
+        confidence: anti_spoof_score.unwrap_or(0.0) * passed_share,
+        anti_spoof_score,
+        threshold: input.threshold,
+        challenges,
+        consistency,
+        failure_reason,
+        frames: obs.len(),
+        face_frames: single.len(),
+    }
+}

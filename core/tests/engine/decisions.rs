@@ -1,0 +1,82 @@
+use livecheck_core::challenge::{ChallengeRules, TimedChallenge};
+use livecheck_core::consistency::{check, ConsistencyLimits};
+use livecheck_core::decision::{decide, DecisionInput, FailureReason};
+use livecheck_core::engine::Observation;
+use livecheck_core::ChallengeKind::*;
+
+use crate::helpers::{image, observe_clip, still_clip};
+
+fn input<'a>(obs: &'a [Observation], script: &'a [TimedChallenge]) -> DecisionInput<'a> {
+    DecisionInput {
+        observations: obs,
+        script,
+        baseline_ms: 1000,
+        threshold: 70.0,
+        rules: ChallengeRules::default(),
+        consistency: ConsistencyLimits::default(),
+    }
+}
+
+#[test]
+fn d18_capture_with_blink_then_smile_passes() {
+    let obs = observe_clip("video/lp_d18_actions_640x480_30fps.mjpeg", 3, true);
+    let script = [
+        TimedChallenge {
+            kind: Blink,
+            window_ms: 8000,
+        },
+        TimedChallenge {
+            kind: Smile,
+            window_ms: 8000,
+        },
+    ];
+    let d = decide(&input(&obs, &script));
+    assert!(d.passed, "{d:#?}");
+    assert_eq!(d.failure_reason, None);
+    assert!(d.anti_spoof_score.unwrap() >= 70.0 && d.confidence >= 70.0);
+}
+
+#[test]
+fn printed_and_screen_photos_repeated_are_refused_as_spoofs() {
+    for file in [
+        "spoof/silentface_F1_print_upright.jpg",
+        "spoof/silentface_F2_screen_upright.jpg",
+    ] {
+        let obs = still_clip(&image(file), 3);
+        let script = [TimedChallenge {
+            kind: Blink,
+            window_ms: 8000,
+        }];
+        let d = decide(&input(&obs, &script));
+        assert!(!d.passed, "{file}");
+        assert_eq!(
+            d.failure_reason,
+            Some(FailureReason::SpoofDetected),
+            "{file}"
+        );
+        assert!(!d.challenges[0].passed, "{file}");
+    }
+}
+
+#[test]
+fn a_capture_that_switches_faces_is_inconsistent() {
+    let d18 = observe_clip("video/lp_d18_actions_640x480_30fps.mjpeg", 6, false);
+    let s32 = observe_clip("video/lp_s32_turns_640x480_30fps.mjpeg", 6, false);
+    let same = check(&d18, &ConsistencyLimits::default());
+    assert!(same.consistent, "{same:?}");
+    let same = check(&s32, &ConsistencyLimits::default());
+    assert!(same.consistent, "{same:?}");
+    let mut mixed: Vec<Observation> = d18[..18].to_vec();
+    mixed.extend(s32[..18].iter().cloned().map(|mut o| {
+        o.t_ms += 3600;
+        o
+    }));
+    let c = check(&mixed, &ConsistencyLimits::default());
+    assert!(!c.consistent, "{c:?}");
+}
+
+#[test]
+fn no_frames_is_its_own_failure() {
+    let d = decide(&input(&[], &[]));
+    assert_eq!(d.failure_reason, Some(FailureReason::NoFrames));
+}

@@ -1,0 +1,96 @@
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use livecheck_core::decode::{decode, split_mjpeg};
+use livecheck_core::engine::{Observation, ObserveOptions};
+use livecheck_core::manifest::ModelFiles;
+use livecheck_core::{Engine, RgbaImage};
+
+pub fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let dir = ModelFiles::default_dir();
+        let files =
+            ModelFiles::load_dir(&dir).unwrap_or_else(|e| panic!("{e}; run models/fetch.sh"));
+        Engine::from_model_bytes(&files.model_bytes()).expect("models load")
+    })
+}
+
+pub fn testdata(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/testdata")
+        .join(rel)
+}
+
+pub fn image(rel: &str) -> RgbaImage {
+    let bytes = std::fs::read(testdata(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
+    decode(&bytes).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+pub fn observe(img: &RgbaImage, t_ms: u64, anti_spoof: bool) -> Observation {
+    engine()
+        .observe(
+            &img.frame().unwrap(),
+            t_ms,
+            ObserveOptions {
+                mesh: true,
+                anti_spoof,
+            },
+        )
+        .unwrap()
+}
+
+/// An MJPEG clip (30 fps) observed every `step`-th frame.
+pub fn observe_clip(rel: &str, step: usize, anti_spoof: bool) -> Vec<Observation> {
+    static CACHE: OnceLock<
+        std::sync::Mutex<std::collections::HashMap<(String, usize, bool), Vec<Observation>>>,
+    > = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let key = (rel.to_string(), step, anti_spoof);
+    if let Some(v) = cache.lock().unwrap().get(&key) {
+        return v.clone();
+    }
+    let bytes = std::fs::read(testdata(rel)).unwrap();
+    let obs: Vec<Observation> = split_mjpeg(&bytes)
+        .iter()
+        .enumerate()
+        .step_by(step)
+        .map(|(i, jpeg)| observe(&decode(jpeg).unwrap(), (i as u64 * 1000) / 30, anti_spoof))
+        .collect();
+    cache.lock().unwrap().insert(key, obs.clone());
+    obs
+}
+
+/// The same image repeated as a clip at 10 fps.
+pub fn still_clip(img: &RgbaImage, seconds: u64) -> Vec<Observation> {
+    let o = observe(img, 0, true);
+    (0..seconds * 10)
+        .map(|i| {
+            let mut c = o.clone();
+            c.t_ms = i * 100;
+            c
+        })
+        .collect()
+}
+
+/// Applies the affine map `src = a·dst + b` (a 2×2, row-major) with bilinear sampling.
+pub fn warp_affine(img: &RgbaImage, a: [f32; 4], b: [f32; 2]) -> RgbaImage {
+    let f = img.frame().unwrap();
+    let mut data = vec![0u8; img.data.len()];
+    for y in 0..img.height {
+        for x in 0..img.width {
+            let (dx, dy) = (x as f32 + 0.5, y as f32 + 0.5);
+            let sx = a[0] * dx + a[1] * dy + b[0];
+            let sy = a[2] * dx + a[3] * dy + b[1];
+            let p = f.sample(sx, sy);
+            let i = ((y * img.width + x) * 4) as usize;
+            data[i..i + 3].copy_from_slice(&[p[0] as u8, p[1] as u8, p[2] as u8]);
+            data[i + 3] = 255;
+        }
+    }
+    RgbaImage {
+        width: img.width,
+        height: img.height,
+        data,
+    }
+}

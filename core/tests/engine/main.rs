@@ -1,0 +1,10 @@
+//! Real models on real fixtures (`../shared/testdata`, beside the repository).
+//! Models come from `models/cache` (run `models/fetch.sh`) or `LIVECHECK_MODELS_DIR`.
+
+mod helpers;
+
+mod challenges;
+mod decisions;
+mod golden;
+mod photos;
+mod robustness;

@@ -1,0 +1,108 @@
+use livecheck_core::analysis::key_points;
+use livecheck_core::liveness::{aggregate_score, DEFAULT_THRESHOLD};
+
+use crate::helpers::{image, observe};
+
+const LIVE: [&str; 4] = [
+    "live/skimage_astronaut.png",
+    "live/fr_obama_official_portrait.jpg",
+    "live/silentface_T1_live_rot90.jpg",
+    "live/silentface_T1_live_upright.jpg",
+];
+
+#[test]
+fn every_live_photo_has_exactly_one_face_with_landmarks_on_eyes_nose_and_mouth() {
+    for file in LIVE {
+        let o = observe(&image(file), 0, false);
+        assert_eq!(o.faces, 1, "{file}");
+        let face = o.face.as_ref().unwrap();
+        let kp = key_points(&o).unwrap_or_else(|| panic!("{file}: no mesh"));
+        let [re, le, nose, mr, ml] = face.landmarks;
+        let eye_gap = re.distance(le);
+        // Two independent models (detector points, mesh) agree on each feature.
+        let near = |a: [f32; 2], x: f32, y: f32, what: &str| {
+            let d = ((a[0] - x).powi(2) + (a[1] - y).powi(2)).sqrt();
+            assert!(
+                d < 0.25 * eye_gap,
+                "{file}: {what} mesh {a:?} vs detector ({x}, {y}), {d:.1} px"
+            );
+        };
+        near(kp.right_eye, re.x, re.y, "right eye");
+        near(kp.left_eye, le.x, le.y, "left eye");
+        near(kp.nose_tip, nose.x, nose.y, "nose");
+        near(
+            kp.mouth_centre,
+            (mr.x + ml.x) / 2.0,
+            (mr.y + ml.y) / 2.0,
+            "mouth",
+        );
+        // Upright faces: subject's right eye on the image left, eyes above nose above mouth.
+        assert!(kp.right_eye[0] < kp.left_eye[0], "{file}");
+        assert!(
+            kp.right_eye[1].max(kp.left_eye[1]) < kp.nose_tip[1]
+                && kp.nose_tip[1] < kp.mouth_centre[1],
+            "{file}"
+        );
+        assert!(o.mesh.as_ref().unwrap().presence > 0.9, "{file}");
+    }
+}
+
+#[test]
+fn exif_orientation_is_applied_so_rotated_originals_match_upright_copies() {
+    let a = observe(&image("live/silentface_T1_live_rot90.jpg"), 0, false);
+    let b = observe(&image("live/silentface_T1_live_upright.jpg"), 0, false);
+    assert_eq!((a.width, a.height), (480, 640));
+    let (fa, fb) = (a.face.unwrap().bbox, b.face.unwrap().bbox);
+    assert!(
+        (fa.x - fb.x).abs() < 2.0 && (fa.y - fb.y).abs() < 2.0,
+        "{fa:?} vs {fb:?}"
+    );
+}
+
+#[test]
+fn silent_face_live_sample_scores_live_and_print_and_screen_score_spoof() {
+    let score = |file: &str| {
+        let o = observe(&image(file), 0, true);
+        aggregate_score(&[o.live_probability.unwrap()]).unwrap()
+    };
+    let live = score("live/silentface_T1_live_upright.jpg");
+    let print = score("spoof/silentface_F1_print_upright.jpg");
+    let screen = score("spoof/silentface_F2_screen_upright.jpg");
+    assert!(live >= DEFAULT_THRESHOLD, "live scored {live}");
+    assert!(print < DEFAULT_THRESHOLD, "print scored {print}");
+    assert!(screen < DEFAULT_THRESHOLD, "screen scored {screen}");
+}
+
+#[test]
+fn d18_frames_show_blink_smile_and_open_mouth_against_the_neutral_frame() {
+    let rules = livecheck_core::challenge::ChallengeRules::default();
+    let expr = |f: &str| observe(&image(f), 0, false).mesh.unwrap().expression;
+    let neutral = expr("live_frames/lp_d18_t0.5_neutral.png");
+    let closed = expr("live_frames/lp_d18_t3.2_eyes_closed.png");
+    let smile = expr("live_frames/lp_d18_t3.8_smile.png");
+    let open = expr("live_frames/lp_d18_t2.6_mouth_open.png");
+    // Neutral: no action is showing.
+    assert!(
+        neutral.eye_closure < 0.35 && neutral.smile < 0.15 && neutral.jaw_open < 0.3,
+        "{neutral:?}"
+    );
+    assert!(
+        closed.eye_closure - neutral.eye_closure >= rules.blink_rise,
+        "{closed:?}"
+    );
+    assert!(smile.smile - neutral.smile >= rules.smile_rise, "{smile:?}");
+    assert!(
+        open.jaw_open - neutral.jaw_open >= rules.open_mouth_rise,
+        "{open:?}"
+    );
+    // And each frame shows only its own action.
+    assert!(
+        smile.eye_closure - neutral.eye_closure < rules.blink_rise,
+        "{smile:?}"
+    );
+    assert!(open.smile - neutral.smile < rules.smile_rise, "{open:?}");
+    assert!(
+        closed.smile - neutral.smile < rules.smile_rise,
+        "{closed:?}"
+    );
+}
