@@ -27,7 +27,7 @@ pub struct ConsistencyLimits {
 impl Default for ConsistencyLimits {
     fn default() -> Self {
         Self {
-            max_shape_distance: 0.12,
+            max_shape_distance: 0.045,
             max_jump: 1.0,
         }
     }
