@@ -1,6 +1,8 @@
 //! Real models on real fixtures (`../shared/testdata`, beside the repository).
 //! Models come from `models/cache` (run `models/fetch.sh`) or `LIVECHECK_MODELS_DIR`.
 
+#![cfg(not(target_arch = "wasm32"))]
+
 mod helpers;
 
 mod challenges;
