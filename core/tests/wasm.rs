@@ -18,7 +18,15 @@ macro_rules! model {
 }
 macro_rules! fixture {
     ($f:literal) => {
-        ($f, include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testdata/", $f)).as_slice())
+        (
+            $f,
+            include_bytes!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../shared/testdata/",
+                $f
+            ))
+            .as_slice(),
+        )
     };
 }
 
@@ -30,7 +38,10 @@ fn wasm_outputs_match_the_native_golden_file() {
         yunet: model!("face_detection_yunet_2023mar_320.onnx"),
         face_mesh: model!("mediapipe_face_landmarks_detector.onnx"),
         blendshapes: model!("mediapipe_face_blendshapes.onnx"),
-        anti_spoof: Some((model!("2.7_80x80_MiniFASNetV2.onnx"), model!("4_0_0_80x80_MiniFASNetV1SE.onnx"))),
+        anti_spoof: Some((
+            model!("2.7_80x80_MiniFASNetV2.onnx"),
+            model!("4_0_0_80x80_MiniFASNetV1SE.onnx"),
+        )),
     };
     let engine = Engine::from_model_bytes(&models).expect("models load in wasm");
     let fixtures = [
@@ -43,7 +54,9 @@ fn wasm_outputs_match_the_native_golden_file() {
     assert_eq!(fixtures.map(|f| f.0), GOLDEN_FILES);
     for ((file, bytes), want) in fixtures.iter().zip(&golden) {
         let img = decode(bytes).expect("decodes");
-        let o = engine.observe(&img.frame().expect("frame"), 0, ObserveOptions::default()).expect("observes");
+        let o = engine
+            .observe(&img.frame().expect("frame"), 0, ObserveOptions::default())
+            .expect("observes");
         let got = fingerprint(file, &o);
         let diffs = differences(want, &got);
         assert!(diffs.is_empty(), "{diffs:?}");

@@ -42,9 +42,9 @@ pub fn observe(img: &RgbaImage, t_ms: u64, anti_spoof: bool) -> Observation {
 
 /// An MJPEG clip (30 fps) observed every `step`-th frame.
 pub fn observe_clip(rel: &str, step: usize, anti_spoof: bool) -> Vec<Observation> {
-    static CACHE: OnceLock<
-        std::sync::Mutex<std::collections::HashMap<(String, usize, bool), Vec<Observation>>>,
-    > = OnceLock::new();
+    type Clips =
+        std::sync::Mutex<std::collections::HashMap<(String, usize, bool), Vec<Observation>>>;
+    static CACHE: OnceLock<Clips> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     let key = (rel.to_string(), step, anti_spoof);
     if let Some(v) = cache.lock().unwrap().get(&key) {

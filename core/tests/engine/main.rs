@@ -2,6 +2,7 @@
 //! Models come from `models/cache` (run `models/fetch.sh`) or `LIVECHECK_MODELS_DIR`.
 
 #![cfg(not(target_arch = "wasm32"))]
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
 mod helpers;
 

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The one test command (README): set-up, then every check in order. CI runs this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "format"
+cargo fmt --all --check
+
+step "clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "native tests (core: unit, real models on fixtures, property tests)"
+cargo test --workspace
+
+step "core for wasm32, and the same fixtures through it under Node"
+cargo build -p livecheck-core --target wasm32-unknown-unknown
+cargo test -p livecheck-core --target wasm32-unknown-unknown --test wasm

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what the checks need on a fresh machine (idempotent): the pinned Rust
+# toolchain with the wasm32 target, wasm-bindgen-cli at the exact version in
+# Cargo.lock, and the models (copied from the mirror and checked by sha256).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+rustup show active-toolchain >/dev/null          # installs the rust-toolchain.toml channel
+rustup target add wasm32-unknown-unknown >/dev/null
+
+want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
+if [ "$have" != "$want" ]; then
+  echo "setup: installing wasm-bindgen-cli $want (several minutes)"
+  cargo install wasm-bindgen-cli --version "$want"
+fi
+
+models/fetch.sh
