@@ -179,6 +179,10 @@ mod tests {
             Frame::new(100_000, 10, &[]),
             Err(FrameError::BadSize { .. })
         ));
+        assert!(matches!(
+            Frame::new(u32::MAX, u32::MAX, &[]),
+            Err(FrameError::BadSize { .. })
+        ));
     }
 
     #[test]

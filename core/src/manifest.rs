@@ -25,16 +25,19 @@ struct Manifest {
 }
 
 /// Every model the engine uses.
-pub fn entries() -> Vec<ModelEntry> {
+pub fn entries() -> &'static [ModelEntry] {
+    static ENTRIES: std::sync::OnceLock<Vec<ModelEntry>> = std::sync::OnceLock::new();
     // The manifest is part of the source tree; a parse failure is a build defect that
     // the unit test below catches.
-    serde_json::from_str::<Manifest>(MANIFEST_JSON)
-        .map(|m| m.models)
-        .unwrap_or_default()
+    ENTRIES.get_or_init(|| {
+        serde_json::from_str::<Manifest>(MANIFEST_JSON)
+            .map(|m| m.models)
+            .unwrap_or_default()
+    })
 }
 
-pub fn entry(name: &str) -> Option<ModelEntry> {
-    entries().into_iter().find(|e| e.name == name)
+pub fn entry(name: &str) -> Option<&'static ModelEntry> {
+    entries().iter().find(|e| e.name == name)
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -68,7 +71,7 @@ impl ModelFiles {
     /// Reads and verifies every model the manifest lists.
     pub fn load_dir(dir: &std::path::Path) -> Result<Self, ModelError> {
         let mut files = std::collections::HashMap::new();
-        for e in entries() {
+        for e in entries().iter().cloned() {
             let path = dir.join(&e.file);
             let bytes = std::fs::read(&path).map_err(|err| ModelError::Checksum {
                 model: e.name.clone(),
@@ -109,7 +112,7 @@ mod tests {
 
     #[test]
     fn manifest_lists_the_five_engine_models() {
-        let names: Vec<String> = entries().into_iter().map(|e| e.name).collect();
+        let names: Vec<&str> = entries().iter().map(|e| e.name.as_str()).collect();
         assert_eq!(
             names,
             [

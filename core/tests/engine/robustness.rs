@@ -3,26 +3,10 @@
 use livecheck_core::decode::{decode, split_mjpeg, DecodeError};
 use livecheck_core::engine::ObserveOptions;
 use livecheck_core::protocol::{ChainState, FrameEnvelope};
-use livecheck_core::{Frame, FrameError};
+use livecheck_core::Frame;
 use proptest::prelude::*;
 
 use crate::helpers::{engine, testdata};
-
-#[test]
-fn zero_size_and_absurd_frames_are_typed_errors() {
-    assert!(matches!(
-        Frame::new(0, 0, &[]),
-        Err(FrameError::BadSize { .. })
-    ));
-    assert!(matches!(
-        Frame::new(u32::MAX, u32::MAX, &[]),
-        Err(FrameError::BadSize { .. })
-    ));
-    assert!(matches!(
-        Frame::new(640, 480, &[0; 100]),
-        Err(FrameError::BadLength { .. })
-    ));
-}
 
 #[test]
 fn truncated_jpeg_is_a_corrupt_image_error() {
