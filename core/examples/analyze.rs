@@ -5,11 +5,10 @@
 //! --fps says otherwise) or a folder of frames (sorted by name, played at --fps).
 //! --trace prints each frame's signals on stderr.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use livecheck_core::analysis::{analyze_frames, AnalyzeOptions};
-use livecheck_core::decode::{decode, split_mjpeg};
+use livecheck_core::analysis::{analyze_frames, load_media, AnalyzeOptions};
 use livecheck_core::manifest::ModelFiles;
 use livecheck_core::{Engine, RgbaImage};
 
@@ -48,7 +47,7 @@ fn main() -> ExitCode {
     };
     let mut status = ExitCode::SUCCESS;
     for file in files {
-        match load(&file, fps) {
+        match load_media(&file, fps) {
             Ok((frames, is_video)) => {
                 let opts = AnalyzeOptions {
                     is_video,
@@ -95,45 +94,4 @@ fn print_trace(engine: &Engine, frames: &[(RgbaImage, u64)]) {
             None => eprintln!("{:6} faces {} {:?}", o.t_ms, o.faces, o.quality.issues),
         }
     }
-}
-
-/// Frames with their capture times, and whether the input is a video.
-fn load(path: &Path, fps: f64) -> Result<(Vec<(RgbaImage, u64)>, bool), String> {
-    let at = |i: usize| (i as f64 * 1000.0 / fps).round() as u64;
-    if path.is_dir() {
-        let mut names: Vec<PathBuf> = std::fs::read_dir(path)
-            .map_err(|e| e.to_string())?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file())
-            .collect();
-        names.sort();
-        let frames = names
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                let bytes = std::fs::read(p).map_err(|e| e.to_string())?;
-                decode(&bytes)
-                    .map(|img| (img, at(i)))
-                    .map_err(|e| format!("{}: {e}", p.display()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        return Ok((frames, true));
-    }
-    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-    let parts = split_mjpeg(&bytes);
-    if parts.len() > 1 {
-        let frames = parts
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                decode(p)
-                    .map(|img| (img, at(i)))
-                    .map_err(|e| format!("frame {i}: {e}"))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        return Ok((frames, true));
-    }
-    decode(&bytes)
-        .map(|img| (vec![(img, 0)], false))
-        .map_err(|e| e.to_string())
 }

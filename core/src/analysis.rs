@@ -125,3 +125,48 @@ pub fn analyze_frames(
             .then(|| detect_events(&obs, opts.baseline_ms, &opts.rules)),
     })
 }
+
+/// Reads a file for the `analyze` commands: an image, an MJPEG video or a folder of
+/// frames (videos played at `fps`). Returns the frames with their capture times, and
+/// whether the input is a video.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn load_media(
+    path: &std::path::Path, fps: f64) -> Result<(Vec<(RgbaImage, u64)>, bool), String> {
+    let at = |i: usize| (i as f64 * 1000.0 / fps).round() as u64;
+    if path.is_dir() {
+        let mut names: Vec<std::path::PathBuf> = std::fs::read_dir(path)
+            .map_err(|e| e.to_string())?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        names.sort();
+        let frames = names
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let bytes = std::fs::read(p).map_err(|e| e.to_string())?;
+                crate::decode::decode(&bytes)
+                    .map(|img| (img, at(i)))
+                    .map_err(|e| format!("{}: {e}", p.display()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        return Ok((frames, true));
+    }
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let parts = crate::decode::split_mjpeg(&bytes);
+    if parts.len() > 1 {
+        let frames = parts
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                crate::decode::decode(p)
+                    .map(|img| (img, at(i)))
+                    .map_err(|e| format!("frame {i}: {e}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        return Ok((frames, true));
+    }
+    crate::decode::decode(&bytes)
+        .map(|img| (vec![(img, 0)], false))
+        .map_err(|e| e.to_string())
+}

@@ -171,6 +171,7 @@ fn mac(key: &[u8], bytes: &[u8]) -> HmacSha256 {
 }
 
 /// Client side: signs frames in order.
+#[derive(Clone)]
 pub struct FrameSigner {
     key: Vec<u8>,
     session_id: String,

@@ -1,0 +1,56 @@
+//! Authoritative verification of a 10-frame 640×480 session (decode, detection, mesh,
+//! blendshapes on every frame, anti-spoof on six, the decision and image selection).
+//! `cargo bench -p livecheck-verifier`.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use livecheck_core::challenge::{ChallengeKind, TimedChallenge};
+use livecheck_core::decode::split_mjpeg;
+use livecheck_core::manifest::ModelFiles;
+use livecheck_core::Engine;
+use livecheck_verifier::judge::{judge, JudgeInput};
+use livecheck_verifier::model::StoredFrame;
+
+fn session() -> Vec<StoredFrame> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/testdata/video/lp_d18_actions_640x480_30fps.mjpeg"
+    );
+    let bytes = std::fs::read(path).expect("d18 clip");
+    let jpegs = split_mjpeg(&bytes);
+    let step = jpegs.len() / 10;
+    (0..10)
+        .map(|i| StoredFrame {
+            seq: i as u32,
+            t_ms: (i * step) as u64 * 1000 / 30,
+            content_type: "image/jpeg".into(),
+            bytes: jpegs[i * step].to_vec(),
+        })
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let files = ModelFiles::load_dir(&ModelFiles::default_dir()).expect("run models/fetch.sh");
+    let engine = Engine::from_model_bytes(&files.model_bytes()).expect("models load");
+    let frames = session();
+    let script = [
+        TimedChallenge { kind: ChallengeKind::Blink, window_ms: 5000 },
+        TimedChallenge { kind: ChallengeKind::Smile, window_ms: 5000 },
+    ];
+    let input = JudgeInput {
+        frames: &frames,
+        script: &script,
+        baseline_ms: 1000,
+        threshold: 70.0,
+        audit_images: 2,
+        anti_spoof_frames: 6,
+    };
+    let mut g = c.benchmark_group("verifier");
+    g.sample_size(10);
+    g.bench_function("judge_10_frames_640x480", |b| {
+        b.iter(|| judge(&engine, &input).expect("judge"))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

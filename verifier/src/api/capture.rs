@@ -1,0 +1,417 @@
+//! The browser's side of a check. The single-use link is the credential: claiming it
+//! binds the check to one browser (a client token, also set as a cookie for the hosted
+//! page), which then uploads signed frames and finishes. Nothing the client says about
+//! its own checks is used: the decision is re-made from the pixels.
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use livecheck_core::challenge::TimedChallenge;
+use livecheck_core::decode::{decode, sniff};
+use livecheck_core::protocol::{CaptureParams, ChallengeScript, FrameEnvelope};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{bearer, blocking};
+use crate::error::{ApiError, ApiResult};
+use crate::judge::{judge, JudgeInput};
+use crate::model::{Check, Status, StoredFrame};
+use crate::secrets;
+use crate::state::AppState;
+use crate::store::{StoreError, Transition};
+use crate::webhooks::new_delivery;
+
+/// Time the user has for each challenge of the script.
+pub const CHALLENGE_WINDOW_MS: u64 = 5000;
+pub const CLIENT_COOKIE: &str = "lc_client";
+pub const ENVELOPE_HEADER: &str = "livecheck-envelope";
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Claimed {
+    /// Sent back as `Authorization: Bearer …` on every capture call.
+    pub client_token: String,
+    /// The challenge script (core's `ChallengeScript`).
+    #[schema(value_type = Object)]
+    pub script: ChallengeScript,
+    /// Per-session frame-signing key, hex.
+    pub frame_key: String,
+    pub expires_at: DateTime<Utc>,
+    /// Uploads are refused after this time.
+    pub capture_deadline: DateTime<Utc>,
+    pub can_cancel: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct FrameAccepted {
+    pub seq: u32,
+    pub frames: u32,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Finished {
+    pub status: Status,
+    pub passed: bool,
+    pub failure_reason: Option<String>,
+    /// Where the browser goes next: `return_url?lc_token=…` (`&error=<code>` when not passed).
+    pub redirect_url: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Cancelled {
+    pub status: Status,
+    pub redirect_url: String,
+}
+
+pub fn script(check: &Check, state: &AppState) -> ChallengeScript {
+    ChallengeScript {
+        session_id: check.id.clone(),
+        nonce: check.nonce.clone(),
+        challenges: check
+            .challenges
+            .iter()
+            .map(|&kind| TimedChallenge {
+                kind,
+                window_ms: CHALLENGE_WINDOW_MS,
+            })
+            .collect(),
+        capture: CaptureParams {
+            max_frames: state.config.checks.max_frames,
+            max_frame_bytes: state.config.checks.max_frame_bytes as u64,
+            ..CaptureParams::default()
+        },
+    }
+}
+
+/// Capture time allowed by the script, ms.
+fn script_ms(script: &ChallengeScript) -> u64 {
+    script.capture.baseline_ms + script.challenges.iter().map(|c| c.window_ms).sum::<u64>()
+}
+
+fn deadline(check: &Check, state: &AppState) -> DateTime<Utc> {
+    let span = script_ms(&script(check, state)) + state.config.checks.capture_grace.as_millis() as u64;
+    let start = check.claimed_at.unwrap_or(check.created_at);
+    (start + chrono::Duration::milliseconds(span as i64)).min(check.expires_at)
+}
+
+fn expired_error() -> ApiError {
+    ApiError::new("expired", "the link's validity ended before the check completed")
+}
+
+async fn by_link(state: &web::Data<AppState>, link: String) -> ApiResult<Check> {
+    let store = state.store.clone();
+    blocking(move || store.check_by_link(&link))
+        .await?
+        .ok_or_else(|| ApiError::not_found("link"))
+}
+
+pub fn client_token(req: &HttpRequest) -> Option<String> {
+    bearer(req).or_else(|| req.cookie(CLIENT_COOKIE).map(|c| c.value().to_string()))
+}
+
+/// The claimed, open check this browser holds.
+async fn session(state: &web::Data<AppState>, req: &HttpRequest, link: String) -> ApiResult<Check> {
+    let check = by_link(state, link).await?;
+    let holder = match (&check.client_token_hash, client_token(req)) {
+        (Some(stored), Some(presented)) => secrets::matches_digest(&presented, stored),
+        _ => false,
+    };
+    if !holder {
+        return Err(ApiError::new("unauthorized", "this browser does not hold the link"));
+    }
+    if check.status == Status::Expired || (!check.status.is_terminal() && Utc::now() >= check.expires_at) {
+        return Err(expired_error());
+    }
+    if check.status != Status::InProgress {
+        return Err(ApiError::invalid_state(format!("the check is {}", check.status.as_str())));
+    }
+    Ok(check)
+}
+
+#[utoipa::path(post, path = "/capture/{link}/claim", params(("link" = String, Path)),
+    responses((status = 200, body = Claimed), (status = 404, description = "not_found"),
+              (status = 409, description = "link_already_used"), (status = 410, description = "expired")))]
+pub async fn claim(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    link: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let peer = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+    state
+        .limiter
+        .check(format!("claim:{peer}"), state.config.limits.claims_per_minute)?;
+    let link = link.into_inner();
+    let check = by_link(&state, link.clone()).await?;
+    if check.status == Status::Expired || (!check.status.is_terminal() && Utc::now() >= check.expires_at) {
+        return Err(expired_error());
+    }
+    if check.status != Status::Pending {
+        return Err(ApiError::new("link_already_used", "this link was already used"));
+    }
+    let token = secrets::new_token();
+    let now = Utc::now();
+    let store = state.store.clone();
+    let (id, hash) = (check.id.clone(), secrets::digest_hex(&token));
+    match web::block(move || store.claim(&id, &hash, now)).await? {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => {
+            return Err(ApiError::new("link_already_used", "this link was already used"))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let claimed_check = Check {
+        claimed_at: Some(now),
+        ..check
+    };
+    let body = Claimed {
+        client_token: token.clone(),
+        script: script(&claimed_check, &state),
+        frame_key: claimed_check.frame_key.clone(),
+        expires_at: claimed_check.expires_at,
+        capture_deadline: deadline(&claimed_check, &state),
+        can_cancel: claimed_check.cancel_url.is_some(),
+    };
+    let cookie = Cookie::build(CLIENT_COOKIE, token)
+        .path(format!("/l/{link}"))
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(state.public_url.starts_with("https://"))
+        .finish();
+    Ok(HttpResponse::Ok()
+        .cookie(cookie)
+        .insert_header(("cache-control", "no-store"))
+        .json(body))
+}
+
+const IMAGE_TYPES: &[&str] = &["image/jpeg", "image/png", "image/webp"];
+
+#[utoipa::path(post, path = "/capture/{link}/frames", params(("link" = String, Path),
+        ("livecheck-envelope" = String, Header, description = "the frame's signed envelope, JSON")),
+    request_body(content = Vec<u8>, content_type = "image/jpeg"),
+    responses((status = 201, body = FrameAccepted),
+        (status = 400, description = "invalid_envelope, wrong_session, image_digest_mismatch"),
+        (status = 401, description = "invalid_signature, unauthorized"),
+        (status = 409, description = "replayed_frame, out_of_order, outside_time_window, frame_limit_reached"),
+        (status = 413, description = "payload_too_large"), (status = 415, description = "unsupported_media_type"),
+        (status = 422, description = "invalid_image")))]
+pub async fn upload_frame(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    link: web::Path<String>,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let check = session(&state, &req, link.into_inner()).await?;
+    let declared = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if !IMAGE_TYPES.contains(&declared.as_str()) || sniff(&body).is_none() {
+        return Err(ApiError::new(
+            "unsupported_media_type",
+            "frames must be JPEG, PNG or WebP images",
+        ));
+    }
+    let envelope: FrameEnvelope = req
+        .headers()
+        .get(ENVELOPE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| ApiError::new("invalid_envelope", "the livecheck-envelope header is missing"))
+        .and_then(|v| {
+            serde_json::from_str(v)
+                .map_err(|e| ApiError::new("invalid_envelope", format!("envelope: {e}")))
+        })?;
+    if check.frames >= state.config.checks.max_frames {
+        return Err(ApiError::new(
+            "frame_limit_reached",
+            format!("a session holds at most {} frames", state.config.checks.max_frames),
+        ));
+    }
+    let script = script(&check, &state);
+    let grace = state.config.checks.capture_grace.as_millis() as u64;
+    if envelope.t_ms > script_ms(&script) + grace || Utc::now() > deadline(&check, &state) {
+        return Err(ApiError::new(
+            "outside_time_window",
+            "the frame is outside the session's capture time window",
+        ));
+    }
+    if state.finishing.lock().map_err(ApiError::internal)?.contains(&check.id) {
+        return Err(ApiError::invalid_state("the check is being finished"));
+    }
+    // The envelope first (cheap, and a forged frame costs us no decoding).
+    let mut chain = check.chain.clone();
+    let key = hex::decode(&check.frame_key).map_err(ApiError::internal)?;
+    chain.accept(&key, &envelope, &body)?;
+    let bytes = body.to_vec();
+    let decoded = web::block(move || decode(&bytes).map(|_| bytes)).await?;
+    let bytes = decoded.map_err(|e| ApiError::new("invalid_image", e.to_string()))?;
+    let frame = StoredFrame {
+        seq: envelope.seq,
+        t_ms: envelope.t_ms,
+        content_type: declared,
+        bytes,
+    };
+    let store = state.store.clone();
+    let (id, expected) = (check.id.clone(), check.frames);
+    let stored_chain = chain.clone();
+    match web::block(move || store.add_frame(&id, expected, &stored_chain, &frame)).await? {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => {
+            return Err(ApiError::new("replayed_frame", "this sequence number was already received"))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(HttpResponse::Created().json(FrameAccepted {
+        seq: envelope.seq,
+        frames: chain.next_seq,
+    }))
+}
+
+fn with_params(base: &str, params: &[(&str, &str)]) -> String {
+    match url::Url::parse(base) {
+        Ok(mut u) => {
+            u.query_pairs_mut().extend_pairs(params);
+            u.to_string()
+        }
+        Err(_) => base.to_string(),
+    }
+}
+
+/// Removes the check from the finishing set however the finish ends.
+struct FinishGuard<'a>(&'a AppState, String);
+
+impl Drop for FinishGuard<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut set) = self.0.finishing.lock() {
+            set.remove(&self.1);
+        }
+    }
+}
+
+#[utoipa::path(post, path = "/capture/{link}/finish", params(("link" = String, Path)),
+    responses((status = 200, body = Finished), (status = 409, description = "invalid_state"),
+              (status = 410, description = "expired"), (status = 503, description = "not_ready")))]
+pub async fn finish(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    link: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let check = session(&state, &req, link.into_inner()).await?;
+    state.engine()?;
+    if !state.finishing.lock().map_err(ApiError::internal)?.insert(check.id.clone()) {
+        return Err(ApiError::invalid_state("the check is already being finished"));
+    }
+    let _guard = FinishGuard(&state, check.id.clone());
+
+    let store = state.store.clone();
+    let id = check.id.clone();
+    let frames = blocking(move || store.frames(&id)).await?;
+    let script = script(&check, &state);
+    let st = state.clone();
+    let audit = check.audit_images as usize;
+    let threshold = check.threshold as f32;
+    let judgement = web::block(move || {
+        let engine = st.engine()?;
+        judge(
+            engine,
+            &JudgeInput {
+                frames: &frames,
+                script: &script.challenges,
+                baseline_ms: script.capture.baseline_ms,
+                threshold,
+                audit_images: audit,
+                anti_spoof_frames: st.config.checks.anti_spoof_frames,
+            },
+        )
+        .map_err(ApiError::internal)
+    })
+    .await??;
+
+    let outcome = judgement.outcome;
+    let now = Utc::now();
+    let status = if outcome.passed { Status::Completed } else { Status::Failed };
+    let (jwt, claims) = state
+        .tokens
+        .issue(&check.id, outcome.passed, status.as_str(), now)
+        .map_err(ApiError::internal)?;
+    let exp = DateTime::from_timestamp(claims.exp, 0).unwrap_or(now);
+    let event = new_delivery(&check, status, outcome.passed, outcome.failure_reason.as_deref(), now);
+    let store = state.store.clone();
+    let (id, stored_outcome, images) = (check.id.clone(), outcome.clone(), judgement.images);
+    blocking(move || {
+        store.transition(Transition {
+            check_id: &id,
+            to: status,
+            outcome: Some(&stored_outcome),
+            images: &images,
+            event,
+            token: Some((claims.jti, exp)),
+            at: now,
+        })
+    })
+    .await?;
+    tracing::info!(check = %check.id, passed = outcome.passed, frames = outcome.frames, "check decided");
+
+    let mut params = vec![("lc_token", jwt.as_str())];
+    if let Some(code) = &outcome.failure_reason {
+        params.push(("error", code.as_str()));
+    }
+    Ok(HttpResponse::Ok().insert_header(("cache-control", "no-store")).json(Finished {
+        status,
+        passed: outcome.passed,
+        failure_reason: outcome.failure_reason.clone(),
+        redirect_url: with_params(&check.return_url, &params),
+    }))
+}
+
+/// Ends a check at the user's request. A pending link may be cancelled by whoever holds
+/// it; a claimed one only by the browser that claimed it.
+pub async fn cancel_check(state: &web::Data<AppState>, req: &HttpRequest, link: String) -> ApiResult<String> {
+    let check = by_link(state, link.clone()).await?;
+    if check.status == Status::InProgress {
+        session(state, req, link).await?;
+    } else if check.status != Status::Pending {
+        return Err(ApiError::invalid_state(format!("the check is {}", check.status.as_str())));
+    }
+    if Utc::now() >= check.expires_at {
+        return Err(expired_error());
+    }
+    let now = Utc::now();
+    let event = new_delivery(&check, Status::Cancelled, false, Some("cancelled"), now);
+    let store = state.store.clone();
+    let id = check.id.clone();
+    blocking(move || {
+        store.transition(Transition {
+            check_id: &id,
+            to: Status::Cancelled,
+            outcome: None,
+            images: &[],
+            event,
+            token: None,
+            at: now,
+        })
+    })
+    .await?;
+    Ok(match &check.cancel_url {
+        Some(u) => u.clone(),
+        None => with_params(&check.return_url, &[("error", "cancelled")]),
+    })
+}
+
+#[utoipa::path(post, path = "/capture/{link}/cancel", params(("link" = String, Path)),
+    responses((status = 200, body = Cancelled), (status = 409, description = "invalid_state")))]
+pub async fn cancel(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    link: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let redirect_url = cancel_check(&state, &req, link.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(Cancelled {
+        status: Status::Cancelled,
+        redirect_url,
+    }))
+}

@@ -1,0 +1,558 @@
+//! The customer API: create a check, read its result, list, erase, redeem an lc_token,
+//! fetch images and inspect webhook deliveries.
+
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Utc};
+use livecheck_core::challenge::ChallengeKind;
+use livecheck_core::manifest;
+use livecheck_core::protocol::ChainState;
+use rand::seq::SliceRandom;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{blocking, Customer};
+use crate::error::{ApiError, ApiResult};
+use crate::model::{Attempt, Check, DeliveryState, ImageKind, Status};
+use crate::secrets;
+use crate::state::AppState;
+use crate::store::{Erased, StoreError};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCheck {
+    /// Where the browser goes after the capture, with `lc_token` appended.
+    pub return_url: String,
+    /// Where the browser goes when the user cancels; shows a back button when set.
+    pub cancel_url: Option<String>,
+    /// Receives the signed `complete`, `failed`, `expired` and `cancelled` events.
+    pub webhook_url: Option<String>,
+    /// 1–1440, default 10.
+    pub link_valid_mins: Option<i64>,
+    /// 0–99, default 70: the anti-spoof score a pass needs.
+    pub threshold: Option<i64>,
+    /// 0–4, default 0: frames kept for audit (erased after the retention time).
+    pub audit_images: Option<i64>,
+    /// Explicit script (1–6 of BLINK, TURN_LEFT, TURN_RIGHT, LOOK_UP, SMILE,
+    /// OPEN_MOUTH); default 2–3 distinct random ones.
+    pub challenges: Option<Vec<String>>,
+    pub user_id: Option<String>,
+    /// Any JSON object up to 4 KiB, returned with the result and in webhooks.
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CheckCreated {
+    pub id: String,
+    /// For `GET /liveness_check?token=`.
+    pub token: String,
+    /// The single-use capture link to open in the user's browser.
+    pub url: String,
+    /// Webhook signing secret (`whsec_…`), shown only here.
+    pub secret: String,
+    pub webhook_url: Option<String>,
+    pub expires_at: DateTime<Utc>,
+    #[schema(value_type = Vec<String>)]
+    pub challenges: Vec<ChallengeKind>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ChallengeResult {
+    #[serde(rename = "type")]
+    #[schema(value_type = String)]
+    pub kind: ChallengeKind,
+    pub passed: bool,
+    /// Capture time of the action's peak, ms since capture start.
+    pub t_ms: Option<u64>,
+    /// The signal measured: baseline, start, peak, end.
+    #[schema(value_type = Object)]
+    pub values: serde_json::Value,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ModelRef {
+    pub name: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CheckResult {
+    pub id: String,
+    /// pending | in_progress | completed | failed | cancelled | expired
+    pub status: Status,
+    /// Null until decided.
+    pub passed: Option<bool>,
+    /// 0–100.
+    pub confidence: Option<f32>,
+    pub threshold: u8,
+    /// 0–100, higher = more live.
+    pub anti_spoof_score: Option<f32>,
+    #[schema(value_type = Vec<String>)]
+    pub script: Vec<ChallengeKind>,
+    pub challenges: Vec<ChallengeResult>,
+    /// Stable code: no_frames, face_not_found, multiple_faces, face_mismatch,
+    /// spoof_detected, challenge_failed.
+    pub failure_reason: Option<String>,
+    /// URL of the probe image (API key required).
+    pub probe_image: Option<String>,
+    pub audit_images: Vec<String>,
+    pub frames: Option<usize>,
+    pub user_id: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub erased_at: Option<DateTime<Utc>>,
+    pub models: Vec<ModelRef>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CheckPage {
+    pub items: Vec<CheckResult>,
+    pub page: u32,
+    pub limit: u32,
+    pub total: u64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Redeem {
+    pub lc_token: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TokenQuery {
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PageQuery {
+    pub page: Option<u32>,
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryView {
+    pub id: String,
+    pub event: String,
+    pub url: String,
+    pub state: DeliveryState,
+    pub attempts: Vec<Attempt>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+const MAX_URL: usize = 2048;
+
+fn check_url(field: &str, value: &str) -> ApiResult<()> {
+    let bad = || ApiError::invalid(format!("{field} must be an absolute http(s) URL"));
+    if value.len() > MAX_URL {
+        return Err(ApiError::invalid(format!("{field} is longer than {MAX_URL}")));
+    }
+    let u = url::Url::parse(value).map_err(|_| bad())?;
+    if !matches!(u.scheme(), "http" | "https") || u.host().is_none() {
+        return Err(bad());
+    }
+    Ok(())
+}
+
+fn in_range(field: &str, v: Option<i64>, range: std::ops::RangeInclusive<i64>, default: i64) -> ApiResult<i64> {
+    let v = v.unwrap_or(default);
+    if range.contains(&v) {
+        Ok(v)
+    } else {
+        Err(ApiError::invalid(format!(
+            "{field} must be between {} and {}",
+            range.start(),
+            range.end()
+        )))
+    }
+}
+
+fn random_challenges() -> Vec<ChallengeKind> {
+    let mut rng = rand::rngs::OsRng;
+    let mut all = ChallengeKind::ALL.to_vec();
+    all.shuffle(&mut rng);
+    all.truncate(rng.gen_range(2..=3));
+    all
+}
+
+/// Validates a create request into a new check (nothing is stored on refusal).
+pub fn new_check(req: CreateCheck, api_key_id: &str, now: DateTime<Utc>) -> ApiResult<Check> {
+    check_url("return_url", &req.return_url)?;
+    if let Some(u) = &req.cancel_url {
+        check_url("cancel_url", u)?;
+    }
+    if let Some(u) = &req.webhook_url {
+        check_url("webhook_url", u)?;
+    }
+    let mins = in_range("link_valid_mins", req.link_valid_mins, 1..=1440, 10)?;
+    let threshold = in_range("threshold", req.threshold, 0..=99, 70)? as u8;
+    let audit = in_range("audit_images", req.audit_images, 0..=4, 0)? as u8;
+    let challenges = match req.challenges {
+        None => random_challenges(),
+        Some(list) => {
+            if list.is_empty() || list.len() > 6 {
+                return Err(ApiError::invalid("challenges must list 1 to 6 challenges"));
+            }
+            list.iter()
+                .map(|s| {
+                    ChallengeKind::parse(s).map_err(|e| {
+                        ApiError::invalid(format!(
+                            "challenges: {e} (one of BLINK, TURN_LEFT, TURN_RIGHT, LOOK_UP, SMILE, OPEN_MOUTH)"
+                        ))
+                    })
+                })
+                .collect::<ApiResult<Vec<_>>>()?
+        }
+    };
+    if let Some(u) = &req.user_id {
+        if u.is_empty() || u.len() > 128 {
+            return Err(ApiError::invalid("user_id must be 1 to 128 characters"));
+        }
+    }
+    if let Some(m) = &req.metadata {
+        if !m.is_object() || m.to_string().len() > 4096 {
+            return Err(ApiError::invalid("metadata must be a JSON object of at most 4 KiB"));
+        }
+    }
+    let id = secrets::new_id();
+    let nonce = hex::encode(secrets::random_bytes::<32>());
+    let chain = ChainState::new(&id, &nonce).map_err(ApiError::internal)?;
+    Ok(Check {
+        id,
+        api_key_id: api_key_id.to_string(),
+        token: secrets::new_token(),
+        link: secrets::new_token(),
+        secret: secrets::new_webhook_secret(),
+        webhook_url: req.webhook_url,
+        return_url: req.return_url,
+        cancel_url: req.cancel_url,
+        threshold,
+        audit_images: audit,
+        challenges,
+        user_id: req.user_id,
+        metadata: req.metadata,
+        status: Status::Pending,
+        created_at: now,
+        expires_at: now + chrono::Duration::minutes(mins),
+        claimed_at: None,
+        client_token_hash: None,
+        frame_key: hex::encode(secrets::random_bytes::<32>()),
+        nonce,
+        chain,
+        frames: 0,
+        outcome: None,
+        completed_at: None,
+        erased_at: None,
+    })
+}
+
+pub fn view(state: &AppState, check: &Check, probe: bool, audits: u32) -> CheckResult {
+    let base = format!("{}/liveness_check/{}/images", state.public_url, check.id);
+    let o = check.outcome.as_ref();
+    CheckResult {
+        id: check.id.clone(),
+        status: check.status,
+        passed: o.map(|o| o.passed),
+        confidence: o.map(|o| o.confidence),
+        threshold: check.threshold,
+        anti_spoof_score: o.and_then(|o| o.anti_spoof_score),
+        script: check.challenges.clone(),
+        challenges: o
+            .map(|o| {
+                o.challenges
+                    .iter()
+                    .map(|v| ChallengeResult {
+                        kind: v.kind,
+                        passed: v.passed,
+                        t_ms: v.t_ms,
+                        values: serde_json::to_value(&v.values).unwrap_or_default(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        failure_reason: o.and_then(|o| o.failure_reason.clone()),
+        probe_image: probe.then(|| format!("{base}/probe")),
+        audit_images: (0..audits).map(|i| format!("{base}/audit/{i}")).collect(),
+        frames: o.map(|o| o.frames),
+        user_id: check.user_id.clone(),
+        metadata: check.metadata.clone(),
+        created_at: check.created_at,
+        expires_at: check.expires_at,
+        completed_at: check.completed_at,
+        erased_at: check.erased_at,
+        models: state
+            .models
+            .iter()
+            .map(|(name, sha256)| ModelRef {
+                name: name.clone(),
+                sha256: sha256.clone(),
+            })
+            .collect(),
+    }
+}
+
+pub fn model_refs() -> Vec<(String, String)> {
+    manifest::entries()
+        .iter()
+        .filter(|e| e.runs_in.iter().any(|r| r == "verifier"))
+        .map(|e| (e.name.clone(), e.sha256.clone()))
+        .collect()
+}
+
+async fn load_view(state: &web::Data<AppState>, check: Check) -> ApiResult<CheckResult> {
+    let store = state.store.clone();
+    let id = check.id.clone();
+    let (probe, audits) = blocking(move || store.image_counts(&id)).await?;
+    Ok(view(state, &check, probe, audits))
+}
+
+/// The caller's own check, or 404 (another key's check does not exist for it).
+async fn owned(state: &web::Data<AppState>, customer: &Customer, id: String) -> ApiResult<Check> {
+    let store = state.store.clone();
+    match blocking(move || store.check(&id)).await? {
+        Some(c) if c.api_key_id == customer.0.id => Ok(c),
+        _ => Err(ApiError::not_found("check")),
+    }
+}
+
+#[utoipa::path(post, path = "/liveness_check", request_body = CreateCheck,
+    responses((status = 201, body = CheckCreated), (status = 400, description = "invalid_request"),
+              (status = 401, description = "unauthorized"), (status = 429, description = "rate_limited")),
+    security(("api_key" = [])))]
+pub async fn create(
+    state: web::Data<AppState>,
+    customer: Customer,
+    body: web::Json<CreateCheck>,
+) -> ApiResult<HttpResponse> {
+    state
+        .limiter
+        .check(format!("create:{}", customer.0.id), state.config.limits.creates_per_minute)?;
+    let check = new_check(body.into_inner(), &customer.0.id, Utc::now())?;
+    let created = CheckCreated {
+        id: check.id.clone(),
+        token: check.token.clone(),
+        url: format!("{}/l/{}", state.public_url, check.link),
+        secret: check.secret.clone(),
+        webhook_url: check.webhook_url.clone(),
+        expires_at: check.expires_at,
+        challenges: check.challenges.clone(),
+    };
+    let store = state.store.clone();
+    blocking(move || store.insert_check(&check)).await?;
+    Ok(HttpResponse::Created().json(created))
+}
+
+fn gone_if_expired(check: &Check) -> ApiResult<()> {
+    if check.status == Status::Expired
+        || (!check.status.is_terminal() && Utc::now() >= check.expires_at)
+    {
+        return Err(ApiError::new(
+            "expired",
+            "the link's validity ended before the check completed",
+        ));
+    }
+    Ok(())
+}
+
+#[utoipa::path(get, path = "/liveness_check", params(("token" = String, Query)),
+    responses((status = 200, body = CheckResult), (status = 404, description = "not_found"),
+              (status = 410, description = "expired")),
+    security(("api_key" = [])))]
+pub async fn get_by_token(
+    state: web::Data<AppState>,
+    customer: Customer,
+    query: web::Query<TokenQuery>,
+) -> ApiResult<HttpResponse> {
+    let token = query
+        .into_inner()
+        .token
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::invalid("token is required"))?;
+    let store = state.store.clone();
+    let check = match blocking(move || store.check_by_token(&token)).await? {
+        Some(c) if c.api_key_id == customer.0.id => c,
+        _ => return Err(ApiError::not_found("check")),
+    };
+    gone_if_expired(&check)?;
+    Ok(HttpResponse::Ok().json(load_view(&state, check).await?))
+}
+
+#[utoipa::path(get, path = "/liveness_check/{id}", params(("id" = String, Path)),
+    responses((status = 200, body = CheckResult), (status = 404, description = "not_found")),
+    security(("api_key" = [])))]
+pub async fn get_by_id(
+    state: web::Data<AppState>,
+    customer: Customer,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let check = owned(&state, &customer, id.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(load_view(&state, check).await?))
+}
+
+#[utoipa::path(get, path = "/liveness_check/user/{user_id}",
+    params(("user_id" = String, Path), ("page" = Option<u32>, Query), ("limit" = Option<u32>, Query)),
+    responses((status = 200, body = CheckPage)), security(("api_key" = [])))]
+pub async fn by_user(
+    state: web::Data<AppState>,
+    customer: Customer,
+    user_id: web::Path<String>,
+    query: web::Query<PageQuery>,
+) -> ApiResult<HttpResponse> {
+    let page = query.page.unwrap_or(1);
+    let limit = query.limit.unwrap_or(20);
+    if page == 0 || !(1..=100).contains(&limit) {
+        return Err(ApiError::invalid("page starts at 1; limit is 1 to 100"));
+    }
+    let offset = (page - 1).saturating_mul(limit);
+    let store = state.store.clone();
+    let key = customer.0.id.clone();
+    let user = user_id.into_inner();
+    let (checks, total) = blocking(move || store.checks_by_user(&key, &user, offset, limit)).await?;
+    let mut items = Vec::with_capacity(checks.len());
+    for c in checks {
+        items.push(load_view(&state, c).await?);
+    }
+    Ok(HttpResponse::Ok().json(CheckPage {
+        items,
+        page,
+        limit,
+        total,
+    }))
+}
+
+#[utoipa::path(delete, path = "/liveness_check/{id}", params(("id" = String, Path)),
+    responses((status = 200, body = Erased), (status = 404, description = "not_found")),
+    security(("api_key" = [])))]
+pub async fn erase(
+    state: web::Data<AppState>,
+    customer: Customer,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let check = owned(&state, &customer, id.into_inner()).await?;
+    let store = state.store.clone();
+    let erased = blocking(move || store.erase_check(&check.id, Utc::now())).await?;
+    tracing::info!(erased = ?erased, "check erased");
+    Ok(HttpResponse::Ok().json(erased))
+}
+
+#[utoipa::path(post, path = "/liveness_check/redeem", request_body = Redeem,
+    responses((status = 200, body = CheckResult), (status = 401, description = "invalid_token"),
+              (status = 409, description = "already_redeemed")),
+    security(("api_key" = [])))]
+pub async fn redeem(
+    state: web::Data<AppState>,
+    customer: Customer,
+    body: web::Json<Redeem>,
+) -> ApiResult<HttpResponse> {
+    let claims = state
+        .tokens
+        .verify(&body.lc_token)
+        .map_err(|e| ApiError::new("invalid_token", e.to_string()))?;
+    let check = owned(&state, &customer, claims.sub.clone())
+        .await
+        .map_err(|_| ApiError::new("invalid_token", "the token's check is not yours"))?;
+    let store = state.store.clone();
+    let jti = claims.jti.clone();
+    match web::block(move || store.redeem_token(&jti, Utc::now())).await? {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => {
+            return Err(ApiError::new("already_redeemed", "this lc_token was already redeemed"))
+        }
+        Err(StoreError::NotFound) => {
+            return Err(ApiError::new("invalid_token", "unknown token"))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(HttpResponse::Ok().json(load_view(&state, check).await?))
+}
+
+#[utoipa::path(get, path = "/liveness_check/{id}/images/probe", params(("id" = String, Path)),
+    responses((status = 200, description = "the image bytes"), (status = 404, description = "not_found")),
+    security(("api_key" = [])))]
+pub async fn probe_image(
+    state: web::Data<AppState>,
+    customer: Customer,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    image(state, customer, id.into_inner(), ImageKind::Probe, 0).await
+}
+
+#[utoipa::path(get, path = "/liveness_check/{id}/images/audit/{index}",
+    params(("id" = String, Path), ("index" = u32, Path)),
+    responses((status = 200, description = "the image bytes"), (status = 404, description = "not_found")),
+    security(("api_key" = [])))]
+pub async fn audit_image(
+    state: web::Data<AppState>,
+    customer: Customer,
+    path: web::Path<(String, u32)>,
+) -> ApiResult<HttpResponse> {
+    let (id, index) = path.into_inner();
+    image(state, customer, id, ImageKind::Audit, index).await
+}
+
+async fn image(
+    state: web::Data<AppState>,
+    customer: Customer,
+    id: String,
+    kind: ImageKind,
+    index: u32,
+) -> ApiResult<HttpResponse> {
+    let check = owned(&state, &customer, id).await?;
+    let store = state.store.clone();
+    let img = blocking(move || store.image(&check.id, kind, index))
+        .await?
+        .ok_or_else(|| ApiError::not_found("image"))?;
+    Ok(HttpResponse::Ok()
+        .content_type(img.content_type)
+        .insert_header(("cache-control", "no-store"))
+        .body(img.bytes))
+}
+
+#[utoipa::path(get, path = "/liveness_check/{id}/deliveries", params(("id" = String, Path)),
+    responses((status = 200, body = Vec<DeliveryView>)), security(("api_key" = [])))]
+pub async fn deliveries(
+    state: web::Data<AppState>,
+    customer: Customer,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let check = owned(&state, &customer, id.into_inner()).await?;
+    let store = state.store.clone();
+    let list = blocking(move || store.deliveries(&check.id)).await?;
+    let views: Vec<DeliveryView> = list
+        .into_iter()
+        .map(|(d, attempts)| DeliveryView {
+            id: d.id,
+            event: d.event,
+            url: d.url,
+            state: d.state,
+            attempts,
+            next_attempt_at: d.next_attempt_at,
+            created_at: d.created_at,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(views))
+}
+
+#[utoipa::path(post, path = "/liveness_check/{id}/deliveries/{delivery_id}/retry",
+    params(("id" = String, Path), ("delivery_id" = String, Path)),
+    responses((status = 202, description = "queued"), (status = 404, description = "not_found")),
+    security(("api_key" = [])))]
+pub async fn retry_delivery(
+    state: web::Data<AppState>,
+    customer: Customer,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let (id, delivery) = path.into_inner();
+    let check = owned(&state, &customer, id).await?;
+    let store = state.store.clone();
+    blocking(move || store.retry_delivery(&check.id, &delivery, Utc::now()))
+        .await
+        .map_err(|e| match e.code {
+            "not_found" => ApiError::not_found("delivery"),
+            _ => e,
+        })?;
+    Ok(HttpResponse::Accepted().json(serde_json::json!({"queued": true})))
+}

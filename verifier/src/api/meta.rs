@@ -1,0 +1,50 @@
+//! Service endpoints: health, readiness, the JWKS and the OpenAPI document.
+
+use actix_web::{web, HttpResponse};
+use serde::Serialize;
+
+use crate::state::AppState;
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Readiness {
+    pub ready: bool,
+    pub models_loaded: bool,
+    pub store_reachable: bool,
+}
+
+#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "the process is up")))]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+#[utoipa::path(get, path = "/readyz",
+    responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let store = state.store.clone();
+    let store_reachable = matches!(web::block(move || store.ping()).await, Ok(Ok(())));
+    let models_loaded = state.engine.get().is_some();
+    let r = Readiness {
+        ready: store_reachable && models_loaded,
+        models_loaded,
+        store_reachable,
+    };
+    if r.ready {
+        HttpResponse::Ok().json(r)
+    } else {
+        HttpResponse::ServiceUnavailable().json(r)
+    }
+}
+
+#[utoipa::path(get, path = "/.well-known/jwks.json",
+    responses((status = 200, description = "public keys that sign lc_tokens")))]
+pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("cache-control", "public, max-age=300"))
+        .json(state.tokens.jwks())
+}
+
+pub async fn openapi() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(crate::openapi::document())
+}

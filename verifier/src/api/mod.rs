@@ -1,0 +1,64 @@
+//! HTTP handlers: the customer API (`checks`), the browser's capture API (`capture`),
+//! the hosted pages (`pages`) and the service endpoints (`meta`).
+
+pub mod capture;
+pub mod checks;
+pub mod meta;
+pub mod pages;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::{web, FromRequest, HttpRequest};
+
+use crate::error::ApiError;
+use crate::model::ApiKey;
+use crate::secrets::digest_hex;
+use crate::state::AppState;
+
+/// The customer calling, from `Authorization: Bearer <key>` or `X-API-Key: <key>`.
+///
+/// Keys are looked up by their SHA-256 digest; the digest of a wrong key reveals
+/// nothing about a right one, so the lookup's timing leaks nothing useful.
+pub struct Customer(pub ApiKey);
+
+pub fn bearer(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|v| v.trim().to_string())
+}
+
+impl FromRequest for Customer {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let key = bearer(req).or_else(|| {
+            req.headers()
+                .get("x-api-key")
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.trim().to_string())
+        });
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let (Some(key), Some(state)) = (key, state) else {
+                return Err(ApiError::unauthorized());
+            };
+            let hash = digest_hex(&key);
+            let store = state.store.clone();
+            match web::block(move || store.api_key_by_hash(&hash)).await?? {
+                Some(k) => Ok(Customer(k)),
+                None => Err(ApiError::unauthorized()),
+            }
+        })
+    }
+}
+
+/// Runs a store call on the blocking pool.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, crate::store::StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    Ok(web::block(f).await??)
+}

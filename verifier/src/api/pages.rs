@@ -1,0 +1,167 @@
+//! The hosted pages a capture link opens: the capture page (the browser SDK issue builds
+//! the real one; this one shows the state and the way back), and clear pages for
+//! expired, already-used and unknown links.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::Utc;
+
+use super::capture::{cancel_check, client_token};
+use crate::model::Status;
+use crate::secrets;
+use crate::state::AppState;
+
+pub fn escape(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '&' => "&amp;".to_string(),
+            '<' => "&lt;".to_string(),
+            '>' => "&gt;".to_string(),
+            '"' => "&quot;".to_string(),
+            '\'' => "&#39;".to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+pub fn page(status: StatusCode, title: &str, body: &str) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("cache-control", "no-store"))
+        .insert_header(("referrer-policy", "no-referrer"))
+        .insert_header((
+            "content-security-policy",
+            "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; \
+             style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+        ))
+        .body(format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+             <title>{t}</title></head><body><main><h1>{t}</h1>{body}</main></body></html>",
+            t = escape(title)
+        ))
+}
+
+fn way_back(url: Option<String>) -> String {
+    url.map(|u| format!("<p><a href=\"{}\">Go back</a></p>", escape(&u)))
+        .unwrap_or_default()
+}
+
+pub async fn capture_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    link: web::Path<String>,
+) -> HttpResponse {
+    let link = link.into_inner();
+    let store = state.store.clone();
+    let lookup = link.clone();
+    let check = match web::block(move || store.check_by_link(&lookup)).await {
+        Ok(Ok(Some(c))) => c,
+        Ok(Ok(None)) => {
+            return page(
+                StatusCode::NOT_FOUND,
+                "This link is not valid",
+                "<p>Ask the service that sent you for a new link.</p>",
+            )
+        }
+        _ => {
+            return page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Please try again",
+                "<p>The verifier is busy.</p>",
+            )
+        }
+    };
+    let back = check
+        .cancel_url
+        .clone()
+        .or_else(|| Some(check.return_url.clone()));
+    if check.status == Status::Expired
+        || (!check.status.is_terminal() && Utc::now() >= check.expires_at)
+    {
+        return page(
+            StatusCode::GONE,
+            "This link has expired",
+            &format!(
+                "<p>Links are valid for a limited time.</p>{}",
+                way_back(back)
+            ),
+        );
+    }
+    let holder = match (&check.client_token_hash, client_token(&req)) {
+        (Some(stored), Some(t)) => secrets::matches_digest(&t, stored),
+        _ => false,
+    };
+    if check.status.is_terminal() || (check.status == Status::InProgress && !holder) {
+        return page(
+            StatusCode::CONFLICT,
+            "This link was already used",
+            &format!(
+                "<p>Each link works once, in one browser.</p>{}",
+                way_back(back)
+            ),
+        );
+    }
+    let cancel = if check.cancel_url.is_some() {
+        format!(
+            "<form method=\"post\" action=\"/l/{}/cancel\"><button type=\"submit\">Back</button></form>",
+            escape(&link)
+        )
+    } else {
+        String::new()
+    };
+    page(
+        StatusCode::OK,
+        "Liveness check",
+        &format!(
+            "<p id=\"lc-status\" role=\"status\" aria-live=\"polite\">This page needs the livecheck \
+             browser SDK to run the camera check.</p>\
+             <div id=\"lc-capture\" data-link=\"{}\"></div>{cancel}",
+            escape(&link)
+        ),
+    )
+}
+
+/// The Back button's form post: cancels and sends the browser to `cancel_url`.
+pub async fn cancel_form(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    link: web::Path<String>,
+) -> HttpResponse {
+    match cancel_check(&state, &req, link.into_inner()).await {
+        Ok(url) => HttpResponse::SeeOther()
+            .insert_header(("location", url))
+            .finish(),
+        Err(e) => page(
+            e.status,
+            "This check cannot be cancelled",
+            &format!("<p>{}</p>", escape(&e.message)),
+        ),
+    }
+}
+
+pub async fn index(state: web::Data<AppState>) -> HttpResponse {
+    let demo = if state.demo {
+        "<p>Demo mode: create a check with the demo API key printed at start.</p>"
+    } else {
+        ""
+    };
+    page(
+        StatusCode::OK,
+        "livecheck verifier",
+        &format!(
+            "<p>The API is described at <a href=\"/openapi.json\">/openapi.json</a>.</p>{demo}"
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn escape_neutralises_markup() {
+        assert_eq!(
+            super::escape("<a href=\"x\">'&'</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+    }
+}

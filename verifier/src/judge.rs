@@ -1,0 +1,123 @@
+//! The authoritative decision: core's engine over the frames the verifier received,
+//! nothing taken from the client's own judgement. Also picks the probe image (the best
+//! neutral frame) and the audit images (the challenge peaks first).
+
+use livecheck_core::challenge::{ChallengeRules, TimedChallenge};
+use livecheck_core::consistency::ConsistencyLimits;
+use livecheck_core::decision::{decide, DecisionInput};
+use livecheck_core::decode::decode;
+use livecheck_core::engine::{Observation, ObserveOptions};
+use livecheck_core::{Engine, ModelError};
+
+use crate::model::{ImageKind, Outcome, StoredFrame, StoredImage};
+
+pub struct JudgeInput<'a> {
+    pub frames: &'a [StoredFrame],
+    pub script: &'a [TimedChallenge],
+    pub baseline_ms: u64,
+    pub threshold: f32,
+    pub audit_images: usize,
+    /// Frames, spread over the capture, that the anti-spoof pair runs on.
+    pub anti_spoof_frames: usize,
+}
+
+pub struct Judgement {
+    pub outcome: Outcome,
+    pub images: Vec<StoredImage>,
+}
+
+pub fn judge(engine: &Engine, input: &JudgeInput<'_>) -> Result<Judgement, ModelError> {
+    let n = input.frames.len();
+    let spoof_at = spread(n, input.anti_spoof_frames);
+    let mut observations: Vec<Observation> = Vec::with_capacity(n);
+    let mut sources: Vec<usize> = Vec::with_capacity(n);
+    for (i, f) in input.frames.iter().enumerate() {
+        // Uploads were decoded once on arrival; a frame that fails now is skipped.
+        let Ok(img) = decode(&f.bytes) else { continue };
+        let Ok(frame) = img.frame() else { continue };
+        let options = ObserveOptions {
+            mesh: true,
+            anti_spoof: spoof_at.contains(&i),
+        };
+        observations.push(engine.observe(&frame, f.t_ms, options)?);
+        sources.push(i);
+    }
+    let d = decide(&DecisionInput {
+        observations: &observations,
+        script: input.script,
+        baseline_ms: input.baseline_ms,
+        threshold: input.threshold,
+        rules: ChallengeRules::default(),
+        consistency: ConsistencyLimits::default(),
+    });
+    let outcome = Outcome {
+        passed: d.passed,
+        confidence: d.confidence,
+        anti_spoof_score: d.anti_spoof_score,
+        challenges: d.challenges.clone(),
+        failure_reason: d.failure_reason.map(|r| r.code().to_string()),
+        frames: d.frames,
+        face_frames: d.face_frames,
+    };
+
+    let mut images = Vec::new();
+    if let Some(p) = probe(&observations, input.baseline_ms) {
+        images.push(image(input.frames, sources[p], ImageKind::Probe, 0));
+    }
+    let mut audit: Vec<usize> = d
+        .challenges
+        .iter()
+        .filter_map(|v| v.frames.get(1).copied())
+        .collect();
+    audit.extend(spread(observations.len(), input.audit_images));
+    let mut seen = std::collections::HashSet::new();
+    audit.retain(|i| *i < observations.len() && seen.insert(*i));
+    for (k, i) in audit.into_iter().take(input.audit_images).enumerate() {
+        images.push(image(input.frames, sources[i], ImageKind::Audit, k as u32));
+    }
+    Ok(Judgement { outcome, images })
+}
+
+/// `k` indices spread evenly over `0..n`.
+fn spread(n: usize, k: usize) -> Vec<usize> {
+    let k = k.min(n);
+    (0..k).map(|j| (2 * j + 1) * n / (2 * k)).collect()
+}
+
+/// The single-face frame with no quality issue and the most confident detection,
+/// preferring the neutral baseline.
+fn probe(obs: &[Observation], baseline_ms: u64) -> Option<usize> {
+    let score = |o: &Observation| o.face.as_ref().map(|f| f.score).unwrap_or(0.0);
+    let best = |pred: &dyn Fn(&Observation) -> bool| {
+        obs.iter()
+            .enumerate()
+            .filter(|(_, o)| o.faces == 1 && pred(o))
+            .max_by(|a, b| score(a.1).total_cmp(&score(b.1)))
+            .map(|(i, _)| i)
+    };
+    best(&|o| o.quality.issues.is_empty() && o.t_ms < baseline_ms)
+        .or_else(|| best(&|o| o.quality.issues.is_empty()))
+        .or_else(|| best(&|_| true))
+}
+
+fn image(frames: &[StoredFrame], i: usize, kind: ImageKind, index: u32) -> StoredImage {
+    StoredImage {
+        kind,
+        index,
+        content_type: frames[i].content_type.clone(),
+        bytes: frames[i].bytes.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spread;
+
+    #[test]
+    fn spread_covers_the_range_without_repeats() {
+        assert_eq!(spread(10, 5), [1, 3, 5, 7, 9]);
+        assert_eq!(spread(3, 6), [0, 1, 2]);
+        assert!(spread(0, 4).is_empty());
+        assert_eq!(spread(100, 1), [50]);
+    }
+}

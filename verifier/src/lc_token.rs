@@ -1,0 +1,196 @@
+//! The `lc_token` a browser carries back to the customer's `return_url`: an EdDSA
+//! (Ed25519) JWT with `kid`, short-lived, redeemable once. The key pair is made on first
+//! start and kept in the store; its public half is served at `/.well-known/jwks.json`.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use ring::signature::{Ed25519KeyPair, KeyPair};
+use serde::{Deserialize, Serialize};
+
+use crate::store::{Store, StoreError};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Claims {
+    pub iss: String,
+    pub aud: String,
+    /// The check id.
+    pub sub: String,
+    pub jti: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub passed: bool,
+    /// The check's status when the token was issued.
+    pub status: String,
+}
+
+pub struct TokenIssuer {
+    kid: String,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    public_x: String,
+    issuer: String,
+    audience: String,
+    ttl: chrono::Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("signing key: {0}")]
+    Key(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl TokenIssuer {
+    pub fn load(
+        store: &dyn Store,
+        issuer: String,
+        audience: String,
+        ttl: std::time::Duration,
+    ) -> Result<Self, TokenError> {
+        let rng = ring::rand::SystemRandom::new();
+        let make = || {
+            let doc = Ed25519KeyPair::generate_pkcs8(&rng).map(|d| d.as_ref().to_vec());
+            (crate::secrets::new_id(), doc.unwrap_or_default())
+        };
+        let (kid, pkcs8) = store
+            .signing_key(&make)
+            .map_err(|e: StoreError| TokenError::Key(e.to_string()))?;
+        let pair = Ed25519KeyPair::from_pkcs8(&pkcs8)
+            .map_err(|e| TokenError::Key(format!("stored key does not parse: {e}")))?;
+        let public_x = URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
+        let decoding = DecodingKey::from_ed_components(&public_x)
+            .map_err(|e| TokenError::Key(e.to_string()))?;
+        Ok(Self {
+            kid,
+            encoding: EncodingKey::from_ed_der(&pkcs8),
+            decoding,
+            public_x,
+            issuer,
+            audience,
+            ttl: chrono::Duration::from_std(ttl).map_err(|e| TokenError::Key(e.to_string()))?,
+        })
+    }
+
+    pub fn issue(
+        &self,
+        check_id: &str,
+        passed: bool,
+        status: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(String, Claims), TokenError> {
+        let claims = Claims {
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            sub: check_id.to_string(),
+            jti: crate::secrets::new_id(),
+            iat: now.timestamp(),
+            exp: (now + self.ttl).timestamp(),
+            passed,
+            status: status.to_string(),
+        };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.kid.clone());
+        let jwt = jsonwebtoken::encode(&header, &claims, &self.encoding)
+            .map_err(|e| TokenError::Key(e.to_string()))?;
+        Ok((jwt, claims))
+    }
+
+    /// Checks signature, algorithm, kid, issuer, audience and expiry.
+    pub fn verify(&self, jwt: &str) -> Result<Claims, TokenError> {
+        let header =
+            jsonwebtoken::decode_header(jwt).map_err(|e| TokenError::Invalid(e.to_string()))?;
+        if header.kid.as_deref() != Some(&self.kid) {
+            return Err(TokenError::Invalid("unknown kid".into()));
+        }
+        let mut v = Validation::new(Algorithm::EdDSA);
+        v.set_issuer(&[&self.issuer]);
+        v.set_audience(&[&self.audience]);
+        v.leeway = 0;
+        v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        jsonwebtoken::decode::<Claims>(jwt, &self.decoding, &v)
+            .map(|d| d.claims)
+            .map_err(|e| TokenError::Invalid(e.to_string()))
+    }
+
+    pub fn jwks(&self) -> serde_json::Value {
+        serde_json::json!({
+            "keys": [{
+                "kty": "OKP",
+                "crv": "Ed25519",
+                "x": self.public_x,
+                "kid": self.kid,
+                "alg": "EdDSA",
+                "use": "sig",
+            }]
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SqliteStore;
+
+    fn issuer(store: &SqliteStore) -> TokenIssuer {
+        TokenIssuer::load(
+            store,
+            "http://verifier.test".into(),
+            "livecheck".into(),
+            std::time::Duration::from_secs(600),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn tokens_verify_against_the_published_jwk_and_the_key_survives_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let a = issuer(&store);
+        let (jwt, claims) = a.issue("check1", true, "completed", Utc::now()).unwrap();
+        assert!(claims.exp - claims.iat <= 600);
+        assert_eq!(a.verify(&jwt).unwrap(), claims);
+
+        // Another process over the same store signs with the same key.
+        let b = issuer(&store);
+        assert_eq!(b.verify(&jwt).unwrap().sub, "check1");
+
+        // A relying party with only the JWKS.
+        let jwk: jsonwebtoken::jwk::Jwk =
+            serde_json::from_value(a.jwks()["keys"][0].clone()).unwrap();
+        let key = DecodingKey::from_jwk(&jwk).unwrap();
+        let mut v = Validation::new(Algorithm::EdDSA);
+        v.set_audience(&["livecheck"]);
+        assert!(jsonwebtoken::decode::<Claims>(&jwt, &key, &v).is_ok());
+    }
+
+    #[test]
+    fn tampered_expired_and_foreign_tokens_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let a = issuer(&store);
+        let (jwt, _) = a.issue("check1", false, "failed", Utc::now()).unwrap();
+        // Flip `passed` in the payload: the signature no longer matches.
+        let parts: Vec<&str> = jwt.split('.').collect();
+        let mut payload: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+        payload["passed"] = true.into();
+        let forged = format!(
+            "{}.{}.{}",
+            parts[0],
+            URL_SAFE_NO_PAD.encode(payload.to_string()),
+            parts[2]
+        );
+        assert!(a.verify(&forged).is_err());
+        let (old, _) = a
+            .issue("check1", true, "completed", Utc::now() - chrono::Duration::hours(1))
+            .unwrap();
+        assert!(a.verify(&old).is_err());
+        let other_dir = tempfile::tempdir().unwrap();
+        let other = issuer(&SqliteStore::open(other_dir.path()).unwrap());
+        assert!(other.verify(&jwt).is_err());
+        assert!(a.verify("garbage").is_err());
+    }
+}

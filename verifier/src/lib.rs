@@ -1,0 +1,17 @@
+//! livecheck-verifier: the only authority on a liveness result. Customers create checks
+//! with an API key; a browser claims the single-use link, uploads signed frames and
+//! finishes; the verifier re-runs `livecheck-core` on the pixels it received, decides,
+//! and reports through the result API, a signed `lc_token` and signed webhooks.
+
+pub mod api;
+pub mod config;
+pub mod error;
+pub mod judge;
+pub mod lc_token;
+pub mod model;
+pub mod openapi;
+pub mod secrets;
+pub mod server;
+pub mod state;
+pub mod store;
+pub mod webhooks;

@@ -1,0 +1,172 @@
+//! `livecheck-verifier serve | keys create | analyze`. Other tools drive this command
+//! line: keep its output lines stable.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use livecheck_core::analysis::{analyze_frames, load_media, AnalyzeOptions};
+use livecheck_core::manifest::ModelFiles;
+use livecheck_core::Engine;
+use livecheck_verifier::config::Config;
+use livecheck_verifier::server;
+
+#[derive(Parser)]
+#[command(name = "livecheck-verifier", version, about = "Self-hosted face liveness verifier")]
+struct Cli {
+    /// A TOML file overriding the embedded defaults (see config.default.toml).
+    #[arg(long, global = true, env = "LIVECHECK_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Starts the API and the hosted capture page.
+    Serve {
+        /// HOST:PORT to listen on; port 0 picks a free port.
+        #[arg(long, env = "LIVECHECK_BIND")]
+        bind: Option<String>,
+        #[arg(long, env = "LIVECHECK_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// Creates a demo API key and prints it.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Manages API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Prints one JSON object per file, as the engine sees it (images, MJPEG videos,
+    /// folders of frames).
+    Analyze {
+        /// Frame rate of MJPEG files and frame folders.
+        #[arg(long, default_value_t = 30.0)]
+        fps: f64,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Creates an API key and prints it alone on stdout (it is stored hashed).
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, env = "LIVECHECK_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+fn load_config(cli_config: Option<&std::path::Path>) -> Result<Config, String> {
+    Config::load(cli_config, std::env::vars()).map_err(|e| e.to_string())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LIVECHECK_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let mut config = match load_config(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("livecheck-verifier: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command {
+        Command::Serve {
+            bind,
+            data_dir,
+            demo,
+        } => {
+            if let Some(b) = bind {
+                config.server.bind = b;
+            }
+            if let Some(d) = data_dir {
+                config.server.data_dir = d;
+            }
+            let runtime = actix_web::rt::System::new();
+            let result = runtime.block_on(server::serve(config, demo, |addr, demo_key| {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "listening on http://{addr}");
+                if let Some(key) = demo_key {
+                    let _ = writeln!(out, "demo api key: {key}");
+                }
+                let _ = out.flush();
+            }));
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("livecheck-verifier: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Keys {
+            command: KeysCommand::Create { name, data_dir },
+        } => {
+            if let Some(d) = data_dir {
+                config.server.data_dir = d;
+            }
+            let created = server::open_store(&config)
+                .and_then(|store| server::create_api_key(store.as_ref(), &name));
+            match created {
+                Ok((key, _)) => {
+                    println!("{key}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("livecheck-verifier: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Analyze { fps, files } => analyze(&config, fps, &files),
+    }
+}
+
+fn analyze(config: &Config, fps: f64, files: &[PathBuf]) -> ExitCode {
+    let dir = if config.server.models_dir.is_empty() {
+        ModelFiles::default_dir()
+    } else {
+        config.server.models_dir.clone().into()
+    };
+    let engine = match ModelFiles::load_dir(&dir).and_then(|m| Engine::from_model_bytes(&m.model_bytes())) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("livecheck-verifier: {e} (run models/fetch.sh)");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut status = ExitCode::SUCCESS;
+    for file in files {
+        let name = file.display().to_string();
+        let report = load_media(file, fps.max(0.1)).and_then(|(frames, is_video)| {
+            let opts = AnalyzeOptions {
+                is_video,
+                ..AnalyzeOptions::default()
+            };
+            analyze_frames(&engine, &frames, &opts).map_err(|e| e.to_string())
+        });
+        match report {
+            Ok(mut r) => {
+                r.file = name;
+                println!("{}", serde_json::to_string(&r).unwrap_or_default());
+            }
+            Err(e) => {
+                println!("{}", serde_json::json!({"file": name, "error": e}));
+                status = ExitCode::FAILURE;
+            }
+        }
+    }
+    status
+}

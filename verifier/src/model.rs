@@ -1,0 +1,185 @@
+//! What the store holds: API keys, checks with their capture state, frames, images,
+//! redeemable tokens and the webhook outbox.
+
+use chrono::{DateTime, Utc};
+use livecheck_core::challenge::{ChallengeKind, ChallengeVerdict};
+use livecheck_core::protocol::ChainState;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Created; the link has not been opened.
+    Pending,
+    /// The link was claimed by a browser; frames may arrive.
+    InProgress,
+    /// Decided: passed.
+    Completed,
+    /// Decided: not passed (see failure_reason).
+    Failed,
+    Cancelled,
+    /// The link's validity ended before completion.
+    Expired,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::InProgress => "in_progress",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+            Self::Expired => "expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Pending,
+            Self::InProgress,
+            Self::Completed,
+            Self::Failed,
+            Self::Cancelled,
+            Self::Expired,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+    }
+
+    pub fn is_terminal(self) -> bool {
+        !matches!(self, Self::Pending | Self::InProgress)
+    }
+}
+
+/// The verifier's decision as stored and reported.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub passed: bool,
+    pub confidence: f32,
+    pub anti_spoof_score: Option<f32>,
+    pub challenges: Vec<ChallengeVerdict>,
+    pub failure_reason: Option<String>,
+    pub frames: usize,
+    pub face_frames: usize,
+}
+
+#[derive(Clone, Debug)]
+pub struct Check {
+    pub id: String,
+    pub api_key_id: String,
+    /// The customer's handle for `GET /liveness_check?token=`.
+    pub token: String,
+    /// The capture link's path segment (a credential: never logged).
+    pub link: String,
+    /// Webhook signing secret.
+    pub secret: String,
+    pub webhook_url: Option<String>,
+    pub return_url: String,
+    pub cancel_url: Option<String>,
+    pub threshold: u8,
+    pub audit_images: u8,
+    pub challenges: Vec<ChallengeKind>,
+    pub user_id: Option<String>,
+    pub metadata: Option<serde_json::Value>,
+    pub status: Status,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub claimed_at: Option<DateTime<Utc>>,
+    /// SHA-256 of the client token the claiming browser holds.
+    pub client_token_hash: Option<String>,
+    /// Per-session frame-signing key, hex.
+    pub frame_key: String,
+    pub nonce: String,
+    pub chain: ChainState,
+    pub frames: u32,
+    pub outcome: Option<Outcome>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub erased_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct StoredFrame {
+    pub seq: u32,
+    pub t_ms: u64,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImageKind {
+    Probe,
+    Audit,
+}
+
+impl ImageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Probe => "probe",
+            Self::Audit => "audit",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct StoredImage {
+    pub kind: ImageKind,
+    pub index: u32,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// A webhook event waiting in (or delivered from) the outbox.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    pub id: String,
+    pub check_id: String,
+    pub event: String,
+    pub url: String,
+    pub body: String,
+    pub secret: String,
+    pub state: DeliveryState,
+    pub attempts: u32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    Pending,
+    Delivered,
+    Failed,
+}
+
+impl DeliveryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Pending, Self::Delivered, Self::Failed]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Attempt {
+    pub at: DateTime<Utc>,
+    /// HTTP status the receiver answered, if it answered.
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub duration_ms: u64,
+}

@@ -1,0 +1,71 @@
+//! The OpenAPI document, generated from the handlers' annotations. `openapi.json` at
+//! the crate root is the committed copy; a test fails when it is stale
+//! (`LIVECHECK_UPDATE_OPENAPI=1 cargo test -p livecheck-verifier openapi` rewrites it).
+
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::api::{capture, checks, meta};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "livecheck verifier", description = "Self-hosted face liveness checks. \
+        Errors are `{\"code\", \"message\", \"request_id\"}`; the codes are listed in the README."),
+    paths(
+        checks::create, checks::get_by_token, checks::get_by_id, checks::by_user, checks::erase,
+        checks::redeem, checks::probe_image, checks::audit_image, checks::deliveries,
+        checks::retry_delivery, capture::claim, capture::upload_frame, capture::finish,
+        capture::cancel, meta::healthz, meta::readyz, meta::jwks
+    ),
+    components(schemas(ErrorBody)),
+    modifiers(&Security)
+)]
+struct ApiDoc;
+
+/// The error body every 4xx and 5xx carries.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct ErrorBody {
+    code: String,
+    message: String,
+    request_id: String,
+}
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        let components = api.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "api_key_header",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))),
+        );
+    }
+}
+
+pub fn document() -> String {
+    let mut doc = ApiDoc::openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_string();
+    doc.to_pretty_json().unwrap_or_else(|_| "{}".into())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn openapi_json_is_fresh() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi.json");
+        let fresh = super::document() + "\n";
+        if std::env::var_os("LIVECHECK_UPDATE_OPENAPI").is_some() {
+            std::fs::write(&path, &fresh).unwrap();
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == fresh,
+            "verifier/openapi.json is stale: run LIVECHECK_UPDATE_OPENAPI=1 cargo test -p livecheck-verifier openapi"
+        );
+    }
+}

@@ -1,0 +1,310 @@
+//! Wiring: routes, the request-id middleware, background workers (webhook outbox,
+//! expiry and retention sweeper), model loading and graceful start and stop.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::{from_fn, Next};
+use actix_web::{web, App, HttpMessage, HttpServer};
+use chrono::Utc;
+use livecheck_core::manifest::ModelFiles;
+use livecheck_core::Engine;
+
+use crate::api::{capture, checks, meta, pages};
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::lc_token::TokenIssuer;
+use crate::model::Status;
+use crate::state::{AppState, RateLimiter};
+use crate::store::{SqliteStore, Store, Transition};
+use crate::webhooks::{new_delivery, Deliverer};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("store: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("signing key: {0}")]
+    Token(#[from] crate::lc_token::TokenError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+#[derive(Clone)]
+pub struct RequestId(pub String);
+
+/// Gives every request an id (in the `x-request-id` header and every error body), logs
+/// one line per request without query strings or path credentials, and turns every
+/// error into the API's JSON shape.
+async fn request_context(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let id = crate::secrets::new_id()[..16].to_string();
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let method = req.method().clone();
+    let started = Instant::now();
+    let res = next.call(req).await?;
+    // The route pattern, not the path: capture links are credentials.
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "(unmatched)".into());
+    let status = res.status();
+    let api_error = res.response().error().map(|e| {
+        e.as_error::<ApiError>()
+            .cloned()
+            .unwrap_or_else(|| ApiError::from_status(e.as_response_error().status_code(), e.to_string()))
+    });
+    let mut res = match api_error {
+        Some(err) => {
+            let (req, _) = res.into_parts();
+            ServiceResponse::new(req, err.response(&id)).map_into_boxed_body()
+        }
+        None => res.map_into_boxed_body(),
+    };
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        res.headers_mut()
+            .insert(HeaderName::from_static("x-request-id"), v);
+    }
+    tracing::info!(
+        request_id = %id,
+        method = %method,
+        route = %route,
+        status = res.status().as_u16(),
+        ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    let _ = status;
+    Ok(res)
+}
+
+fn json_error(err: impl std::fmt::Display, status: actix_web::http::StatusCode) -> actix_web::Error {
+    ApiError::from_status(status, err.to_string()).into()
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig, max_frame_bytes: usize) {
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(64 * 1024)
+            .error_handler(|e, _| {
+                let status = match &e {
+                    actix_web::error::JsonPayloadError::ContentType => {
+                        actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE
+                    }
+                    actix_web::error::JsonPayloadError::Overflow { .. }
+                    | actix_web::error::JsonPayloadError::OverflowKnownLength { .. } => {
+                        actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
+                    }
+                    _ => actix_web::http::StatusCode::BAD_REQUEST,
+                };
+                json_error(e, status)
+            }),
+    )
+    .app_data(web::QueryConfig::default().error_handler(|e, _| {
+        json_error(e, actix_web::http::StatusCode::BAD_REQUEST)
+    }))
+    .app_data(web::PathConfig::default().error_handler(|e, _| {
+        json_error(e, actix_web::http::StatusCode::NOT_FOUND)
+    }))
+    .route("/", web::get().to(pages::index))
+    .route("/healthz", web::get().to(meta::healthz))
+    .route("/readyz", web::get().to(meta::readyz))
+    .route("/openapi.json", web::get().to(meta::openapi))
+    .route("/.well-known/jwks.json", web::get().to(meta::jwks))
+    .service(
+        web::resource("/liveness_check")
+            .route(web::post().to(checks::create))
+            .route(web::get().to(checks::get_by_token)),
+    )
+    .route("/liveness_check/redeem", web::post().to(checks::redeem))
+    .route("/liveness_check/user/{user_id}", web::get().to(checks::by_user))
+    .service(
+        web::resource("/liveness_check/{id}")
+            .route(web::get().to(checks::get_by_id))
+            .route(web::delete().to(checks::erase)),
+    )
+    .route("/liveness_check/{id}/images/probe", web::get().to(checks::probe_image))
+    .route("/liveness_check/{id}/images/audit/{index}", web::get().to(checks::audit_image))
+    .route("/liveness_check/{id}/deliveries", web::get().to(checks::deliveries))
+    .route(
+        "/liveness_check/{id}/deliveries/{delivery_id}/retry",
+        web::post().to(checks::retry_delivery),
+    )
+    .route("/l/{link}", web::get().to(pages::capture_page))
+    .route("/l/{link}/cancel", web::post().to(pages::cancel_form))
+    .route("/capture/{link}/claim", web::post().to(capture::claim))
+    .service(
+        web::resource("/capture/{link}/frames")
+            .app_data(web::PayloadConfig::new(max_frame_bytes))
+            .route(web::post().to(capture::upload_frame)),
+    )
+    .route("/capture/{link}/finish", web::post().to(capture::finish))
+    .route("/capture/{link}/cancel", web::post().to(capture::cancel));
+}
+
+pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
+    Ok(Arc::new(SqliteStore::open(&config.server.data_dir)?))
+}
+
+/// Creates an API key; returns the key (shown once) and its id.
+pub fn create_api_key(store: &dyn Store, name: &str) -> Result<(String, String), StartError> {
+    let key = crate::secrets::new_api_key();
+    let id = crate::secrets::new_id();
+    store.insert_api_key(&id, name, &crate::secrets::digest_hex(&key), Utc::now())?;
+    Ok((key, id))
+}
+
+fn load_engine(config: &Config, slot: Arc<OnceLock<Engine>>) {
+    let dir = if config.server.models_dir.is_empty() {
+        ModelFiles::default_dir()
+    } else {
+        config.server.models_dir.clone().into()
+    };
+    std::thread::spawn(move || {
+        let started = Instant::now();
+        let loaded = ModelFiles::load_dir(&dir)
+            .and_then(|files| Engine::from_model_bytes(&files.model_bytes()));
+        match loaded {
+            Ok(engine) => {
+                let _ = slot.set(engine);
+                tracing::info!(ms = started.elapsed().as_millis() as u64, "models loaded");
+            }
+            Err(e) => tracing::error!(
+                error = %e,
+                dir = %dir.display(),
+                "models failed to load (run models/fetch.sh); /readyz stays 503"
+            ),
+        }
+    });
+}
+
+/// Expires overdue checks (firing `expired`) and erases audit images past retention.
+async fn sweep(state: web::Data<AppState>) {
+    loop {
+        let st = state.clone();
+        let swept = web::block(move || -> Result<(usize, u64), crate::store::StoreError> {
+            let now = Utc::now();
+            let overdue = st.store.overdue_checks(now)?;
+            let mut expired = 0;
+            for check in overdue {
+                let event = new_delivery(&check, Status::Expired, false, Some("expired"), now);
+                match st.store.transition(Transition {
+                    check_id: &check.id,
+                    to: Status::Expired,
+                    outcome: None,
+                    images: &[],
+                    event,
+                    token: None,
+                    at: now,
+                }) {
+                    Ok(()) => expired += 1,
+                    // Finished or cancelled meanwhile: nothing to expire.
+                    Err(crate::store::StoreError::Conflict(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            let retention = chrono::Duration::from_std(st.config.checks.audit_retention)
+                .unwrap_or_default();
+            let erased = st.store.erase_audit_images(now - retention)?;
+            Ok((expired, erased))
+        })
+        .await;
+        match swept {
+            Ok(Ok((0, 0))) => {}
+            Ok(Ok((expired, erased))) => {
+                tracing::info!(expired, audit_images_erased = erased, "sweep")
+            }
+            Ok(Err(e)) => tracing::error!(error = %e, "sweep failed"),
+            Err(e) => tracing::error!(error = %e, "sweep task failed"),
+        }
+        tokio::time::sleep(state.config.checks.sweep_interval).await;
+    }
+}
+
+/// Runs the verifier until SIGINT/SIGTERM. `on_listen` gets the bound address before
+/// requests are served (the CLI prints it).
+pub async fn serve(
+    config: Config,
+    demo: bool,
+    on_listen: impl FnOnce(SocketAddr, Option<&str>),
+) -> Result<(), StartError> {
+    let store = open_store(&config)?;
+    let listener = TcpListener::bind(&config.server.bind).map_err(|source| StartError::Bind {
+        addr: config.server.bind.clone(),
+        source,
+    })?;
+    let addr = listener.local_addr()?;
+    let public_url = if config.server.public_url.is_empty() {
+        let host = if addr.ip().is_unspecified() {
+            SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
+        } else {
+            addr
+        };
+        format!("http://{host}")
+    } else {
+        config.server.public_url.trim_end_matches('/').to_string()
+    };
+    let tokens = TokenIssuer::load(
+        store.as_ref(),
+        public_url.clone(),
+        config.tokens.audience.clone(),
+        config.tokens.lc_token_ttl,
+    )?;
+    let demo_key = if demo {
+        Some(create_api_key(store.as_ref(), "demo")?.0)
+    } else {
+        None
+    };
+    let engine = Arc::new(OnceLock::new());
+    load_engine(&config, engine.clone());
+    let state = web::Data::new(AppState {
+        config: config.clone(),
+        public_url,
+        store: store.clone(),
+        engine,
+        models: checks::model_refs(),
+        tokens,
+        finishing: Default::default(),
+        limiter: RateLimiter::default(),
+        demo,
+    });
+
+    let deliverer = Deliverer::new(
+        store.clone(),
+        config.webhooks.retry_schedule.clone(),
+        config.webhooks.timeout,
+    );
+    let outbox = actix_web::rt::spawn(deliverer.run(config.webhooks.poll_interval));
+    let sweeper = actix_web::rt::spawn(sweep(state.clone()));
+
+    let max_frame = config.checks.max_frame_bytes;
+    let app_state = state.clone();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(app_state.clone())
+            .wrap(from_fn(request_context))
+            .configure(|cfg| routes(cfg, max_frame))
+            .default_service(web::to(|| async {
+                Err::<actix_web::HttpResponse, _>(ApiError::not_found("route"))
+            }))
+    })
+    .listen(listener)?
+    .shutdown_timeout(config.server.shutdown_grace.as_secs().max(1))
+    .run();
+    on_listen(addr, demo_key.as_deref());
+    tracing::info!(%addr, "verifier started");
+    let result = server.await;
+    outbox.abort();
+    sweeper.abort();
+    tracing::info!("verifier stopped");
+    Ok(result?)
+}

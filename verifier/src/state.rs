@@ -1,0 +1,83 @@
+//! What every handler shares.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+
+use livecheck_core::Engine;
+
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::lc_token::TokenIssuer;
+use crate::store::Store;
+
+pub struct AppState {
+    pub config: Config,
+    /// Origin of capture links, lc_token issuer and JWKS, without a trailing slash.
+    pub public_url: String,
+    pub store: Arc<dyn Store>,
+    /// Filled once the models are loaded (`/readyz` reports it).
+    pub engine: Arc<OnceLock<Engine>>,
+    /// `(name, sha256)` of the models the engine runs, reported with each result.
+    pub models: Vec<(String, String)>,
+    pub tokens: TokenIssuer,
+    /// Checks whose finish is being judged: uploads and a second finish wait out.
+    pub finishing: Mutex<HashSet<String>>,
+    pub limiter: RateLimiter,
+    pub demo: bool,
+}
+
+impl AppState {
+    pub fn engine(&self) -> Result<&Engine, ApiError> {
+        self.engine
+            .get()
+            .ok_or_else(|| ApiError::new("not_ready", "models are still loading"))
+    }
+}
+
+/// Fixed one-minute windows per key: cheap, and enough to stop a runaway client.
+#[derive(Default)]
+pub struct RateLimiter {
+    windows: Mutex<HashMap<String, (Instant, u32)>>,
+}
+
+impl RateLimiter {
+    pub fn check(&self, key: String, per_minute: u32) -> Result<(), ApiError> {
+        if per_minute == 0 {
+            return Ok(());
+        }
+        let mut w = self
+            .windows
+            .lock()
+            .map_err(|_| ApiError::internal("rate limiter lock poisoned"))?;
+        let now = Instant::now();
+        if w.len() > 10_000 {
+            w.retain(|_, (start, _)| now.duration_since(*start).as_secs() < 60);
+        }
+        let entry = w.entry(key).or_insert((now, 0));
+        if now.duration_since(entry.0).as_secs() >= 60 {
+            *entry = (now, 0);
+        }
+        entry.1 += 1;
+        if entry.1 > per_minute {
+            return Err(ApiError::new("rate_limited", "too many requests; retry in a minute"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RateLimiter;
+
+    #[test]
+    fn limiter_refuses_past_the_limit_per_key() {
+        let l = RateLimiter::default();
+        for _ in 0..3 {
+            l.check("a".into(), 3).unwrap();
+        }
+        assert_eq!(l.check("a".into(), 3).unwrap_err().code, "rate_limited");
+        l.check("b".into(), 3).unwrap();
+        l.check("a".into(), 0).unwrap();
+    }
+}

@@ -1,0 +1,133 @@
+//! Persistence behind one trait, so handlers never see SQL. SQLite (embedded, the
+//! default) implements it; a PostgreSQL implementation can follow without touching
+//! handlers. Every method that changes more than one row does it in one transaction:
+//! a check is never half-written.
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use chrono::{DateTime, Utc};
+use livecheck_core::protocol::ChainState;
+
+use crate::model::{
+    ApiKey, Attempt, Check, Delivery, DeliveryState, ImageKind, Outcome, Status, StoredFrame,
+    StoredImage,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// The row changed under us (a concurrent request won) or is in the wrong state.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("database error: {0}")]
+    Db(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A status change with the webhook event it fires (if the check has a webhook URL).
+pub struct Transition<'a> {
+    pub check_id: &'a str,
+    pub to: Status,
+    pub outcome: Option<&'a Outcome>,
+    pub images: &'a [StoredImage],
+    pub event: Option<NewDelivery>,
+    /// An issued lc_token `(jti, expires_at)`, recorded for single redemption.
+    pub token: Option<(String, DateTime<Utc>)>,
+    pub at: DateTime<Utc>,
+}
+
+pub struct NewDelivery {
+    pub id: String,
+    pub event: String,
+    pub url: String,
+    pub body: String,
+    pub secret: String,
+}
+
+/// What `DELETE /liveness_check/{id}` removed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Erased {
+    pub frames: u32,
+    pub probe_image: bool,
+    pub audit_images: u32,
+    /// Per-challenge measurements and scores derived from the face.
+    pub biometric_results: bool,
+    pub user_id: bool,
+    pub metadata: bool,
+}
+
+pub trait Store: Send + Sync + 'static {
+    fn ping(&self) -> StoreResult<()>;
+
+    fn insert_api_key(&self, id: &str, name: &str, key_hash: &str, at: DateTime<Utc>)
+        -> StoreResult<()>;
+    fn api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<ApiKey>>;
+
+    /// The JWT signing key `(kid, pkcs8)`, creating it with `make` on first use.
+    fn signing_key(
+        &self,
+        make: &dyn Fn() -> (String, Vec<u8>),
+    ) -> StoreResult<(String, Vec<u8>)>;
+
+    fn insert_check(&self, check: &Check) -> StoreResult<()>;
+    fn check(&self, id: &str) -> StoreResult<Option<Check>>;
+    fn check_by_token(&self, token: &str) -> StoreResult<Option<Check>>;
+    fn check_by_link(&self, link: &str) -> StoreResult<Option<Check>>;
+    /// A page of one key's checks for a user, newest first, and the total count.
+    fn checks_by_user(
+        &self,
+        api_key_id: &str,
+        user_id: &str,
+        offset: u32,
+        limit: u32,
+    ) -> StoreResult<(Vec<Check>, u64)>;
+
+    /// Binds a pending link to one browser; `Conflict` when it was already claimed.
+    fn claim(&self, check_id: &str, client_token_hash: &str, at: DateTime<Utc>)
+        -> StoreResult<()>;
+    /// Stores a frame and the chain state after it, if the chain is still at
+    /// `expected_seq` (else `Conflict`: a concurrent upload won).
+    fn add_frame(
+        &self,
+        check_id: &str,
+        expected_seq: u32,
+        chain: &ChainState,
+        frame: &StoredFrame,
+    ) -> StoreResult<()>;
+    fn frames(&self, check_id: &str) -> StoreResult<Vec<StoredFrame>>;
+
+    /// Moves a pending or in-progress check to a terminal status, with its outcome,
+    /// images and webhook event, and drops its raw frames. `Conflict` if it was
+    /// already terminal.
+    fn transition(&self, t: Transition<'_>) -> StoreResult<()>;
+    /// Checks whose link validity ended before completion, as of `now`.
+    fn overdue_checks(&self, now: DateTime<Utc>) -> StoreResult<Vec<Check>>;
+
+    fn image(&self, check_id: &str, kind: ImageKind, index: u32) -> StoreResult<Option<StoredImage>>;
+    fn image_counts(&self, check_id: &str) -> StoreResult<(bool, u32)>;
+    /// Erases audit images of checks completed before `before`; returns how many.
+    fn erase_audit_images(&self, before: DateTime<Utc>) -> StoreResult<u64>;
+    /// Erases images and biometric data, keeping a minimal audit row.
+    fn erase_check(&self, check_id: &str, at: DateTime<Utc>) -> StoreResult<Erased>;
+
+    /// Marks a token redeemed; `Conflict` if it already was, `NotFound` if unknown.
+    fn redeem_token(&self, jti: &str, at: DateTime<Utc>) -> StoreResult<()>;
+
+    fn due_deliveries(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Delivery>>;
+    /// Logs an attempt and sets the delivery's next state.
+    fn record_attempt(
+        &self,
+        delivery_id: &str,
+        attempt: &Attempt,
+        state: DeliveryState,
+        next_attempt_at: Option<DateTime<Utc>>,
+    ) -> StoreResult<()>;
+    fn deliveries(&self, check_id: &str) -> StoreResult<Vec<(Delivery, Vec<Attempt>)>>;
+    /// Queues a delivery to be sent again now.
+    fn retry_delivery(&self, check_id: &str, delivery_id: &str, now: DateTime<Utc>)
+        -> StoreResult<()>;
+}

@@ -1,0 +1,693 @@
+//! The embedded store: one SQLite file in the data directory, migrated at open.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use chrono::{DateTime, TimeZone, Utc};
+use livecheck_core::challenge::ChallengeKind;
+use livecheck_core::protocol::ChainState;
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::{Erased, Store, StoreError, StoreResult, Transition};
+use crate::model::{
+    ApiKey, Attempt, Check, Delivery, DeliveryState, ImageKind, Outcome, Status, StoredFrame,
+    StoredImage,
+};
+
+/// Schema versions, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    key_hash TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE signing_keys (
+    kid TEXT PRIMARY KEY,
+    pkcs8 BLOB NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE checks (
+    id TEXT PRIMARY KEY,
+    api_key_id TEXT NOT NULL REFERENCES api_keys(id),
+    token TEXT NOT NULL UNIQUE,
+    link TEXT NOT NULL UNIQUE,
+    secret TEXT NOT NULL,
+    webhook_url TEXT,
+    return_url TEXT NOT NULL,
+    cancel_url TEXT,
+    threshold INTEGER NOT NULL,
+    audit_images INTEGER NOT NULL,
+    challenges TEXT NOT NULL,
+    user_id TEXT,
+    metadata TEXT,
+    status TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    claimed_at INTEGER,
+    client_token_hash TEXT,
+    frame_key TEXT NOT NULL,
+    nonce TEXT NOT NULL,
+    chain TEXT NOT NULL,
+    frames INTEGER NOT NULL DEFAULT 0,
+    outcome TEXT,
+    completed_at INTEGER,
+    erased_at INTEGER
+);
+CREATE INDEX checks_user ON checks(api_key_id, user_id, created_at);
+CREATE INDEX checks_open ON checks(status, expires_at);
+CREATE TABLE frames (
+    check_id TEXT NOT NULL REFERENCES checks(id),
+    seq INTEGER NOT NULL,
+    t_ms INTEGER NOT NULL,
+    content_type TEXT NOT NULL,
+    bytes BLOB NOT NULL,
+    PRIMARY KEY (check_id, seq)
+);
+CREATE TABLE images (
+    check_id TEXT NOT NULL REFERENCES checks(id),
+    kind TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    content_type TEXT NOT NULL,
+    bytes BLOB NOT NULL,
+    PRIMARY KEY (check_id, kind, idx)
+);
+CREATE TABLE tokens (
+    jti TEXT PRIMARY KEY,
+    check_id TEXT NOT NULL REFERENCES checks(id),
+    expires_at INTEGER NOT NULL,
+    redeemed_at INTEGER
+);
+CREATE TABLE deliveries (
+    id TEXT PRIMARY KEY,
+    check_id TEXT NOT NULL REFERENCES checks(id),
+    event TEXT NOT NULL,
+    url TEXT NOT NULL,
+    body TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX deliveries_due ON deliveries(state, next_attempt_at);
+CREATE TABLE attempts (
+    delivery_id TEXT NOT NULL REFERENCES deliveries(id),
+    at INTEGER NOT NULL,
+    status INTEGER,
+    error TEXT,
+    duration_ms INTEGER NOT NULL
+);
+CREATE INDEX attempts_delivery ON attempts(delivery_id, at);
+"#];
+
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+fn db(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Db(e.to_string())
+}
+
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn time(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+fn json<T: serde::Serialize>(v: &T) -> StoreResult<String> {
+    serde_json::to_string(v).map_err(db)
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(s: &str) -> rusqlite::Result<T> {
+    serde_json::from_str(s).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+const CHECK_COLUMNS: &str = "id, api_key_id, token, link, secret, webhook_url, return_url, \
+    cancel_url, threshold, audit_images, challenges, user_id, metadata, status, created_at, \
+    expires_at, claimed_at, client_token_hash, frame_key, nonce, chain, frames, outcome, \
+    completed_at, erased_at";
+
+fn check_row(r: &Row<'_>) -> rusqlite::Result<Check> {
+    let challenges: Vec<ChallengeKind> = parse_json(&r.get::<_, String>(10)?)?;
+    let metadata: Option<String> = r.get(12)?;
+    let status: String = r.get(13)?;
+    let outcome: Option<String> = r.get(22)?;
+    Ok(Check {
+        id: r.get(0)?,
+        api_key_id: r.get(1)?,
+        token: r.get(2)?,
+        link: r.get(3)?,
+        secret: r.get(4)?,
+        webhook_url: r.get(5)?,
+        return_url: r.get(6)?,
+        cancel_url: r.get(7)?,
+        threshold: r.get(8)?,
+        audit_images: r.get(9)?,
+        challenges,
+        user_id: r.get(11)?,
+        metadata: metadata.as_deref().map(parse_json).transpose()?,
+        status: Status::parse(&status).unwrap_or(Status::Failed),
+        created_at: time(r.get(14)?),
+        expires_at: time(r.get(15)?),
+        claimed_at: r.get::<_, Option<i64>>(16)?.map(time),
+        client_token_hash: r.get(17)?,
+        frame_key: r.get(18)?,
+        nonce: r.get(19)?,
+        chain: parse_json(&r.get::<_, String>(20)?)?,
+        frames: r.get(21)?,
+        outcome: outcome.as_deref().map(parse_json::<Outcome>).transpose()?,
+        completed_at: r.get::<_, Option<i64>>(23)?.map(time),
+        erased_at: r.get::<_, Option<i64>>(24)?.map(time),
+    })
+}
+
+const DELIVERY_COLUMNS: &str =
+    "id, check_id, event, url, body, secret, state, attempts, next_attempt_at, created_at";
+
+fn delivery_row(r: &Row<'_>) -> rusqlite::Result<Delivery> {
+    let state: String = r.get(6)?;
+    Ok(Delivery {
+        id: r.get(0)?,
+        check_id: r.get(1)?,
+        event: r.get(2)?,
+        url: r.get(3)?,
+        body: r.get(4)?,
+        secret: r.get(5)?,
+        state: DeliveryState::parse(&state).unwrap_or(DeliveryState::Failed),
+        attempts: r.get(7)?,
+        next_attempt_at: r.get::<_, Option<i64>>(8)?.map(time),
+        created_at: time(r.get(9)?),
+    })
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `dir/livecheck.sqlite3` and runs pending migrations.
+    pub fn open(dir: &Path) -> StoreResult<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| db(format!("{}: {e}", dir.display())))?;
+        let conn = Connection::open(dir.join("livecheck.sqlite3")).map_err(db)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(db)?;
+        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;")
+            .map_err(db)?;
+        let version: usize = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(db)?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+            conn.execute_batch(&format!(
+                "BEGIN; {sql}; PRAGMA user_version = {}; COMMIT;",
+                i + 1
+            ))
+            .map_err(db)?;
+        }
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
+        let mut conn = self.conn.lock().map_err(|_| db("store lock poisoned"))?;
+        f(&mut conn).map_err(db)
+    }
+
+    fn one_check(&self, column: &str, value: &str) -> StoreResult<Option<Check>> {
+        self.with(|c| {
+            c.query_row(
+                &format!("SELECT {CHECK_COLUMNS} FROM checks WHERE {column} = ?1"),
+                [value],
+                check_row,
+            )
+            .optional()
+        })
+    }
+}
+
+impl Store for SqliteStore {
+    fn ping(&self) -> StoreResult<()> {
+        self.with(|c| c.query_row("SELECT 1", [], |_| Ok(())))
+    }
+
+    fn insert_api_key(
+        &self,
+        id: &str,
+        name: &str,
+        key_hash: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO api_keys (id, name, key_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![id, name, key_hash, ms(at)],
+            )
+        })
+        .map(|_| ())
+    }
+
+    fn api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<ApiKey>> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT id, name, created_at FROM api_keys WHERE key_hash = ?1",
+                [key_hash],
+                |r| {
+                    Ok(ApiKey {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                        created_at: time(r.get(2)?),
+                    })
+                },
+            )
+            .optional()
+        })
+    }
+
+    fn signing_key(
+        &self,
+        make: &dyn Fn() -> (String, Vec<u8>),
+    ) -> StoreResult<(String, Vec<u8>)> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let existing = tx
+                .query_row(
+                    "SELECT kid, pkcs8 FROM signing_keys ORDER BY created_at DESC LIMIT 1",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let key = match existing {
+                Some(k) => k,
+                None => {
+                    let (kid, pkcs8) = make();
+                    tx.execute(
+                        "INSERT INTO signing_keys (kid, pkcs8, created_at) VALUES (?1, ?2, ?3)",
+                        params![kid, pkcs8, ms(Utc::now())],
+                    )?;
+                    (kid, pkcs8)
+                }
+            };
+            tx.commit()?;
+            Ok(key)
+        })
+    }
+
+    fn insert_check(&self, k: &Check) -> StoreResult<()> {
+        let challenges = json(&k.challenges)?;
+        let metadata = k.metadata.as_ref().map(json).transpose()?;
+        let chain = json(&k.chain)?;
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO checks (id, api_key_id, token, link, secret, webhook_url, return_url, \
+                 cancel_url, threshold, audit_images, challenges, user_id, metadata, status, \
+                 created_at, expires_at, frame_key, nonce, chain) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
+                 ?17, ?18, ?19)",
+                params![
+                    k.id,
+                    k.api_key_id,
+                    k.token,
+                    k.link,
+                    k.secret,
+                    k.webhook_url,
+                    k.return_url,
+                    k.cancel_url,
+                    k.threshold,
+                    k.audit_images,
+                    challenges,
+                    k.user_id,
+                    metadata,
+                    k.status.as_str(),
+                    ms(k.created_at),
+                    ms(k.expires_at),
+                    k.frame_key,
+                    k.nonce,
+                    chain
+                ],
+            )
+        })
+        .map(|_| ())
+    }
+
+    fn check(&self, id: &str) -> StoreResult<Option<Check>> {
+        self.one_check("id", id)
+    }
+
+    fn check_by_token(&self, token: &str) -> StoreResult<Option<Check>> {
+        self.one_check("token", token)
+    }
+
+    fn check_by_link(&self, link: &str) -> StoreResult<Option<Check>> {
+        self.one_check("link", link)
+    }
+
+    fn checks_by_user(
+        &self,
+        api_key_id: &str,
+        user_id: &str,
+        offset: u32,
+        limit: u32,
+    ) -> StoreResult<(Vec<Check>, u64)> {
+        self.with(|c| {
+            let total: u64 = c.query_row(
+                "SELECT COUNT(*) FROM checks WHERE api_key_id = ?1 AND user_id = ?2",
+                [api_key_id, user_id],
+                |r| r.get(0),
+            )?;
+            let mut stmt = c.prepare(&format!(
+                "SELECT {CHECK_COLUMNS} FROM checks WHERE api_key_id = ?1 AND user_id = ?2 \
+                 ORDER BY created_at DESC, id LIMIT ?3 OFFSET ?4"
+            ))?;
+            let rows = stmt
+                .query_map(params![api_key_id, user_id, limit, offset], check_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok((rows, total))
+        })
+    }
+
+    fn claim(&self, check_id: &str, client_token_hash: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        let n = self.with(|c| {
+            c.execute(
+                "UPDATE checks SET status = 'in_progress', claimed_at = ?2, client_token_hash = ?3 \
+                 WHERE id = ?1 AND status = 'pending' AND client_token_hash IS NULL",
+                params![check_id, ms(at), client_token_hash],
+            )
+        })?;
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict("link already claimed".into()))
+        }
+    }
+
+    fn add_frame(
+        &self,
+        check_id: &str,
+        expected_seq: u32,
+        chain: &ChainState,
+        frame: &StoredFrame,
+    ) -> StoreResult<()> {
+        let chain = json(chain)?;
+        let won = self.with(|c| {
+            let tx = c.transaction()?;
+            let n = tx.execute(
+                "UPDATE checks SET chain = ?2, frames = frames + 1 \
+                 WHERE id = ?1 AND frames = ?3 AND status = 'in_progress'",
+                params![check_id, chain, expected_seq],
+            )?;
+            if n != 1 {
+                return Ok(false);
+            }
+            tx.execute(
+                "INSERT INTO frames (check_id, seq, t_ms, content_type, bytes) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    check_id,
+                    frame.seq,
+                    frame.t_ms as i64,
+                    frame.content_type,
+                    frame.bytes
+                ],
+            )?;
+            tx.commit()?;
+            Ok(true)
+        })?;
+        if won {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict(
+                "the session moved on (concurrent upload or finished)".into(),
+            ))
+        }
+    }
+
+    fn frames(&self, check_id: &str) -> StoreResult<Vec<StoredFrame>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT seq, t_ms, content_type, bytes FROM frames WHERE check_id = ?1 ORDER BY seq",
+            )?;
+            let rows = stmt
+                .query_map([check_id], |r| {
+                    Ok(StoredFrame {
+                        seq: r.get(0)?,
+                        t_ms: r.get::<_, i64>(1)? as u64,
+                        content_type: r.get(2)?,
+                        bytes: r.get(3)?,
+                    })
+                })?
+                .collect();
+            rows
+        })
+    }
+
+    fn transition(&self, t: Transition<'_>) -> StoreResult<()> {
+        let outcome = t.outcome.map(json).transpose()?;
+        let won = self.with(|c| {
+            let tx = c.transaction()?;
+            let n = tx.execute(
+                "UPDATE checks SET status = ?2, outcome = COALESCE(?3, outcome), completed_at = ?4 \
+                 WHERE id = ?1 AND status IN ('pending', 'in_progress')",
+                params![t.check_id, t.to.as_str(), outcome, ms(t.at)],
+            )?;
+            if n != 1 {
+                return Ok(false);
+            }
+            tx.execute("DELETE FROM frames WHERE check_id = ?1", [t.check_id])?;
+            for img in t.images {
+                tx.execute(
+                    "INSERT INTO images (check_id, kind, idx, content_type, bytes) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![t.check_id, img.kind.as_str(), img.index, img.content_type, img.bytes],
+                )?;
+            }
+            if let Some((jti, exp)) = &t.token {
+                tx.execute(
+                    "INSERT INTO tokens (jti, check_id, expires_at) VALUES (?1, ?2, ?3)",
+                    params![jti, t.check_id, ms(*exp)],
+                )?;
+            }
+            if let Some(d) = &t.event {
+                tx.execute(
+                    "INSERT INTO deliveries (id, check_id, event, url, body, secret, state, \
+                     next_attempt_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7)",
+                    params![d.id, t.check_id, d.event, d.url, d.body, d.secret, ms(t.at)],
+                )?;
+            }
+            tx.commit()?;
+            Ok(true)
+        })?;
+        if won {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict("the check is already finished".into()))
+        }
+    }
+
+    fn overdue_checks(&self, now: DateTime<Utc>) -> StoreResult<Vec<Check>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {CHECK_COLUMNS} FROM checks \
+                 WHERE status IN ('pending', 'in_progress') AND expires_at <= ?1 LIMIT 500"
+            ))?;
+            let rows = stmt.query_map([ms(now)], check_row)?.collect();
+            rows
+        })
+    }
+
+    fn image(
+        &self,
+        check_id: &str,
+        kind: ImageKind,
+        index: u32,
+    ) -> StoreResult<Option<StoredImage>> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT content_type, bytes FROM images WHERE check_id = ?1 AND kind = ?2 AND idx = ?3",
+                params![check_id, kind.as_str(), index],
+                |r| {
+                    Ok(StoredImage {
+                        kind,
+                        index,
+                        content_type: r.get(0)?,
+                        bytes: r.get(1)?,
+                    })
+                },
+            )
+            .optional()
+        })
+    }
+
+    fn image_counts(&self, check_id: &str) -> StoreResult<(bool, u32)> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT COALESCE(SUM(kind = 'probe'), 0), COALESCE(SUM(kind = 'audit'), 0) \
+                 FROM images WHERE check_id = ?1",
+                [check_id],
+                |r| Ok((r.get::<_, i64>(0)? > 0, r.get(1)?)),
+            )
+        })
+    }
+
+    fn erase_audit_images(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM images WHERE kind = 'audit' AND check_id IN \
+                 (SELECT id FROM checks WHERE completed_at IS NOT NULL AND completed_at <= ?1)",
+                [ms(before)],
+            )
+        })
+        .map(|n| n as u64)
+    }
+
+    fn erase_check(&self, check_id: &str, at: DateTime<Utc>) -> StoreResult<Erased> {
+        let check = self.check(check_id)?.ok_or(StoreError::NotFound)?;
+        // Keep only what an auditor needs: whether it passed and why not.
+        let minimal = check.outcome.as_ref().map(|o| Outcome {
+            passed: o.passed,
+            confidence: 0.0,
+            anti_spoof_score: None,
+            challenges: Vec::new(),
+            failure_reason: o.failure_reason.clone(),
+            frames: o.frames,
+            face_frames: 0,
+        });
+        let minimal = minimal.as_ref().map(json).transpose()?;
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let frames = tx.execute("DELETE FROM frames WHERE check_id = ?1", [check_id])? as u32;
+            let probe = tx.execute(
+                "DELETE FROM images WHERE check_id = ?1 AND kind = 'probe'",
+                [check_id],
+            )? > 0;
+            let audit = tx.execute(
+                "DELETE FROM images WHERE check_id = ?1 AND kind = 'audit'",
+                [check_id],
+            )? as u32;
+            tx.execute(
+                "UPDATE checks SET outcome = ?2, user_id = NULL, metadata = NULL, erased_at = ?3, \
+                 frames = 0 WHERE id = ?1",
+                params![check_id, minimal, ms(at)],
+            )?;
+            tx.commit()?;
+            Ok(Erased {
+                frames,
+                probe_image: probe,
+                audit_images: audit,
+                biometric_results: check
+                    .outcome
+                    .as_ref()
+                    .is_some_and(|o| o.anti_spoof_score.is_some() || !o.challenges.is_empty()),
+                user_id: check.user_id.is_some(),
+                metadata: check.metadata.is_some(),
+            })
+        })
+    }
+
+    fn redeem_token(&self, jti: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        self.with(|c| {
+            let n = c.execute(
+                "UPDATE tokens SET redeemed_at = ?2 WHERE jti = ?1 AND redeemed_at IS NULL",
+                params![jti, ms(at)],
+            )?;
+            if n == 1 {
+                return Ok(Ok(()));
+            }
+            let known = c
+                .query_row("SELECT 1 FROM tokens WHERE jti = ?1", [jti], |_| Ok(()))
+                .optional()?
+                .is_some();
+            Ok(Err(if known {
+                StoreError::Conflict("already redeemed".into())
+            } else {
+                StoreError::NotFound
+            }))
+        })?
+    }
+
+    fn due_deliveries(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Delivery>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE state = 'pending' \
+                 AND next_attempt_at <= ?1 ORDER BY next_attempt_at LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(params![ms(now), limit], delivery_row)?.collect();
+            rows
+        })
+    }
+
+    fn record_attempt(
+        &self,
+        delivery_id: &str,
+        attempt: &Attempt,
+        state: DeliveryState,
+        next_attempt_at: Option<DateTime<Utc>>,
+    ) -> StoreResult<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            tx.execute(
+                "INSERT INTO attempts (delivery_id, at, status, error, duration_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    delivery_id,
+                    ms(attempt.at),
+                    attempt.status,
+                    attempt.error,
+                    attempt.duration_ms as i64
+                ],
+            )?;
+            tx.execute(
+                "UPDATE deliveries SET attempts = attempts + 1, state = ?2, next_attempt_at = ?3 \
+                 WHERE id = ?1",
+                params![delivery_id, state.as_str(), next_attempt_at.map(ms)],
+            )?;
+            tx.commit()
+        })
+    }
+
+    fn deliveries(&self, check_id: &str) -> StoreResult<Vec<(Delivery, Vec<Attempt>)>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE check_id = ?1 ORDER BY created_at, id"
+            ))?;
+            let deliveries = stmt
+                .query_map([check_id], delivery_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut stmt = c.prepare(
+                "SELECT at, status, error, duration_ms FROM attempts WHERE delivery_id = ?1 \
+                 ORDER BY at, rowid",
+            )?;
+            deliveries
+                .into_iter()
+                .map(|d| {
+                    let attempts = stmt
+                        .query_map([&d.id], |r| {
+                            Ok(Attempt {
+                                at: time(r.get(0)?),
+                                status: r.get(1)?,
+                                error: r.get(2)?,
+                                duration_ms: r.get::<_, i64>(3)? as u64,
+                            })
+                        })?
+                        .collect::<rusqlite::Result<Vec<_>>>()?;
+                    Ok((d, attempts))
+                })
+                .collect()
+        })
+    }
+
+    fn retry_delivery(&self, check_id: &str, delivery_id: &str, now: DateTime<Utc>) -> StoreResult<()> {
+        let n = self.with(|c| {
+            c.execute(
+                "UPDATE deliveries SET state = 'pending', next_attempt_at = ?3 \
+                 WHERE id = ?2 AND check_id = ?1",
+                params![check_id, delivery_id, ms(now)],
+            )
+        })?;
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound)
+        }
+    }
+}

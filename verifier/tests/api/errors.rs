@@ -1,0 +1,216 @@
+//! Every caller mistake gets its code, and leaves the stored check consistent: after
+//! each refusal the next correct frame is still accepted and the capture still finishes.
+
+use serde_json::json;
+
+use crate::harness::{clip_frames, link_of, status_json, Capture};
+use crate::shared;
+
+#[test]
+fn envelope_and_upload_refusals_have_their_codes_and_lose_nothing() {
+    let v = shared();
+    let created = v.create(json!({"return_url": "https://c.example/r", "challenges": ["BLINK"]}));
+    let other = v.create(json!({"return_url": "https://c.example/r", "challenges": ["BLINK"]}));
+    let mut cap = Capture::claim(v, &created);
+    let mut foreign = Capture::claim(v, &other);
+    let f = clip_frames("video/lp_d18_actions_640x480_30fps.mjpeg", 30);
+
+    let (s, _) = cap.upload(f[0].0, &f[0].1);
+    assert_eq!(s, 201);
+
+    // Refused frames are signed on a copy of the signer: the server's chain must not
+    // move on a refusal, so the client's must not either.
+    let sign = |cap: &Capture, t: u64, bytes: &[u8]| {
+        json!(cap.signer.clone().sign(t, None, bytes).unwrap())
+    };
+
+    // Tampered envelope: the MAC no longer matches.
+    let mut env = sign(&cap, f[1].0, &f[1].1);
+    env["t_ms"] = json!(f[1].0 + 1);
+    let (s, e) = cap.send_raw(&env, f[1].1.clone(), "image/jpeg");
+    assert_eq!((s, e["code"].as_str()), (401, Some("invalid_signature")));
+    // Bytes other than the signed ones.
+    let env = sign(&cap, f[1].0, &f[1].1);
+    let (s, e) = cap.send_raw(&env, f[2].1.clone(), "image/jpeg");
+    assert_eq!((s, e["code"].as_str()), (400, Some("image_digest_mismatch")));
+    // The frame as signed goes through.
+    let (s, e) = cap.upload(f[1].0, &f[1].1);
+    assert_eq!(s, 201, "{e}");
+
+    // Replayed: the accepted sequence number again.
+    let mut replay = sign(&cap, f[2].0, &f[2].1);
+    replay["seq"] = json!(1);
+    let (s, e) = cap.send_raw(&replay, f[2].1.clone(), "image/jpeg");
+    assert_eq!((s, e["code"].as_str()), (409, Some("replayed_frame")));
+
+    // Another session's frame.
+    let foreign_env = json!(foreign.signer.sign(f[2].0, None, &f[2].1).unwrap());
+    let (s, e) = cap.send_raw(&foreign_env, f[2].1.clone(), "image/jpeg");
+    assert_eq!((s, e["code"].as_str()), (400, Some("wrong_session")));
+
+    // A skipped sequence number.
+    let mut ahead = sign(&cap, f[2].0, &f[2].1);
+    ahead["seq"] = json!(3);
+    let (s, e) = cap.send_raw(&ahead, f[2].1.clone(), "image/jpeg");
+    assert_eq!((s, e["code"].as_str()), (409, Some("out_of_order")));
+
+    // A capture time far outside the script.
+    let late = sign(&cap, 10_000_000, &f[2].1);
+    let (s, e) = cap.send_raw(&late, f[2].1.clone(), "image/jpeg");
+    assert_eq!((s, e["code"].as_str()), (409, Some("outside_time_window")));
+
+    // A text file as an image.
+    let text = b"hello, I am not a picture".to_vec();
+    let env = sign(&cap, f[2].0, &text);
+    let (s, e) = cap.send_raw(&env, text.clone(), "image/jpeg");
+    assert_eq!((s, e["code"].as_str()), (415, Some("unsupported_media_type")));
+    let (s, e) = cap.send_raw(&sign(&cap, f[2].0, &f[2].1), f[2].1.clone(), "text/plain");
+    assert_eq!((s, e["code"].as_str()), (415, Some("unsupported_media_type")));
+
+    // A truncated JPEG, correctly signed.
+    let truncated = f[2].1[..f[2].1.len() / 2].to_vec();
+    let env = sign(&cap, f[2].0, &truncated);
+    let (s, e) = cap.send_raw(&env, truncated, "image/jpeg");
+    assert_eq!((s, e["code"].as_str()), (422, Some("invalid_image")), "{e}");
+
+    // A missing envelope.
+    let r = v
+        .http
+        .post(v.url(&format!("/capture/{}/frames", cap.link)))
+        .bearer_auth(&cap.client_token)
+        .header("content-type", "image/jpeg")
+        .body(f[2].1.clone())
+        .send()
+        .unwrap();
+    let (s, e) = status_json(r);
+    assert_eq!((s, e["code"].as_str()), (400, Some("invalid_envelope")));
+
+    // An 11 MB upload.
+    let big = vec![0xFFu8; 11 * 1024 * 1024];
+    let r = v
+        .http
+        .post(v.url(&format!("/capture/{}/frames", cap.link)))
+        .bearer_auth(&cap.client_token)
+        .header("content-type", "image/jpeg")
+        .header("livecheck-envelope", sign(&cap, f[2].0, &big).to_string())
+        .body(big)
+        .send();
+    match r {
+        Ok(r) => {
+            let (s, e) = status_json(r);
+            assert_eq!((s, e["code"].as_str()), (413, Some("payload_too_large")));
+        }
+        // The server may answer and close before the client has sent everything.
+        Err(e) => assert!(e.is_request() || e.is_body(), "{e}"),
+    }
+
+    // Wrong client token.
+    let r = v
+        .http
+        .post(v.url(&format!("/capture/{}/frames", cap.link)))
+        .bearer_auth("not-the-token")
+        .header("content-type", "image/jpeg")
+        .body(f[2].1.clone())
+        .send()
+        .unwrap();
+    let (s, e) = status_json(r);
+    assert_eq!((s, e["code"].as_str()), (401, Some("unauthorized")));
+
+    // After all that, the next correct frame is accepted and the capture finishes.
+    for (t, bytes) in &f[2..] {
+        let (s, e) = cap.upload(*t, bytes);
+        assert_eq!(s, 201, "{e}");
+    }
+    let (s, fin) = cap.finish();
+    assert_eq!(s, 200, "{fin}");
+    assert_eq!(fin["status"], if fin["passed"] == true { "completed" } else { "failed" });
+    let (s, e) = cap.finish();
+    assert_eq!((s, e["code"].as_str()), (409, Some("invalid_state")));
+    let (s, e) = cap.upload(7000, &f[3].1);
+    assert_eq!((s, e["code"].as_str()), (409, Some("invalid_state")));
+}
+
+#[test]
+fn links_are_single_use_and_expire() {
+    let v = shared();
+    let created = v.create(json!({"return_url": "https://c.example/r", "cancel_url": "https://c.example/back"}));
+    let link = link_of(&created);
+    let _first = Capture::claim(v, &created);
+    let r = v.http.post(v.url(&format!("/capture/{link}/claim"))).send().unwrap();
+    let (s, e) = status_json(r);
+    assert_eq!((s, e["code"].as_str()), (409, Some("link_already_used")));
+    let page = v.http.get(created["url"].as_str().unwrap()).send().unwrap();
+    assert_eq!(page.status(), 409);
+    assert!(page.text().unwrap().contains("already used"));
+
+    // Expiry: GET result 410, the page says expired with the way back, claims refused.
+    let fresh = v.create(json!({"return_url": "https://c.example/r", "cancel_url": "https://c.example/back"}));
+    v.expire_now(fresh["id"].as_str().unwrap());
+    let (s, e) = v.get(&format!("/liveness_check?token={}", fresh["token"].as_str().unwrap()));
+    assert_eq!((s, e["code"].as_str()), (410, Some("expired")));
+    let page = v.http.get(fresh["url"].as_str().unwrap()).send().unwrap();
+    assert_eq!(page.status(), 410);
+    assert!(page.text().unwrap().contains("https://c.example/back"));
+    let r = v
+        .http
+        .post(v.url(&format!("/capture/{}/claim", link_of(&fresh))))
+        .send()
+        .unwrap();
+    let (s, e) = status_json(r);
+    assert_eq!((s, e["code"].as_str()), (410, Some("expired")));
+    // By id the check stays readable, marked expired by the sweeper.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (_, r) = v.get(&format!("/liveness_check/{}", fresh["id"].as_str().unwrap()));
+        if r["status"] == "expired" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{r}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn customer_api_refuses_bad_keys_and_bad_requests_without_writing() {
+    let v = shared();
+    let body = json!({"return_url": "https://c.example/r", "user_id": "bad-input-user"});
+    for (auth, header) in [("nope", "authorization"), ("nope", "x-api-key")] {
+        let value = if header == "authorization" { format!("Bearer {auth}") } else { auth.to_string() };
+        let r = v.http.post(v.url("/liveness_check")).header(header, value).json(&body).send().unwrap();
+        let (s, e) = status_json(r);
+        assert_eq!((s, e["code"].as_str()), (401, Some("unauthorized")));
+    }
+    // X-API-Key works as well as Bearer.
+    let r = v.http.post(v.url("/liveness_check")).header("x-api-key", &v.api_key).json(&json!({"return_url": "https://c.example/r"})).send().unwrap();
+    assert_eq!(status_json(r).0, 201);
+
+    for (bad, field) in [
+        (json!({"return_url": "ftp://x"}), "return_url"),
+        (json!({"return_url": "https://c.example", "threshold": 150}), "threshold"),
+        (json!({"return_url": "https://c.example", "link_valid_mins": 0}), "link_valid_mins"),
+        (json!({"return_url": "https://c.example", "audit_images": 5}), "audit_images"),
+        (json!({"return_url": "https://c.example", "challenges": ["JUMP"]}), "challenges"),
+        (json!({"return_url": "https://c.example", "challenges": []}), "challenges"),
+        (json!({"return_url": "https://c.example", "metadata": [1]}), "metadata"),
+        (json!({"return_url": "https://c.example", "colour": "red"}), "colour"),
+        (json!({"threshold": 10}), "return_url"),
+    ] {
+        let mut bad = bad;
+        bad["user_id"] = json!("bad-input-user");
+        let (s, e) = v.post("/liveness_check", &bad);
+        assert_eq!((s, e["code"].as_str()), (400, Some("invalid_request")), "{bad}");
+        assert!(e["message"].as_str().unwrap().contains(field), "{e}");
+    }
+    let r = v.http.post(v.url("/liveness_check")).bearer_auth(&v.api_key).header("content-type", "application/json").body("{not json").send().unwrap();
+    let (s, e) = status_json(r);
+    assert_eq!((s, e["code"].as_str()), (400, Some("invalid_request")));
+    let (_, list) = v.get("/liveness_check/user/bad-input-user");
+    assert_eq!(list["total"], 0, "a refused create wrote a check");
+
+    let (s, e) = v.get("/liveness_check?token=unknown");
+    assert_eq!((s, e["code"].as_str()), (404, Some("not_found")));
+    let (s, e) = v.get("/no/such/route");
+    assert_eq!((s, e["code"].as_str()), (404, Some("not_found")));
+    let (s, e) = v.post("/liveness_check/redeem", &json!({"lc_token": "a.b.c"}));
+    assert_eq!((s, e["code"].as_str()), (401, Some("invalid_token")));
+}

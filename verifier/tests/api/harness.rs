@@ -1,0 +1,341 @@
+//! The real verifier binary on port 0 with a temporary SQLite store, a webhook receiver
+//! on 127.0.0.1:0, and a client that signs frames the way the SDK does.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use livecheck_core::protocol::{ChallengeScript, FrameSigner};
+use serde_json::{json, Value};
+
+pub fn testdata(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/testdata")
+        .join(rel)
+}
+
+pub struct Verifier {
+    pub child: Child,
+    pub base: String,
+    pub api_key: String,
+    pub data_dir: PathBuf,
+    pub http: reqwest::blocking::Client,
+}
+
+impl Drop for Verifier {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Verifier {
+    /// Starts `livecheck-verifier serve --demo` on port 0 and waits until it is ready.
+    pub fn start(data_dir: &Path, env: &[(&str, &str)]) -> Self {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_livecheck-verifier"));
+        cmd.args(["serve", "--bind", "127.0.0.1:0", "--demo", "--data-dir"])
+            .arg(data_dir)
+            .env("LIVECHECK_WEBHOOKS_POLL_INTERVAL", "100ms")
+            .env("LIVECHECK_CHECKS_SWEEP_INTERVAL", "300ms")
+            .env("LIVECHECK_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start livecheck-verifier");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let listen = lines.next().unwrap().unwrap();
+        let base = listen
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("first line was {listen:?}"))
+            .to_string();
+        let key_line = lines.next().unwrap().unwrap();
+        let api_key = key_line
+            .strip_prefix("demo api key: ")
+            .unwrap_or_else(|| panic!("second line was {key_line:?}"))
+            .to_string();
+        let http = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(120))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let v = Self {
+            child,
+            base,
+            api_key,
+            data_dir: data_dir.to_path_buf(),
+            http,
+        };
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            if let Ok(r) = v.http.get(v.url("/readyz")).send() {
+                if r.status() == 200 {
+                    break;
+                }
+            }
+            assert!(Instant::now() < deadline, "verifier never became ready");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        v
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(&self.api_key)
+            .send()
+            .unwrap();
+        status_json(r)
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let r = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(&self.api_key)
+            .json(body)
+            .send()
+            .unwrap();
+        status_json(r)
+    }
+
+    pub fn create(&self, body: Value) -> Value {
+        let (s, v) = self.post("/liveness_check", &body);
+        assert_eq!(s, 201, "{v}");
+        v
+    }
+
+    /// Moves a check's link expiry into the past, as if its validity ran out.
+    pub fn expire_now(&self, check_id: &str) {
+        let db = rusqlite::Connection::open(self.data_dir.join("livecheck.sqlite3")).unwrap();
+        db.busy_timeout(Duration::from_secs(5)).unwrap();
+        let past = chrono::Utc::now().timestamp_millis() - 1000;
+        let n = db
+            .execute(
+                "UPDATE checks SET expires_at = ?1 WHERE id = ?2",
+                rusqlite::params![past, check_id],
+            )
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+}
+
+pub fn status_json(r: reqwest::blocking::Response) -> (u16, Value) {
+    let s = r.status().as_u16();
+    let text = r.text().unwrap();
+    let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    if s >= 400 {
+        // Every error has the one shape.
+        assert!(v["code"].is_string(), "{v}");
+        assert!(v["message"].is_string(), "{v}");
+        assert!(!v["request_id"].as_str().unwrap_or("").is_empty(), "{v}");
+    }
+    (s, v)
+}
+
+/// A browser holding a claimed link.
+pub struct Capture<'a> {
+    pub v: &'a Verifier,
+    pub link: String,
+    pub client_token: String,
+    pub script: ChallengeScript,
+    pub signer: FrameSigner,
+}
+
+pub fn link_of(created: &Value) -> String {
+    created["url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+impl<'a> Capture<'a> {
+    pub fn claim(v: &'a Verifier, created: &Value) -> Self {
+        let link = link_of(created);
+        let (s, body) = status_json(
+            v.http
+                .post(v.url(&format!("/capture/{link}/claim")))
+                .send()
+                .unwrap(),
+        );
+        assert_eq!(s, 200, "{body}");
+        let script: ChallengeScript = serde_json::from_value(body["script"].clone()).unwrap();
+        let key = hex::decode(body["frame_key"].as_str().unwrap()).unwrap();
+        let signer = FrameSigner::new(&key, &script.session_id, &script.nonce).unwrap();
+        Self {
+            v,
+            link,
+            client_token: body["client_token"].as_str().unwrap().to_string(),
+            script,
+            signer,
+        }
+    }
+
+    pub fn send_raw(&self, envelope: &Value, bytes: Vec<u8>, content_type: &str) -> (u16, Value) {
+        status_json(
+            self.v
+                .http
+                .post(self.v.url(&format!("/capture/{}/frames", self.link)))
+                .bearer_auth(&self.client_token)
+                .header("content-type", content_type)
+                .header("livecheck-envelope", envelope.to_string())
+                .body(bytes)
+                .send()
+                .unwrap(),
+        )
+    }
+
+    /// Signs and uploads one JPEG frame.
+    pub fn upload(&mut self, t_ms: u64, jpeg: &[u8]) -> (u16, Value) {
+        let env = self.signer.sign(t_ms, None, jpeg).unwrap();
+        self.send_raw(&json!(env), jpeg.to_vec(), "image/jpeg")
+    }
+
+    pub fn finish(&self) -> (u16, Value) {
+        status_json(
+            self.v
+                .http
+                .post(self.v.url(&format!("/capture/{}/finish", self.link)))
+                .bearer_auth(&self.client_token)
+                .send()
+                .unwrap(),
+        )
+    }
+}
+
+/// Frames of an MJPEG clip, every `step`-th, with their capture times at 30 fps.
+pub fn clip_frames(rel: &str, step: usize) -> Vec<(u64, Vec<u8>)> {
+    let bytes = std::fs::read(testdata(rel)).unwrap();
+    livecheck_core::decode::split_mjpeg(&bytes)
+        .iter()
+        .enumerate()
+        .step_by(step)
+        .map(|(i, f)| ((i as u64 * 1000) / 30, f.to_vec()))
+        .collect()
+}
+
+/// A still photo as a camera would deliver it: the same picture as a fresh JPEG each
+/// frame (one pixel of sensor noise makes the bytes differ), 10 per second.
+pub fn still_frames(rel: &str, seconds: u64) -> Vec<(u64, Vec<u8>)> {
+    let img = image::open(testdata(rel)).unwrap().to_rgb8();
+    (0..seconds * 10)
+        .map(|i| {
+            let mut frame = img.clone();
+            frame.put_pixel(0, 0, image::Rgb([i as u8, 0, 0]));
+            let mut out = Vec::new();
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 92)
+                .encode_image(&frame)
+                .unwrap();
+            (i * 100, out)
+        })
+        .collect()
+}
+
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A webhook receiver: answers each POST with the next status of `script` (then 200).
+pub struct Receiver {
+    pub url: String,
+    pub received: Arc<Mutex<Vec<Received>>>,
+    pub answered: Arc<Mutex<Vec<u16>>>,
+}
+
+impl Receiver {
+    pub fn start(script: Vec<u16>) -> Self {
+        Self::start_on(TcpListener::bind("127.0.0.1:0").unwrap(), script)
+    }
+
+    pub fn start_on(listener: TcpListener, script: Vec<u16>) -> Self {
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let answered = Arc::new(Mutex::new(Vec::new()));
+        let (r, a) = (received.clone(), answered.clone());
+        std::thread::spawn(move || {
+            let mut script = script.into_iter();
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let Some(req) = read_request(&mut stream) else { continue };
+                let status = script.next().unwrap_or(200);
+                r.lock().unwrap().push(req);
+                a.lock().unwrap().push(status);
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                );
+            }
+        });
+        Self {
+            url,
+            received,
+            answered,
+        }
+    }
+
+    /// Waits until `n` requests arrived.
+    pub fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Received> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let got = self.received.lock().unwrap().clone();
+            if got.len() >= n {
+                return got;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "only {} of {n} webhook requests arrived",
+                got.len()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn read_request(stream: &mut std::net::TcpStream) -> Option<Received> {
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    let mut line = String::new();
+    reader.read_line(&mut line).ok()?;
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        reader.read_line(&mut h).ok()?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        let (k, v) = h.split_once(':')?;
+        headers.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    let len: usize = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).ok()?;
+    Some(Received { headers, body })
+}

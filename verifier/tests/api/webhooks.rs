@@ -1,0 +1,111 @@
+//! Durable webhook delivery: retries on the configured schedule, every attempt logged,
+//! and an event queued before a restart is still delivered after it.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::harness::{link_of, status_json, Receiver, Verifier};
+
+fn cancel(v: &Verifier, created: &Value) -> Value {
+    let r = v
+        .http
+        .post(v.url(&format!("/capture/{}/cancel", link_of(created))))
+        .send()
+        .unwrap();
+    let (s, body) = status_json(r);
+    assert_eq!(s, 200, "{body}");
+    body
+}
+
+#[test]
+fn a_receiver_failing_twice_gets_the_event_on_the_third_try() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = Verifier::start(dir.path(), &[("LIVECHECK_WEBHOOKS_RETRY_SCHEDULE", "200ms,200ms,200ms")]);
+    let hook = Receiver::start(vec![500, 500]);
+    let created = v.create(json!({
+        "return_url": "https://c.example/r",
+        "cancel_url": "https://c.example/back",
+        "webhook_url": hook.url,
+    }));
+    let body = cancel(&v, &created);
+    assert_eq!(body["redirect_url"], "https://c.example/back");
+
+    let got = hook.wait_for(3, Duration::from_secs(20));
+    let ids: Vec<&str> = got.iter().map(|r| r.header("webhook-id").unwrap()).collect();
+    assert!(ids.iter().all(|i| *i == ids[0]), "one event, one id: {ids:?}");
+    let event: Value = serde_json::from_slice(&got[2].body).unwrap();
+    assert_eq!(event["type"], "cancelled");
+
+    // The attempts are logged; after the success nothing more is sent.
+    let id = created["id"].as_str().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let deliveries = loop {
+        let (_, d) = v.get(&format!("/liveness_check/{id}/deliveries"));
+        if d[0]["state"] == "delivered" {
+            break d;
+        }
+        assert!(std::time::Instant::now() < deadline, "{d}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let statuses: Vec<u64> = deliveries[0]["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(statuses, [500, 500, 200]);
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(hook.received.lock().unwrap().len(), 3);
+
+    // A manual retry sends it once more.
+    let delivery = deliveries[0]["id"].as_str().unwrap();
+    let (s, _) = v.post(&format!("/liveness_check/{id}/deliveries/{delivery}/retry"), &json!({}));
+    assert_eq!(s, 202);
+    hook.wait_for(4, Duration::from_secs(10));
+    let (s, e) = v.post(&format!("/liveness_check/{id}/deliveries/nope/retry"), &json!({}));
+    assert_eq!((s, e["code"].as_str()), (404, Some("not_found")));
+}
+
+#[test]
+fn an_event_survives_a_restart_mid_retry() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("LIVECHECK_WEBHOOKS_RETRY_SCHEDULE", "2s,2s,2s")];
+    let hook = Receiver::start(vec![500]);
+    let first = Verifier::start(dir.path(), &env);
+    let created = first.create(json!({"return_url": "https://c.example/r", "webhook_url": hook.url}));
+    cancel(&first, &created);
+    hook.wait_for(1, Duration::from_secs(10));
+    let id = created["id"].as_str().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while first.get(&format!("/liveness_check/{id}/deliveries")).1[0]["attempts"]
+        .as_array()
+        .map_or(0, |a| a.len())
+        == 0
+    {
+        assert!(std::time::Instant::now() < deadline, "attempt never logged");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Killed hard between the failed attempt and its retry.
+    drop(first);
+
+    let second = Verifier::start(dir.path(), &env);
+    let got = hook.wait_for(2, Duration::from_secs(20));
+    assert_eq!(got[0].header("webhook-id"), got[1].header("webhook-id"));
+    assert_eq!(*hook.answered.lock().unwrap(), [500, 200]);
+    let (_, d) = second.get(&format!("/liveness_check/{id}/deliveries"));
+    assert_eq!(d[0]["attempts"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn an_expired_check_fires_expired() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = Verifier::start(dir.path(), &[]);
+    let hook = Receiver::start(vec![]);
+    let created = v.create(json!({"return_url": "https://c.example/r", "webhook_url": hook.url}));
+    v.expire_now(created["id"].as_str().unwrap());
+    let got = hook.wait_for(1, Duration::from_secs(10));
+    let event: Value = serde_json::from_slice(&got[0].body).unwrap();
+    assert_eq!(event["type"], "expired");
+    assert_eq!(event["data"]["check_id"], created["id"]);
+}
