@@ -131,7 +131,9 @@ pub fn analyze_frames(
 /// whether the input is a video.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn load_media(
-    path: &std::path::Path, fps: f64) -> Result<(Vec<(RgbaImage, u64)>, bool), String> {
+    path: &std::path::Path,
+    fps: f64,
+) -> Result<(Vec<(RgbaImage, u64)>, bool), String> {
     let at = |i: usize| (i as f64 * 1000.0 / fps).round() as u64;
     if path.is_dir() {
         let mut names: Vec<std::path::PathBuf> = std::fs::read_dir(path)

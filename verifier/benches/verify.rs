@@ -33,8 +33,14 @@ fn bench(c: &mut Criterion) {
     let engine = Engine::from_model_bytes(&files.model_bytes()).expect("models load");
     let frames = session();
     let script = [
-        TimedChallenge { kind: ChallengeKind::Blink, window_ms: 5000 },
-        TimedChallenge { kind: ChallengeKind::Smile, window_ms: 5000 },
+        TimedChallenge {
+            kind: ChallengeKind::Blink,
+            window_ms: 5000,
+        },
+        TimedChallenge {
+            kind: ChallengeKind::Smile,
+            window_ms: 5000,
+        },
     ];
     let input = JudgeInput {
         frames: &frames,

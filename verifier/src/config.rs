@@ -247,7 +247,12 @@ mod tests {
         assert_eq!(c.server.bind, "127.0.0.1:8080");
         assert_eq!(c.checks.max_frame_bytes, 10 * 1024 * 1024);
         assert_eq!(c.checks.audit_retention, Duration::from_secs(1800));
-        let secs: Vec<u64> = c.webhooks.retry_schedule.iter().map(|d| d.as_secs()).collect();
+        let secs: Vec<u64> = c
+            .webhooks
+            .retry_schedule
+            .iter()
+            .map(|d| d.as_secs())
+            .collect();
         assert_eq!(secs, [5, 30, 120, 600, 3600, 21600]);
     }
 

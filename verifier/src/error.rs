@@ -18,28 +18,108 @@ pub struct ApiError {
 /// Every code the API can answer with, its status and meaning (the README's table and
 /// the OpenAPI document are built from this list).
 pub const CODES: &[(&str, u16, &str)] = &[
-    ("invalid_request", 400, "The request is malformed or a field is out of range."),
-    ("invalid_envelope", 400, "The frame envelope is missing or malformed."),
-    ("wrong_session", 400, "The frame was signed for another session."),
-    ("image_digest_mismatch", 400, "The image bytes do not match the envelope's sha256."),
-    ("unauthorized", 401, "Missing or wrong API key or client token."),
-    ("invalid_signature", 401, "The frame's HMAC does not verify."),
-    ("invalid_token", 401, "The lc_token is malformed, expired or not signed by this verifier."),
+    (
+        "invalid_request",
+        400,
+        "The request is malformed or a field is out of range.",
+    ),
+    (
+        "invalid_envelope",
+        400,
+        "The frame envelope is missing or malformed.",
+    ),
+    (
+        "wrong_session",
+        400,
+        "The frame was signed for another session.",
+    ),
+    (
+        "image_digest_mismatch",
+        400,
+        "The image bytes do not match the envelope's sha256.",
+    ),
+    (
+        "unauthorized",
+        401,
+        "Missing or wrong API key or client token.",
+    ),
+    (
+        "invalid_signature",
+        401,
+        "The frame's HMAC does not verify.",
+    ),
+    (
+        "invalid_token",
+        401,
+        "The lc_token is malformed, expired or not signed by this verifier.",
+    ),
     ("not_found", 404, "No such check, link, delivery or route."),
-    ("method_not_allowed", 405, "The route exists but not with this method."),
-    ("link_already_used", 409, "The capture link was already claimed by another browser."),
-    ("replayed_frame", 409, "This sequence number or image was already received."),
-    ("out_of_order", 409, "A frame was skipped or its time went backwards."),
-    ("outside_time_window", 409, "The frame is outside the session's capture time window."),
-    ("frame_limit_reached", 409, "The session already holds its maximum number of frames."),
-    ("invalid_state", 409, "The check is not in a state that allows this (e.g. already finished)."),
-    ("already_redeemed", 409, "This lc_token was already redeemed."),
-    ("expired", 410, "The link's validity ended before the check completed."),
-    ("payload_too_large", 413, "The upload is larger than the limit."),
-    ("unsupported_media_type", 415, "The upload is not a JPEG, PNG or WebP image."),
-    ("invalid_image", 422, "The image cannot be decoded (truncated, corrupt or of absurd size)."),
+    (
+        "method_not_allowed",
+        405,
+        "The route exists but not with this method.",
+    ),
+    (
+        "link_already_used",
+        409,
+        "The capture link was already claimed by another browser.",
+    ),
+    (
+        "replayed_frame",
+        409,
+        "This sequence number or image was already received.",
+    ),
+    (
+        "out_of_order",
+        409,
+        "A frame was skipped or its time went backwards.",
+    ),
+    (
+        "outside_time_window",
+        409,
+        "The frame is outside the session's capture time window.",
+    ),
+    (
+        "frame_limit_reached",
+        409,
+        "The session already holds its maximum number of frames.",
+    ),
+    (
+        "invalid_state",
+        409,
+        "The check is not in a state that allows this (e.g. already finished).",
+    ),
+    (
+        "already_redeemed",
+        409,
+        "This lc_token was already redeemed.",
+    ),
+    (
+        "expired",
+        410,
+        "The link's validity ended before the check completed.",
+    ),
+    (
+        "payload_too_large",
+        413,
+        "The upload is larger than the limit.",
+    ),
+    (
+        "unsupported_media_type",
+        415,
+        "The upload is not a JPEG, PNG or WebP image.",
+    ),
+    (
+        "invalid_image",
+        422,
+        "The image cannot be decoded (truncated, corrupt or of absurd size).",
+    ),
     ("rate_limited", 429, "Too many requests; retry later."),
-    ("internal", 500, "An error on the verifier's side; the request id is in its log."),
+    (
+        "internal",
+        500,
+        "An error on the verifier's side; the request id is in its log.",
+    ),
     ("not_ready", 503, "Models or store are not available yet."),
 ];
 
@@ -62,7 +142,10 @@ impl ApiError {
     }
 
     pub fn unauthorized() -> Self {
-        Self::new("unauthorized", "a valid API key is required (Authorization: Bearer … or X-API-Key)")
+        Self::new(
+            "unauthorized",
+            "a valid API key is required (Authorization: Bearer … or X-API-Key)",
+        )
     }
 
     pub fn not_found(what: &str) -> Self {
@@ -166,8 +249,14 @@ mod tests {
         for e in [
             EnvelopeError::Malformed(String::new()),
             EnvelopeError::WrongSession,
-            EnvelopeError::Replayed { expected: 1, got: 0 },
-            EnvelopeError::OutOfOrder { expected: 0, got: 1 },
+            EnvelopeError::Replayed {
+                expected: 1,
+                got: 0,
+            },
+            EnvelopeError::OutOfOrder {
+                expected: 0,
+                got: 1,
+            },
             EnvelopeError::ImageMismatch,
             EnvelopeError::BadSignature,
         ] {

@@ -185,7 +185,12 @@ mod tests {
         );
         assert!(a.verify(&forged).is_err());
         let (old, _) = a
-            .issue("check1", true, "completed", Utc::now() - chrono::Duration::hours(1))
+            .issue(
+                "check1",
+                true,
+                "completed",
+                Utc::now() - chrono::Duration::hours(1),
+            )
             .unwrap();
         assert!(a.verify(&old).is_err());
         let other_dir = tempfile::tempdir().unwrap();

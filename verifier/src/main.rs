@@ -13,7 +13,11 @@ use livecheck_verifier::config::Config;
 use livecheck_verifier::server;
 
 #[derive(Parser)]
-#[command(name = "livecheck-verifier", version, about = "Self-hosted face liveness verifier")]
+#[command(
+    name = "livecheck-verifier",
+    version,
+    about = "Self-hosted face liveness verifier"
+)]
 struct Cli {
     /// A TOML file overriding the embedded defaults (see config.default.toml).
     #[arg(long, global = true, env = "LIVECHECK_CONFIG")]
@@ -140,13 +144,14 @@ fn analyze(config: &Config, fps: f64, files: &[PathBuf]) -> ExitCode {
     } else {
         config.server.models_dir.clone().into()
     };
-    let engine = match ModelFiles::load_dir(&dir).and_then(|m| Engine::from_model_bytes(&m.model_bytes())) {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("livecheck-verifier: {e} (run models/fetch.sh)");
-            return ExitCode::FAILURE;
-        }
-    };
+    let engine =
+        match ModelFiles::load_dir(&dir).and_then(|m| Engine::from_model_bytes(&m.model_bytes())) {
+            Ok(e) => e,
+            Err(e) => {
+                eprintln!("livecheck-verifier: {e} (run models/fetch.sh)");
+                return ExitCode::FAILURE;
+            }
+        };
     let mut status = ExitCode::SUCCESS;
     for file in files {
         let name = file.display().to_string();

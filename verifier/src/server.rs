@@ -60,9 +60,9 @@ async fn request_context(
         .unwrap_or_else(|| "(unmatched)".into());
     let status = res.status();
     let api_error = res.response().error().map(|e| {
-        e.as_error::<ApiError>()
-            .cloned()
-            .unwrap_or_else(|| ApiError::from_status(e.as_response_error().status_code(), e.to_string()))
+        e.as_error::<ApiError>().cloned().unwrap_or_else(|| {
+            ApiError::from_status(e.as_response_error().status_code(), e.to_string())
+        })
     });
     let mut res = match api_error {
         Some(err) => {
@@ -87,7 +87,10 @@ async fn request_context(
     Ok(res)
 }
 
-fn json_error(err: impl std::fmt::Display, status: actix_web::http::StatusCode) -> actix_web::Error {
+fn json_error(
+    err: impl std::fmt::Display,
+    status: actix_web::http::StatusCode,
+) -> actix_web::Error {
     ApiError::from_status(status, err.to_string()).into()
 }
 
@@ -109,12 +112,14 @@ pub fn routes(cfg: &mut web::ServiceConfig, max_frame_bytes: usize) {
                 json_error(e, status)
             }),
     )
-    .app_data(web::QueryConfig::default().error_handler(|e, _| {
-        json_error(e, actix_web::http::StatusCode::BAD_REQUEST)
-    }))
-    .app_data(web::PathConfig::default().error_handler(|e, _| {
-        json_error(e, actix_web::http::StatusCode::NOT_FOUND)
-    }))
+    .app_data(
+        web::QueryConfig::default()
+            .error_handler(|e, _| json_error(e, actix_web::http::StatusCode::BAD_REQUEST)),
+    )
+    .app_data(
+        web::PathConfig::default()
+            .error_handler(|e, _| json_error(e, actix_web::http::StatusCode::NOT_FOUND)),
+    )
     .route("/", web::get().to(pages::index))
     .route("/healthz", web::get().to(meta::healthz))
     .route("/readyz", web::get().to(meta::readyz))
@@ -126,15 +131,27 @@ pub fn routes(cfg: &mut web::ServiceConfig, max_frame_bytes: usize) {
             .route(web::get().to(checks::get_by_token)),
     )
     .route("/liveness_check/redeem", web::post().to(checks::redeem))
-    .route("/liveness_check/user/{user_id}", web::get().to(checks::by_user))
+    .route(
+        "/liveness_check/user/{user_id}",
+        web::get().to(checks::by_user),
+    )
     .service(
         web::resource("/liveness_check/{id}")
             .route(web::get().to(checks::get_by_id))
             .route(web::delete().to(checks::erase)),
     )
-    .route("/liveness_check/{id}/images/probe", web::get().to(checks::probe_image))
-    .route("/liveness_check/{id}/images/audit/{index}", web::get().to(checks::audit_image))
-    .route("/liveness_check/{id}/deliveries", web::get().to(checks::deliveries))
+    .route(
+        "/liveness_check/{id}/images/probe",
+        web::get().to(checks::probe_image),
+    )
+    .route(
+        "/liveness_check/{id}/images/audit/{index}",
+        web::get().to(checks::audit_image),
+    )
+    .route(
+        "/liveness_check/{id}/deliveries",
+        web::get().to(checks::deliveries),
+    )
     .route(
         "/liveness_check/{id}/deliveries/{delivery_id}/retry",
         web::post().to(checks::retry_delivery),
@@ -212,8 +229,8 @@ async fn sweep(state: web::Data<AppState>) {
                     Err(e) => return Err(e),
                 }
             }
-            let retention = chrono::Duration::from_std(st.config.checks.audit_retention)
-                .unwrap_or_default();
+            let retention =
+                chrono::Duration::from_std(st.config.checks.audit_retention).unwrap_or_default();
             let erased = st.store.erase_audit_images(now - retention)?;
             Ok((expired, erased))
         })

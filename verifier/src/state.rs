@@ -60,7 +60,10 @@ impl RateLimiter {
         }
         entry.1 += 1;
         if entry.1 > per_minute {
-            return Err(ApiError::new("rate_limited", "too many requests; retry in a minute"));
+            return Err(ApiError::new(
+                "rate_limited",
+                "too many requests; retry in a minute",
+            ));
         }
         Ok(())
     }

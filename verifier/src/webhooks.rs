@@ -135,19 +135,18 @@ impl Deliverer {
     /// Sends every due delivery once; returns how many were attempted.
     pub async fn run_once(&self) -> usize {
         let store = self.store.clone();
-        let due = match tokio::task::spawn_blocking(move || store.due_deliveries(Utc::now(), 32))
-            .await
-        {
-            Ok(Ok(d)) => d,
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, "outbox read failed");
-                return 0;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "outbox task failed");
-                return 0;
-            }
-        };
+        let due =
+            match tokio::task::spawn_blocking(move || store.due_deliveries(Utc::now(), 32)).await {
+                Ok(Ok(d)) => d,
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "outbox read failed");
+                    return 0;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "outbox task failed");
+                    return 0;
+                }
+            };
         let n = due.len();
         futures_util::future::join_all(due.into_iter().map(|d| self.attempt(d))).await;
         n

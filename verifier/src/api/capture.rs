@@ -88,13 +88,17 @@ fn script_ms(script: &ChallengeScript) -> u64 {
 }
 
 fn deadline(check: &Check, state: &AppState) -> DateTime<Utc> {
-    let span = script_ms(&script(check, state)) + state.config.checks.capture_grace.as_millis() as u64;
+    let span =
+        script_ms(&script(check, state)) + state.config.checks.capture_grace.as_millis() as u64;
     let start = check.claimed_at.unwrap_or(check.created_at);
     (start + chrono::Duration::milliseconds(span as i64)).min(check.expires_at)
 }
 
 fn expired_error() -> ApiError {
-    ApiError::new("expired", "the link's validity ended before the check completed")
+    ApiError::new(
+        "expired",
+        "the link's validity ended before the check completed",
+    )
 }
 
 async fn by_link(state: &web::Data<AppState>, link: String) -> ApiResult<Check> {
@@ -116,13 +120,21 @@ async fn session(state: &web::Data<AppState>, req: &HttpRequest, link: String) -
         _ => false,
     };
     if !holder {
-        return Err(ApiError::new("unauthorized", "this browser does not hold the link"));
+        return Err(ApiError::new(
+            "unauthorized",
+            "this browser does not hold the link",
+        ));
     }
-    if check.status == Status::Expired || (!check.status.is_terminal() && Utc::now() >= check.expires_at) {
+    if check.status == Status::Expired
+        || (!check.status.is_terminal() && Utc::now() >= check.expires_at)
+    {
         return Err(expired_error());
     }
     if check.status != Status::InProgress {
-        return Err(ApiError::invalid_state(format!("the check is {}", check.status.as_str())));
+        return Err(ApiError::invalid_state(format!(
+            "the check is {}",
+            check.status.as_str()
+        )));
     }
     Ok(check)
 }
@@ -135,17 +147,26 @@ pub async fn claim(
     req: HttpRequest,
     link: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let peer = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
-    state
-        .limiter
-        .check(format!("claim:{peer}"), state.config.limits.claims_per_minute)?;
+    let peer = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    state.limiter.check(
+        format!("claim:{peer}"),
+        state.config.limits.claims_per_minute,
+    )?;
     let link = link.into_inner();
     let check = by_link(&state, link.clone()).await?;
-    if check.status == Status::Expired || (!check.status.is_terminal() && Utc::now() >= check.expires_at) {
+    if check.status == Status::Expired
+        || (!check.status.is_terminal() && Utc::now() >= check.expires_at)
+    {
         return Err(expired_error());
     }
     if check.status != Status::Pending {
-        return Err(ApiError::new("link_already_used", "this link was already used"));
+        return Err(ApiError::new(
+            "link_already_used",
+            "this link was already used",
+        ));
     }
     let token = secrets::new_token();
     let now = Utc::now();
@@ -154,7 +175,10 @@ pub async fn claim(
     match web::block(move || store.claim(&id, &hash, now)).await? {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
-            return Err(ApiError::new("link_already_used", "this link was already used"))
+            return Err(ApiError::new(
+                "link_already_used",
+                "this link was already used",
+            ))
         }
         Err(e) => return Err(e.into()),
     }
@@ -220,7 +244,12 @@ pub async fn upload_frame(
         .headers()
         .get(ENVELOPE_HEADER)
         .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| ApiError::new("invalid_envelope", "the livecheck-envelope header is missing"))
+        .ok_or_else(|| {
+            ApiError::new(
+                "invalid_envelope",
+                "the livecheck-envelope header is missing",
+            )
+        })
         .and_then(|v| {
             serde_json::from_str(v)
                 .map_err(|e| ApiError::new("invalid_envelope", format!("envelope: {e}")))
@@ -228,7 +257,10 @@ pub async fn upload_frame(
     if check.frames >= state.config.checks.max_frames {
         return Err(ApiError::new(
             "frame_limit_reached",
-            format!("a session holds at most {} frames", state.config.checks.max_frames),
+            format!(
+                "a session holds at most {} frames",
+                state.config.checks.max_frames
+            ),
         ));
     }
     let script = script(&check, &state);
@@ -239,7 +271,12 @@ pub async fn upload_frame(
             "the frame is outside the session's capture time window",
         ));
     }
-    if state.finishing.lock().map_err(ApiError::internal)?.contains(&check.id) {
+    if state
+        .finishing
+        .lock()
+        .map_err(ApiError::internal)?
+        .contains(&check.id)
+    {
         return Err(ApiError::invalid_state("the check is being finished"));
     }
     // The envelope first (cheap, and a forged frame costs us no decoding).
@@ -261,7 +298,10 @@ pub async fn upload_frame(
     match web::block(move || store.add_frame(&id, expected, &stored_chain, &frame)).await? {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
-            return Err(ApiError::new("replayed_frame", "this sequence number was already received"))
+            return Err(ApiError::new(
+                "replayed_frame",
+                "this sequence number was already received",
+            ))
         }
         Err(e) => return Err(e.into()),
     }
@@ -302,8 +342,15 @@ pub async fn finish(
 ) -> ApiResult<HttpResponse> {
     let check = session(&state, &req, link.into_inner()).await?;
     state.engine()?;
-    if !state.finishing.lock().map_err(ApiError::internal)?.insert(check.id.clone()) {
-        return Err(ApiError::invalid_state("the check is already being finished"));
+    if !state
+        .finishing
+        .lock()
+        .map_err(ApiError::internal)?
+        .insert(check.id.clone())
+    {
+        return Err(ApiError::invalid_state(
+            "the check is already being finished",
+        ));
     }
     let _guard = FinishGuard(&state, check.id.clone());
 
@@ -333,13 +380,23 @@ pub async fn finish(
 
     let outcome = judgement.outcome;
     let now = Utc::now();
-    let status = if outcome.passed { Status::Completed } else { Status::Failed };
+    let status = if outcome.passed {
+        Status::Completed
+    } else {
+        Status::Failed
+    };
     let (jwt, claims) = state
         .tokens
         .issue(&check.id, outcome.passed, status.as_str(), now)
         .map_err(ApiError::internal)?;
     let exp = DateTime::from_timestamp(claims.exp, 0).unwrap_or(now);
-    let event = new_delivery(&check, status, outcome.passed, outcome.failure_reason.as_deref(), now);
+    let event = new_delivery(
+        &check,
+        status,
+        outcome.passed,
+        outcome.failure_reason.as_deref(),
+        now,
+    );
     let store = state.store.clone();
     let (id, stored_outcome, images) = (check.id.clone(), outcome.clone(), judgement.images);
     blocking(move || {
@@ -360,22 +417,31 @@ pub async fn finish(
     if let Some(code) = &outcome.failure_reason {
         params.push(("error", code.as_str()));
     }
-    Ok(HttpResponse::Ok().insert_header(("cache-control", "no-store")).json(Finished {
-        status,
-        passed: outcome.passed,
-        failure_reason: outcome.failure_reason.clone(),
-        redirect_url: with_params(&check.return_url, &params),
-    }))
+    Ok(HttpResponse::Ok()
+        .insert_header(("cache-control", "no-store"))
+        .json(Finished {
+            status,
+            passed: outcome.passed,
+            failure_reason: outcome.failure_reason.clone(),
+            redirect_url: with_params(&check.return_url, &params),
+        }))
 }
 
 /// Ends a check at the user's request. A pending link may be cancelled by whoever holds
 /// it; a claimed one only by the browser that claimed it.
-pub async fn cancel_check(state: &web::Data<AppState>, req: &HttpRequest, link: String) -> ApiResult<String> {
+pub async fn cancel_check(
+    state: &web::Data<AppState>,
+    req: &HttpRequest,
+    link: String,
+) -> ApiResult<String> {
     let check = by_link(state, link.clone()).await?;
     if check.status == Status::InProgress {
         session(state, req, link).await?;
     } else if check.status != Status::Pending {
-        return Err(ApiError::invalid_state(format!("the check is {}", check.status.as_str())));
+        return Err(ApiError::invalid_state(format!(
+            "the check is {}",
+            check.status.as_str()
+        )));
     }
     if Utc::now() >= check.expires_at {
         return Err(expired_error());

@@ -148,7 +148,9 @@ const MAX_URL: usize = 2048;
 fn check_url(field: &str, value: &str) -> ApiResult<()> {
     let bad = || ApiError::invalid(format!("{field} must be an absolute http(s) URL"));
     if value.len() > MAX_URL {
-        return Err(ApiError::invalid(format!("{field} is longer than {MAX_URL}")));
+        return Err(ApiError::invalid(format!(
+            "{field} is longer than {MAX_URL}"
+        )));
     }
     let u = url::Url::parse(value).map_err(|_| bad())?;
     if !matches!(u.scheme(), "http" | "https") || u.host().is_none() {
@@ -157,7 +159,12 @@ fn check_url(field: &str, value: &str) -> ApiResult<()> {
     Ok(())
 }
 
-fn in_range(field: &str, v: Option<i64>, range: std::ops::RangeInclusive<i64>, default: i64) -> ApiResult<i64> {
+fn in_range(
+    field: &str,
+    v: Option<i64>,
+    range: std::ops::RangeInclusive<i64>,
+    default: i64,
+) -> ApiResult<i64> {
     let v = v.unwrap_or(default);
     if range.contains(&v) {
         Ok(v)
@@ -214,7 +221,9 @@ pub fn new_check(req: CreateCheck, api_key_id: &str, now: DateTime<Utc>) -> ApiR
     }
     if let Some(m) = &req.metadata {
         if !m.is_object() || m.to_string().len() > 4096 {
-            return Err(ApiError::invalid("metadata must be a JSON object of at most 4 KiB"));
+            return Err(ApiError::invalid(
+                "metadata must be a JSON object of at most 4 KiB",
+            ));
         }
     }
     let id = secrets::new_id();
@@ -297,7 +306,7 @@ pub fn view(state: &AppState, check: &Check, probe: bool, audits: u32) -> CheckR
 pub fn model_refs() -> Vec<(String, String)> {
     manifest::entries()
         .iter()
-        .filter(|e| e.runs_in.iter().any(|r| r == "verifier"))
+        .filter(|e| e.runs_in.iter().any(|r| r == "server"))
         .map(|e| (e.name.clone(), e.sha256.clone()))
         .collect()
 }
@@ -327,9 +336,10 @@ pub async fn create(
     customer: Customer,
     body: web::Json<CreateCheck>,
 ) -> ApiResult<HttpResponse> {
-    state
-        .limiter
-        .check(format!("create:{}", customer.0.id), state.config.limits.creates_per_minute)?;
+    state.limiter.check(
+        format!("create:{}", customer.0.id),
+        state.config.limits.creates_per_minute,
+    )?;
     let check = new_check(body.into_inner(), &customer.0.id, Utc::now())?;
     let created = CheckCreated {
         id: check.id.clone(),
@@ -410,7 +420,8 @@ pub async fn by_user(
     let store = state.store.clone();
     let key = customer.0.id.clone();
     let user = user_id.into_inner();
-    let (checks, total) = blocking(move || store.checks_by_user(&key, &user, offset, limit)).await?;
+    let (checks, total) =
+        blocking(move || store.checks_by_user(&key, &user, offset, limit)).await?;
     let mut items = Vec::with_capacity(checks.len());
     for c in checks {
         items.push(load_view(&state, c).await?);
@@ -459,11 +470,12 @@ pub async fn redeem(
     match web::block(move || store.redeem_token(&jti, Utc::now())).await? {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
-            return Err(ApiError::new("already_redeemed", "this lc_token was already redeemed"))
+            return Err(ApiError::new(
+                "already_redeemed",
+                "this lc_token was already redeemed",
+            ))
         }
-        Err(StoreError::NotFound) => {
-            return Err(ApiError::new("invalid_token", "unknown token"))
-        }
+        Err(StoreError::NotFound) => return Err(ApiError::new("invalid_token", "unknown token")),
         Err(e) => return Err(e.into()),
     }
     Ok(HttpResponse::Ok().json(load_view(&state, check).await?))

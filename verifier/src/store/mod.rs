@@ -63,15 +63,17 @@ pub struct Erased {
 pub trait Store: Send + Sync + 'static {
     fn ping(&self) -> StoreResult<()>;
 
-    fn insert_api_key(&self, id: &str, name: &str, key_hash: &str, at: DateTime<Utc>)
-        -> StoreResult<()>;
+    fn insert_api_key(
+        &self,
+        id: &str,
+        name: &str,
+        key_hash: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
     fn api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<ApiKey>>;
 
     /// The JWT signing key `(kid, pkcs8)`, creating it with `make` on first use.
-    fn signing_key(
-        &self,
-        make: &dyn Fn() -> (String, Vec<u8>),
-    ) -> StoreResult<(String, Vec<u8>)>;
+    fn signing_key(&self, make: &dyn Fn() -> (String, Vec<u8>)) -> StoreResult<(String, Vec<u8>)>;
 
     fn insert_check(&self, check: &Check) -> StoreResult<()>;
     fn check(&self, id: &str) -> StoreResult<Option<Check>>;
@@ -87,8 +89,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<(Vec<Check>, u64)>;
 
     /// Binds a pending link to one browser; `Conflict` when it was already claimed.
-    fn claim(&self, check_id: &str, client_token_hash: &str, at: DateTime<Utc>)
-        -> StoreResult<()>;
+    fn claim(&self, check_id: &str, client_token_hash: &str, at: DateTime<Utc>) -> StoreResult<()>;
     /// Stores a frame and the chain state after it, if the chain is still at
     /// `expected_seq` (else `Conflict`: a concurrent upload won).
     fn add_frame(
@@ -107,7 +108,12 @@ pub trait Store: Send + Sync + 'static {
     /// Checks whose link validity ended before completion, as of `now`.
     fn overdue_checks(&self, now: DateTime<Utc>) -> StoreResult<Vec<Check>>;
 
-    fn image(&self, check_id: &str, kind: ImageKind, index: u32) -> StoreResult<Option<StoredImage>>;
+    fn image(
+        &self,
+        check_id: &str,
+        kind: ImageKind,
+        index: u32,
+    ) -> StoreResult<Option<StoredImage>>;
     fn image_counts(&self, check_id: &str) -> StoreResult<(bool, u32)>;
     /// Erases audit images of checks completed before `before`; returns how many.
     fn erase_audit_images(&self, before: DateTime<Utc>) -> StoreResult<u64>;
@@ -128,6 +134,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     fn deliveries(&self, check_id: &str) -> StoreResult<Vec<(Delivery, Vec<Attempt>)>>;
     /// Queues a delivery to be sent again now.
-    fn retry_delivery(&self, check_id: &str, delivery_id: &str, now: DateTime<Utc>)
-        -> StoreResult<()>;
+    fn retry_delivery(
+        &self,
+        check_id: &str,
+        delivery_id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
 }

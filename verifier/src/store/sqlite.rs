@@ -264,10 +264,7 @@ impl Store for SqliteStore {
         })
     }
 
-    fn signing_key(
-        &self,
-        make: &dyn Fn() -> (String, Vec<u8>),
-    ) -> StoreResult<(String, Vec<u8>)> {
+    fn signing_key(&self, make: &dyn Fn() -> (String, Vec<u8>)) -> StoreResult<(String, Vec<u8>)> {
         self.with(|c| {
             let tx = c.transaction()?;
             let existing = tx
@@ -611,7 +608,9 @@ impl Store for SqliteStore {
                 "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE state = 'pending' \
                  AND next_attempt_at <= ?1 ORDER BY next_attempt_at LIMIT ?2"
             ))?;
-            let rows = stmt.query_map(params![ms(now), limit], delivery_row)?.collect();
+            let rows = stmt
+                .query_map(params![ms(now), limit], delivery_row)?
+                .collect();
             rows
         })
     }
@@ -676,7 +675,12 @@ impl Store for SqliteStore {
         })
     }
 
-    fn retry_delivery(&self, check_id: &str, delivery_id: &str, now: DateTime<Utc>) -> StoreResult<()> {
+    fn retry_delivery(
+        &self,
+        check_id: &str,
+        delivery_id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
         let n = self.with(|c| {
             c.execute(
                 "UPDATE deliveries SET state = 'pending', next_attempt_at = ?3 \

@@ -8,7 +8,8 @@ use crate::shared;
 
 #[test]
 fn envelope_and_upload_refusals_have_their_codes_and_lose_nothing() {
-    let v = shared();
+    let shared = shared();
+    let v = &*shared;
     let created = v.create(json!({"return_url": "https://c.example/r", "challenges": ["BLINK"]}));
     let other = v.create(json!({"return_url": "https://c.example/r", "challenges": ["BLINK"]}));
     let mut cap = Capture::claim(v, &created);
@@ -32,7 +33,10 @@ fn envelope_and_upload_refusals_have_their_codes_and_lose_nothing() {
     // Bytes other than the signed ones.
     let env = sign(&cap, f[1].0, &f[1].1);
     let (s, e) = cap.send_raw(&env, f[2].1.clone(), "image/jpeg");
-    assert_eq!((s, e["code"].as_str()), (400, Some("image_digest_mismatch")));
+    assert_eq!(
+        (s, e["code"].as_str()),
+        (400, Some("image_digest_mismatch"))
+    );
     // The frame as signed goes through.
     let (s, e) = cap.upload(f[1].0, &f[1].1);
     assert_eq!(s, 201, "{e}");
@@ -63,9 +67,15 @@ fn envelope_and_upload_refusals_have_their_codes_and_lose_nothing() {
     let text = b"hello, I am not a picture".to_vec();
     let env = sign(&cap, f[2].0, &text);
     let (s, e) = cap.send_raw(&env, text.clone(), "image/jpeg");
-    assert_eq!((s, e["code"].as_str()), (415, Some("unsupported_media_type")));
+    assert_eq!(
+        (s, e["code"].as_str()),
+        (415, Some("unsupported_media_type"))
+    );
     let (s, e) = cap.send_raw(&sign(&cap, f[2].0, &f[2].1), f[2].1.clone(), "text/plain");
-    assert_eq!((s, e["code"].as_str()), (415, Some("unsupported_media_type")));
+    assert_eq!(
+        (s, e["code"].as_str()),
+        (415, Some("unsupported_media_type"))
+    );
 
     // A truncated JPEG, correctly signed.
     let truncated = f[2].1[..f[2].1.len() / 2].to_vec();
@@ -123,7 +133,14 @@ fn envelope_and_upload_refusals_have_their_codes_and_lose_nothing() {
     }
     let (s, fin) = cap.finish();
     assert_eq!(s, 200, "{fin}");
-    assert_eq!(fin["status"], if fin["passed"] == true { "completed" } else { "failed" });
+    assert_eq!(
+        fin["status"],
+        if fin["passed"] == true {
+            "completed"
+        } else {
+            "failed"
+        }
+    );
     let (s, e) = cap.finish();
     assert_eq!((s, e["code"].as_str()), (409, Some("invalid_state")));
     let (s, e) = cap.upload(7000, &f[3].1);
@@ -132,11 +149,18 @@ fn envelope_and_upload_refusals_have_their_codes_and_lose_nothing() {
 
 #[test]
 fn links_are_single_use_and_expire() {
-    let v = shared();
-    let created = v.create(json!({"return_url": "https://c.example/r", "cancel_url": "https://c.example/back"}));
+    let shared = shared();
+    let v = &*shared;
+    let created = v.create(
+        json!({"return_url": "https://c.example/r", "cancel_url": "https://c.example/back"}),
+    );
     let link = link_of(&created);
     let _first = Capture::claim(v, &created);
-    let r = v.http.post(v.url(&format!("/capture/{link}/claim"))).send().unwrap();
+    let r = v
+        .http
+        .post(v.url(&format!("/capture/{link}/claim")))
+        .send()
+        .unwrap();
     let (s, e) = status_json(r);
     assert_eq!((s, e["code"].as_str()), (409, Some("link_already_used")));
     let page = v.http.get(created["url"].as_str().unwrap()).send().unwrap();
@@ -144,9 +168,14 @@ fn links_are_single_use_and_expire() {
     assert!(page.text().unwrap().contains("already used"));
 
     // Expiry: GET result 410, the page says expired with the way back, claims refused.
-    let fresh = v.create(json!({"return_url": "https://c.example/r", "cancel_url": "https://c.example/back"}));
+    let fresh = v.create(
+        json!({"return_url": "https://c.example/r", "cancel_url": "https://c.example/back"}),
+    );
     v.expire_now(fresh["id"].as_str().unwrap());
-    let (s, e) = v.get(&format!("/liveness_check?token={}", fresh["token"].as_str().unwrap()));
+    let (s, e) = v.get(&format!(
+        "/liveness_check?token={}",
+        fresh["token"].as_str().unwrap()
+    ));
     assert_eq!((s, e["code"].as_str()), (410, Some("expired")));
     let page = v.http.get(fresh["url"].as_str().unwrap()).send().unwrap();
     assert_eq!(page.status(), 410);
@@ -161,7 +190,10 @@ fn links_are_single_use_and_expire() {
     // By id the check stays readable, marked expired by the sweeper.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let (_, r) = v.get(&format!("/liveness_check/{}", fresh["id"].as_str().unwrap()));
+        let (_, r) = v.get(&format!(
+            "/liveness_check/{}",
+            fresh["id"].as_str().unwrap()
+        ));
         if r["status"] == "expired" {
             break;
         }
@@ -172,36 +204,85 @@ fn links_are_single_use_and_expire() {
 
 #[test]
 fn customer_api_refuses_bad_keys_and_bad_requests_without_writing() {
-    let v = shared();
+    let shared = shared();
+    let v = &*shared;
     let body = json!({"return_url": "https://c.example/r", "user_id": "bad-input-user"});
     for (auth, header) in [("nope", "authorization"), ("nope", "x-api-key")] {
-        let value = if header == "authorization" { format!("Bearer {auth}") } else { auth.to_string() };
-        let r = v.http.post(v.url("/liveness_check")).header(header, value).json(&body).send().unwrap();
+        let value = if header == "authorization" {
+            format!("Bearer {auth}")
+        } else {
+            auth.to_string()
+        };
+        let r = v
+            .http
+            .post(v.url("/liveness_check"))
+            .header(header, value)
+            .json(&body)
+            .send()
+            .unwrap();
         let (s, e) = status_json(r);
         assert_eq!((s, e["code"].as_str()), (401, Some("unauthorized")));
     }
     // X-API-Key works as well as Bearer.
-    let r = v.http.post(v.url("/liveness_check")).header("x-api-key", &v.api_key).json(&json!({"return_url": "https://c.example/r"})).send().unwrap();
+    let r = v
+        .http
+        .post(v.url("/liveness_check"))
+        .header("x-api-key", &v.api_key)
+        .json(&json!({"return_url": "https://c.example/r"}))
+        .send()
+        .unwrap();
     assert_eq!(status_json(r).0, 201);
 
     for (bad, field) in [
         (json!({"return_url": "ftp://x"}), "return_url"),
-        (json!({"return_url": "https://c.example", "threshold": 150}), "threshold"),
-        (json!({"return_url": "https://c.example", "link_valid_mins": 0}), "link_valid_mins"),
-        (json!({"return_url": "https://c.example", "audit_images": 5}), "audit_images"),
-        (json!({"return_url": "https://c.example", "challenges": ["JUMP"]}), "challenges"),
-        (json!({"return_url": "https://c.example", "challenges": []}), "challenges"),
-        (json!({"return_url": "https://c.example", "metadata": [1]}), "metadata"),
-        (json!({"return_url": "https://c.example", "colour": "red"}), "colour"),
+        (
+            json!({"return_url": "https://c.example", "threshold": 150}),
+            "threshold",
+        ),
+        (
+            json!({"return_url": "https://c.example", "link_valid_mins": 0}),
+            "link_valid_mins",
+        ),
+        (
+            json!({"return_url": "https://c.example", "audit_images": 5}),
+            "audit_images",
+        ),
+        (
+            json!({"return_url": "https://c.example", "challenges": ["JUMP"]}),
+            "challenges",
+        ),
+        (
+            json!({"return_url": "https://c.example", "challenges": []}),
+            "challenges",
+        ),
+        (
+            json!({"return_url": "https://c.example", "metadata": [1]}),
+            "metadata",
+        ),
+        (
+            json!({"return_url": "https://c.example", "colour": "red"}),
+            "colour",
+        ),
         (json!({"threshold": 10}), "return_url"),
     ] {
         let mut bad = bad;
         bad["user_id"] = json!("bad-input-user");
         let (s, e) = v.post("/liveness_check", &bad);
-        assert_eq!((s, e["code"].as_str()), (400, Some("invalid_request")), "{bad}");
+        assert_eq!(
+            (s, e["code"].as_str()),
+            (400, Some("invalid_request")),
+            "{bad}"
+        );
         assert!(e["message"].as_str().unwrap().contains(field), "{e}");
     }
-    let r = v.http.post(v.url("/liveness_check")).bearer_auth(&v.api_key).header("content-type", "application/json").body("{not json").send().unwrap();
+    let r = v
+        .http
+        .post(v.url("/liveness_check"))
+        .bearer_auth(&v.api_key)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .unwrap();
     let (s, e) = status_json(r);
     assert_eq!((s, e["code"].as_str()), (400, Some("invalid_request")));
     let (_, list) = v.get("/liveness_check/user/bad-input-user");

@@ -27,7 +27,8 @@ fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
 
 #[test]
 fn d18_capture_passes_with_token_result_webhook_and_erasure() {
-    let v = shared();
+    let shared = shared();
+    let v = &*shared;
     let hook = Receiver::start(vec![]);
     let created = v.create(json!({
         "return_url": "https://customer.example/done?x=1",
@@ -59,7 +60,10 @@ fn d18_capture_passes_with_token_result_webhook_and_erasure() {
     assert_eq!(s, 200, "{fin}");
     assert_eq!(fin["passed"], true, "{fin}");
     let redirect = fin["redirect_url"].as_str().unwrap();
-    assert!(redirect.starts_with("https://customer.example/done?x=1&lc_token="), "{redirect}");
+    assert!(
+        redirect.starts_with("https://customer.example/done?x=1&lc_token="),
+        "{redirect}"
+    );
     assert_eq!(query_param(redirect, "error"), None);
     let lc_token = query_param(redirect, "lc_token").unwrap();
 
@@ -68,7 +72,9 @@ fn d18_capture_passes_with_token_result_webhook_and_erasure() {
     let jwks: JwkSet = serde_json::from_value(jwks).unwrap();
     let header = decode_header(&lc_token).unwrap();
     assert_eq!(header.alg, Algorithm::EdDSA);
-    let jwk = jwks.find(header.kid.as_deref().unwrap()).expect("kid in JWKS");
+    let jwk = jwks
+        .find(header.kid.as_deref().unwrap())
+        .expect("kid in JWKS");
     let mut validation = Validation::new(Algorithm::EdDSA);
     validation.set_audience(&["livecheck"]);
     validation.set_issuer(&[&v.base]);
@@ -96,7 +102,11 @@ fn d18_capture_passes_with_token_result_webhook_and_erasure() {
         .map(|c| c["type"].as_str().unwrap())
         .collect();
     assert_eq!(types, ["BLINK", "SMILE"]);
-    assert!(r["challenges"].as_array().unwrap().iter().all(|c| c["passed"] == true));
+    assert!(r["challenges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["passed"] == true));
     assert_eq!(r["metadata"], json!({"order": 42}));
     assert!(r["models"].as_array().unwrap().len() >= 3);
     let (_, by_id) = v.get(&format!("/liveness_check/{id}"));
@@ -112,7 +122,11 @@ fn d18_capture_passes_with_token_result_webhook_and_erasure() {
     assert_eq!(probe.status(), 200);
     assert_eq!(&probe.bytes().unwrap()[..2], &[0xFF, 0xD8]);
     assert_eq!(r["audit_images"].as_array().unwrap().len(), 2);
-    let no_key = v.http.get(r["probe_image"].as_str().unwrap()).send().unwrap();
+    let no_key = v
+        .http
+        .get(r["probe_image"].as_str().unwrap())
+        .send()
+        .unwrap();
     assert_eq!(no_key.status(), 401);
 
     // The webhook arrived once, with both signatures valid.
@@ -122,7 +136,10 @@ fn d18_capture_passes_with_token_result_webhook_and_erasure() {
     assert_eq!(event["data"]["check_id"], id);
     assert_eq!(event["data"]["passed"], true);
     let sig = got[0].header("signature").unwrap();
-    assert_eq!(sig, hex::encode(hmac_sha256(secret.as_bytes(), &[&got[0].body])));
+    assert_eq!(
+        sig,
+        hex::encode(hmac_sha256(secret.as_bytes(), &[&got[0].body]))
+    );
     let msg_id = got[0].header("webhook-id").unwrap();
     let ts = got[0].header("webhook-timestamp").unwrap();
     let key = base64::engine::general_purpose::STANDARD
@@ -132,7 +149,10 @@ fn d18_capture_passes_with_token_result_webhook_and_erasure() {
         &key,
         &[msg_id.as_bytes(), b".", ts.as_bytes(), b".", &got[0].body],
     ));
-    assert_eq!(got[0].header("webhook-signature").unwrap(), format!("v1,{expected}"));
+    assert_eq!(
+        got[0].header("webhook-signature").unwrap(),
+        format!("v1,{expected}")
+    );
     let age = chrono::Utc::now().timestamp() - ts.parse::<i64>().unwrap();
     assert!((0..60).contains(&age));
 
@@ -149,7 +169,10 @@ fn d18_capture_passes_with_token_result_webhook_and_erasure() {
     assert_eq!(list["items"][0]["id"], id);
 
     // Erasure removes images and biometric data and keeps the audit row.
-    let req = v.http.delete(v.url(&format!("/liveness_check/{id}"))).bearer_auth(&v.api_key);
+    let req = v
+        .http
+        .delete(v.url(&format!("/liveness_check/{id}")))
+        .bearer_auth(&v.api_key);
     let (s, erased) = crate::harness::status_json(req.send().unwrap());
     assert_eq!(s, 200, "{erased}");
     assert_eq!(erased["probe_image"], true);
@@ -172,8 +195,10 @@ fn d18_capture_passes_with_token_result_webhook_and_erasure() {
 }
 
 fn run_still(photo: &str, challenges: Value) -> (Value, Value) {
-    let v = shared();
-    let created = v.create(json!({"return_url": "https://customer.example/r", "challenges": challenges}));
+    let shared = shared();
+    let v = &*shared;
+    let created =
+        v.create(json!({"return_url": "https://customer.example/r", "challenges": challenges}));
     let mut cap = Capture::claim(v, &created);
     for (t, jpeg) in still_frames(photo, 4) {
         let (s, body) = cap.upload(t, &jpeg);
@@ -181,7 +206,10 @@ fn run_still(photo: &str, challenges: Value) -> (Value, Value) {
     }
     let (s, fin) = cap.finish();
     assert_eq!(s, 200, "{fin}");
-    let (_, r) = v.get(&format!("/liveness_check/{}", created["id"].as_str().unwrap()));
+    let (_, r) = v.get(&format!(
+        "/liveness_check/{}",
+        created["id"].as_str().unwrap()
+    ));
     (fin, r)
 }
 
@@ -196,15 +224,25 @@ fn print_and_screen_spoofs_are_not_passed() {
         assert_eq!(r["status"], "failed");
         assert_eq!(r["failure_reason"], "spoof_detected", "{photo}: {r}");
         let redirect = fin["redirect_url"].as_str().unwrap();
-        assert_eq!(query_param(redirect, "error").as_deref(), Some("spoof_detected"));
+        assert_eq!(
+            query_param(redirect, "error").as_deref(),
+            Some("spoof_detected")
+        );
         assert!(query_param(redirect, "lc_token").is_some());
     }
 }
 
 #[test]
 fn a_live_still_photo_repeated_fails_its_challenges() {
-    let (fin, r) = run_still("live/silentface_T1_live_upright.jpg", json!(["BLINK", "TURN_LEFT"]));
+    let (fin, r) = run_still(
+        "live/silentface_T1_live_upright.jpg",
+        json!(["BLINK", "TURN_LEFT"]),
+    );
     assert_eq!(fin["passed"], false, "{fin}");
     assert_eq!(r["failure_reason"], "challenge_failed", "{r}");
-    assert!(r["challenges"].as_array().unwrap().iter().all(|c| c["passed"] == false));
+    assert!(r["challenges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["passed"] == false));
 }

@@ -23,6 +23,8 @@ pub struct Verifier {
     pub api_key: String,
     pub data_dir: PathBuf,
     pub http: reqwest::blocking::Client,
+    /// Removed after the process is stopped (fields drop after `Drop::drop`).
+    _temp: Option<tempfile::TempDir>,
 }
 
 impl Drop for Verifier {
@@ -33,6 +35,14 @@ impl Drop for Verifier {
 }
 
 impl Verifier {
+    /// As `start`, in a data directory of its own that goes with it.
+    pub fn start_temp(env: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut v = Self::start(dir.path(), env);
+        v._temp = Some(dir);
+        v
+    }
+
     /// Starts `livecheck-verifier serve --demo` on port 0 and waits until it is ready.
     pub fn start(data_dir: &Path, env: &[(&str, &str)]) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_livecheck-verifier"));
@@ -42,7 +52,7 @@ impl Verifier {
             .env("LIVECHECK_CHECKS_SWEEP_INTERVAL", "300ms")
             .env("LIVECHECK_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(std::fs::File::create(data_dir.join("verifier.log")).expect("log file"));
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -69,6 +79,7 @@ impl Verifier {
             api_key,
             data_dir: data_dir.to_path_buf(),
             http,
+            _temp: None,
         };
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
@@ -227,13 +238,21 @@ pub fn clip_frames(rel: &str, step: usize) -> Vec<(u64, Vec<u8>)> {
 }
 
 /// A still photo as a camera would deliver it: the same picture as a fresh JPEG each
-/// frame (one pixel of sensor noise makes the bytes differ), 10 per second.
+/// frame (a corner block of sensor noise makes the bytes differ), 10 per second.
 pub fn still_frames(rel: &str, seconds: u64) -> Vec<(u64, Vec<u8>)> {
     let img = image::open(testdata(rel)).unwrap().to_rgb8();
     (0..seconds * 10)
         .map(|i| {
             let mut frame = img.clone();
-            frame.put_pixel(0, 0, image::Rgb([i as u8, 0, 0]));
+            for y in 0..8 {
+                for x in 0..8 {
+                    frame.put_pixel(
+                        x,
+                        y,
+                        image::Rgb([(i * 6) as u8, (x * 9) as u8, (y * 9) as u8]),
+                    );
+                }
+            }
             let mut out = Vec::new();
             image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 92)
                 .encode_image(&frame)
@@ -279,7 +298,9 @@ impl Receiver {
             let mut script = script.into_iter();
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
-                let Some(req) = read_request(&mut stream) else { continue };
+                let Some(req) = read_request(&mut stream) else {
+                    continue;
+                };
                 let status = script.next().unwrap_or(200);
                 r.lock().unwrap().push(req);
                 a.lock().unwrap().push(status);

@@ -20,8 +20,7 @@ fn cancel(v: &Verifier, created: &Value) -> Value {
 
 #[test]
 fn a_receiver_failing_twice_gets_the_event_on_the_third_try() {
-    let dir = tempfile::tempdir().unwrap();
-    let v = Verifier::start(dir.path(), &[("LIVECHECK_WEBHOOKS_RETRY_SCHEDULE", "200ms,200ms,200ms")]);
+    let v = Verifier::start_temp(&[("LIVECHECK_WEBHOOKS_RETRY_SCHEDULE", "200ms,200ms,200ms")]);
     let hook = Receiver::start(vec![500, 500]);
     let created = v.create(json!({
         "return_url": "https://c.example/r",
@@ -32,8 +31,14 @@ fn a_receiver_failing_twice_gets_the_event_on_the_third_try() {
     assert_eq!(body["redirect_url"], "https://c.example/back");
 
     let got = hook.wait_for(3, Duration::from_secs(20));
-    let ids: Vec<&str> = got.iter().map(|r| r.header("webhook-id").unwrap()).collect();
-    assert!(ids.iter().all(|i| *i == ids[0]), "one event, one id: {ids:?}");
+    let ids: Vec<&str> = got
+        .iter()
+        .map(|r| r.header("webhook-id").unwrap())
+        .collect();
+    assert!(
+        ids.iter().all(|i| *i == ids[0]),
+        "one event, one id: {ids:?}"
+    );
     let event: Value = serde_json::from_slice(&got[2].body).unwrap();
     assert_eq!(event["type"], "cancelled");
 
@@ -60,10 +65,16 @@ fn a_receiver_failing_twice_gets_the_event_on_the_third_try() {
 
     // A manual retry sends it once more.
     let delivery = deliveries[0]["id"].as_str().unwrap();
-    let (s, _) = v.post(&format!("/liveness_check/{id}/deliveries/{delivery}/retry"), &json!({}));
+    let (s, _) = v.post(
+        &format!("/liveness_check/{id}/deliveries/{delivery}/retry"),
+        &json!({}),
+    );
     assert_eq!(s, 202);
     hook.wait_for(4, Duration::from_secs(10));
-    let (s, e) = v.post(&format!("/liveness_check/{id}/deliveries/nope/retry"), &json!({}));
+    let (s, e) = v.post(
+        &format!("/liveness_check/{id}/deliveries/nope/retry"),
+        &json!({}),
+    );
     assert_eq!((s, e["code"].as_str()), (404, Some("not_found")));
 }
 
@@ -73,7 +84,8 @@ fn an_event_survives_a_restart_mid_retry() {
     let env = [("LIVECHECK_WEBHOOKS_RETRY_SCHEDULE", "2s,2s,2s")];
     let hook = Receiver::start(vec![500]);
     let first = Verifier::start(dir.path(), &env);
-    let created = first.create(json!({"return_url": "https://c.example/r", "webhook_url": hook.url}));
+    let created =
+        first.create(json!({"return_url": "https://c.example/r", "webhook_url": hook.url}));
     cancel(&first, &created);
     hook.wait_for(1, Duration::from_secs(10));
     let id = created["id"].as_str().unwrap();
@@ -87,9 +99,11 @@ fn an_event_survives_a_restart_mid_retry() {
         std::thread::sleep(Duration::from_millis(50));
     }
     // Killed hard between the failed attempt and its retry.
+    let api_key = first.api_key.clone();
     drop(first);
 
-    let second = Verifier::start(dir.path(), &env);
+    let mut second = Verifier::start(dir.path(), &env);
+    second.api_key = api_key;
     let got = hook.wait_for(2, Duration::from_secs(20));
     assert_eq!(got[0].header("webhook-id"), got[1].header("webhook-id"));
     assert_eq!(*hook.answered.lock().unwrap(), [500, 200]);
@@ -99,8 +113,7 @@ fn an_event_survives_a_restart_mid_retry() {
 
 #[test]
 fn an_expired_check_fires_expired() {
-    let dir = tempfile::tempdir().unwrap();
-    let v = Verifier::start(dir.path(), &[]);
+    let v = Verifier::start_temp(&[]);
     let hook = Receiver::start(vec![]);
     let created = v.create(json!({"return_url": "https://c.example/r", "webhook_url": hook.url}));
     v.expire_now(created["id"].as_str().unwrap());
