@@ -12,7 +12,7 @@ cargo fmt --all --check
 step "clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
-step "native tests (core: unit, real models on fixtures, property tests)"
+step "native tests (core and verifier: unit, real models on fixtures, property tests, the verifier over HTTP)"
 cargo test --workspace
 
 step "core for wasm32, and the same fixtures through it under Node"

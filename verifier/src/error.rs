@@ -264,4 +264,15 @@ mod tests {
             assert!(ApiError::from(e).status.is_client_error());
         }
     }
+
+    #[test]
+    fn the_readme_lists_every_code() {
+        let readme = include_str!("../../README.md");
+        for (code, status, _) in CODES {
+            assert!(
+                readme.contains(&format!("| `{code}` | {status} |")),
+                "README's error table lacks {code}"
+            );
+        }
+    }
 }
