@@ -72,13 +72,18 @@ fn load_config(cli_config: Option<&std::path::Path>) -> Result<Config, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LIVECHECK_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    // Logs go to stderr; stdout carries only the lines other tools read.
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LIVECHECK_LOG")
+        .unwrap_or_else(|_| "info".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    if std::env::var("LIVECHECK_LOG_FORMAT").as_deref() == Ok("json") {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
     let mut config = match load_config(cli.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {

@@ -695,3 +695,168 @@ impl Store for SqliteStore {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ImageKind, StoredImage};
+    use crate::store::NewDelivery;
+
+    fn check(id: &str, link: &str) -> Check {
+        let nonce = "00".repeat(32);
+        Check {
+            id: id.into(),
+            api_key_id: "k".into(),
+            token: format!("t-{id}"),
+            link: link.into(),
+            secret: "whsec_x".into(),
+            webhook_url: None,
+            return_url: "https://r.example".into(),
+            cancel_url: None,
+            threshold: 70,
+            audit_images: 1,
+            challenges: vec![ChallengeKind::Blink],
+            user_id: Some("u".into()),
+            metadata: None,
+            status: Status::Pending,
+            created_at: Utc::now(),
+            expires_at: Utc::now() + chrono::Duration::minutes(10),
+            claimed_at: None,
+            client_token_hash: None,
+            frame_key: "00".into(),
+            nonce: nonce.clone(),
+            chain: ChainState::new(id, &nonce).unwrap(),
+            frames: 0,
+            outcome: None,
+            completed_at: None,
+            erased_at: None,
+        }
+    }
+
+    fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(dir.path()).unwrap();
+        s.insert_api_key("k", "test", "hash", Utc::now()).unwrap();
+        (dir, s)
+    }
+
+    fn frame(seq: u32) -> StoredFrame {
+        StoredFrame {
+            seq,
+            t_ms: seq as u64 * 100,
+            content_type: "image/jpeg".into(),
+            bytes: vec![seq as u8; 4],
+        }
+    }
+
+    #[test]
+    fn a_link_is_claimed_once_and_frames_advance_only_from_the_expected_position() {
+        let (_d, s) = store();
+        s.insert_check(&check("c1", "l1")).unwrap();
+        s.claim("c1", "h1", Utc::now()).unwrap();
+        assert!(matches!(
+            s.claim("c1", "h2", Utc::now()),
+            Err(StoreError::Conflict(_))
+        ));
+        let c = s.check_by_link("l1").unwrap().unwrap();
+        assert_eq!(
+            (c.status, c.client_token_hash.as_deref()),
+            (Status::InProgress, Some("h1"))
+        );
+
+        let mut chain = c.chain.clone();
+        chain.next_seq = 1;
+        s.add_frame("c1", 0, &chain, &frame(0)).unwrap();
+        // A second writer that read the same position loses and writes nothing.
+        assert!(matches!(
+            s.add_frame("c1", 0, &chain, &frame(0)),
+            Err(StoreError::Conflict(_))
+        ));
+        let c = s.check("c1").unwrap().unwrap();
+        assert_eq!((c.frames, c.chain.next_seq), (1, 1));
+        assert_eq!(s.frames("c1").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_transition_happens_once_with_its_images_event_and_token() {
+        let (_d, s) = store();
+        s.insert_check(&check("c1", "l1")).unwrap();
+        s.claim("c1", "h", Utc::now()).unwrap();
+        s.add_frame("c1", 0, &check("c1", "l1").chain, &frame(0))
+            .unwrap();
+        let img = StoredImage {
+            kind: ImageKind::Audit,
+            index: 0,
+            content_type: "image/jpeg".into(),
+            bytes: vec![1, 2, 3],
+        };
+        let t = |jti: &str| Transition {
+            check_id: "c1",
+            to: Status::Failed,
+            outcome: None,
+            images: std::slice::from_ref(&img),
+            event: Some(NewDelivery {
+                id: format!("d-{jti}"),
+                event: "failed".into(),
+                url: "http://127.0.0.1:9/hook".into(),
+                body: "{}".into(),
+                secret: "whsec_x".into(),
+            }),
+            token: Some((jti.to_string(), Utc::now())),
+            at: Utc::now(),
+        };
+        s.transition(t("j1")).unwrap();
+        assert!(matches!(
+            s.transition(t("j2")),
+            Err(StoreError::Conflict(_))
+        ));
+        // The losing transition wrote nothing: one delivery, one token, frames gone.
+        assert_eq!(s.deliveries("c1").unwrap().len(), 1);
+        assert!(matches!(
+            s.redeem_token("j2", Utc::now()),
+            Err(StoreError::NotFound)
+        ));
+        s.redeem_token("j1", Utc::now()).unwrap();
+        assert!(matches!(
+            s.redeem_token("j1", Utc::now()),
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(s.frames("c1").unwrap().is_empty());
+        assert_eq!(s.image_counts("c1").unwrap(), (false, 1));
+
+        // Audit images outlive nothing past their retention.
+        assert_eq!(
+            s.erase_audit_images(Utc::now() - chrono::Duration::minutes(30))
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            s.erase_audit_images(Utc::now() + chrono::Duration::seconds(1))
+                .unwrap(),
+            1
+        );
+        assert_eq!(s.image_counts("c1").unwrap(), (false, 0));
+    }
+
+    #[test]
+    fn migrations_run_once_and_data_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = SqliteStore::open(dir.path()).unwrap();
+            s.insert_api_key("k", "n", "h", Utc::now()).unwrap();
+            s.insert_check(&check("c1", "l1")).unwrap();
+        }
+        let s = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(s.api_key_by_hash("h").unwrap().unwrap().name, "n");
+        assert_eq!(
+            s.check("c1").unwrap().unwrap().challenges,
+            [ChallengeKind::Blink]
+        );
+        assert!(
+            s.overdue_checks(Utc::now() + chrono::Duration::hours(1))
+                .unwrap()
+                .len()
+                == 1
+        );
+    }
+}
