@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::frame::{sample_rect, Frame};
+use crate::frame::{sample_rect, Frame, Tap};
 use crate::geometry::{non_max_suppression, BoundingBox, Point};
 use crate::model::{ModelError, OnnxModel};
 
@@ -132,14 +132,32 @@ fn sample_area(
     }
     let (sx, sy) = ((src.2 - src.0) / w as f32, (src.3 - src.1) / h as f32);
     let n = (taps * taps) as f32;
+    // Taps are separable: compute each column's and row's once, not per pixel.
+    let cols: Vec<Tap> = (0..w)
+        .flat_map(|u| {
+            (0..taps).map(move |tx| {
+                Tap::col(
+                    src.0 + (u as f32 + (tx as f32 + 0.5) / taps as f32) * sx,
+                    frame.width(),
+                )
+            })
+        })
+        .collect();
+    let mut rows = Vec::with_capacity(taps);
     for v in 0..h {
+        rows.clear();
+        rows.extend((0..taps).map(|ty| {
+            Tap::row(
+                src.1 + (v as f32 + (ty as f32 + 0.5) / taps as f32) * sy,
+                frame.width(),
+                frame.height(),
+            )
+        }));
         for u in 0..w {
             let mut acc = [0f32; 3];
-            for ty in 0..taps {
-                for tx in 0..taps {
-                    let x = src.0 + (u as f32 + (tx as f32 + 0.5) / taps as f32) * sx;
-                    let y = src.1 + (v as f32 + (ty as f32 + 0.5) / taps as f32) * sy;
-                    let p = frame.sample(x, y);
+            for row in &rows {
+                for col in &cols[u * taps..(u + 1) * taps] {
+                    let p = frame.sample_tap(col, row);
                     for c in 0..3 {
                         acc[c] += p[c];
                     }

@@ -156,18 +156,108 @@ pub fn sample_rect(
 ) {
     let sx = (x1 - x0) / w as f32;
     let sy = (y1 - y0) / h as f32;
+    let cols: Vec<Tap> = (0..w)
+        .map(|u| Tap::col(x0 + (u as f32 + 0.5) * sx, frame.width))
+        .collect();
     for v in 0..h {
-        let y = y0 + (v as f32 + 0.5) * sy;
-        for u in 0..w {
-            let x = x0 + (u as f32 + 0.5) * sx;
-            put(u, v, frame.sample(x, y));
+        let row = Tap::row(y0 + (v as f32 + 0.5) * sy, frame.width, frame.height);
+        for (u, col) in cols.iter().enumerate() {
+            put(u, v, frame.sample_tap(col, &row));
         }
+    }
+}
+
+/// One axis of a bilinear lookup, computed once per output row or column: the byte
+/// offsets of the two neighbouring source pixels (`None` outside the frame, which reads
+/// as black) and the weight of the second. `Frame::sample_tap` with two taps gives
+/// exactly `Frame::sample` at that point, without its per-pixel floor and bounds checks.
+#[derive(Clone, Copy, Debug)]
+pub struct Tap {
+    first: Option<usize>,
+    second: Option<usize>,
+    weight: f32,
+}
+
+impl Tap {
+    fn new(coord: f32, len: u32, stride: usize) -> Self {
+        let c = coord - 0.5;
+        let c0 = c.floor();
+        let i = c0 as i64;
+        let at = |i: i64| (i >= 0 && i < len as i64).then(|| i as usize * stride);
+        Self {
+            first: at(i),
+            second: at(i + 1),
+            weight: c - c0,
+        }
+    }
+
+    /// A column at continuous x (pixel centres at +0.5).
+    pub fn col(x: f32, width: u32) -> Self {
+        Self::new(x, width, 4)
+    }
+
+    /// A row at continuous y.
+    pub fn row(y: f32, width: u32, height: u32) -> Self {
+        Self::new(y, height, width as usize * 4)
+    }
+}
+
+impl Frame<'_> {
+    #[inline]
+    fn texel(&self, col: Option<usize>, row: Option<usize>) -> [f32; 3] {
+        match (col, row) {
+            (Some(c), Some(r)) => {
+                let i = r + c;
+                [
+                    self.rgba[i] as f32,
+                    self.rgba[i + 1] as f32,
+                    self.rgba[i + 2] as f32,
+                ]
+            }
+            _ => [0.0; 3],
+        }
+    }
+
+    /// Bilinear RGB sample at a precomputed column and row (see `Tap`).
+    #[inline]
+    pub fn sample_tap(&self, col: &Tap, row: &Tap) -> [f32; 3] {
+        let a = self.texel(col.first, row.first);
+        let b = self.texel(col.second, row.first);
+        let c = self.texel(col.first, row.second);
+        let d = self.texel(col.second, row.second);
+        let (fx, fy) = (col.weight, row.weight);
+        let mut out = [0.0; 3];
+        for k in 0..3 {
+            let top = a[k] + (b[k] - a[k]) * fx;
+            let bottom = c[k] + (d[k] - c[k]) * fx;
+            out[k] = top + (bottom - top) * fy;
+        }
+        out
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn precomputed_taps_sample_exactly_like_sample() {
+        let (w, h) = (37u32, 33u32);
+        let rgba: Vec<u8> = (0..w * h * 4).map(|i| (i * 7 % 251) as u8).collect();
+        let f = Frame::new(w, h, &rgba).unwrap();
+        for &(x, y) in &[
+            (0.0f32, 0.0f32),
+            (0.5, 0.5),
+            (3.3, 7.9),
+            (36.9, 32.2),
+            (-2.0, 5.0),
+            (40.0, 40.0),
+            (18.75, -0.25),
+        ] {
+            let t = f.sample_tap(&Tap::col(x, w), &Tap::row(y, w, h));
+            assert_eq!(t, f.sample(x, y), "at {x},{y}");
+        }
+    }
 
     #[test]
     fn rejects_zero_and_absurd_sizes() {
