@@ -58,7 +58,6 @@ async fn request_context(
         .request()
         .match_pattern()
         .unwrap_or_else(|| "(unmatched)".into());
-    let status = res.status();
     let api_error = res.response().error().map(|e| {
         e.as_error::<ApiError>().cloned().unwrap_or_else(|| {
             ApiError::from_status(e.as_response_error().status_code(), e.to_string())
@@ -83,7 +82,6 @@ async fn request_context(
         ms = started.elapsed().as_millis() as u64,
         "request"
     );
-    let _ = status;
     Ok(res)
 }
 
@@ -291,6 +289,9 @@ pub async fn serve(
         models: checks::model_refs(),
         tokens,
         finishing: Default::default(),
+        judging: tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(1, |n| n.get()),
+        ),
         limiter: RateLimiter::default(),
         demo,
     });

@@ -23,6 +23,8 @@ pub struct AppState {
     pub tokens: TokenIssuer,
     /// Checks whose finish is being judged: uploads and a second finish wait out.
     pub finishing: Mutex<HashSet<String>>,
+    /// Decisions run at most one per core; more finishes wait their turn.
+    pub judging: tokio::sync::Semaphore,
     pub limiter: RateLimiter,
     pub demo: bool,
 }

@@ -357,6 +357,7 @@ pub async fn finish(
     let store = state.store.clone();
     let id = check.id.clone();
     let frames = blocking(move || store.frames(&id)).await?;
+    let _turn = state.judging.acquire().await.map_err(ApiError::internal)?;
     let script = script(&check, &state);
     let st = state.clone();
     let audit = check.audit_images as usize;
