@@ -60,6 +60,7 @@ pub struct WebhooksConfig {
     pub timeout: Duration,
     #[serde(with = "duration_text")]
     pub poll_interval: Duration,
+    pub allow_private_targets: bool,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -177,6 +178,11 @@ fn apply_env(
                         .parse()
                         .map_err(|_| env_err("expected an integer".into()))?,
                 ),
+                toml::Value::Boolean(_) => toml::Value::Boolean(match text.trim() {
+                    "true" | "1" => true,
+                    "false" | "0" => false,
+                    _ => return Err(env_err("expected true or false".into())),
+                }),
                 toml::Value::Array(_) => toml::Value::Array(
                     text.split(',')
                         .map(|s| toml::Value::String(s.trim().to_string()))
@@ -264,9 +270,12 @@ mod tests {
                 ("LIVECHECK_WEBHOOKS_RETRY_SCHEDULE", "1s, 2s"),
                 ("LIVECHECK_CHECKS_MAX_FRAMES", "7"),
                 ("LIVECHECK_SERVER_BIND", "0.0.0.0:0"),
+                ("LIVECHECK_WEBHOOKS_ALLOW_PRIVATE_TARGETS", "true"),
             ]),
         )
         .unwrap();
+        assert!(c.webhooks.allow_private_targets);
+        assert!(!Config::defaults().webhooks.allow_private_targets);
         assert_eq!(c.webhooks.retry_schedule.len(), 2);
         assert_eq!(c.checks.max_frames, 7);
         assert_eq!(c.server.bind, "0.0.0.0:0");

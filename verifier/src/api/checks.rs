@@ -159,6 +159,34 @@ fn check_url(field: &str, value: &str) -> ApiResult<()> {
     Ok(())
 }
 
+/// Whether a URL's host is this machine or a private network, named literally.
+/// (A DNS name that resolves to such an address is not caught here.)
+pub fn is_private_host(value: &str) -> bool {
+    let Ok(u) = url::Url::parse(value) else {
+        return false;
+    };
+    match u.host() {
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+        Some(url::Host::Ipv4(ip)) => {
+            ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified()
+        }
+        Some(url::Host::Ipv6(ip)) => {
+            let seg = ip.segments()[0];
+            ip.is_loopback()
+                || ip.is_unspecified()
+                || (seg & 0xfe00) == 0xfc00
+                || (seg & 0xffc0) == 0xfe80
+                || ip
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| v4.is_loopback() || v4.is_private() || v4.is_link_local())
+        }
+        None => false,
+    }
+}
+
 fn in_range(
     field: &str,
     v: Option<i64>,
@@ -186,13 +214,24 @@ fn random_challenges() -> Vec<ChallengeKind> {
 }
 
 /// Validates a create request into a new check (nothing is stored on refusal).
-pub fn new_check(req: CreateCheck, api_key_id: &str, now: DateTime<Utc>) -> ApiResult<Check> {
+pub fn new_check(
+    req: CreateCheck,
+    api_key_id: &str,
+    allow_private_webhooks: bool,
+    now: DateTime<Utc>,
+) -> ApiResult<Check> {
     check_url("return_url", &req.return_url)?;
     if let Some(u) = &req.cancel_url {
         check_url("cancel_url", u)?;
     }
     if let Some(u) = &req.webhook_url {
         check_url("webhook_url", u)?;
+        if !allow_private_webhooks && is_private_host(u) {
+            return Err(ApiError::invalid(
+                "webhook_url points at a private or loopback address \
+                 (allowed only with webhooks.allow_private_targets)",
+            ));
+        }
     }
     let mins = in_range("link_valid_mins", req.link_valid_mins, 1..=1440, 10)?;
     let threshold = in_range("threshold", req.threshold, 0..=99, 70)? as u8;
@@ -340,7 +379,12 @@ pub async fn create(
         format!("create:{}", customer.0.id),
         state.config.limits.creates_per_minute,
     )?;
-    let check = new_check(body.into_inner(), &customer.0.id, Utc::now())?;
+    let check = new_check(
+        body.into_inner(),
+        &customer.0.id,
+        state.config.webhooks.allow_private_targets,
+        Utc::now(),
+    )?;
     let created = CheckCreated {
         id: check.id.clone(),
         token: check.token.clone(),
@@ -567,4 +611,34 @@ pub async fn retry_delivery(
             _ => e,
         })?;
     Ok(HttpResponse::Accepted().json(serde_json::json!({"queued": true})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_private_host;
+
+    #[test]
+    fn private_and_loopback_hosts_are_recognised() {
+        for url in [
+            "http://127.0.0.1:9/h",
+            "http://localhost/h",
+            "http://api.localhost/h",
+            "http://10.1.2.3/h",
+            "http://192.168.0.1/h",
+            "http://169.254.169.254/latest",
+            "http://0.0.0.0/h",
+            "http://[::1]/h",
+            "http://[fd00::1]/h",
+            "http://[::ffff:10.0.0.1]/h",
+        ] {
+            assert!(is_private_host(url), "{url}");
+        }
+        for url in [
+            "https://hooks.example.com/h",
+            "http://8.8.8.8/h",
+            "http://[2001:db8::1]/h",
+        ] {
+            assert!(!is_private_host(url), "{url}");
+        }
+    }
 }

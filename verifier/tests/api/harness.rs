@@ -51,6 +51,8 @@ impl Verifier {
             .env("LIVECHECK_WEBHOOKS_POLL_INTERVAL", "100ms")
             .env("LIVECHECK_CHECKS_SWEEP_INTERVAL", "300ms")
             .env("LIVECHECK_LOG", "warn")
+            // The test's webhook receiver listens on 127.0.0.1.
+            .env("LIVECHECK_WEBHOOKS_ALLOW_PRIVATE_TARGETS", "true")
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(data_dir.join("verifier.log")).expect("log file"));
         for (k, v) in env {
