@@ -82,21 +82,10 @@ impl<'a> Frame<'a> {
     /// Bilinear RGB sample at continuous coordinates (pixel centres at +0.5).
     #[inline]
     pub fn sample(&self, x: f32, y: f32) -> [f32; 3] {
-        let (x, y) = (x - 0.5, y - 0.5);
-        let (x0, y0) = (x.floor(), y.floor());
-        let (fx, fy) = (x - x0, y - y0);
-        let (xi, yi) = (x0 as i64, y0 as i64);
-        let a = self.pixel(xi, yi);
-        let b = self.pixel(xi + 1, yi);
-        let c = self.pixel(xi, yi + 1);
-        let d = self.pixel(xi + 1, yi + 1);
-        let mut out = [0.0; 3];
-        for k in 0..3 {
-            let top = a[k] + (b[k] - a[k]) * fx;
-            let bottom = c[k] + (d[k] - c[k]) * fx;
-            out[k] = top + (bottom - top) * fy;
-        }
-        out
+        self.sample_tap(
+            &Tap::col(x, self.width),
+            &Tap::row(y, self.width, self.height),
+        )
     }
 
     /// Luma (BT.601) at integer pixel, for quality measures.
@@ -241,22 +230,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn precomputed_taps_sample_exactly_like_sample() {
-        let (w, h) = (37u32, 33u32);
-        let rgba: Vec<u8> = (0..w * h * 4).map(|i| (i * 7 % 251) as u8).collect();
-        let f = Frame::new(w, h, &rgba).unwrap();
-        for &(x, y) in &[
-            (0.0f32, 0.0f32),
-            (0.5, 0.5),
-            (3.3, 7.9),
-            (36.9, 32.2),
-            (-2.0, 5.0),
-            (40.0, 40.0),
-            (18.75, -0.25),
+    fn bilinear_samples_hit_pixel_centres_blend_between_and_fade_to_black_outside() {
+        // Black 32×32 with red, green / blue, white in the top-left 2×2.
+        let mut rgba = vec![0u8; 32 * 32 * 4];
+        for (x, y, rgb) in [
+            (0, 0, [255, 0, 0]),
+            (1, 0, [0, 255, 0]),
+            (0, 1, [0, 0, 255]),
+            (1, 1, [255, 255, 255]),
         ] {
-            let t = f.sample_tap(&Tap::col(x, w), &Tap::row(y, w, h));
-            assert_eq!(t, f.sample(x, y), "at {x},{y}");
+            rgba[(y * 32 + x) * 4..][..3].copy_from_slice(&rgb);
         }
+        let f = Frame::new(32, 32, &rgba).unwrap();
+        assert_eq!(f.sample(0.5, 0.5), [255.0, 0.0, 0.0]);
+        assert_eq!(f.sample(1.5, 1.5), [255.0, 255.0, 255.0]);
+        assert_eq!(f.sample(1.0, 0.5), [127.5, 127.5, 0.0]);
+        assert_eq!(f.sample(1.0, 1.0), [127.5, 127.5, 127.5]);
+        // On the frame's left edge: half the edge pixel, half the black outside.
+        assert_eq!(f.sample(0.0, 0.5), [127.5, 0.0, 0.0]);
+        assert_eq!(f.sample(-5.0, -5.0), [0.0, 0.0, 0.0]);
     }
 
     #[test]
