@@ -1,0 +1,102 @@
+//! Per-stage timings with the same code natively and in wasm32 (a measurement, not a
+//! check: ignored unless asked for). `scripts/stage-timing.sh` runs both in release and
+//! prints one line per stage; divide the wasm figures by the native ones for the ratio.
+//! One frame of 480×480 (the d18 neutral frame), one thread, the mean of 20 runs.
+
+use livecheck_core::decode::decode;
+use livecheck_core::{Engine, ModelBytes, ObserveOptions};
+
+macro_rules! model {
+    ($f:literal) => {
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../models/cache/", $f)).as_slice()
+    };
+}
+
+const FRAME: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/testdata/live_frames/lp_d18_t0.5_neutral.png"
+));
+
+#[cfg(target_arch = "wasm32")]
+fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn now_ms() -> f64 {
+    use std::sync::OnceLock;
+    static START: OnceLock<std::time::Instant> = OnceLock::new();
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_secs_f64()
+        * 1000.0
+}
+
+#[cfg(target_arch = "wasm32")]
+macro_rules! report {
+    ($($t:tt)*) => { wasm_bindgen_test::console_log!($($t)*) };
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+macro_rules! report {
+    ($($t:tt)*) => { println!($($t)*) };
+}
+
+fn mean_ms(runs: usize, mut f: impl FnMut()) -> f64 {
+    f(); // warm-up
+    let t0 = now_ms();
+    for _ in 0..runs {
+        f();
+    }
+    (now_ms() - t0) / runs as f64
+}
+
+fn stage_timings() {
+    let target = if cfg!(target_arch = "wasm32") {
+        "wasm32"
+    } else {
+        "native"
+    };
+    let models = ModelBytes {
+        yunet: model!("face_detection_yunet_2023mar_320.onnx"),
+        face_mesh: model!("mediapipe_face_landmarks_detector.onnx"),
+        blendshapes: model!("mediapipe_face_blendshapes.onnx"),
+        anti_spoof: Some((
+            model!("2.7_80x80_MiniFASNetV2.onnx"),
+            model!("4_0_0_80x80_MiniFASNetV1SE.onnx"),
+        )),
+    };
+    let t0 = now_ms();
+    let engine = Engine::from_model_bytes(&models).expect("models load");
+    report!("{target} model_load_ms {:.1}", now_ms() - t0);
+    let img = decode(FRAME).expect("decodes");
+    let frame = img.frame().expect("frame");
+    let runs = 20;
+    let observe = |mesh, anti_spoof| {
+        engine
+            .observe(&frame, 0, ObserveOptions { mesh, anti_spoof })
+            .expect("observes");
+    };
+    let detect = mean_ms(runs, || observe(false, false));
+    let with_mesh = mean_ms(runs, || observe(true, false));
+    let with_spoof = mean_ms(runs, || observe(false, true));
+    report!("{target} detection_ms {detect:.2}");
+    report!("{target} mesh_and_blendshapes_ms {:.2}", with_mesh - detect);
+    report!("{target} anti_spoof_pair_ms {:.2}", with_spoof - detect);
+    report!("{target} detection_mesh_blendshapes_ms {with_mesh:.2}");
+}
+
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen_test::wasm_bindgen_test]
+#[ignore]
+fn per_stage_timings() {
+    stage_timings();
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+#[ignore]
+fn per_stage_timings() {
+    stage_timings();
+}
