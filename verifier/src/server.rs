@@ -300,6 +300,7 @@ pub async fn serve(
         store.clone(),
         config.webhooks.retry_schedule.clone(),
         config.webhooks.timeout,
+        config.webhooks.allow_private_targets,
     );
     let outbox = actix_web::rt::spawn(deliverer.run(config.webhooks.poll_interval));
     let sweeper = actix_web::rt::spawn(sweep(state.clone()));

@@ -22,6 +22,63 @@ use crate::store::{NewDelivery, Store};
 
 type HmacSha256 = Hmac<Sha256>;
 
+/// Loopback, private, link-local, unique-local or unspecified: this machine or its
+/// network, which a customer's webhook must not reach unless allowed.
+pub fn is_private_ip(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified()
+        }
+        std::net::IpAddr::V6(v6) => {
+            let seg = v6.segments()[0];
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (seg & 0xfe00) == 0xfc00
+                || (seg & 0xffc0) == 0xfe80
+                || v6
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| is_private_ip(v4.into()))
+        }
+    }
+}
+
+/// Whether a URL names this machine or a private network literally (an IP address or
+/// `localhost`); names that resolve there are caught at connect time by `PublicOnly`.
+pub fn is_private_host(value: &str) -> bool {
+    let Ok(u) = url::Url::parse(value) else {
+        return false;
+    };
+    match u.host() {
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+        Some(url::Host::Ipv4(ip)) => is_private_ip(ip.into()),
+        Some(url::Host::Ipv6(ip)) => is_private_ip(ip.into()),
+        None => false,
+    }
+}
+
+/// Resolves webhook hosts keeping only public addresses, so a public name that points
+/// into the verifier's own network is refused when connecting.
+struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|a| !is_private_ip(a.ip()))
+                .collect();
+            if addrs.is_empty() {
+                return Err(format!("{host} resolves to no public address").into());
+            }
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
 fn hmac(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     // HMAC accepts keys of any length.
     let mut m = <HmacSha256 as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
@@ -118,13 +175,20 @@ pub struct Deliverer {
 }
 
 impl Deliverer {
-    pub fn new(store: Arc<dyn Store>, schedule: Vec<Duration>, timeout: Duration) -> Self {
-        let client = reqwest::Client::builder()
+    pub fn new(
+        store: Arc<dyn Store>,
+        schedule: Vec<Duration>,
+        timeout: Duration,
+        allow_private_targets: bool,
+    ) -> Self {
+        let mut builder = reqwest::Client::builder()
             .timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("livecheck-verifier/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_default();
+            .user_agent(concat!("livecheck-verifier/", env!("CARGO_PKG_VERSION")));
+        if !allow_private_targets {
+            builder = builder.dns_resolver(Arc::new(PublicOnly));
+        }
+        let client = builder.build().unwrap_or_default();
         Self {
             store,
             client,
@@ -244,6 +308,44 @@ mod tests {
         let body = br#"{"test": 2432232314}"#;
         let sig = standard_signature(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body);
         assert_eq!(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+    }
+
+    #[test]
+    fn private_and_loopback_hosts_are_recognised() {
+        for url in [
+            "http://127.0.0.1:9/h",
+            "http://localhost/h",
+            "http://api.localhost/h",
+            "http://10.1.2.3/h",
+            "http://192.168.0.1/h",
+            "http://169.254.169.254/latest",
+            "http://0.0.0.0/h",
+            "http://[::1]/h",
+            "http://[fd00::1]/h",
+            "http://[::ffff:10.0.0.1]/h",
+        ] {
+            assert!(is_private_host(url), "{url}");
+        }
+        for url in [
+            "https://hooks.example.com/h",
+            "http://8.8.8.8/h",
+            "http://[2001:db8::1]/h",
+        ] {
+            assert!(!is_private_host(url), "{url}");
+        }
+    }
+
+    #[test]
+    fn the_public_only_resolver_refuses_names_that_point_inside() {
+        use reqwest::dns::Resolve;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        // `localhost` resolves (from /etc/hosts) to loopback only.
+        let name: reqwest::dns::Name = "localhost".parse().unwrap();
+        let err = rt.block_on(PublicOnly.resolve(name)).err().unwrap();
+        assert!(err.to_string().contains("no public address"), "{err}");
     }
 
     #[test]

@@ -17,6 +17,7 @@ use crate::model::{Attempt, Check, DeliveryState, ImageKind, Status};
 use crate::secrets;
 use crate::state::AppState;
 use crate::store::{Erased, StoreError};
+use crate::webhooks::is_private_host;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -157,34 +158,6 @@ fn check_url(field: &str, value: &str) -> ApiResult<()> {
         return Err(bad());
     }
     Ok(())
-}
-
-/// Whether a URL's host is this machine or a private network, named literally.
-/// (A DNS name that resolves to such an address is not caught here.)
-pub fn is_private_host(value: &str) -> bool {
-    let Ok(u) = url::Url::parse(value) else {
-        return false;
-    };
-    match u.host() {
-        Some(url::Host::Domain(d)) => {
-            let d = d.trim_end_matches('.').to_ascii_lowercase();
-            d == "localhost" || d.ends_with(".localhost")
-        }
-        Some(url::Host::Ipv4(ip)) => {
-            ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified()
-        }
-        Some(url::Host::Ipv6(ip)) => {
-            let seg = ip.segments()[0];
-            ip.is_loopback()
-                || ip.is_unspecified()
-                || (seg & 0xfe00) == 0xfc00
-                || (seg & 0xffc0) == 0xfe80
-                || ip
-                    .to_ipv4_mapped()
-                    .is_some_and(|v4| v4.is_loopback() || v4.is_private() || v4.is_link_local())
-        }
-        None => false,
-    }
 }
 
 fn in_range(
@@ -611,34 +584,4 @@ pub async fn retry_delivery(
             _ => e,
         })?;
     Ok(HttpResponse::Accepted().json(serde_json::json!({"queued": true})))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_private_host;
-
-    #[test]
-    fn private_and_loopback_hosts_are_recognised() {
-        for url in [
-            "http://127.0.0.1:9/h",
-            "http://localhost/h",
-            "http://api.localhost/h",
-            "http://10.1.2.3/h",
-            "http://192.168.0.1/h",
-            "http://169.254.169.254/latest",
-            "http://0.0.0.0/h",
-            "http://[::1]/h",
-            "http://[fd00::1]/h",
-            "http://[::ffff:10.0.0.1]/h",
-        ] {
-            assert!(is_private_host(url), "{url}");
-        }
-        for url in [
-            "https://hooks.example.com/h",
-            "http://8.8.8.8/h",
-            "http://[2001:db8::1]/h",
-        ] {
-            assert!(!is_private_host(url), "{url}");
-        }
-    }
 }
