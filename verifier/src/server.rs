@@ -92,6 +92,16 @@ fn json_error(
     ApiError::from_status(status, err.to_string()).into()
 }
 
+/// A path whose other methods answer 405 `method_not_allowed`.
+fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(|| async {
+        Err::<actix_web::HttpResponse, _>(ApiError::new(
+            "method_not_allowed",
+            "this path does not take that method",
+        ))
+    }))
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig, max_frame_bytes: usize) {
     cfg.app_data(
         web::JsonConfig::default()
@@ -118,52 +128,45 @@ pub fn routes(cfg: &mut web::ServiceConfig, max_frame_bytes: usize) {
         web::PathConfig::default()
             .error_handler(|e, _| json_error(e, actix_web::http::StatusCode::NOT_FOUND)),
     )
-    .route("/", web::get().to(pages::index))
-    .route("/healthz", web::get().to(meta::healthz))
-    .route("/readyz", web::get().to(meta::readyz))
-    .route("/openapi.json", web::get().to(meta::openapi))
-    .route("/.well-known/jwks.json", web::get().to(meta::jwks))
+    .service(resource("/").route(web::get().to(pages::index)))
+    .service(resource("/healthz").route(web::get().to(meta::healthz)))
+    .service(resource("/readyz").route(web::get().to(meta::readyz)))
+    .service(resource("/openapi.json").route(web::get().to(meta::openapi)))
+    .service(resource("/.well-known/jwks.json").route(web::get().to(meta::jwks)))
     .service(
-        web::resource("/liveness_check")
+        resource("/liveness_check")
             .route(web::post().to(checks::create))
             .route(web::get().to(checks::get_by_token)),
     )
-    .route("/liveness_check/redeem", web::post().to(checks::redeem))
-    .route(
-        "/liveness_check/user/{user_id}",
-        web::get().to(checks::by_user),
-    )
+    .service(resource("/liveness_check/redeem").route(web::post().to(checks::redeem)))
+    .service(resource("/liveness_check/user/{user_id}").route(web::get().to(checks::by_user)))
     .service(
-        web::resource("/liveness_check/{id}")
+        resource("/liveness_check/{id}")
             .route(web::get().to(checks::get_by_id))
             .route(web::delete().to(checks::erase)),
     )
-    .route(
-        "/liveness_check/{id}/images/probe",
-        web::get().to(checks::probe_image),
-    )
-    .route(
-        "/liveness_check/{id}/images/audit/{index}",
-        web::get().to(checks::audit_image),
-    )
-    .route(
-        "/liveness_check/{id}/deliveries",
-        web::get().to(checks::deliveries),
-    )
-    .route(
-        "/liveness_check/{id}/deliveries/{delivery_id}/retry",
-        web::post().to(checks::retry_delivery),
-    )
-    .route("/l/{link}", web::get().to(pages::capture_page))
-    .route("/l/{link}/cancel", web::post().to(pages::cancel_form))
-    .route("/capture/{link}/claim", web::post().to(capture::claim))
     .service(
-        web::resource("/capture/{link}/frames")
+        resource("/liveness_check/{id}/images/probe").route(web::get().to(checks::probe_image)),
+    )
+    .service(
+        resource("/liveness_check/{id}/images/audit/{index}")
+            .route(web::get().to(checks::audit_image)),
+    )
+    .service(resource("/liveness_check/{id}/deliveries").route(web::get().to(checks::deliveries)))
+    .service(
+        resource("/liveness_check/{id}/deliveries/{delivery_id}/retry")
+            .route(web::post().to(checks::retry_delivery)),
+    )
+    .service(resource("/l/{link}").route(web::get().to(pages::capture_page)))
+    .service(resource("/l/{link}/cancel").route(web::post().to(pages::cancel_form)))
+    .service(resource("/capture/{link}/claim").route(web::post().to(capture::claim)))
+    .service(
+        resource("/capture/{link}/frames")
             .app_data(web::PayloadConfig::new(max_frame_bytes))
             .route(web::post().to(capture::upload_frame)),
     )
-    .route("/capture/{link}/finish", web::post().to(capture::finish))
-    .route("/capture/{link}/cancel", web::post().to(capture::cancel));
+    .service(resource("/capture/{link}/finish").route(web::post().to(capture::finish)))
+    .service(resource("/capture/{link}/cancel").route(web::post().to(capture::cancel)));
 }
 
 pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {

@@ -292,6 +292,9 @@ fn customer_api_refuses_bad_keys_and_bad_requests_without_writing() {
     assert_eq!((s, e["code"].as_str()), (404, Some("not_found")));
     let (s, e) = v.get("/no/such/route");
     assert_eq!((s, e["code"].as_str()), (404, Some("not_found")));
+    let r = v.http.put(v.url("/healthz")).send().unwrap();
+    let (s, e) = status_json(r);
+    assert_eq!((s, e["code"].as_str()), (405, Some("method_not_allowed")));
     let (s, e) = v.post("/liveness_check/redeem", &json!({"lc_token": "a.b.c"}));
     assert_eq!((s, e["code"].as_str()), (401, Some("invalid_token")));
 }
