@@ -3,14 +3,11 @@
 //! prints one line per stage; divide the wasm figures by the native ones for the ratio.
 //! One frame of 480×480 (the d18 neutral frame), one thread, the mean of 20 runs.
 
-use livecheck_core::decode::decode;
-use livecheck_core::{Engine, ModelBytes, ObserveOptions};
+#[path = "common/embedded_models.rs"]
+mod embedded_models;
 
-macro_rules! model {
-    ($f:literal) => {
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../models/cache/", $f)).as_slice()
-    };
-}
+use livecheck_core::decode::decode;
+use livecheck_core::{Engine, ObserveOptions};
 
 const FRAME: &[u8] = include_bytes!(concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -58,15 +55,7 @@ fn stage_timings() {
     } else {
         "native"
     };
-    let models = ModelBytes {
-        yunet: model!("face_detection_yunet_2023mar_320.onnx"),
-        face_mesh: model!("mediapipe_face_landmarks_detector.onnx"),
-        blendshapes: model!("mediapipe_face_blendshapes.onnx"),
-        anti_spoof: Some((
-            model!("2.7_80x80_MiniFASNetV2.onnx"),
-            model!("4_0_0_80x80_MiniFASNetV1SE.onnx"),
-        )),
-    };
+    let models = embedded_models::model_bytes();
     let t0 = now_ms();
     let engine = Engine::from_model_bytes(&models).expect("models load");
     report!("{target} model_load_ms {:.1}", now_ms() - t0);

@@ -7,15 +7,13 @@
 mod cases;
 
 use cases::{differences, fingerprint, Fingerprint, GOLDEN_FILES};
+#[path = "common/embedded_models.rs"]
+mod embedded_models;
+
 use livecheck_core::decode::decode;
-use livecheck_core::{Engine, ModelBytes, ObserveOptions};
+use livecheck_core::{Engine, ObserveOptions};
 use wasm_bindgen_test::wasm_bindgen_test;
 
-macro_rules! model {
-    ($f:literal) => {
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../models/cache/", $f)).as_slice()
-    };
-}
 macro_rules! fixture {
     ($f:literal) => {
         (
@@ -34,15 +32,7 @@ const GOLDEN: &str = include_str!("golden/fixtures.json");
 
 #[wasm_bindgen_test]
 fn wasm_outputs_match_the_native_golden_file() {
-    let models = ModelBytes {
-        yunet: model!("face_detection_yunet_2023mar_320.onnx"),
-        face_mesh: model!("mediapipe_face_landmarks_detector.onnx"),
-        blendshapes: model!("mediapipe_face_blendshapes.onnx"),
-        anti_spoof: Some((
-            model!("2.7_80x80_MiniFASNetV2.onnx"),
-            model!("4_0_0_80x80_MiniFASNetV1SE.onnx"),
-        )),
-    };
+    let models = embedded_models::model_bytes();
     let engine = Engine::from_model_bytes(&models).expect("models load in wasm");
     let fixtures = [
         fixture!("live/silentface_T1_live_upright.jpg"),
