@@ -144,6 +144,17 @@ impl Config {
     }
 }
 
+impl ServerConfig {
+    /// `models_dir`, or core's default (`LIVECHECK_MODELS_DIR`, else `models/cache`).
+    pub fn models_dir(&self) -> PathBuf {
+        if self.models_dir.is_empty() {
+            livecheck_core::manifest::ModelFiles::default_dir()
+        } else {
+            PathBuf::from(&self.models_dir)
+        }
+    }
+}
+
 fn merge(base: &mut toml::Table, over: toml::Table) {
     for (k, v) in over {
         match (base.get_mut(&k), v) {

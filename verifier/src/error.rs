@@ -152,6 +152,13 @@ impl ApiError {
         Self::new("not_found", format!("{what} not found"))
     }
 
+    pub fn expired() -> Self {
+        Self::new(
+            "expired",
+            "the link's validity ended before the check completed",
+        )
+    }
+
     pub fn invalid_state(message: impl Into<String>) -> Self {
         Self::new("invalid_state", message)
     }

@@ -144,11 +144,7 @@ fn main() -> ExitCode {
 }
 
 fn analyze(config: &Config, fps: f64, files: &[PathBuf]) -> ExitCode {
-    let dir = if config.server.models_dir.is_empty() {
-        ModelFiles::default_dir()
-    } else {
-        config.server.models_dir.clone().into()
-    };
+    let dir = config.server.models_dir();
     let engine =
         match ModelFiles::load_dir(&dir).and_then(|m| Engine::from_model_bytes(&m.model_bytes())) {
             Ok(e) => e,

@@ -105,6 +105,22 @@ pub struct Check {
     pub erased_at: Option<DateTime<Utc>>,
 }
 
+impl Check {
+    /// The link's validity ended before the check completed (whether or not the
+    /// sweeper has marked it yet).
+    pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
+        self.status == Status::Expired || (!self.status.is_terminal() && now >= self.expires_at)
+    }
+
+    /// Whether `client_token` is the one the claiming browser was given.
+    pub fn held_by(&self, client_token: Option<&str>) -> bool {
+        match (&self.client_token_hash, client_token) {
+            (Some(stored), Some(t)) => crate::secrets::matches_digest(t, stored),
+            _ => false,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct StoredFrame {
     pub seq: u32,

@@ -182,11 +182,7 @@ pub fn create_api_key(store: &dyn Store, name: &str) -> Result<(String, String),
 }
 
 fn load_engine(config: &Config, slot: Arc<OnceLock<Engine>>) {
-    let dir = if config.server.models_dir.is_empty() {
-        ModelFiles::default_dir()
-    } else {
-        config.server.models_dir.clone().into()
-    };
+    let dir = config.server.models_dir();
     std::thread::spawn(move || {
         let started = Instant::now();
         let loaded = ModelFiles::load_dir(&dir)

@@ -94,13 +94,6 @@ fn deadline(check: &Check, state: &AppState) -> DateTime<Utc> {
     (start + chrono::Duration::milliseconds(span as i64)).min(check.expires_at)
 }
 
-fn expired_error() -> ApiError {
-    ApiError::new(
-        "expired",
-        "the link's validity ended before the check completed",
-    )
-}
-
 async fn by_link(state: &web::Data<AppState>, link: String) -> ApiResult<Check> {
     let store = state.store.clone();
     blocking(move || store.check_by_link(&link))
@@ -115,20 +108,14 @@ pub fn client_token(req: &HttpRequest) -> Option<String> {
 /// The claimed, open check this browser holds.
 async fn session(state: &web::Data<AppState>, req: &HttpRequest, link: String) -> ApiResult<Check> {
     let check = by_link(state, link).await?;
-    let holder = match (&check.client_token_hash, client_token(req)) {
-        (Some(stored), Some(presented)) => secrets::matches_digest(&presented, stored),
-        _ => false,
-    };
-    if !holder {
+    if !check.held_by(client_token(req).as_deref()) {
         return Err(ApiError::new(
             "unauthorized",
             "this browser does not hold the link",
         ));
     }
-    if check.status == Status::Expired
-        || (!check.status.is_terminal() && Utc::now() >= check.expires_at)
-    {
-        return Err(expired_error());
+    if check.is_expired(Utc::now()) {
+        return Err(ApiError::expired());
     }
     if check.status != Status::InProgress {
         return Err(ApiError::invalid_state(format!(
@@ -157,10 +144,8 @@ pub async fn claim(
     )?;
     let link = link.into_inner();
     let check = by_link(&state, link.clone()).await?;
-    if check.status == Status::Expired
-        || (!check.status.is_terminal() && Utc::now() >= check.expires_at)
-    {
-        return Err(expired_error());
+    if check.is_expired(Utc::now()) {
+        return Err(ApiError::expired());
     }
     if check.status != Status::Pending {
         return Err(ApiError::new(
@@ -444,8 +429,8 @@ pub async fn cancel_check(
             check.status.as_str()
         )));
     }
-    if Utc::now() >= check.expires_at {
-        return Err(expired_error());
+    if check.is_expired(Utc::now()) {
+        return Err(ApiError::expired());
     }
     let now = Utc::now();
     let event = new_delivery(&check, Status::Cancelled, false, Some("cancelled"), now);

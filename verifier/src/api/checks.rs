@@ -372,18 +372,6 @@ pub async fn create(
     Ok(HttpResponse::Created().json(created))
 }
 
-fn gone_if_expired(check: &Check) -> ApiResult<()> {
-    if check.status == Status::Expired
-        || (!check.status.is_terminal() && Utc::now() >= check.expires_at)
-    {
-        return Err(ApiError::new(
-            "expired",
-            "the link's validity ended before the check completed",
-        ));
-    }
-    Ok(())
-}
-
 #[utoipa::path(get, path = "/liveness_check", params(("token" = String, Query)),
     responses((status = 200, body = CheckResult), (status = 404, description = "not_found"),
               (status = 410, description = "expired")),
@@ -403,7 +391,9 @@ pub async fn get_by_token(
         Some(c) if c.api_key_id == customer.0.id => c,
         _ => return Err(ApiError::not_found("check")),
     };
-    gone_if_expired(&check)?;
+    if check.is_expired(Utc::now()) {
+        return Err(ApiError::expired());
+    }
     Ok(HttpResponse::Ok().json(load_view(&state, check).await?))
 }
 

@@ -8,7 +8,6 @@ use chrono::Utc;
 
 use super::capture::{cancel_check, client_token};
 use crate::model::Status;
-use crate::secrets;
 use crate::state::AppState;
 
 pub fn escape(s: &str) -> String {
@@ -76,9 +75,7 @@ pub async fn capture_page(
         .cancel_url
         .clone()
         .or_else(|| Some(check.return_url.clone()));
-    if check.status == Status::Expired
-        || (!check.status.is_terminal() && Utc::now() >= check.expires_at)
-    {
+    if check.is_expired(Utc::now()) {
         return page(
             StatusCode::GONE,
             "This link has expired",
@@ -88,10 +85,7 @@ pub async fn capture_page(
             ),
         );
     }
-    let holder = match (&check.client_token_hash, client_token(&req)) {
-        (Some(stored), Some(t)) => secrets::matches_digest(&t, stored),
-        _ => false,
-    };
+    let holder = check.held_by(client_token(&req).as_deref());
     if check.status.is_terminal() || (check.status == Status::InProgress && !holder) {
         return page(
             StatusCode::CONFLICT,
