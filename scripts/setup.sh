@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the checks need on a fresh machine (idempotent): the pinned Rust
 # toolchain with the wasm32 target, wasm-bindgen-cli at the exact version in
-# Cargo.lock, and the models (copied from the mirror and checked by sha256).
+# Cargo.lock, Debian's Chromium for the browser tests, the npm packages
+# (package-lock.json) and the models (copied from the mirror and checked by sha256).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,18 @@ have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
 if [ "$have" != "$want" ]; then
   echo "setup: installing wasm-bindgen-cli $want (several minutes)"
   cargo install wasm-bindgen-cli --version "$want"
+fi
+
+if ! command -v chromium >/dev/null; then
+  echo "setup: installing Debian's chromium"
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+fi
+
+if [ ! -d node_modules/playwright-core ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
 fi
 
 models/fetch.sh

@@ -5,7 +5,9 @@
 //! action than half the threshold above the user's own neutral baseline), rises by at
 //! least the threshold to a peak that is the highest point of the excursion, and falls
 //! back by at least `return_fraction` of the rise, all inside the challenge's window.
-//! Challenges are searched in script order, each after the previous one's peak, so the order is enforced by the frames themselves and not by client tags.
+//! Challenges are searched in script order, each after the previous one's peak and none
+//! inside the baseline (before the first prompt), so the order is enforced by the frames
+//! themselves and not by client tags.
 //! A still photo makes no excursion; an affine warp of one moves no 3-D pose.
 
 use serde::{Deserialize, Serialize};
@@ -267,8 +269,10 @@ pub fn judge_script(
         let rise = rules.threshold(ch.kind);
         let (signal, dir) = ch.kind.signal();
         let base = baseline(observations, ch.kind, baseline_ms);
-        let window_end = cursor.max(baseline_ms).saturating_add(ch.window_ms);
-        let s = samples(observations, ch.kind, cursor, window_end);
+        // An action counts only after it was asked for: never inside the baseline.
+        let window_start = cursor.max(baseline_ms);
+        let window_end = window_start.saturating_add(ch.window_ms);
+        let s = samples(observations, ch.kind, window_start, window_end);
         let found = if failed {
             None
         } else {

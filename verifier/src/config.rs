@@ -25,6 +25,7 @@ pub struct ServerConfig {
     pub public_url: String,
     pub data_dir: PathBuf,
     pub models_dir: String,
+    pub sdk_dir: String,
     #[serde(with = "duration_text")]
     pub shutdown_grace: Duration,
 }
@@ -151,6 +152,17 @@ impl ServerConfig {
             livecheck_core::manifest::ModelFiles::default_dir()
         } else {
             PathBuf::from(&self.models_dir)
+        }
+    }
+
+    /// `sdk_dir`, or `LIVECHECK_SDK_DIR`, else the repository's `sdk-wasm/pkg`.
+    pub fn sdk_dir(&self) -> PathBuf {
+        if !self.sdk_dir.is_empty() {
+            PathBuf::from(&self.sdk_dir)
+        } else if let Some(dir) = std::env::var_os("LIVECHECK_SDK_DIR") {
+            dir.into()
+        } else {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk-wasm/pkg")
         }
     }
 }

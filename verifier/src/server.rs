@@ -14,7 +14,7 @@ use chrono::Utc;
 use livecheck_core::manifest::ModelFiles;
 use livecheck_core::Engine;
 
-use crate::api::{capture, checks, meta, pages};
+use crate::api::{assets, capture, checks, demo, meta, pages};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::lc_token::TokenIssuer;
@@ -82,6 +82,38 @@ async fn request_context(
         ms = started.elapsed().as_millis() as u64,
         "request"
     );
+    Ok(res)
+}
+
+/// Paths a page on another origin may call (an integrator serving the SDK itself):
+/// the capture API is authorised by the link and a bearer client token, never by
+/// cookies, so any origin may use it; models and SDK files are public.
+const OPEN_TO_ALL_ORIGINS: [&str; 3] = ["/capture/", "/models/", "/sdk/"];
+
+async fn cors(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let open = OPEN_TO_ALL_ORIGINS.iter().any(|p| req.path().starts_with(p));
+    if open && req.method() == actix_web::http::Method::OPTIONS {
+        let preflight = actix_web::HttpResponse::NoContent()
+            .insert_header(("access-control-allow-origin", "*"))
+            .insert_header(("access-control-allow-methods", "GET, POST"))
+            .insert_header((
+                "access-control-allow-headers",
+                "authorization, content-type, livecheck-envelope",
+            ))
+            .insert_header(("access-control-max-age", "600"))
+            .finish();
+        return Ok(req.into_response(preflight));
+    }
+    let mut res = next.call(req).await?.map_into_boxed_body();
+    if open {
+        res.headers_mut().insert(
+            HeaderName::from_static("access-control-allow-origin"),
+            HeaderValue::from_static("*"),
+        );
+    }
     Ok(res)
 }
 
@@ -166,7 +198,13 @@ pub fn routes(cfg: &mut web::ServiceConfig, max_frame_bytes: usize) {
             .route(web::post().to(capture::upload_frame)),
     )
     .service(resource("/capture/{link}/finish").route(web::post().to(capture::finish)))
-    .service(resource("/capture/{link}/cancel").route(web::post().to(capture::cancel)));
+    .service(resource("/capture/{link}/cancel").route(web::post().to(capture::cancel)))
+    .service(resource("/sdk/{file}").route(web::get().to(assets::sdk_file)))
+    .service(resource("/models/{file}").route(web::get().to(assets::model_file)))
+    .service(resource("/web/{file}").route(web::get().to(assets::web_file)))
+    .service(resource("/demo").route(web::get().to(demo::home)))
+    .service(resource("/demo/start").route(web::post().to(demo::start)))
+    .service(resource("/demo/done").route(web::get().to(demo::done)));
 }
 
 pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
@@ -292,7 +330,7 @@ pub async fn serve(
             std::thread::available_parallelism().map_or(1, |n| n.get()),
         ),
         limiter: RateLimiter::default(),
-        demo,
+        demo_key: demo_key.clone(),
     });
 
     let deliverer = Deliverer::new(
@@ -309,6 +347,7 @@ pub async fn serve(
     let server = HttpServer::new(move || {
         App::new()
             .app_data(app_state.clone())
+            .wrap(from_fn(cors))
             .wrap(from_fn(request_context))
             .configure(|cfg| routes(cfg, max_frame))
             .default_service(web::to(|| async {

@@ -26,7 +26,8 @@ pub struct AppState {
     /// Decisions run at most one per core; more finishes wait their turn.
     pub judging: tokio::sync::Semaphore,
     pub limiter: RateLimiter,
-    pub demo: bool,
+    /// Demo mode's API key: the demo pages call the API with it, as a customer would.
+    pub demo_key: Option<String>,
 }
 
 impl AppState {

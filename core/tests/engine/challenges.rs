@@ -66,6 +66,15 @@ fn d18_fails_a_challenge_it_never_performs_and_everything_after_it() {
 }
 
 #[test]
+fn an_action_inside_the_baseline_does_not_count() {
+    // d18 blinks at 3.2 s and again at 6.2 s: with the baseline running to 3.4 s only
+    // the second blink may answer the prompt.
+    let obs = observe_clip(D18, 2, false);
+    let v = judge_script(&obs, &script(&[Blink]), 3400, &ChallengeRules::default());
+    assert!(v[0].t_ms.is_none_or(|t| t >= 3400), "{v:#?}");
+}
+
+#[test]
 fn s32_clip_shows_turn_left_and_turn_right() {
     let obs = observe_clip(S32, 2, false);
     let events = detect_events(&obs, 1000, &ChallengeRules::default());

@@ -1,8 +1,11 @@
 //! HTTP handlers: the customer API (`checks`), the browser's capture API (`capture`),
-//! the hosted pages (`pages`) and the service endpoints (`meta`).
+//! the hosted pages (`pages`, `demo`), the files browsers load (`assets`) and the
+//! service endpoints (`meta`).
 
+pub mod assets;
 pub mod capture;
 pub mod checks;
+pub mod demo;
 pub mod meta;
 pub mod pages;
 

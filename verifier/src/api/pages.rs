@@ -1,6 +1,5 @@
-//! The hosted pages a capture link opens: the capture page (the browser SDK issue builds
-//! the real one; this one shows the state and the way back), and clear pages for
-//! expired, already-used and unknown links.
+//! The hosted pages a capture link opens: the capture page (which runs the browser SDK,
+//! `web-demo/capture.js`), and clear pages for expired, already-used and unknown links.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -24,19 +23,34 @@ pub fn escape(s: &str) -> String {
 }
 
 pub fn page(status: StatusCode, title: &str, body: &str) -> HttpResponse {
+    page_with_script(status, title, body, None)
+}
+
+/// A page; `script` is a module under `/web/` (scripts come only from this origin, and
+/// WebAssembly may compile).
+pub fn page_with_script(
+    status: StatusCode,
+    title: &str,
+    body: &str,
+    script: Option<&str>,
+) -> HttpResponse {
+    let script = script
+        .map(|s| format!("<script type=\"module\" src=\"/web/{}\"></script>", escape(s)))
+        .unwrap_or_default();
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .insert_header(("cache-control", "no-store"))
         .insert_header(("referrer-policy", "no-referrer"))
         .insert_header((
             "content-security-policy",
-            "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; \
-             style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+            "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; img-src 'self' blob: data:; \
+             media-src 'self' blob:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
         ))
         .body(format!(
             "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
              <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-             <title>{t}</title></head><body><main><h1>{t}</h1>{body}</main></body></html>",
+             <link rel=\"stylesheet\" href=\"/web/style.css\">\
+             <title>{t}</title>{script}</head><body><main><h1>{t}</h1>{body}</main></body></html>",
             t = escape(title)
         ))
 }
@@ -96,23 +110,28 @@ pub async fn capture_page(
             ),
         );
     }
+    // Without JavaScript the Back form still works; the script hides it and the SDK
+    // shows its own Back button.
     let cancel = if check.cancel_url.is_some() {
         format!(
-            "<form method=\"post\" action=\"/l/{}/cancel\"><button type=\"submit\">Back</button></form>",
+            "<form id=\"lc-back\" method=\"post\" action=\"/l/{}/cancel\">\
+             <button type=\"submit\" class=\"secondary\">Back</button></form>",
             escape(&link)
         )
     } else {
         String::new()
     };
-    page(
+    page_with_script(
         StatusCode::OK,
         "Liveness check",
         &format!(
-            "<p id=\"lc-status\" role=\"status\" aria-live=\"polite\">This page needs the livecheck \
-             browser SDK to run the camera check.</p>\
-             <div id=\"lc-capture\" data-link=\"{}\"></div>{cancel}",
+            "<p id=\"lc-status\" role=\"status\" aria-live=\"polite\">This check needs JavaScript \
+             and a camera.</p><p><button type=\"button\" id=\"lc-start\" hidden>Start</button></p>\
+             <div id=\"lc-capture\" data-link=\"{}/l/{}\"></div>{cancel}",
+            escape(&state.public_url),
             escape(&link)
         ),
+        Some("capture.js"),
     )
 }
 
@@ -135,8 +154,9 @@ pub async fn cancel_form(
 }
 
 pub async fn index(state: web::Data<AppState>) -> HttpResponse {
-    let demo = if state.demo {
-        "<p>Demo mode: create a check with the demo API key printed at start.</p>"
+    let demo = if state.demo_key.is_some() {
+        "<p>Demo mode: <a href=\"/demo\">try the whole integration</a>, or create checks \
+         with the demo API key printed at start.</p>"
     } else {
         ""
     };

@@ -1,0 +1,167 @@
+//! The JavaScript API (wasm-bindgen) and its TypeScript types.
+
+mod camera;
+mod net;
+mod run;
+mod timer;
+mod ui;
+
+use std::collections::HashMap;
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::error::{Code, SdkError};
+use crate::guidance::{Guidance, Locale};
+
+#[wasm_bindgen(typescript_custom_section)]
+const TYPES: &'static str = r#"
+/** A challenge the verifier's script may ask for. "Left" and "right" are the user's own. */
+export type ChallengeType = "BLINK" | "TURN_LEFT" | "TURN_RIGHT" | "LOOK_UP" | "SMILE" | "OPEN_MOUTH";
+
+/** What the user is being told, as a stable code (the text is in `PromptEvent.text`). */
+export type GuidanceCode =
+  | "loading" | "camera_starting" | "face_not_found" | "multiple_faces" | "move_closer"
+  | "move_back" | "centre_face" | "face_out_of_frame" | "too_dark" | "too_bright"
+  | "hold_steady" | "look_straight" | "blink" | "turn_left" | "turn_right" | "look_up"
+  | "smile" | "open_mouth" | "checking" | "passed" | "not_passed" | "cancelled" | "error";
+
+/** Errors to branch on (`error.code`). */
+export type ErrorCode =
+  | "permission_denied" | "no_camera" | "camera_in_use" | "insecure_context"
+  | "unsupported_browser" | "session_expired" | "link_already_used" | "network"
+  | "timeout" | "cancelled" | "invalid_link" | "internal";
+
+export interface LivecheckError extends Error {
+  name: "LivecheckError";
+  code: ErrorCode;
+}
+
+export interface PromptEvent {
+  code: GuidanceCode;
+  text: string;
+  /** The challenge being prompted, when the prompt is one. */
+  challenge: ChallengeType | null;
+  index: number | null;
+  total: number;
+}
+
+export interface ProgressEvent {
+  phase: "loading" | "positioning" | "capture" | "checking" | "done";
+  challengesDone: number;
+  challengesTotal: number;
+  framesSent: number;
+  /** 0–1 */
+  fraction: number;
+  /** Milliseconds the last first-pass check took. */
+  frameMs: number;
+}
+
+export interface StartOptions {
+  /** The capture link the verifier returned (`https://verifier.example/l/…`). */
+  link: string;
+  /** Where the preview and prompts go: an element or a CSS selector (default: a new div at the end of the body). */
+  container?: Element | string;
+  onPrompt?: (prompt: PromptEvent) => void;
+  onProgress?: (progress: ProgressEvent) => void;
+  onError?: (error: LivecheckError) => void;
+  /** Texts by guidance code; codes not given stay English. */
+  locale?: Partial<Record<GuidanceCode, string>>;
+  /** Go to the verifier's redirect when done (the hosted page does). Default false. */
+  redirect?: boolean;
+  /** Aborting it cancels the check. */
+  signal?: AbortSignal;
+  /** Longest wait for a usable face before the capture starts, ms (default 30000). */
+  faceTimeoutMs?: number;
+}
+
+export interface LivecheckResult {
+  status: "completed" | "failed";
+  passed: boolean;
+  failureReason: string | null;
+  /** The signed result token to hand to your backend. */
+  lcToken: string | null;
+  redirectUrl: string;
+}
+"#;
+
+/// The SDK's entry point.
+#[wasm_bindgen]
+pub struct Livecheck {
+    _private: (),
+}
+
+fn get(obj: &JsValue, key: &str) -> JsValue {
+    js_sys::Reflect::get(obj, &key.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn function(obj: &JsValue, key: &str) -> Option<js_sys::Function> {
+    get(obj, key).dyn_into().ok()
+}
+
+fn options(value: &JsValue) -> Result<run::Options, SdkError> {
+    let link = get(value, "link")
+        .as_string()
+        .ok_or_else(|| SdkError::new(Code::InvalidLink, "options.link (the capture URL) is required"))?;
+    let locale_value = get(value, "locale");
+    let texts: HashMap<String, String> = if locale_value.is_undefined() || locale_value.is_null() {
+        HashMap::new()
+    } else {
+        serde_wasm_bindgen::from_value(locale_value)
+            .map_err(|e| SdkError::new(Code::Internal, format!("options.locale: {e}")))?
+    };
+    let timeout = get(value, "faceTimeoutMs").as_f64().unwrap_or(30_000.0);
+    Ok(run::Options {
+        link,
+        container: get(value, "container"),
+        on_prompt: function(value, "onPrompt"),
+        on_progress: function(value, "onProgress"),
+        locale: Locale::new(texts),
+        redirect: get(value, "redirect").as_bool().unwrap_or(false),
+        signal: get(value, "signal").dyn_into().ok(),
+        face_timeout_ms: timeout.clamp(1000.0, 600_000.0) as u32,
+    })
+}
+
+#[wasm_bindgen]
+impl Livecheck {
+    /// Runs one check. Resolves with the verifier's decision; rejects with a
+    /// `LivecheckError` (also passed to `onError`).
+    #[wasm_bindgen(unchecked_return_type = "Promise<LivecheckResult>")]
+    pub fn start(#[wasm_bindgen(unchecked_param_type = "StartOptions")] options_value: JsValue) -> js_sys::Promise {
+        let on_error = function(&options_value, "onError");
+        let parsed = options(&options_value);
+        wasm_bindgen_futures::future_to_promise(async move {
+            let result = match parsed {
+                Ok(opts) => run::run(opts).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(outcome) => serde_wasm_bindgen::to_value(&outcome).map_err(|e| SdkError::new(Code::Internal, e.to_string()).to_js()),
+                Err(e) => {
+                    let err = e.to_js();
+                    if let Some(f) = &on_error {
+                        let _ = f.call1(&JsValue::NULL, &err);
+                    }
+                    Err(err)
+                }
+            }
+        })
+    }
+}
+
+/// The default English text of every guidance code (a starting point for a locale).
+#[wasm_bindgen(js_name = defaultTexts, unchecked_return_type = "Record<GuidanceCode, string>")]
+pub fn default_texts() -> JsValue {
+    let obj = js_sys::Object::new();
+    for g in Guidance::ALL {
+        let _ = js_sys::Reflect::set(&obj, &g.code().into(), &g.english().into());
+    }
+    obj.into()
+}
+
+/// The SDK's version.
+#[wasm_bindgen]
+pub fn version() -> String {
+    env!("CARGO_PKG_VERSION").to_string()
+}

@@ -1,0 +1,362 @@
+//! One check in the browser, start to end: UI, camera and models, positioning, claim,
+//! capture with uploads as it goes, finish, and the way on.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use futures_channel::mpsc;
+use futures_util::future::join;
+use futures_util::StreamExt;
+use livecheck_core::protocol::{sha256, FrameSigner};
+use livecheck_core::{Engine, Frame, ModelBytes, ObserveOptions};
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+use super::camera::{blob_bytes, Camera};
+use crate::error::{Code, SdkError, SdkResult};
+use crate::flow::{Capture, End, Positioning};
+use crate::guidance::{Guidance, Locale};
+use super::net::Api;
+use super::timer::{now_ms, sleep, wait};
+use super::ui::Ui;
+
+pub struct Options {
+    pub link: String,
+    pub container: JsValue,
+    pub on_prompt: Option<js_sys::Function>,
+    pub on_progress: Option<js_sys::Function>,
+    pub locale: Locale,
+    /// Hosted page: go to the verifier's redirect when done.
+    pub redirect: bool,
+    pub signal: Option<web_sys::AbortSignal>,
+    /// Longest wait for a usable face before the capture starts.
+    pub face_timeout_ms: u32,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Outcome {
+    pub status: String,
+    pub passed: bool,
+    pub failure_reason: Option<String>,
+    pub lc_token: Option<String>,
+    pub redirect_url: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Prompt<'a> {
+    code: &'a str,
+    text: &'a str,
+    challenge: Option<&'a str>,
+    index: Option<usize>,
+    total: usize,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Progress {
+    phase: &'static str,
+    challenges_done: usize,
+    challenges_total: usize,
+    frames_sent: u32,
+    fraction: f64,
+    /// Milliseconds the last first-pass check took.
+    frame_ms: f64,
+}
+
+thread_local! {
+    static ENGINE: RefCell<Option<Rc<Engine>>> = const { RefCell::new(None) };
+}
+
+/// The first-pass engine (no anti-spoof: that is the verifier's), loaded once per page.
+async fn engine(api: &Api) -> SdkResult<Rc<Engine>> {
+    if let Some(e) = ENGINE.with(|e| e.borrow().clone()) {
+        return Ok(e);
+    }
+    let yunet = api.model("yunet").await?;
+    let mesh = api.model("face_mesh").await?;
+    let blend = api.model("blendshapes").await?;
+    let engine = Engine::from_model_bytes(&ModelBytes {
+        yunet: &yunet,
+        face_mesh: &mesh,
+        blendshapes: &blend,
+        anti_spoof: None,
+    })
+    .map_err(|e| SdkError::new(Code::Internal, e.to_string()))?;
+    let engine = Rc::new(engine);
+    ENGINE.with(|e| *e.borrow_mut() = Some(engine.clone()));
+    Ok(engine)
+}
+
+struct Session<'a> {
+    opts: &'a Options,
+    ui: Ui,
+    cancelled: Rc<Cell<bool>>,
+    total: Cell<usize>,
+}
+
+impl Session<'_> {
+    fn prompt(&self, g: Guidance, challenge: Option<(usize, &str)>) {
+        if !self.ui.show(g) {
+            return;
+        }
+        if let Some(f) = &self.opts.on_prompt {
+            let text = self.ui.text(g);
+            let p = Prompt {
+                code: g.code(),
+                text: &text,
+                challenge: challenge.map(|c| c.1),
+                index: challenge.map(|c| c.0),
+                total: self.total.get(),
+            };
+            if let Ok(v) = serde_wasm_bindgen::to_value(&p) {
+                let _ = f.call1(&JsValue::NULL, &v);
+            }
+        }
+    }
+
+    fn progress(&self, phase: &'static str, done: usize, sent: u32, fraction: f64, frame_ms: f64) {
+        self.ui.progress(fraction);
+        if let Some(f) = &self.opts.on_progress {
+            let p = Progress {
+                phase,
+                challenges_done: done,
+                challenges_total: self.total.get(),
+                frames_sent: sent,
+                fraction,
+                frame_ms,
+            };
+            if let Ok(v) = serde_wasm_bindgen::to_value(&p) {
+                let _ = f.call1(&JsValue::NULL, &v);
+            }
+        }
+    }
+
+    fn check_cancelled(&self) -> SdkResult<()> {
+        if self.cancelled.get() {
+            Err(SdkError::new(Code::Cancelled, "the user cancelled"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+fn frame_of(px: &super::camera::Pixels) -> SdkResult<Frame<'_>> {
+    Frame::new(px.width, px.height, &px.rgba).map_err(|e| SdkError::new(Code::Internal, e.to_string()))
+}
+
+fn model_error(e: livecheck_core::ModelError) -> SdkError {
+    SdkError::new(Code::Internal, e.to_string())
+}
+
+pub async fn run(opts: Options) -> SdkResult<Outcome> {
+    let api = Api::from_link(&opts.link)?;
+    let cancelled = Rc::new(Cell::new(false));
+    let _abort = opts.signal.as_ref().map(|s| {
+        let flag = cancelled.clone();
+        let cb = Closure::<dyn FnMut()>::new(move || flag.set(true));
+        s.set_onabort(Some(cb.as_ref().unchecked_ref()));
+        cb
+    });
+    let container = super::ui::container(&opts.container)?;
+    let ui = Ui::mount(&container, opts.locale.clone(), cancelled.clone())?;
+    let s = Session { opts: &opts, ui, cancelled, total: Cell::new(0) };
+    s.prompt(Guidance::Loading, None);
+    s.progress("loading", 0, 0, 0.0, 0.0);
+
+    // Models first, then the camera: its light comes on only once frames can be checked.
+    let result = async {
+        let engine = engine(&api).await?;
+        s.check_cancelled()?;
+        s.prompt(Guidance::CameraStarting, None);
+        let camera = Camera::open(s.ui.video(), 640, 480).await?;
+        let result = capture(&s, &api, &engine, &camera).await;
+        camera.stop();
+        result
+    }
+    .await;
+    match result {
+        Ok(outcome) => Ok(outcome),
+        Err(e) if e.code == Code::Cancelled => {
+            s.prompt(Guidance::Cancelled, None);
+            s.ui.finished();
+            // The verifier hears of it: the check ends as cancelled (its webhook fires).
+            if let Ok(url) = api.cancel().await {
+                if opts.redirect {
+                    navigate(&url);
+                }
+            }
+            Err(e)
+        }
+        Err(e) => {
+            s.prompt(Guidance::Error, None);
+            s.ui.finished();
+            Err(e)
+        }
+    }
+}
+
+fn navigate(url: &str) {
+    if let Some(w) = web_sys::window() {
+        let _ = w.location().assign(url);
+    }
+}
+
+async fn capture(s: &Session<'_>, api: &Api, engine: &Engine, camera: &Camera) -> SdkResult<Outcome> {
+    // Positioning: detection and quality only, before the link is used.
+    let deadline = now_ms() + s.opts.face_timeout_ms as f64;
+    let mut positioning = Positioning::default();
+    s.progress("positioning", 0, 0, 0.0, 0.0);
+    loop {
+        s.check_cancelled()?;
+        if now_ms() > deadline {
+            return Err(SdkError::new(
+                Code::Timeout,
+                format!("no usable face within {} s", s.opts.face_timeout_ms / 1000),
+            ));
+        }
+        let Some(px) = camera.grab()? else {
+            sleep(15).await;
+            continue;
+        };
+        let t0 = now_ms();
+        let obs = engine
+            .observe(&frame_of(&px)?, 0, ObserveOptions { mesh: false, anti_spoof: false })
+            .map_err(model_error)?;
+        let (g, ready) = positioning.step(&obs);
+        s.ui.state(if g == Guidance::LookStraight { "ok" } else { "warn" });
+        s.prompt(g, None);
+        s.progress("positioning", 0, 0, 0.0, now_ms() - t0);
+        if ready {
+            break;
+        }
+        sleep(0).await;
+    }
+
+    let claimed = api.claim().await?;
+    let script = claimed.script;
+    s.total.set(script.challenges.len());
+    s.ui.set_cancel_visible(claimed.can_cancel || !s.opts.redirect, if s.opts.redirect { "Back" } else { "Cancel" });
+    let key = hex::decode(&claimed.frame_key).map_err(|e| SdkError::new(Code::Internal, e.to_string()))?;
+    let signer = FrameSigner::new(&key, &script.session_id, &script.nonce)
+        .map_err(|e| SdkError::new(Code::Internal, e.to_string()))?;
+    let cap_ms = (script.capture.baseline_ms + script.challenges.iter().map(|c| c.window_ms).sum::<u64>()) as f64 + 2000.0;
+    let challenges: Vec<&'static str> = script.challenges.iter().map(|c| c.kind.as_str()).collect();
+    let mut flow = Capture::new(script);
+
+    let (tx, rx) = mpsc::unbounded::<(u64, Option<u16>, js_sys::Promise)>();
+    let upload_error: RefCell<Option<SdkError>> = RefCell::new(None);
+    let sent = Cell::new(0u32);
+
+    let uploader = async {
+        let mut signer = signer;
+        let mut seen = std::collections::HashSet::new();
+        let mut rx = rx;
+        while let Some((t, index, jpeg)) = rx.next().await {
+            if upload_error.borrow().is_some() {
+                continue;
+            }
+            let result = async {
+                let bytes = blob_bytes(wait(jpeg, Code::Internal).await?).await?;
+                // A looping or frozen camera repeats pictures; the verifier refuses repeats.
+                if !seen.insert(sha256(&bytes)) {
+                    return Ok(());
+                }
+                let env = signer
+                    .sign(t, index, &bytes)
+                    .map_err(|e| SdkError::new(Code::Internal, e.to_string()))?;
+                let mut tries = 0;
+                loop {
+                    match api.upload(&env, &bytes).await {
+                        Err(e) if e.code == Code::Network && tries < 2 => {
+                            tries += 1;
+                            sleep(300 * tries).await;
+                        }
+                        r => break r,
+                    }
+                }?;
+                sent.set(sent.get() + 1);
+                Ok(())
+            }
+            .await;
+            if let Err(e) = result {
+                *upload_error.borrow_mut() = Some(e);
+            }
+        }
+    };
+
+    let capture_loop = async {
+        let start = now_ms();
+        let mut end = None;
+        while end.is_none() {
+            s.check_cancelled()?;
+            if let Some(e) = upload_error.borrow().clone() {
+                return Err(e);
+            }
+            if now_ms() - start > cap_ms {
+                break;
+            }
+            let Some(px) = camera.grab()? else {
+                sleep(10).await;
+                continue;
+            };
+            let t0 = now_ms();
+            let t = (t0 - start).max(0.0) as u64;
+            let obs = engine
+                .observe(&frame_of(&px)?, t, ObserveOptions { mesh: true, anti_spoof: false })
+                .map_err(model_error)?;
+            let frame_ms = now_ms() - t0;
+            let step = flow.step(obs);
+            if let Some(index) = step.send {
+                let _ = tx.unbounded_send((t, index, camera.jpeg()));
+            }
+            let challenge = challenges.get(step.seen).map(|c| (step.seen, *c));
+            s.ui.state(if matches!(step.guidance, Guidance::FaceNotFound | Guidance::MultipleFaces | Guidance::FaceOutOfFrame | Guidance::TooDark | Guidance::TooBright) { "warn" } else { "ok" });
+            s.prompt(step.guidance, challenge);
+            let total = flow.total().max(1) as f64;
+            s.progress("capture", step.seen, sent.get(), step.seen as f64 / total, frame_ms);
+            end = step.end;
+            sleep(0).await;
+        }
+        Ok(end)
+    };
+    let capture_loop = async {
+        let r = capture_loop.await;
+        tx.close_channel();
+        r
+    };
+    let (end, ()) = join(capture_loop, uploader).await;
+    let end = end?;
+    if let Some(e) = upload_error.borrow().clone() {
+        return Err(e);
+    }
+    // A challenge not seen here (`WindowMissed`) still goes to the verifier: it
+    // decides from the frames it has, and says why.
+    let _: Option<End> = end;
+
+    s.ui.state("idle");
+    s.prompt(Guidance::Checking, None);
+    s.progress("checking", flow.seen(), sent.get(), 1.0, 0.0);
+    let finished = api.finish().await?;
+    let lc_token = web_sys::Url::new(&finished.redirect_url)
+        .ok()
+        .and_then(|u| u.search_params().get("lc_token"));
+    s.prompt(if finished.passed { Guidance::Passed } else { Guidance::NotPassed }, None);
+    s.progress("done", flow.seen(), sent.get(), 1.0, 0.0);
+    s.ui.finished();
+    if s.opts.redirect {
+        if finished.passed {
+            navigate(&finished.redirect_url);
+        } else {
+            s.ui.offer_continue(&finished.redirect_url);
+        }
+    }
+    Ok(Outcome {
+        status: finished.status,
+        passed: finished.passed,
+        failure_reason: finished.failure_reason,
+        lc_token,
+        redirect_url: finished.redirect_url,
+    })
+}

@@ -1,0 +1,180 @@
+//! The SDK's own DOM inside the integrator's container: the mirrored preview, the
+//! prompt in a polite ARIA live region, progress, and real buttons (keyboard usable).
+//! No flashing; the only transition (the frame's colour) is off under
+//! `prefers-reduced-motion`.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{Document, Element, HtmlButtonElement, HtmlElement, HtmlVideoElement};
+
+use crate::error::{js_message, Code, SdkError, SdkResult};
+use crate::guidance::{Guidance, Locale};
+
+const CSS: &str = "\
+.lc-root{font:16px/1.4 system-ui,sans-serif;max-width:640px;margin:0 auto;color:#1a1a1a}\
+.lc-stage{position:relative;aspect-ratio:4/3;background:#222;border-radius:12px;overflow:hidden;\
+border:4px solid #888;transition:border-color .6s ease}\
+.lc-root[data-state=ok] .lc-stage{border-color:#1b7f3b}\
+.lc-root[data-state=warn] .lc-stage{border-color:#b35c00}\
+.lc-video{width:100%;height:100%;object-fit:cover;transform:scaleX(-1)}\
+.lc-oval{position:absolute;inset:12% 28%;border:3px dashed rgba(255,255,255,.7);border-radius:50%}\
+.lc-prompt{font-size:1.25rem;font-weight:600;min-height:2.8em;margin:.75em 0 .25em}\
+.lc-progress{width:100%;height:.6em}\
+.lc-actions{margin-top:.75em;display:flex;gap:.75em}\
+.lc-actions button,.lc-actions a{font:inherit;padding:.5em 1.2em;border-radius:8px}\
+.lc-actions :focus-visible{outline:3px solid #0b57d0;outline-offset:2px}\
+@media (prefers-reduced-motion:reduce){.lc-stage{transition:none}}";
+
+pub struct Ui {
+    root: HtmlElement,
+    video: HtmlVideoElement,
+    prompt: Element,
+    progress: Element,
+    cancel: HtmlButtonElement,
+    next: HtmlElement,
+    locale: Locale,
+    shown: Cell<Option<Guidance>>,
+    _on_cancel: Closure<dyn FnMut()>,
+}
+
+fn el(doc: &Document, tag: &str, class: &str) -> SdkResult<Element> {
+    let e = doc.create_element(tag).map_err(|e| SdkError::new(Code::Internal, js_message(&e)))?;
+    e.set_class_name(class);
+    Ok(e)
+}
+
+impl Ui {
+    /// Builds the UI in `container`; `cancelled` is set when the user presses Cancel.
+    pub fn mount(container: &Element, locale: Locale, cancelled: Rc<Cell<bool>>) -> SdkResult<Self> {
+        let doc = web_sys::window()
+            .and_then(|w| w.document())
+            .ok_or_else(|| SdkError::new(Code::UnsupportedBrowser, "no document"))?;
+        let root: HtmlElement = el(&doc, "div", "lc-root")?.unchecked_into();
+        let style = el(&doc, "style", "")?;
+        style.set_text_content(Some(CSS));
+        let stage = el(&doc, "div", "lc-stage")?;
+        let video: HtmlVideoElement = el(&doc, "video", "lc-video")?.unchecked_into();
+        let _ = video.set_attribute("aria-hidden", "true");
+        let oval = el(&doc, "div", "lc-oval")?;
+        let _ = oval.set_attribute("aria-hidden", "true");
+        let prompt = el(&doc, "p", "lc-prompt")?;
+        let _ = prompt.set_attribute("role", "status");
+        let _ = prompt.set_attribute("aria-live", "polite");
+        let _ = prompt.set_attribute("aria-atomic", "true");
+        let progress = el(&doc, "progress", "lc-progress")?;
+        let _ = progress.set_attribute("max", "1");
+        let _ = progress.set_attribute("value", "0");
+        let _ = progress.set_attribute("aria-label", "Progress");
+        let actions = el(&doc, "div", "lc-actions")?;
+        let cancel: HtmlButtonElement = el(&doc, "button", "lc-cancel")?.unchecked_into();
+        cancel.set_type("button");
+        cancel.set_text_content(Some("Cancel"));
+        let next: HtmlElement = el(&doc, "a", "lc-continue")?.unchecked_into();
+        next.set_hidden(true);
+        next.set_text_content(Some("Continue"));
+
+        let on_cancel = Closure::<dyn FnMut()>::new(move || cancelled.set(true));
+        cancel.set_onclick(Some(on_cancel.as_ref().unchecked_ref()));
+
+        let append = |parent: &Element, child: &Element| {
+            parent.append_child(child).map(|_| ()).map_err(|e| SdkError::new(Code::Internal, js_message(&e)))
+        };
+        append(&stage, &video)?;
+        append(&stage, &oval)?;
+        append(&actions, &cancel)?;
+        append(&actions, &next)?;
+        for child in [&style, &stage, &prompt, &progress, &actions] {
+            append(&root, child)?;
+        }
+        append(container, &root)?;
+        Ok(Self {
+            root,
+            video,
+            prompt,
+            progress,
+            cancel,
+            next,
+            locale,
+            shown: Cell::new(None),
+            _on_cancel: on_cancel,
+        })
+    }
+
+    pub fn video(&self) -> &HtmlVideoElement {
+        &self.video
+    }
+
+    pub fn text(&self, g: Guidance) -> String {
+        self.locale.text(g).to_string()
+    }
+
+    /// Shows `g` if it is not already shown; returns whether it changed.
+    pub fn show(&self, g: Guidance) -> bool {
+        if self.shown.replace(Some(g)) == Some(g) {
+            return false;
+        }
+        self.prompt.set_text_content(Some(self.locale.text(g)));
+        let _ = self.root.set_attribute("data-guidance", g.code());
+        true
+    }
+
+    /// `ok`, `warn` or `idle`: the frame's colour (never flashing: it changes only with the guidance).
+    pub fn state(&self, state: &str) {
+        let _ = self.root.set_attribute("data-state", state);
+    }
+
+    pub fn progress(&self, fraction: f64) {
+        let _ = self.progress.set_attribute("value", &format!("{:.3}", fraction.clamp(0.0, 1.0)));
+    }
+
+    pub fn set_cancel_visible(&self, visible: bool, label: &str) {
+        self.cancel.set_hidden(!visible);
+        self.cancel.set_text_content(Some(label));
+    }
+
+    /// The way on after a result: a link the user follows (focused, for keyboards).
+    pub fn offer_continue(&self, url: &str) {
+        let _ = self.next.set_attribute("href", url);
+        self.next.set_hidden(false);
+        self.cancel.set_hidden(true);
+        let _ = self.next.focus();
+    }
+
+    pub fn finished(&self) {
+        self.cancel.set_hidden(true);
+        let _ = self.root.set_attribute("data-finished", "true");
+    }
+}
+
+impl Drop for Ui {
+    fn drop(&mut self) {
+        self.cancel.set_onclick(None);
+    }
+}
+
+/// The container from the options: an element, a CSS selector, or a new `<div>` at the
+/// end of the body.
+pub fn container(value: &JsValue) -> SdkResult<Element> {
+    let doc = web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or_else(|| SdkError::new(Code::UnsupportedBrowser, "no document"))?;
+    if let Some(e) = value.dyn_ref::<Element>() {
+        return Ok(e.clone());
+    }
+    if let Some(sel) = value.as_string() {
+        return doc
+            .query_selector(&sel)
+            .ok()
+            .flatten()
+            .ok_or_else(|| SdkError::new(Code::Internal, format!("no element matches {sel:?}")));
+    }
+    let div = el(&doc, "div", "")?;
+    doc.body()
+        .ok_or_else(|| SdkError::new(Code::UnsupportedBrowser, "no body"))?
+        .append_child(&div)
+        .map_err(|e| SdkError::new(Code::Internal, js_message(&e)))?;
+    Ok(div)
+}

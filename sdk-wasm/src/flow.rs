@@ -1,0 +1,182 @@
+//! The capture flow, free of the browser: which prompt to show, which frames to send
+//! and when the capture is over, decided frame by frame from core's observations.
+//!
+//! Two phases. *Positioning* runs before the link is claimed (so a user who never
+//! gets a face in view does not use the link up): it waits for a few good frames in a
+//! row. *Capture* follows the script: the neutral baseline, then each challenge in
+//! order, judged with core's own `judge_script` (the verifier's rule, run here only to
+//! know when to move on), then a short tail so the last action's return is on record.
+//!
+//! Frames sent: every analysed frame of the capture, at most one per
+//! `min_frame_gap_ms`, up to the script's limit. Excursions are judged from their
+//! shape (rest, peak, return), so the frames around each peak matter as much as the
+//! peak itself; at the first pass's rate (about 10 per second) that is all of them.
+
+use livecheck_core::challenge::{judge_script, ChallengeRules};
+use livecheck_core::protocol::ChallengeScript;
+use livecheck_core::Observation;
+
+use crate::guidance::Guidance;
+
+/// Good frames in a row that end positioning.
+pub const POSITIONED_FRAMES: usize = 3;
+/// Capture kept going after the last challenge is seen, ms.
+pub const TAIL_MS: u64 = 500;
+/// Smallest gap between two frames sent, ms.
+pub const MIN_FRAME_GAP_MS: u64 = 60;
+
+/// Reads one positioning frame: `Some(guidance)` to show, and whether it was good.
+pub fn positioning_guidance(obs: &Observation) -> (Guidance, bool) {
+    match obs.quality.issues.first() {
+        Some(&issue) => (Guidance::for_issue(issue), false),
+        None => (Guidance::LookStraight, true),
+    }
+}
+
+/// Counts good positioning frames in a row.
+#[derive(Debug, Default)]
+pub struct Positioning {
+    streak: usize,
+}
+
+impl Positioning {
+    /// Returns the guidance for this frame and whether the user is now in position.
+    pub fn step(&mut self, obs: &Observation) -> (Guidance, bool) {
+        let (g, good) = positioning_guidance(obs);
+        self.streak = if good { self.streak + 1 } else { 0 };
+        (g, self.streak >= POSITIONED_FRAMES)
+    }
+}
+
+/// Why the capture ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum End {
+    /// Every challenge was seen here (the verifier decides again).
+    AllSeen,
+    /// The window of challenge `i` passed without it being seen.
+    WindowMissed(usize),
+    /// The script's frame limit was reached.
+    FrameLimit,
+}
+
+/// What to do with one capture frame.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Step {
+    pub guidance: Guidance,
+    /// Send this frame, tagged with the challenge being prompted (`None`: baseline).
+    pub send: Option<Option<u16>>,
+    /// Challenges seen so far.
+    pub seen: usize,
+    pub end: Option<End>,
+}
+
+pub struct Capture {
+    script: ChallengeScript,
+    rules: ChallengeRules,
+    observations: Vec<Observation>,
+    seen: usize,
+    /// Time of the last seen challenge's peak: the next one's window starts there.
+    cursor_ms: u64,
+    sent: u32,
+    last_sent_ms: Option<u64>,
+    tail_until: Option<u64>,
+}
+
+impl Capture {
+    pub fn new(script: ChallengeScript) -> Self {
+        Self {
+            script,
+            rules: ChallengeRules::default(),
+            observations: Vec::new(),
+            seen: 0,
+            cursor_ms: 0,
+            sent: 0,
+            last_sent_ms: None,
+            tail_until: None,
+        }
+    }
+
+    pub fn total(&self) -> usize {
+        self.script.challenges.len()
+    }
+
+    pub fn seen(&self) -> usize {
+        self.seen
+    }
+
+    /// The end of the current challenge's window, by the verifier's rule.
+    fn window_end(&self) -> Option<u64> {
+        let ch = self.script.challenges.get(self.seen)?;
+        Some(
+            self.cursor_ms
+                .max(self.script.capture.baseline_ms)
+                .saturating_add(ch.window_ms),
+        )
+    }
+
+    /// One analysed frame, `obs.t_ms` counted from the capture's start.
+    pub fn step(&mut self, obs: Observation) -> Step {
+        let t = obs.t_ms;
+        let issue = obs.quality.issues.first().copied();
+        self.observations.push(obs);
+        let baseline = t < self.script.capture.baseline_ms;
+
+        let send = if self.sent < self.script.capture.max_frames
+            && self
+                .last_sent_ms
+                .is_none_or(|last| t >= last + MIN_FRAME_GAP_MS)
+        {
+            self.sent += 1;
+            self.last_sent_ms = Some(t);
+            Some(if baseline {
+                None
+            } else {
+                Some(self.seen.min(u16::MAX as usize - 1) as u16)
+            })
+        } else {
+            None
+        };
+
+        if !baseline && self.seen < self.total() {
+            let judged = judge_script(
+                &self.observations,
+                &self.script.challenges[..=self.seen],
+                self.script.capture.baseline_ms,
+                &self.rules,
+            );
+            if let Some(v) = judged.last().filter(|v| v.passed) {
+                self.cursor_ms = v.t_ms.unwrap_or(t) + 1;
+                self.seen += 1;
+                if self.seen == self.total() {
+                    self.tail_until = Some(t + TAIL_MS);
+                }
+            }
+        }
+        if self.total() == 0 && !baseline && self.tail_until.is_none() {
+            self.tail_until = Some(t);
+        }
+
+        let end = if self.tail_until.is_some_and(|until| t >= until) {
+            Some(End::AllSeen)
+        } else if self.window_end().is_some_and(|end| t > end) {
+            Some(End::WindowMissed(self.seen))
+        } else if self.sent >= self.script.capture.max_frames {
+            Some(End::FrameLimit)
+        } else {
+            None
+        };
+
+        let guidance = match (issue, self.script.challenges.get(self.seen)) {
+            (Some(i), _) => Guidance::for_issue(i),
+            _ if baseline => Guidance::HoldSteady,
+            (None, Some(ch)) => Guidance::for_challenge(ch.kind),
+            (None, None) => Guidance::HoldSteady,
+        };
+        Step {
+            guidance,
+            send,
+            seen: self.seen,
+            end,
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! The SDK's capture flow over real frames, natively: the d18 clip as a camera at
+//! 10 frames per second, through positioning and a [BLINK, SMILE] script.
+#![allow(clippy::unwrap_used)]
+
+use livecheck_core::challenge::TimedChallenge;
+use livecheck_core::decode::{decode, split_mjpeg};
+use livecheck_core::manifest::ModelFiles;
+use livecheck_core::protocol::{CaptureParams, ChallengeScript};
+use livecheck_core::{ChallengeKind, Engine, ObserveOptions};
+use livecheck_sdk::flow::{Capture, End, Positioning, POSITIONED_FRAMES};
+use livecheck_sdk::guidance::Guidance;
+
+fn engine() -> Engine {
+    let files = ModelFiles::load_dir(&ModelFiles::default_dir()).expect("run models/fetch.sh");
+    Engine::from_model_bytes(&files.model_bytes()).unwrap()
+}
+
+fn script(kinds: &[ChallengeKind]) -> ChallengeScript {
+    ChallengeScript {
+        session_id: "ses_flow".into(),
+        nonce: "00".repeat(32),
+        challenges: kinds
+            .iter()
+            .map(|&kind| TimedChallenge { kind, window_ms: 5000 })
+            .collect(),
+        capture: CaptureParams::default(),
+    }
+}
+
+#[test]
+fn d18_at_ten_frames_a_second_is_positioned_then_blinks_and_smiles_in_order() {
+    let engine = engine();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testdata/video/lp_d18_actions_640x480_30fps.mjpeg");
+    let bytes = std::fs::read(path).unwrap();
+    let frames: Vec<_> = split_mjpeg(&bytes).into_iter().step_by(3).collect();
+
+    let mut positioning = Positioning::default();
+    let mut used = 0;
+    for jpeg in &frames {
+        let img = decode(jpeg).unwrap();
+        let obs = engine
+            .observe(&img.frame().unwrap(), 0, ObserveOptions { mesh: false, anti_spoof: false })
+            .unwrap();
+        used += 1;
+        let (g, ready) = positioning.step(&obs);
+        assert_eq!(g, Guidance::LookStraight);
+        if ready {
+            break;
+        }
+    }
+    assert_eq!(used, POSITIONED_FRAMES, "a well-framed face is positioned at once");
+
+    let mut capture = Capture::new(script(&[ChallengeKind::Blink, ChallengeKind::Smile]));
+    let mut prompts = Vec::new();
+    let mut sent = 0;
+    let mut end = None;
+    for (i, jpeg) in frames[used..].iter().enumerate() {
+        let img = decode(jpeg).unwrap();
+        let obs = engine
+            .observe(&img.frame().unwrap(), i as u64 * 100, ObserveOptions { mesh: true, anti_spoof: false })
+            .unwrap();
+        let step = capture.step(obs);
+        if prompts.last() != Some(&step.guidance) {
+            prompts.push(step.guidance);
+        }
+        sent += usize::from(step.send.is_some());
+        if step.end.is_some() {
+            end = step.end;
+            break;
+        }
+    }
+    assert_eq!(end, Some(End::AllSeen), "prompts {prompts:?}");
+    assert_eq!(prompts, [Guidance::HoldSteady, Guidance::Blink, Guidance::Smile]);
+    assert!(sent >= 20, "{sent} frames sent");
+}
+
+#[test]
+fn a_challenge_never_performed_ends_the_capture_when_its_window_passes() {
+    let engine = engine();
+    let img = decode(&std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testdata/live/silentface_T1_live_upright.jpg")).unwrap()).unwrap();
+    let mut capture = Capture::new(script(&[ChallengeKind::TurnLeft]));
+    let obs = engine
+        .observe(&img.frame().unwrap(), 0, ObserveOptions { mesh: true, anti_spoof: false })
+        .unwrap();
+    let mut end = None;
+    for i in 0..100u64 {
+        let step = capture.step(livecheck_core::Observation { t_ms: i * 100, ..obs.clone() });
+        if i * 100 <= 6000 {
+            assert_eq!(step.end, None, "at {} ms", i * 100);
+        }
+        if step.end.is_some() {
+            end = step.end.map(|e| (e, i * 100));
+            break;
+        }
+    }
+    assert_eq!(end, Some((End::WindowMissed(0), 6100)));
+    assert_eq!(capture.seen(), 0);
+}

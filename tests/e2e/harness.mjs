@@ -1,0 +1,217 @@
+// Shared by the end-to-end tests: the real verifier binary on a free port, Debian's
+// Chromium driven by playwright-core with a fake camera, a webhook receiver, and the
+// customer API calls a backend makes.
+import { spawn } from "node:child_process";
+import { createServer } from "node:http";
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+export const TESTDATA = process.env.LIVECHECK_TESTDATA || join(ROOT, "..", "shared", "testdata");
+export const CLIPS = {
+  d18: join(TESTDATA, "video", "lp_d18_actions_640x480_30fps.mjpeg"),
+  s32: join(TESTDATA, "video", "lp_s32_turns_640x480_30fps.mjpeg"),
+};
+const VERIFIER = join(ROOT, "target", "debug", "livecheck-verifier");
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+
+/** Starts `livecheck-verifier serve --demo` on a free port with its own data dir. */
+export async function startVerifier(env = {}) {
+  const dataDir = mkdtempSync(join(tmpdir(), "lc-e2e-"));
+  const child = spawn(VERIFIER, ["serve", "--demo", "--bind", "127.0.0.1:0", "--data-dir", dataDir], {
+    env: { ...process.env, LIVECHECK_WEBHOOKS_ALLOW_PRIVATE_TARGETS: "true", LIVECHECK_LOG: "warn", ...env },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const seen = await new Promise((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error(`verifier did not start: ${out}`)), 60_000);
+    child.on("exit", (code) => reject(new Error(`verifier exited with ${code}: ${out}`)));
+    child.stdout.on("data", (chunk) => {
+      out += chunk;
+      const url = out.match(/listening on (http:\/\/\S+)/);
+      const key = out.match(/demo api key: (\S+)/);
+      if (url && key) {
+        clearTimeout(timer);
+        resolve({ url: url[1], key: key[1] });
+      }
+    });
+  });
+  const verifier = {
+    ...seen,
+    async stop() {
+      child.kill("SIGTERM");
+      await new Promise((r) => (child.exitCode !== null ? r() : child.on("exit", r)));
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+    async api(method, path, body) {
+      const res = await fetch(verifier.url + path, {
+        method,
+        headers: { authorization: `Bearer ${seen.key}`, "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return { status: res.status, body: await res.json() };
+    },
+    async create(body) {
+      const r = await verifier.api("POST", "/liveness_check", body);
+      if (r.status !== 201) throw new Error(`create: ${r.status} ${JSON.stringify(r.body)}`);
+      return r.body;
+    },
+    async ready() {
+      for (let i = 0; i < 240; i++) {
+        const r = await fetch(verifier.url + "/readyz");
+        if (r.ok) return;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      throw new Error("verifier models did not load");
+    },
+  };
+  await verifier.ready();
+  return verifier;
+}
+
+/** Chromium headless with a fake camera: a clip file, or its built-in pattern when `clip` is null. */
+export async function launch(clip) {
+  const args = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
+    "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+    "--autoplay-policy=no-user-gesture-required",
+  ];
+  if (clip) args.push(`--use-file-for-fake-video-capture=${clip}`);
+  return chromium.launch({ executablePath: CHROMIUM, args, headless: true });
+}
+
+/** A page that records the console (printed if a test fails) and the SDK's prompts. */
+export async function newPage(browser) {
+  const page = await browser.newPage();
+  const log = [];
+  page.on("console", (m) => log.push(`[${m.type()}] ${m.text()}`));
+  page.on("pageerror", (e) => log.push(`[pageerror] ${e.message}`));
+  page.log = log;
+  return page;
+}
+
+/** Records every request body and header sent to it. */
+export async function webhookReceiver() {
+  const received = [];
+  const server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", () => {
+      received.push({ headers: req.headers, body });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    url: `http://127.0.0.1:${server.address().port}/hook`,
+    received,
+    async waitFor(pred, ms = 30_000) {
+      const end = Date.now() + ms;
+      while (Date.now() < end) {
+        const hit = received.find(pred);
+        if (hit) return hit;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`no matching webhook within ${ms} ms; got ${received.length}`);
+    },
+    close: () => new Promise((r) => server.close(r)),
+  };
+}
+
+/** An MJPEG fake-camera clip: one photo, repeated (a still presentation attack). */
+export function stillClip(photo, frames = 60) {
+  const jpeg = readFileSync(photo);
+  const path = join(mkdtempSync(join(tmpdir(), "lc-clip-")), "still.mjpeg");
+  writeFileSync(path, Buffer.concat(Array(frames).fill(jpeg)));
+  return path;
+}
+
+/** The JPEG frames of an MJPEG file (ffmpeg's output: no embedded thumbnails). */
+function mjpegFrames(bytes) {
+  const starts = [];
+  for (let i = 0; i + 2 < bytes.length; i++) {
+    if (bytes[i] === 0xff && bytes[i + 1] === 0xd8 && bytes[i + 2] === 0xff) starts.push(i);
+  }
+  return starts.map((s, k) => bytes.subarray(s, starts[k + 1] ?? bytes.length));
+}
+
+/**
+ * The same looping clip started `seconds` in (Chromium plays MJPEG at 30 fps and loops
+ * it). A fake camera cannot answer prompts, so a test starts the loop where its
+ * actions fall after the SDK's first prompt.
+ */
+export function rotatedClip(path, seconds) {
+  const frames = mjpegFrames(readFileSync(path));
+  const k = Math.round(seconds * 30) % frames.length;
+  const out = join(mkdtempSync(join(tmpdir(), "lc-clip-")), "rotated.mjpeg");
+  writeFileSync(out, Buffer.concat([...frames.slice(k), ...frames.slice(0, k)]));
+  return out;
+}
+
+/** Watches the SDK's guidance codes (`data-guidance`) from the start of every page. */
+export async function recordGuidance(page) {
+  await page.addInitScript(() => {
+    window.__guidance = [];
+    new MutationObserver((ms) => {
+      for (const m of ms) window.__guidance.push(m.target.getAttribute("data-guidance"));
+    }).observe(document, { attributes: true, subtree: true, attributeFilter: ["data-guidance"] });
+  });
+}
+
+export const guidance = (page) => page.evaluate(() => window.__guidance || []);
+
+/** Prints what the browser said when a test failed. */
+export async function withDiagnostics(page, fn) {
+  try {
+    return await fn();
+  } catch (e) {
+    console.error(page.log.join("\n"));
+    console.error("guidance:", (await guidance(page).catch(() => [])).join(" "));
+    throw e;
+  }
+}
+
+/**
+ * A presentation attack as a camera: a photo held up to it, drawn into 640×480 frames
+ * with a pixel or two of hand tremor (a real camera never sends two identical frames).
+ * Returns the JPEG frames; Chromium encodes them.
+ */
+export async function photoFrames(browser, photo, count = 90) {
+  const page = await browser.newPage();
+  try {
+    const b64 = readFileSync(photo).toString("base64");
+    const frames = await page.evaluate(async ({ b64, count }) => {
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const img = await createImageBitmap(new Blob([bytes], { type: "image/jpeg" }));
+      const canvas = new OffscreenCanvas(640, 480);
+      const ctx = canvas.getContext("2d");
+      const scale = Math.min(640 / img.width, 480 / img.height);
+      const out = [];
+      for (let i = 0; i < count; i++) {
+        ctx.fillStyle = "#777";
+        ctx.fillRect(0, 0, 640, 480);
+        const w = img.width * scale, h = img.height * scale;
+        ctx.drawImage(img, (640 - w) / 2 + Math.sin(i / 5) * 1.5, (480 - h) / 2 + Math.cos(i / 7), w, h);
+        const blob = await canvas.convertToBlob({ type: "image/jpeg", quality: 0.9 });
+        const bytes = new Uint8Array(await blob.arrayBuffer());
+        let bin = "";
+        for (let k = 0; k < bytes.length; k += 8192) bin += String.fromCharCode(...bytes.subarray(k, k + 8192));
+        out.push(btoa(bin));
+      }
+      return out;
+    }, { b64, count });
+    return frames.map((f) => Buffer.from(f, "base64"));
+  } finally {
+    await page.close();
+  }
+}
+
+export function writeClip(frames) {
+  const path = join(mkdtempSync(join(tmpdir(), "lc-clip-")), "photo.mjpeg");
+  writeFileSync(path, Buffer.concat(frames));
+  return path;
+}

@@ -1,0 +1,49 @@
+// The hosted capture page: runs the browser SDK on the single-use link this page was
+// opened at, then follows the verifier's redirect back to the customer.
+import init, { Livecheck } from "/sdk/livecheck_sdk.js";
+
+const messages = {
+  permission_denied: "Camera access was refused. Allow the camera for this site in your browser's settings, then reload this page.",
+  no_camera: "No camera was found. Connect a camera, or open this link on a phone.",
+  camera_in_use: "The camera is in use by another application. Close it, then reload this page.",
+  insecure_context: "This page must be opened over https.",
+  unsupported_browser: "This browser cannot run the check. Try a recent Chrome, Edge, Firefox or Safari.",
+  session_expired: "This link has expired. Ask the service that sent you for a new one.",
+  link_already_used: "This link was already used. Ask the service that sent you for a new one.",
+  network: "The connection was lost. Check your network and try again with a new link.",
+  timeout: "We could not see a face in time. Make sure your face is well lit and in view, then reload this page.",
+  cancelled: "Cancelled.",
+};
+
+const root = document.getElementById("lc-capture");
+const status = document.getElementById("lc-status");
+const start = document.getElementById("lc-start");
+const back = document.getElementById("lc-back");
+
+function fail(code, detail) {
+  root.dataset.error = code;
+  status.textContent = messages[code] || `Something went wrong (${code}).`;
+  if (detail) console.warn("livecheck:", code, detail);
+}
+
+status.textContent = "When you are ready, press Start. We will ask for your camera and guide you through a few short actions.";
+start.hidden = false;
+start.focus();
+
+start.addEventListener("click", async () => {
+  start.hidden = true;
+  status.textContent = "";
+  try {
+    await init();
+  } catch (e) {
+    fail("unsupported_browser", e);
+    return;
+  }
+  // The SDK shows its own Back button when the link allows cancelling.
+  if (back) back.hidden = true;
+  try {
+    await Livecheck.start({ link: root.dataset.link, container: root, redirect: true });
+  } catch (e) {
+    if (e.code !== "cancelled") fail(e.code || "internal", e.message);
+  }
+});
