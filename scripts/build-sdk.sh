@@ -9,14 +9,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 profile=dev
 dir=debug
+strip=()
 if [ "${1:-}" = "--release" ]; then
   profile=wasm-release
   dir=wasm-release
+  strip=(--remove-name-section --remove-producers-section)
 fi
 cargo build -p livecheck-sdk --target wasm32-unknown-unknown --profile "$profile"
 out=sdk-wasm/pkg
 rm -rf "$out"
-wasm-bindgen --target web --out-dir "$out" "target/wasm32-unknown-unknown/$dir/livecheck_sdk.wasm"
+wasm-bindgen --target web "${strip[@]}" --out-dir "$out" "target/wasm32-unknown-unknown/$dir/livecheck_sdk.wasm"
 cp sdk-wasm/package.json sdk-wasm/README.md "$out/"
 if [ "$profile" = wasm-release ] && command -v wasm-opt >/dev/null; then
   wasm-opt -Oz --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \

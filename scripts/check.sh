@@ -22,5 +22,5 @@ cargo test -p livecheck-core --target wasm32-unknown-unknown --test wasm
 
 step "browser SDK (wasm32) and the end-to-end tests in headless Chromium"
 cargo build -p livecheck-verifier
-scripts/build-sdk.sh
+scripts/build-sdk.sh --release   # the tests run what ships
 npm run test:e2e

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# The README's first command: the verifier with the hosted demo page, embedded defaults,
-# no configuration. Prints `listening on http://HOST:PORT` and `demo api key: KEY`.
+# The README's first command: the verifier with the hosted demo page (/demo), embedded
+# defaults, no configuration. Sets up what it needs (wasm32 target, wasm-bindgen-cli,
+# models) and builds the browser SDK first. Prints `listening on http://HOST:PORT` and
+# `demo api key: KEY`.
 # Extra arguments go to `serve` (e.g. --bind 127.0.0.1:0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-models/fetch.sh >&2
+scripts/setup.sh --demo >&2
+scripts/build-sdk.sh --release >&2
 exec cargo run --quiet -p livecheck-verifier -- serve --demo "$@"

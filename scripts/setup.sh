@@ -16,7 +16,8 @@ if [ "$have" != "$want" ]; then
   cargo install wasm-bindgen-cli --version "$want"
 fi
 
-if ! command -v chromium >/dev/null; then
+# `--demo`: only what the demo needs (no browser, no npm packages).
+if [ "${1:-}" != "--demo" ] && ! command -v chromium >/dev/null; then
   echo "setup: installing Debian's chromium"
   sudo=""
   [ "$(id -u)" = 0 ] || sudo=sudo
@@ -24,7 +25,7 @@ if ! command -v chromium >/dev/null; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
 fi
 
-if [ ! -d node_modules/playwright-core ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+if [ "${1:-}" != "--demo" ] && { [ ! -d node_modules/playwright-core ] || [ package-lock.json -nt node_modules/.package-lock.json ]; }; then
   npm ci --no-audit --no-fund
 fi
 

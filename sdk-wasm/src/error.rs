@@ -83,7 +83,6 @@ pub fn js_message(v: &JsValue) -> String {
         .unwrap_or_else(|| format!("{v:?}"))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,7 +90,10 @@ mod tests {
     #[test]
     fn verifier_codes_map_to_sdk_codes() {
         assert_eq!(Code::from_verifier("expired"), Code::SessionExpired);
-        assert_eq!(Code::from_verifier("link_already_used"), Code::LinkAlreadyUsed);
+        assert_eq!(
+            Code::from_verifier("link_already_used"),
+            Code::LinkAlreadyUsed
+        );
         assert_eq!(Code::from_verifier("not_found"), Code::InvalidLink);
     }
 }

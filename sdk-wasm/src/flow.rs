@@ -14,6 +14,7 @@
 
 use livecheck_core::challenge::{judge_script, ChallengeRules};
 use livecheck_core::protocol::ChallengeScript;
+use livecheck_core::quality::QualityIssue;
 use livecheck_core::Observation;
 
 use crate::guidance::Guidance;
@@ -166,7 +167,15 @@ impl Capture {
             None
         };
 
-        let guidance = match (issue, self.script.challenges.get(self.seen)) {
+        // Mid-capture, only problems that stop the judgement replace the prompt: a face
+        // brushing the frame's edge while the mouth opens is no reason to stop asking.
+        let blocking = issue.filter(|i| {
+            matches!(
+                i,
+                QualityIssue::NoFace | QualityIssue::MultipleFaces | QualityIssue::TooDark
+            )
+        });
+        let guidance = match (blocking, self.script.challenges.get(self.seen)) {
             (Some(i), _) => Guidance::for_issue(i),
             _ if baseline => Guidance::HoldSteady,
             (None, Some(ch)) => Guidance::for_challenge(ch.kind),

@@ -21,7 +21,10 @@ fn script(kinds: &[ChallengeKind]) -> ChallengeScript {
         nonce: "00".repeat(32),
         challenges: kinds
             .iter()
-            .map(|&kind| TimedChallenge { kind, window_ms: 5000 })
+            .map(|&kind| TimedChallenge {
+                kind,
+                window_ms: 5000,
+            })
             .collect(),
         capture: CaptureParams::default(),
     }
@@ -30,7 +33,10 @@ fn script(kinds: &[ChallengeKind]) -> ChallengeScript {
 #[test]
 fn d18_at_ten_frames_a_second_is_positioned_then_blinks_and_smiles_in_order() {
     let engine = engine();
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testdata/video/lp_d18_actions_640x480_30fps.mjpeg");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/testdata/video/lp_d18_actions_640x480_30fps.mjpeg"
+    );
     let bytes = std::fs::read(path).unwrap();
     let frames: Vec<_> = split_mjpeg(&bytes).into_iter().step_by(3).collect();
 
@@ -39,7 +45,14 @@ fn d18_at_ten_frames_a_second_is_positioned_then_blinks_and_smiles_in_order() {
     for jpeg in &frames {
         let img = decode(jpeg).unwrap();
         let obs = engine
-            .observe(&img.frame().unwrap(), 0, ObserveOptions { mesh: false, anti_spoof: false })
+            .observe(
+                &img.frame().unwrap(),
+                0,
+                ObserveOptions {
+                    mesh: false,
+                    anti_spoof: false,
+                },
+            )
             .unwrap();
         used += 1;
         let (g, ready) = positioning.step(&obs);
@@ -48,7 +61,10 @@ fn d18_at_ten_frames_a_second_is_positioned_then_blinks_and_smiles_in_order() {
             break;
         }
     }
-    assert_eq!(used, POSITIONED_FRAMES, "a well-framed face is positioned at once");
+    assert_eq!(
+        used, POSITIONED_FRAMES,
+        "a well-framed face is positioned at once"
+    );
 
     let mut capture = Capture::new(script(&[ChallengeKind::Blink, ChallengeKind::Smile]));
     let mut prompts = Vec::new();
@@ -57,7 +73,14 @@ fn d18_at_ten_frames_a_second_is_positioned_then_blinks_and_smiles_in_order() {
     for (i, jpeg) in frames[used..].iter().enumerate() {
         let img = decode(jpeg).unwrap();
         let obs = engine
-            .observe(&img.frame().unwrap(), i as u64 * 100, ObserveOptions { mesh: true, anti_spoof: false })
+            .observe(
+                &img.frame().unwrap(),
+                i as u64 * 100,
+                ObserveOptions {
+                    mesh: true,
+                    anti_spoof: false,
+                },
+            )
             .unwrap();
         let step = capture.step(obs);
         if prompts.last() != Some(&step.guidance) {
@@ -70,21 +93,41 @@ fn d18_at_ten_frames_a_second_is_positioned_then_blinks_and_smiles_in_order() {
         }
     }
     assert_eq!(end, Some(End::AllSeen), "prompts {prompts:?}");
-    assert_eq!(prompts, [Guidance::HoldSteady, Guidance::Blink, Guidance::Smile]);
+    assert_eq!(
+        prompts,
+        [Guidance::HoldSteady, Guidance::Blink, Guidance::Smile]
+    );
     assert!(sent >= 20, "{sent} frames sent");
 }
 
 #[test]
 fn a_challenge_never_performed_ends_the_capture_when_its_window_passes() {
     let engine = engine();
-    let img = decode(&std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testdata/live/silentface_T1_live_upright.jpg")).unwrap()).unwrap();
+    let img = decode(
+        &std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/testdata/live/silentface_T1_live_upright.jpg"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
     let mut capture = Capture::new(script(&[ChallengeKind::TurnLeft]));
     let obs = engine
-        .observe(&img.frame().unwrap(), 0, ObserveOptions { mesh: true, anti_spoof: false })
+        .observe(
+            &img.frame().unwrap(),
+            0,
+            ObserveOptions {
+                mesh: true,
+                anti_spoof: false,
+            },
+        )
         .unwrap();
     let mut end = None;
     for i in 0..100u64 {
-        let step = capture.step(livecheck_core::Observation { t_ms: i * 100, ..obs.clone() });
+        let step = capture.step(livecheck_core::Observation {
+            t_ms: i * 100,
+            ..obs.clone()
+        });
         if i * 100 <= 6000 {
             assert_eq!(step.end, None, "at {} ms", i * 100);
         }

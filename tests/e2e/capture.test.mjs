@@ -40,9 +40,12 @@ test("d18 [BLINK, SMILE] on the hosted page: back at return_url with an lc_token
       webhook_url: hooks.url,
       challenges: ["BLINK", "SMILE"],
     });
-    const { browser, page } = await capture(CLIPS.d18, check.url, /\/healthz\?shop=1&lc_token=/);
+    const { browser, page, seen } = await capture(CLIPS.d18, check.url, /\/healthz\?shop=1&lc_token=/);
     const back = new URL(page.url());
     await browser.close();
+    // Prompted in the script's order, after the neutral baseline.
+    const order = ["hold_steady", "blink", "smile", "checking", "passed"].map((g) => seen.indexOf(g));
+    assert.ok(order.every((i, k) => i >= 0 && (k === 0 || i > order[k - 1])), seen.join(" "));
     assert.ok(back.searchParams.get("lc_token").split(".").length === 3, "a JWT");
     assert.equal(back.searchParams.get("error"), null);
 

@@ -152,17 +152,18 @@ export function rotatedClip(path, seconds) {
   return out;
 }
 
-/** Watches the SDK's guidance codes (`data-guidance`) from the start of every page. */
+/** Records the SDK's guidance codes (`data-guidance`) on every page the tab shows. */
 export async function recordGuidance(page) {
+  page.guidance = [];
+  await page.exposeFunction("__lcGuidance", (code) => page.guidance.push(code));
   await page.addInitScript(() => {
-    window.__guidance = [];
     new MutationObserver((ms) => {
-      for (const m of ms) window.__guidance.push(m.target.getAttribute("data-guidance"));
+      for (const m of ms) window.__lcGuidance(m.target.getAttribute("data-guidance"));
     }).observe(document, { attributes: true, subtree: true, attributeFilter: ["data-guidance"] });
   });
 }
 
-export const guidance = (page) => page.evaluate(() => window.__guidance || []);
+export const guidance = async (page) => page.guidance || [];
 
 /** Prints what the browser said when a test failed. */
 export async function withDiagnostics(page, fn) {

@@ -17,8 +17,8 @@ const PAGE = `<!doctype html>
 import init, { Livecheck, defaultTexts, version } from "@livecheck/sdk";
 const q = new URLSearchParams(location.search);
 window.__prompts = [];
-window.__info = { version: version(), blink: defaultTexts().blink };
 await init();
+window.__info = { version: version(), blink: defaultTexts().blink };
 try {
   window.__result = await Livecheck.start({
     link: q.get("link"),

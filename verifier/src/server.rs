@@ -94,7 +94,9 @@ async fn cors(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
-    let open = OPEN_TO_ALL_ORIGINS.iter().any(|p| req.path().starts_with(p));
+    let open = OPEN_TO_ALL_ORIGINS
+        .iter()
+        .any(|p| req.path().starts_with(p));
     if open && req.method() == actix_web::http::Method::OPTIONS {
         let preflight = actix_web::HttpResponse::NoContent()
             .insert_header(("access-control-allow-origin", "*"))

@@ -7,8 +7,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, HtmlVideoElement, MediaStream};
 
-use crate::error::{js_message, Code, SdkError, SdkResult};
 use super::timer::{sleep, wait, within};
+use crate::error::{js_message, Code, SdkError, SdkResult};
 
 const JPEG_QUALITY: f64 = 0.9;
 const OPEN_MS: u32 = 30_000;
@@ -45,21 +45,26 @@ fn camera_error(e: &JsValue) -> SdkError {
 impl Camera {
     /// Asks for the front camera at about `width`×`height` and plays it into `video`.
     pub async fn open(video: &HtmlVideoElement, width: u32, height: u32) -> SdkResult<Self> {
-        let window = web_sys::window().ok_or_else(|| SdkError::new(Code::UnsupportedBrowser, "no window"))?;
+        let window = web_sys::window()
+            .ok_or_else(|| SdkError::new(Code::UnsupportedBrowser, "no window"))?;
         if !window.is_secure_context() {
-            return Err(SdkError::new(Code::InsecureContext, "the camera needs https (or http on localhost)"));
+            return Err(SdkError::new(
+                Code::InsecureContext,
+                "the camera needs https (or http on localhost)",
+            ));
         }
-        let devices = window
-            .navigator()
-            .media_devices()
-            .map_err(|_| SdkError::new(Code::UnsupportedBrowser, "this browser has no camera API"))?;
+        let devices = window.navigator().media_devices().map_err(|_| {
+            SdkError::new(Code::UnsupportedBrowser, "this browser has no camera API")
+        })?;
         let constraints = js_sys::JSON::parse(&format!(
             r#"{{"audio":false,"video":{{"facingMode":"user","width":{{"ideal":{width}}},"height":{{"ideal":{height}}}}}}}"#
         ))
         .map_err(|e| SdkError::new(Code::Internal, js_message(&e)))?;
         let promise = devices
             .get_user_media_with_constraints(constraints.unchecked_ref())
-            .map_err(|_| SdkError::new(Code::UnsupportedBrowser, "getUserMedia is not available"))?;
+            .map_err(|_| {
+                SdkError::new(Code::UnsupportedBrowser, "getUserMedia is not available")
+            })?;
         let stream: MediaStream = within(OPEN_MS, "opening the camera", async {
             wasm_bindgen_futures::JsFuture::from(promise)
                 .await
@@ -73,19 +78,28 @@ impl Camera {
         let _ = video.set_attribute("autoplay", "");
         video.set_src_object(Some(&stream));
         let camera = {
-            let document = window.document().ok_or_else(|| SdkError::new(Code::UnsupportedBrowser, "no document"))?;
+            let document = window
+                .document()
+                .ok_or_else(|| SdkError::new(Code::UnsupportedBrowser, "no document"))?;
             let canvas: HtmlCanvasElement = document
                 .create_element("canvas")
                 .map_err(|e| SdkError::new(Code::Internal, js_message(&e)))?
                 .unchecked_into();
-            let opts = js_sys::JSON::parse(r#"{"willReadFrequently":true}"#).unwrap_or(JsValue::NULL);
+            let opts =
+                js_sys::JSON::parse(r#"{"willReadFrequently":true}"#).unwrap_or(JsValue::NULL);
             let ctx: CanvasRenderingContext2d = canvas
                 .get_context_with_context_options("2d", &opts)
                 .ok()
                 .flatten()
                 .ok_or_else(|| SdkError::new(Code::UnsupportedBrowser, "no 2D canvas"))?
                 .unchecked_into();
-            Camera { stream, video: video.clone(), canvas, ctx, last_digest: Cell::new(0) }
+            Camera {
+                stream,
+                video: video.clone(),
+                canvas,
+                ctx,
+                last_digest: Cell::new(0),
+            }
         };
         if let Ok(p) = video.play() {
             // Autoplay of a muted stream is allowed; a refusal shows up as no frames below.
@@ -125,7 +139,11 @@ impl Camera {
         if digest == self.last_digest.replace(digest) {
             return Ok(None);
         }
-        Ok(Some(Pixels { width: w, height: h, rgba }))
+        Ok(Some(Pixels {
+            width: w,
+            height: h,
+            rgba,
+        }))
     }
 
     /// The frame last grabbed, as JPEG bytes (the canvas is copied now, encoded later).
@@ -135,7 +153,11 @@ impl Camera {
             let cb = Closure::once_into_js(move |blob: JsValue| {
                 let _ = resolve.call1(&JsValue::NULL, &blob);
             });
-            if let Err(e) = canvas.to_blob_with_type_and_encoder_options(cb.unchecked_ref(), "image/jpeg", &JPEG_QUALITY.into()) {
+            if let Err(e) = canvas.to_blob_with_type_and_encoder_options(
+                cb.unchecked_ref(),
+                "image/jpeg",
+                &JPEG_QUALITY.into(),
+            ) {
                 let _ = reject.call1(&JsValue::NULL, &e);
             }
         })
@@ -155,7 +177,9 @@ impl Camera {
 fn quick_digest(rgba: &[u8]) -> u64 {
     rgba.iter()
         .step_by(61)
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3))
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+            (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+        })
 }
 
 /// Bytes of a `Blob`.

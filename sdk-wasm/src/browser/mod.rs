@@ -100,9 +100,12 @@ fn function(obj: &JsValue, key: &str) -> Option<js_sys::Function> {
 }
 
 fn options(value: &JsValue) -> Result<run::Options, SdkError> {
-    let link = get(value, "link")
-        .as_string()
-        .ok_or_else(|| SdkError::new(Code::InvalidLink, "options.link (the capture URL) is required"))?;
+    let link = get(value, "link").as_string().ok_or_else(|| {
+        SdkError::new(
+            Code::InvalidLink,
+            "options.link (the capture URL) is required",
+        )
+    })?;
     let locale_value = get(value, "locale");
     let texts: HashMap<String, String> = if locale_value.is_undefined() || locale_value.is_null() {
         HashMap::new()
@@ -128,7 +131,9 @@ impl Livecheck {
     /// Runs one check. Resolves with the verifier's decision; rejects with a
     /// `LivecheckError` (also passed to `onError`).
     #[wasm_bindgen(unchecked_return_type = "Promise<LivecheckResult>")]
-    pub fn start(#[wasm_bindgen(unchecked_param_type = "StartOptions")] options_value: JsValue) -> js_sys::Promise {
+    pub fn start(
+        #[wasm_bindgen(unchecked_param_type = "StartOptions")] options_value: JsValue,
+    ) -> js_sys::Promise {
         let on_error = function(&options_value, "onError");
         let parsed = options(&options_value);
         wasm_bindgen_futures::future_to_promise(async move {
@@ -137,7 +142,8 @@ impl Livecheck {
                 Err(e) => Err(e),
             };
             match result {
-                Ok(outcome) => serde_wasm_bindgen::to_value(&outcome).map_err(|e| SdkError::new(Code::Internal, e.to_string()).to_js()),
+                Ok(outcome) => serde_wasm_bindgen::to_value(&outcome)
+                    .map_err(|e| SdkError::new(Code::Internal, e.to_string()).to_js()),
                 Err(e) => {
                     let err = e.to_js();
                     if let Some(f) = &on_error {

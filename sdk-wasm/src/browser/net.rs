@@ -10,8 +10,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{AbortController, Headers, RequestInit, RequestMode, Response};
 
-use crate::error::{js_message, Code, SdkError, SdkResult};
 use super::timer::{wait, within};
+use crate::error::{js_message, Code, SdkError, SdkResult};
 
 /// What the claim returns (the fields the SDK reads).
 #[derive(Debug, Deserialize)]
@@ -61,7 +61,12 @@ impl Api {
     /// `link` is the capture URL the verifier gave (`https://verifier/l/<link>`), or a
     /// path relative to the page.
     pub fn from_link(link: &str) -> SdkResult<Self> {
-        let bad = || SdkError::new(Code::InvalidLink, "link must be a capture URL such as https://verifier.example/l/…");
+        let bad = || {
+            SdkError::new(
+                Code::InvalidLink,
+                "link must be a capture URL such as https://verifier.example/l/…",
+            )
+        };
         let base = web_sys::window()
             .and_then(|w| w.location().href().ok())
             .unwrap_or_default();
@@ -78,14 +83,24 @@ impl Api {
         })
     }
 
-    async fn send(&self, method: &str, path: &str, body: Body<'_>, extra: &[(&str, &str)], ms: u32) -> SdkResult<Response> {
-        let window = web_sys::window().ok_or_else(|| SdkError::new(Code::UnsupportedBrowser, "no window"))?;
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Body<'_>,
+        extra: &[(&str, &str)],
+        ms: u32,
+    ) -> SdkResult<Response> {
+        let window = web_sys::window()
+            .ok_or_else(|| SdkError::new(Code::UnsupportedBrowser, "no window"))?;
         let init = RequestInit::new();
         init.set_method(method);
         init.set_mode(RequestMode::Cors);
         let headers = Headers::new().map_err(internal)?;
         if let Some(t) = self.client_token.borrow().as_deref() {
-            headers.set("authorization", &format!("Bearer {t}")).map_err(internal)?;
+            headers
+                .set("authorization", &format!("Bearer {t}"))
+                .map_err(internal)?;
         }
         for (k, v) in extra {
             headers.set(k, v).map_err(internal)?;
@@ -109,7 +124,14 @@ impl Api {
         r
     }
 
-    async fn json<T: DeserializeOwned>(&self, method: &str, path: &str, body: Body<'_>, extra: &[(&str, &str)], ms: u32) -> SdkResult<T> {
+    async fn json<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Body<'_>,
+        extra: &[(&str, &str)],
+        ms: u32,
+    ) -> SdkResult<T> {
         let resp = self.send(method, path, body, extra, ms).await?;
         let value = match resp.json() {
             Ok(p) => within(ms, "the verifier's answer", wait(p, Code::Network)).await?,
@@ -117,49 +139,110 @@ impl Api {
         };
         if !resp.ok() {
             let e: ApiErrorBody = serde_wasm_bindgen::from_value(value).map_err(|_| {
-                SdkError::new(Code::Network, format!("the verifier answered {}", resp.status()))
+                SdkError::new(
+                    Code::Network,
+                    format!("the verifier answered {}", resp.status()),
+                )
             })?;
-            return Err(SdkError::new(Code::from_verifier(&e.code), format!("{}: {}", e.code, e.message)));
+            return Err(SdkError::new(
+                Code::from_verifier(&e.code),
+                format!("{}: {}", e.code, e.message),
+            ));
         }
-        serde_wasm_bindgen::from_value(value)
-            .map_err(|e| SdkError::new(Code::Internal, format!("unexpected answer from the verifier: {e}")))
+        serde_wasm_bindgen::from_value(value).map_err(|e| {
+            SdkError::new(
+                Code::Internal,
+                format!("unexpected answer from the verifier: {e}"),
+            )
+        })
     }
 
     pub async fn claim(&self) -> SdkResult<Claimed> {
-        let c: Claimed = self.json("POST", &format!("/capture/{}/claim", self.link), Body::None, &[], CALL_MS).await?;
+        let c: Claimed = self
+            .json(
+                "POST",
+                &format!("/capture/{}/claim", self.link),
+                Body::None,
+                &[],
+                CALL_MS,
+            )
+            .await?;
         *self.client_token.borrow_mut() = Some(c.client_token.clone());
         Ok(c)
     }
 
     pub async fn upload(&self, envelope: &FrameEnvelope, jpeg: &[u8]) -> SdkResult<()> {
-        let env = serde_json::to_string(envelope).map_err(|e| SdkError::new(Code::Internal, e.to_string()))?;
+        let env = serde_json::to_string(envelope)
+            .map_err(|e| SdkError::new(Code::Internal, e.to_string()))?;
         let _: serde_json::Value = self
-            .json("POST", &format!("/capture/{}/frames", self.link), Body::Image(jpeg, "image/jpeg"), &[("livecheck-envelope", &env)], CALL_MS)
+            .json(
+                "POST",
+                &format!("/capture/{}/frames", self.link),
+                Body::Image(jpeg, "image/jpeg"),
+                &[("livecheck-envelope", &env)],
+                CALL_MS,
+            )
             .await?;
         Ok(())
     }
 
     pub async fn finish(&self) -> SdkResult<Finished> {
-        self.json("POST", &format!("/capture/{}/finish", self.link), Body::None, &[], FINISH_MS).await
+        self.json(
+            "POST",
+            &format!("/capture/{}/finish", self.link),
+            Body::None,
+            &[],
+            FINISH_MS,
+        )
+        .await
     }
 
     /// Cancels the check; returns where the browser should go.
     pub async fn cancel(&self) -> SdkResult<String> {
-        let c: Cancelled = self.json("POST", &format!("/capture/{}/cancel", self.link), Body::None, &[], CALL_MS).await?;
+        let c: Cancelled = self
+            .json(
+                "POST",
+                &format!("/capture/{}/cancel", self.link),
+                Body::None,
+                &[],
+                CALL_MS,
+            )
+            .await?;
         Ok(c.redirect_url)
     }
 
     /// A model file from the verifier's origin, checked against the manifest's sha256.
     pub async fn model(&self, name: &str) -> SdkResult<Vec<u8>> {
-        let entry = livecheck_core::manifest::entry(name)
-            .ok_or_else(|| SdkError::new(Code::Internal, format!("model {name} is not in the manifest")))?;
-        let resp = self.send("GET", &format!("/models/{}", entry.file), Body::None, &[], MODEL_MS).await?;
+        let entry = livecheck_core::manifest::entry(name).ok_or_else(|| {
+            SdkError::new(
+                Code::Internal,
+                format!("model {name} is not in the manifest"),
+            )
+        })?;
+        let resp = self
+            .send(
+                "GET",
+                &format!("/models/{}", entry.file),
+                Body::None,
+                &[],
+                MODEL_MS,
+            )
+            .await?;
         if !resp.ok() {
-            return Err(SdkError::new(Code::Network, format!("model {} answered {}", entry.file, resp.status())));
+            return Err(SdkError::new(
+                Code::Network,
+                format!("model {} answered {}", entry.file, resp.status()),
+            ));
         }
-        let buf = within(MODEL_MS, "a model download", wait(resp.array_buffer().map_err(internal)?, Code::Network)).await?;
+        let buf = within(
+            MODEL_MS,
+            "a model download",
+            wait(resp.array_buffer().map_err(internal)?, Code::Network),
+        )
+        .await?;
         let bytes = js_sys::Uint8Array::new(&buf).to_vec();
-        livecheck_core::manifest::verify(name, &bytes).map_err(|e| SdkError::new(Code::Internal, e.to_string()))?;
+        livecheck_core::manifest::verify(name, &bytes)
+            .map_err(|e| SdkError::new(Code::Internal, e.to_string()))?;
         Ok(bytes)
     }
 }

@@ -13,12 +13,12 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use super::camera::{blob_bytes, Camera};
-use crate::error::{Code, SdkError, SdkResult};
-use crate::flow::{Capture, End, Positioning};
-use crate::guidance::{Guidance, Locale};
 use super::net::Api;
 use super::timer::{now_ms, sleep, wait};
 use super::ui::Ui;
+use crate::error::{Code, SdkError, SdkResult};
+use crate::flow::{Capture, End, Positioning};
+use crate::guidance::{Guidance, Locale};
 
 pub struct Options {
     pub link: String,
@@ -143,7 +143,8 @@ impl Session<'_> {
 }
 
 fn frame_of(px: &super::camera::Pixels) -> SdkResult<Frame<'_>> {
-    Frame::new(px.width, px.height, &px.rgba).map_err(|e| SdkError::new(Code::Internal, e.to_string()))
+    Frame::new(px.width, px.height, &px.rgba)
+        .map_err(|e| SdkError::new(Code::Internal, e.to_string()))
 }
 
 fn model_error(e: livecheck_core::ModelError) -> SdkError {
@@ -161,7 +162,12 @@ pub async fn run(opts: Options) -> SdkResult<Outcome> {
     });
     let container = super::ui::container(&opts.container)?;
     let ui = Ui::mount(&container, opts.locale.clone(), cancelled.clone())?;
-    let s = Session { opts: &opts, ui, cancelled, total: Cell::new(0) };
+    let s = Session {
+        opts: &opts,
+        ui,
+        cancelled,
+        total: Cell::new(0),
+    };
     s.prompt(Guidance::Loading, None);
     s.progress("loading", 0, 0, 0.0, 0.0);
 
@@ -203,7 +209,12 @@ fn navigate(url: &str) {
     }
 }
 
-async fn capture(s: &Session<'_>, api: &Api, engine: &Engine, camera: &Camera) -> SdkResult<Outcome> {
+async fn capture(
+    s: &Session<'_>,
+    api: &Api,
+    engine: &Engine,
+    camera: &Camera,
+) -> SdkResult<Outcome> {
     // Positioning: detection and quality only, before the link is used.
     let deadline = now_ms() + s.opts.face_timeout_ms as f64;
     let mut positioning = Positioning::default();
@@ -222,10 +233,21 @@ async fn capture(s: &Session<'_>, api: &Api, engine: &Engine, camera: &Camera) -
         };
         let t0 = now_ms();
         let obs = engine
-            .observe(&frame_of(&px)?, 0, ObserveOptions { mesh: false, anti_spoof: false })
+            .observe(
+                &frame_of(&px)?,
+                0,
+                ObserveOptions {
+                    mesh: false,
+                    anti_spoof: false,
+                },
+            )
             .map_err(model_error)?;
         let (g, ready) = positioning.step(&obs);
-        s.ui.state(if g == Guidance::LookStraight { "ok" } else { "warn" });
+        s.ui.state(if g == Guidance::LookStraight {
+            "ok"
+        } else {
+            "warn"
+        });
         s.prompt(g, None);
         s.progress("positioning", 0, 0, 0.0, now_ms() - t0);
         if ready {
@@ -237,11 +259,17 @@ async fn capture(s: &Session<'_>, api: &Api, engine: &Engine, camera: &Camera) -
     let claimed = api.claim().await?;
     let script = claimed.script;
     s.total.set(script.challenges.len());
-    s.ui.set_cancel_visible(claimed.can_cancel || !s.opts.redirect, if s.opts.redirect { "Back" } else { "Cancel" });
-    let key = hex::decode(&claimed.frame_key).map_err(|e| SdkError::new(Code::Internal, e.to_string()))?;
+    s.ui.set_cancel_visible(
+        claimed.can_cancel || !s.opts.redirect,
+        if s.opts.redirect { "Back" } else { "Cancel" },
+    );
+    let key = hex::decode(&claimed.frame_key)
+        .map_err(|e| SdkError::new(Code::Internal, e.to_string()))?;
     let signer = FrameSigner::new(&key, &script.session_id, &script.nonce)
         .map_err(|e| SdkError::new(Code::Internal, e.to_string()))?;
-    let cap_ms = (script.capture.baseline_ms + script.challenges.iter().map(|c| c.window_ms).sum::<u64>()) as f64 + 2000.0;
+    let cap_ms = (script.capture.baseline_ms
+        + script.challenges.iter().map(|c| c.window_ms).sum::<u64>()) as f64
+        + 2000.0;
     let challenges: Vec<&'static str> = script.challenges.iter().map(|c| c.kind.as_str()).collect();
     let mut flow = Capture::new(script);
 
@@ -304,7 +332,14 @@ async fn capture(s: &Session<'_>, api: &Api, engine: &Engine, camera: &Camera) -
             let t0 = now_ms();
             let t = (t0 - start).max(0.0) as u64;
             let obs = engine
-                .observe(&frame_of(&px)?, t, ObserveOptions { mesh: true, anti_spoof: false })
+                .observe(
+                    &frame_of(&px)?,
+                    t,
+                    ObserveOptions {
+                        mesh: true,
+                        anti_spoof: false,
+                    },
+                )
                 .map_err(model_error)?;
             let frame_ms = now_ms() - t0;
             let step = flow.step(obs);
@@ -312,10 +347,29 @@ async fn capture(s: &Session<'_>, api: &Api, engine: &Engine, camera: &Camera) -
                 let _ = tx.unbounded_send((t, index, camera.jpeg()));
             }
             let challenge = challenges.get(step.seen).map(|c| (step.seen, *c));
-            s.ui.state(if matches!(step.guidance, Guidance::FaceNotFound | Guidance::MultipleFaces | Guidance::FaceOutOfFrame | Guidance::TooDark | Guidance::TooBright) { "warn" } else { "ok" });
+            s.ui.state(
+                if matches!(
+                    step.guidance,
+                    Guidance::FaceNotFound
+                        | Guidance::MultipleFaces
+                        | Guidance::FaceOutOfFrame
+                        | Guidance::TooDark
+                        | Guidance::TooBright
+                ) {
+                    "warn"
+                } else {
+                    "ok"
+                },
+            );
             s.prompt(step.guidance, challenge);
             let total = flow.total().max(1) as f64;
-            s.progress("capture", step.seen, sent.get(), step.seen as f64 / total, frame_ms);
+            s.progress(
+                "capture",
+                step.seen,
+                sent.get(),
+                step.seen as f64 / total,
+                frame_ms,
+            );
             end = step.end;
             sleep(0).await;
         }
@@ -342,7 +396,14 @@ async fn capture(s: &Session<'_>, api: &Api, engine: &Engine, camera: &Camera) -
     let lc_token = web_sys::Url::new(&finished.redirect_url)
         .ok()
         .and_then(|u| u.search_params().get("lc_token"));
-    s.prompt(if finished.passed { Guidance::Passed } else { Guidance::NotPassed }, None);
+    s.prompt(
+        if finished.passed {
+            Guidance::Passed
+        } else {
+            Guidance::NotPassed
+        },
+        None,
+    );
     s.progress("done", flow.seen(), sent.get(), 1.0, 0.0);
     s.ui.finished();
     if s.opts.redirect {

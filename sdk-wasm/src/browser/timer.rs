@@ -25,7 +25,11 @@ pub async fn sleep(ms: u32) {
 }
 
 /// Runs `fut`, or fails with `timeout` after `ms`.
-pub async fn within<T>(ms: u32, what: &str, fut: impl Future<Output = SdkResult<T>>) -> SdkResult<T> {
+pub async fn within<T>(
+    ms: u32,
+    what: &str,
+    fut: impl Future<Output = SdkResult<T>>,
+) -> SdkResult<T> {
     let fut = std::pin::pin!(fut);
     let timer = std::pin::pin!(sleep(ms));
     match select(fut, timer).await {

@@ -41,14 +41,20 @@ pub struct Ui {
 }
 
 fn el(doc: &Document, tag: &str, class: &str) -> SdkResult<Element> {
-    let e = doc.create_element(tag).map_err(|e| SdkError::new(Code::Internal, js_message(&e)))?;
+    let e = doc
+        .create_element(tag)
+        .map_err(|e| SdkError::new(Code::Internal, js_message(&e)))?;
     e.set_class_name(class);
     Ok(e)
 }
 
 impl Ui {
     /// Builds the UI in `container`; `cancelled` is set when the user presses Cancel.
-    pub fn mount(container: &Element, locale: Locale, cancelled: Rc<Cell<bool>>) -> SdkResult<Self> {
+    pub fn mount(
+        container: &Element,
+        locale: Locale,
+        cancelled: Rc<Cell<bool>>,
+    ) -> SdkResult<Self> {
         let doc = web_sys::window()
             .and_then(|w| w.document())
             .ok_or_else(|| SdkError::new(Code::UnsupportedBrowser, "no document"))?;
@@ -80,7 +86,10 @@ impl Ui {
         cancel.set_onclick(Some(on_cancel.as_ref().unchecked_ref()));
 
         let append = |parent: &Element, child: &Element| {
-            parent.append_child(child).map(|_| ()).map_err(|e| SdkError::new(Code::Internal, js_message(&e)))
+            parent
+                .append_child(child)
+                .map(|_| ())
+                .map_err(|e| SdkError::new(Code::Internal, js_message(&e)))
         };
         append(&stage, &video)?;
         append(&stage, &oval)?;
@@ -127,7 +136,9 @@ impl Ui {
     }
 
     pub fn progress(&self, fraction: f64) {
-        let _ = self.progress.set_attribute("value", &format!("{:.3}", fraction.clamp(0.0, 1.0)));
+        let _ = self
+            .progress
+            .set_attribute("value", &format!("{:.3}", fraction.clamp(0.0, 1.0)));
     }
 
     pub fn set_cancel_visible(&self, visible: bool, label: &str) {

@@ -106,7 +106,10 @@ pub async fn start(state: web::Data<AppState>, form: web::Form<StartForm>) -> Ht
         Ok(Err(refused)) => page(
             StatusCode::BAD_REQUEST,
             "The API refused the check",
-            &format!("<pre>{}</pre><p><a href=\"/demo\">Back</a></p>", escape(&refused)),
+            &format!(
+                "<pre>{}</pre><p><a href=\"/demo\">Back</a></p>",
+                escape(&refused)
+            ),
         ),
         Ok(Ok(c)) => HttpResponse::SeeOther()
             .insert_header(("location", c.url))
@@ -157,7 +160,9 @@ pub async fn done(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse 
         format!(
             "Not passed ({}): {}.",
             status,
-            result["failure_reason"].as_str().unwrap_or("no reason given")
+            result["failure_reason"]
+                .as_str()
+                .unwrap_or("no reason given")
         )
     };
     let pretty = serde_json::to_string_pretty(&result).unwrap_or_default();

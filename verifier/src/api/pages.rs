@@ -35,7 +35,12 @@ pub fn page_with_script(
     script: Option<&str>,
 ) -> HttpResponse {
     let script = script
-        .map(|s| format!("<script type=\"module\" src=\"/web/{}\"></script>", escape(s)))
+        .map(|s| {
+            format!(
+                "<script type=\"module\" src=\"/web/{}\"></script>",
+                escape(s)
+            )
+        })
         .unwrap_or_default();
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
