@@ -93,9 +93,15 @@ fn d18_at_ten_frames_a_second_is_positioned_then_blinks_and_smiles_in_order() {
         }
     }
     assert_eq!(end, Some(End::AllSeen), "prompts {prompts:?}");
+    // Baseline, each challenge in order, then the tail after the last one.
     assert_eq!(
         prompts,
-        [Guidance::HoldSteady, Guidance::Blink, Guidance::Smile]
+        [
+            Guidance::HoldSteady,
+            Guidance::Blink,
+            Guidance::Smile,
+            Guidance::HoldSteady
+        ]
     );
     assert!(sent >= 20, "{sent} frames sent");
 }
