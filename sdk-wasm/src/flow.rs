@@ -4,8 +4,9 @@
 //! Two phases. *Positioning* runs before the link is claimed (so a user who never
 //! gets a face in view does not use the link up): it waits for a few good frames in a
 //! row. *Capture* follows the script: the neutral baseline, then each challenge in
-//! order, judged with core's own `judge_script` (the verifier's rule, run here only to
-//! know when to move on), then a short tail so the last action's return is on record.
+//! order, judged with core's own `judge_script` (the verifier's rule, on the same JPEG
+//! bytes the verifier receives, run here only to know when to move on), then a short
+//! tail so the last action's return is on record.
 //!
 //! Frames sent: every analysed frame of the capture, at most one per
 //! `min_frame_gap_ms`, up to the script's limit. Excursions are judged from their
@@ -25,7 +26,6 @@ pub const POSITIONED_FRAMES: usize = 3;
 pub const TAIL_MS: u64 = 500;
 /// Smallest gap between two frames sent, ms.
 pub const MIN_FRAME_GAP_MS: u64 = 60;
-
 /// Reads one positioning frame: `Some(guidance)` to show, and whether it was good.
 pub fn positioning_guidance(obs: &Observation) -> (Guidance, bool) {
     match obs.quality.issues.first() {
@@ -119,7 +119,6 @@ impl Capture {
     pub fn step(&mut self, obs: Observation) -> Step {
         let t = obs.t_ms;
         let issue = obs.quality.issues.first().copied();
-        self.observations.push(obs);
         let baseline = t < self.script.capture.baseline_ms;
 
         let send = if self.sent < self.script.capture.max_frames
@@ -137,6 +136,10 @@ impl Capture {
         } else {
             None
         };
+        // Judge exactly the frames the verifier will have.
+        if send.is_some() {
+            self.observations.push(obs);
+        }
 
         if !baseline && self.seen < self.total() {
             let judged = judge_script(

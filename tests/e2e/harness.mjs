@@ -211,6 +211,33 @@ export async function photoFrames(browser, photo, count = 90) {
   }
 }
 
+/** Frames of an MJPEG clip. */
+export const clipFrames = (path) => mjpegFrames(readFileSync(path));
+
+/** JPEG frames decoded and encoded again by Chromium at `quality` (new bytes, same scene). */
+export async function reencode(browser, frames, quality) {
+  const page = await browser.newPage();
+  try {
+    const out = await page.evaluate(async ({ frames, quality }) => {
+      const res = [];
+      for (const b64 of frames) {
+        const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+        const img = await createImageBitmap(new Blob([bytes], { type: "image/jpeg" }));
+        const canvas = new OffscreenCanvas(img.width, img.height);
+        canvas.getContext("2d").drawImage(img, 0, 0);
+        const enc = new Uint8Array(await (await canvas.convertToBlob({ type: "image/jpeg", quality })).arrayBuffer());
+        let bin = "";
+        for (let k = 0; k < enc.length; k += 8192) bin += String.fromCharCode(...enc.subarray(k, k + 8192));
+        res.push(btoa(bin));
+      }
+      return res;
+    }, { frames: frames.map((f) => Buffer.from(f).toString("base64")), quality });
+    return out.map((f) => Buffer.from(f, "base64"));
+  } finally {
+    await page.close();
+  }
+}
+
 export function writeClip(frames) {
   const path = join(mkdtempSync(join(tmpdir(), "lc-clip-")), "photo.mjpeg");
   writeFileSync(path, Buffer.concat(frames));

@@ -10,7 +10,7 @@ use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, HtmlVideoElement, Med
 use super::timer::{sleep, wait, within};
 use crate::error::{js_message, Code, SdkError, SdkResult};
 
-const JPEG_QUALITY: f64 = 0.9;
+const JPEG_QUALITY: f64 = 0.92;
 const OPEN_MS: u32 = 30_000;
 
 pub struct Camera {

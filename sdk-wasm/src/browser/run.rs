@@ -7,6 +7,7 @@ use std::rc::Rc;
 use futures_channel::mpsc;
 use futures_util::future::join;
 use futures_util::StreamExt;
+use livecheck_core::decode::decode;
 use livecheck_core::protocol::{sha256, FrameSigner};
 use livecheck_core::{Engine, Frame, ModelBytes, ObserveOptions};
 use serde::Serialize;
@@ -273,7 +274,7 @@ async fn capture(
     let challenges: Vec<&'static str> = script.challenges.iter().map(|c| c.kind.as_str()).collect();
     let mut flow = Capture::new(script);
 
-    let (tx, rx) = mpsc::unbounded::<(u64, Option<u16>, js_sys::Promise)>();
+    let (tx, rx) = mpsc::unbounded::<(u64, Option<u16>, Vec<u8>)>();
     let upload_error: RefCell<Option<SdkError>> = RefCell::new(None);
     let sent = Cell::new(0u32);
 
@@ -281,12 +282,11 @@ async fn capture(
         let mut signer = signer;
         let mut seen = std::collections::HashSet::new();
         let mut rx = rx;
-        while let Some((t, index, jpeg)) = rx.next().await {
+        while let Some((t, index, bytes)) = rx.next().await {
             if upload_error.borrow().is_some() {
                 continue;
             }
             let result = async {
-                let bytes = blob_bytes(wait(jpeg, Code::Internal).await?).await?;
                 // A looping or frozen camera repeats pictures; the verifier refuses repeats.
                 if !seen.insert(sha256(&bytes)) {
                     return Ok(());
@@ -325,15 +325,23 @@ async fn capture(
             if now_ms() - start > cap_ms {
                 break;
             }
-            let Some(px) = camera.grab()? else {
+            if camera.grab()?.is_none() {
                 sleep(10).await;
                 continue;
-            };
+            }
             let t0 = now_ms();
             let t = (t0 - start).max(0.0) as u64;
+            // Judge the very bytes the verifier will receive, decoded by the same code:
+            // the advisory verdict then matches the authoritative one.
+            let jpeg = blob_bytes(wait(camera.jpeg(), Code::Internal).await?).await?;
+            let decoded =
+                decode(&jpeg).map_err(|e| SdkError::new(Code::Internal, e.to_string()))?;
+            let frame = decoded
+                .frame()
+                .map_err(|e| SdkError::new(Code::Internal, e.to_string()))?;
             let obs = engine
                 .observe(
-                    &frame_of(&px)?,
+                    &frame,
                     t,
                     ObserveOptions {
                         mesh: true,
@@ -344,7 +352,7 @@ async fn capture(
             let frame_ms = now_ms() - t0;
             let step = flow.step(obs);
             if let Some(index) = step.send {
-                let _ = tx.unbounded_send((t, index, camera.jpeg()));
+                let _ = tx.unbounded_send((t, index, jpeg));
             }
             let challenge = challenges.get(step.seen).map(|c| (step.seen, *c));
             s.ui.state(
