@@ -131,6 +131,13 @@ impl Guidance {
         }
     }
 
+    /// Whether this is a challenge's prompt.
+    pub fn is_challenge(self) -> bool {
+        ChallengeKind::ALL
+            .iter()
+            .any(|&k| Self::for_challenge(k) == self)
+    }
+
     /// What to tell the user about a frame-quality problem.
     pub fn for_issue(issue: QualityIssue) -> Self {
         match issue {

@@ -354,7 +354,10 @@ async fn capture(
             if let Some(index) = step.send {
                 let _ = tx.unbounded_send((t, index, jpeg));
             }
-            let challenge = challenges.get(step.seen).map(|c| (step.seen, *c));
+            let challenge = challenges
+                .get(step.seen)
+                .filter(|_| step.guidance.is_challenge())
+                .map(|c| (step.seen, *c));
             s.ui.state(
                 if matches!(
                     step.guidance,
