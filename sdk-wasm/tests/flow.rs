@@ -6,13 +6,24 @@ use livecheck_core::challenge::TimedChallenge;
 use livecheck_core::decode::{decode, split_mjpeg};
 use livecheck_core::manifest::ModelFiles;
 use livecheck_core::protocol::{CaptureParams, ChallengeScript};
-use livecheck_core::{ChallengeKind, Engine, ObserveOptions};
+use livecheck_core::{ChallengeKind, Engine, Observation, ObserveOptions, RgbaImage};
 use livecheck_sdk::flow::{Capture, End, Positioning, POSITIONED_FRAMES};
 use livecheck_sdk::guidance::Guidance;
 
 fn engine() -> Engine {
     let files = ModelFiles::load_dir(&ModelFiles::default_dir()).expect("run models/fetch.sh");
     Engine::from_model_bytes(&files.model_bytes()).unwrap()
+}
+
+/// The SDK's first pass: no anti-spoof; the mesh only once the capture runs.
+fn first_pass(engine: &Engine, img: &RgbaImage, t_ms: u64, mesh: bool) -> Observation {
+    let options = ObserveOptions {
+        mesh,
+        anti_spoof: false,
+    };
+    engine
+        .observe(&img.frame().unwrap(), t_ms, options)
+        .unwrap()
 }
 
 fn script(kinds: &[ChallengeKind]) -> ChallengeScript {
@@ -44,16 +55,7 @@ fn d18_at_ten_frames_a_second_is_positioned_then_blinks_and_smiles_in_order() {
     let mut used = 0;
     for jpeg in &frames {
         let img = decode(jpeg).unwrap();
-        let obs = engine
-            .observe(
-                &img.frame().unwrap(),
-                0,
-                ObserveOptions {
-                    mesh: false,
-                    anti_spoof: false,
-                },
-            )
-            .unwrap();
+        let obs = first_pass(&engine, &img, 0, false);
         used += 1;
         let (g, ready) = positioning.step(&obs);
         assert_eq!(g, Guidance::LookStraight);
@@ -72,16 +74,7 @@ fn d18_at_ten_frames_a_second_is_positioned_then_blinks_and_smiles_in_order() {
     let mut end = None;
     for (i, jpeg) in frames[used..].iter().enumerate() {
         let img = decode(jpeg).unwrap();
-        let obs = engine
-            .observe(
-                &img.frame().unwrap(),
-                i as u64 * 100,
-                ObserveOptions {
-                    mesh: true,
-                    anti_spoof: false,
-                },
-            )
-            .unwrap();
+        let obs = first_pass(&engine, &img, i as u64 * 100, true);
         let step = capture.step(obs);
         if prompts.last() != Some(&step.guidance) {
             prompts.push(step.guidance);
@@ -118,19 +111,10 @@ fn a_challenge_never_performed_ends_the_capture_when_its_window_passes() {
     )
     .unwrap();
     let mut capture = Capture::new(script(&[ChallengeKind::TurnLeft]));
-    let obs = engine
-        .observe(
-            &img.frame().unwrap(),
-            0,
-            ObserveOptions {
-                mesh: true,
-                anti_spoof: false,
-            },
-        )
-        .unwrap();
+    let obs = first_pass(&engine, &img, 0, true);
     let mut end = None;
     for i in 0..100u64 {
-        let step = capture.step(livecheck_core::Observation {
+        let step = capture.step(Observation {
             t_ms: i * 100,
             ..obs.clone()
         });

@@ -122,14 +122,6 @@ export async function webhookReceiver() {
   };
 }
 
-/** An MJPEG fake-camera clip: one photo, repeated (a still presentation attack). */
-export function stillClip(photo, frames = 60) {
-  const jpeg = readFileSync(photo);
-  const path = join(mkdtempSync(join(tmpdir(), "lc-clip-")), "still.mjpeg");
-  writeFileSync(path, Buffer.concat(Array(frames).fill(jpeg)));
-  return path;
-}
-
 /** The JPEG frames of an MJPEG file (ffmpeg's output: no embedded thumbnails). */
 function mjpegFrames(bytes) {
   const starts = [];
@@ -137,19 +129,6 @@ function mjpegFrames(bytes) {
     if (bytes[i] === 0xff && bytes[i + 1] === 0xd8 && bytes[i + 2] === 0xff) starts.push(i);
   }
   return starts.map((s, k) => bytes.subarray(s, starts[k + 1] ?? bytes.length));
-}
-
-/**
- * The same looping clip started `seconds` in (Chromium plays MJPEG at 30 fps and loops
- * it). A fake camera cannot answer prompts, so a test starts the loop where its
- * actions fall after the SDK's first prompt.
- */
-export function rotatedClip(path, seconds) {
-  const frames = mjpegFrames(readFileSync(path));
-  const k = Math.round(seconds * 30) % frames.length;
-  const out = join(mkdtempSync(join(tmpdir(), "lc-clip-")), "rotated.mjpeg");
-  writeFileSync(out, Buffer.concat([...frames.slice(k), ...frames.slice(0, k)]));
-  return out;
 }
 
 /** Records the SDK's guidance codes (`data-guidance`) on every page the tab shows. */

@@ -157,16 +157,20 @@ impl Api {
         })
     }
 
+    /// `POST /capture/{link}/{action}`.
+    async fn capture<T: DeserializeOwned>(
+        &self,
+        action: &str,
+        body: Body<'_>,
+        extra: &[(&str, &str)],
+        ms: u32,
+    ) -> SdkResult<T> {
+        let path = format!("/capture/{}/{action}", self.link);
+        self.json("POST", &path, body, extra, ms).await
+    }
+
     pub async fn claim(&self) -> SdkResult<Claimed> {
-        let c: Claimed = self
-            .json(
-                "POST",
-                &format!("/capture/{}/claim", self.link),
-                Body::None,
-                &[],
-                CALL_MS,
-            )
-            .await?;
+        let c: Claimed = self.capture("claim", Body::None, &[], CALL_MS).await?;
         *self.client_token.borrow_mut() = Some(c.client_token.clone());
         Ok(c)
     }
@@ -174,40 +178,20 @@ impl Api {
     pub async fn upload(&self, envelope: &FrameEnvelope, jpeg: &[u8]) -> SdkResult<()> {
         let env = serde_json::to_string(envelope)
             .map_err(|e| SdkError::new(Code::Internal, e.to_string()))?;
+        let headers = [("livecheck-envelope", env.as_str())];
         let _: serde_json::Value = self
-            .json(
-                "POST",
-                &format!("/capture/{}/frames", self.link),
-                Body::Image(jpeg, "image/jpeg"),
-                &[("livecheck-envelope", &env)],
-                CALL_MS,
-            )
+            .capture("frames", Body::Image(jpeg, "image/jpeg"), &headers, CALL_MS)
             .await?;
         Ok(())
     }
 
     pub async fn finish(&self) -> SdkResult<Finished> {
-        self.json(
-            "POST",
-            &format!("/capture/{}/finish", self.link),
-            Body::None,
-            &[],
-            FINISH_MS,
-        )
-        .await
+        self.capture("finish", Body::None, &[], FINISH_MS).await
     }
 
     /// Cancels the check; returns where the browser should go.
     pub async fn cancel(&self) -> SdkResult<String> {
-        let c: Cancelled = self
-            .json(
-                "POST",
-                &format!("/capture/{}/cancel", self.link),
-                Body::None,
-                &[],
-                CALL_MS,
-            )
-            .await?;
+        let c: Cancelled = self.capture("cancel", Body::None, &[], CALL_MS).await?;
         Ok(c.redirect_url)
     }
 

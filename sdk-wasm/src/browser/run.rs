@@ -18,7 +18,7 @@ use super::net::Api;
 use super::timer::{now_ms, sleep, wait};
 use super::ui::Ui;
 use crate::error::{Code, SdkError, SdkResult};
-use crate::flow::{Capture, End, Positioning};
+use crate::flow::{Capture, Positioning};
 use crate::guidance::{Guidance, Locale};
 
 pub struct Options {
@@ -384,21 +384,20 @@ async fn capture(
             end = step.end;
             sleep(0).await;
         }
-        Ok(end)
+        // However it ended (all seen, a window missed, the frame limit), the verifier
+        // decides from the frames it has, and says why.
+        Ok(())
     };
     let capture_loop = async {
         let r = capture_loop.await;
         tx.close_channel();
         r
     };
-    let (end, ()) = join(capture_loop, uploader).await;
-    let end = end?;
+    let (captured, ()) = join(capture_loop, uploader).await;
+    captured?;
     if let Some(e) = upload_error.borrow().clone() {
         return Err(e);
     }
-    // A challenge not seen here (`WindowMissed`) still goes to the verifier: it
-    // decides from the frames it has, and says why.
-    let _: Option<End> = end;
 
     s.ui.state("idle");
     s.prompt(Guidance::Checking, None);
