@@ -1,11 +1,13 @@
 //! Face consistency within one capture: the frames must show one and the same face.
 //!
-//! Two checks. Continuity: between frames less than a second apart the face may not
+//! Three checks. Continuity: between frames less than a second apart the face may not
 //! jump by more than its own width. Shape: a signature of 3-D distances between rigid
 //! mesh points (eye corners, nose, face outline; not the lips or lids, which move with
 //! expression) is normalised by its mean, and every frame's signature must stay close
 //! to the median of the capture's first frames. 3-D distances do not change as the head turns, so a turn
-//! is not a different face. A face-recognition descriptor can strengthen this later.
+//! is not a different face. Identity: where frames carry a face-recognition descriptor
+//! (the verifier computes them on a few frames spread over the capture), no two of them
+//! may be further apart than two different people's usually are.
 
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +24,8 @@ pub struct ConsistencyLimits {
     pub max_shape_distance: f32,
     /// Largest jump of the face centre, in face widths, between frames < 1 s apart.
     pub max_jump: f32,
+    /// Largest descriptor distance between any two frames (face match's no-match line).
+    pub max_identity_distance: f32,
 }
 
 impl Default for ConsistencyLimits {
@@ -29,6 +33,7 @@ impl Default for ConsistencyLimits {
         Self {
             max_shape_distance: 0.045,
             max_jump: 1.0,
+            max_identity_distance: crate::face_match::MatchThresholds::default().no_match_above,
         }
     }
 }
@@ -39,6 +44,9 @@ pub struct Consistency {
     pub frames_compared: usize,
     pub max_shape_distance: f32,
     pub max_jump: f32,
+    /// Frames that carried a descriptor, and the largest distance between two of them.
+    pub identity_frames: usize,
+    pub max_identity_distance: f32,
 }
 
 /// Rigid-point distance signature, normalised to mean 1.
@@ -95,10 +103,23 @@ pub fn check(observations: &[Observation], limits: &ConsistencyLimits) -> Consis
             w[0].1.centre().distance(w[1].1.centre()) / w[0].1.width.max(w[1].1.width).max(1.0)
         })
         .fold(0.0, f32::max);
+    let descriptors: Vec<_> = observations
+        .iter()
+        .filter_map(|o| o.descriptor.as_ref())
+        .collect();
+    let max_identity_distance = descriptors
+        .iter()
+        .enumerate()
+        .flat_map(|(i, a)| descriptors[i + 1..].iter().filter_map(|b| a.distance(b)))
+        .fold(0.0, f32::max);
     Consistency {
-        consistent: max_shape_distance <= limits.max_shape_distance && max_jump <= limits.max_jump,
+        consistent: max_shape_distance <= limits.max_shape_distance
+            && max_jump <= limits.max_jump
+            && max_identity_distance <= limits.max_identity_distance,
         frames_compared: sigs.len(),
         max_shape_distance,
         max_jump,
+        identity_frames: descriptors.len(),
+        max_identity_distance,
     }
 }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::antispoof::AntiSpoof;
 use crate::detector::{DetectedFace, FaceDetector};
+use crate::face_match::{FaceDescriptor, FaceRecognizer};
 use crate::frame::Frame;
 use crate::landmarks::{FaceMesh, FaceMeshResult};
 use crate::model::ModelError;
@@ -18,6 +19,8 @@ pub struct ModelBytes<'a> {
     pub blendshapes: &'a [u8],
     /// Both anti-spoof models, or neither (the browser may skip them).
     pub anti_spoof: Option<(&'a [u8], &'a [u8])>,
+    /// dlib's face descriptor model (server only: face match and consistency).
+    pub face_recognition: Option<&'a [u8]>,
 }
 
 /// What to run beyond detection and quality.
@@ -25,6 +28,8 @@ pub struct ModelBytes<'a> {
 pub struct ObserveOptions {
     pub mesh: bool,
     pub anti_spoof: bool,
+    /// The face's identity descriptor (when the engine has the model).
+    pub descriptor: bool,
 }
 
 impl Default for ObserveOptions {
@@ -32,6 +37,7 @@ impl Default for ObserveOptions {
         Self {
             mesh: true,
             anti_spoof: true,
+            descriptor: true,
         }
     }
 }
@@ -50,12 +56,16 @@ pub struct Observation {
     pub mesh: Option<FaceMeshResult>,
     /// Probability the main face is live (0–1), when anti-spoof ran.
     pub live_probability: Option<f32>,
+    /// The main face's identity descriptor, when asked for and the model is loaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub descriptor: Option<FaceDescriptor>,
 }
 
 pub struct Engine {
     detector: FaceDetector,
     mesh: FaceMesh,
     anti_spoof: Option<AntiSpoof>,
+    recognizer: Option<FaceRecognizer>,
     limits: QualityLimits,
 }
 
@@ -68,12 +78,20 @@ impl Engine {
                 Some((v2, v1se)) => Some(AntiSpoof::from_onnx_bytes(v2, v1se)?),
                 None => None,
             },
+            recognizer: models
+                .face_recognition
+                .map(FaceRecognizer::from_onnx_bytes)
+                .transpose()?,
             limits: QualityLimits::default(),
         })
     }
 
     pub fn has_anti_spoof(&self) -> bool {
         self.anti_spoof.is_some()
+    }
+
+    pub fn has_face_recognition(&self) -> bool {
+        self.recognizer.is_some()
     }
 
     pub fn detect(&self, frame: &Frame<'_>) -> Result<Vec<DetectedFace>, ModelError> {
@@ -97,6 +115,10 @@ impl Engine {
             (Some(f), Some(a), true) => Some(a.live_probability(frame, &f.bbox)?),
             _ => None,
         };
+        let descriptor = match (&face, &self.recognizer, options.descriptor) {
+            (Some(f), Some(r), true) => Some(r.descriptor(frame, f)?),
+            _ => None,
+        };
         Ok(Observation {
             t_ms,
             width: frame.width(),
@@ -106,6 +128,7 @@ impl Engine {
             quality,
             mesh,
             live_probability,
+            descriptor,
         })
     }
 }

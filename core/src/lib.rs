@@ -16,6 +16,7 @@ pub mod decision;
 pub mod decode;
 pub mod detector;
 pub mod engine;
+pub mod face_match;
 pub mod frame;
 pub mod geometry;
 pub mod landmarks;

@@ -93,6 +93,7 @@ impl ModelFiles {
             face_mesh: self.get("face_mesh"),
             blendshapes: self.get("blendshapes"),
             anti_spoof: Some((self.get("minifasnet_v2"), self.get("minifasnet_v1se"))),
+            face_recognition: Some(self.get("face_recognition")),
         }
     }
 
@@ -111,7 +112,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn manifest_lists_the_five_engine_models() {
+    fn manifest_lists_the_six_engine_models() {
         let names: Vec<&str> = entries().iter().map(|e| e.name.as_str()).collect();
         assert_eq!(
             names,
@@ -120,7 +121,8 @@ mod tests {
                 "face_mesh",
                 "blendshapes",
                 "minifasnet_v2",
-                "minifasnet_v1se"
+                "minifasnet_v1se",
+                "face_recognition"
             ]
         );
     }

@@ -64,7 +64,15 @@ fn stage_timings() {
     let runs = 20;
     let observe = |mesh, anti_spoof| {
         engine
-            .observe(&frame, 0, ObserveOptions { mesh, anti_spoof })
+            .observe(
+                &frame,
+                0,
+                ObserveOptions {
+                    mesh,
+                    anti_spoof,
+                    descriptor: false,
+                },
+            )
             .expect("observes");
     };
     let detect = mean_ms(runs, || observe(false, false));

@@ -20,6 +20,7 @@ fn first_pass(engine: &Engine, img: &RgbaImage, t_ms: u64, mesh: bool) -> Observ
     let options = ObserveOptions {
         mesh,
         anti_spoof: false,
+        descriptor: false,
     };
     engine
         .observe(&img.frame().unwrap(), t_ms, options)

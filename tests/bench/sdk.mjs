@@ -1,7 +1,8 @@
 // The SDK's performance in headless Chromium on this machine (not a test: figures).
 //   scripts/build-sdk.sh --release && node tests/bench/sdk.mjs [runs]
 // Prints: link opened → first prompt (download, wasm init, models), first-pass cost per
-// frame (positioning: detection + quality; capture: + mesh and blendshapes), frames
+// frame (positioning: detection + quality; capture: + mesh and blendshapes, the whole
+// frame and the analysis alone, JPEG decode included), frames
 // analysed per second, and the package's sizes.
 import { readFileSync, statSync } from "node:fs";
 import { gzipSync } from "node:zlib";
@@ -43,7 +44,7 @@ try {
       const sdk = await import("/sdk/livecheck_sdk.js");
       await sdk.default();
       const tInit = performance.now() - t0;
-      const frames = { positioning: [], capture: [] };
+      const frames = { positioning: [], capture: [], capture_analysis: [] };
       let firstGuidance = null, firstChallenge = null, captureStart = null, captureEnd = null;
       const result = await sdk.Livecheck.start({
         link,
@@ -56,6 +57,7 @@ try {
           if (p.phase === "capture" && captureStart === null) captureStart = performance.now();
           if (p.phase === "checking" && captureEnd === null) captureEnd = performance.now();
           if ((p.phase === "positioning" || p.phase === "capture") && p.frameMs > 0) frames[p.phase].push(p.frameMs);
+          if (p.phase === "capture" && p.analysisMs > 0) frames.capture_analysis.push(p.analysisMs);
         },
       });
       return { tInit, firstGuidance, firstChallenge, frames, captureMs: captureEnd - captureStart, passed: result.passed };
@@ -68,6 +70,7 @@ try {
       ms_to_first_challenge_prompt: +r.firstChallenge.toFixed(0),
       positioning_frame_ms: stats(r.frames.positioning),
       capture_frame_ms: stats(r.frames.capture),
+      capture_analysis_ms: stats(r.frames.capture_analysis),
       capture_frames_per_s: +(r.frames.capture.length / (r.captureMs / 1000)).toFixed(1),
       passed: r.passed,
     }));

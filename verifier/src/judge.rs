@@ -35,9 +35,13 @@ pub fn judge(engine: &Engine, input: &JudgeInput<'_>) -> Result<Judgement, Model
         // Uploads were decoded once on arrival; a frame that fails now is skipped.
         let Ok(img) = decode(&f.bytes) else { continue };
         let Ok(frame) = img.frame() else { continue };
+        // Anti-spoof and the identity descriptor are the costly models: a spread of
+        // frames is enough for both.
+        let spread_frame = spoof_at.contains(&i);
         let options = ObserveOptions {
             mesh: true,
-            anti_spoof: spoof_at.contains(&i),
+            anti_spoof: spread_frame,
+            descriptor: spread_frame,
         };
         observations.push(engine.observe(&frame, f.t_ms, options)?);
         sources.push(i);

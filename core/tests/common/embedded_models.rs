@@ -18,5 +18,7 @@ pub fn model_bytes() -> ModelBytes<'static> {
             model!("2.7_80x80_MiniFASNetV2.onnx"),
             model!("4_0_0_80x80_MiniFASNetV1SE.onnx"),
         )),
+        // 22 MB and server-only: not built into the wasm test.
+        face_recognition: None,
     }
 }

@@ -4,7 +4,7 @@ use livecheck_core::decision::{decide, DecisionInput, FailureReason};
 use livecheck_core::engine::Observation;
 use livecheck_core::ChallengeKind::*;
 
-use crate::helpers::{image, observe_clip, still_clip};
+use crate::helpers::{clip_descriptors, image, observe_clip, still_clip};
 
 fn input<'a>(obs: &'a [Observation], script: &'a [TimedChallenge]) -> DecisionInput<'a> {
     DecisionInput {
@@ -73,6 +73,29 @@ fn a_capture_that_switches_faces_is_inconsistent() {
     }));
     let c = check(&mixed, &ConsistencyLimits::default());
     assert!(!c.consistent, "{c:?}");
+}
+
+#[test]
+fn descriptors_keep_one_person_through_head_turns_and_catch_a_second() {
+    // Only the identity check: geometry and continuity limits out of the way.
+    let limits = ConsistencyLimits {
+        max_shape_distance: f32::INFINITY,
+        max_jump: f32::INFINITY,
+        ..ConsistencyLimits::default()
+    };
+    let d18 = clip_descriptors("video/lp_d18_actions_640x480_30fps.mjpeg", 36);
+    let s32 = clip_descriptors("video/lp_s32_turns_640x480_30fps.mjpeg", 30);
+    for (name, clip) in [("d18", &d18), ("s32", &s32)] {
+        let c = check(clip, &limits);
+        println!("{name}: {c:?}");
+        assert!(c.identity_frames >= 5, "{name}: {c:?}");
+        assert!(c.consistent, "{name}: {c:?}");
+    }
+    let mut mixed = d18[..3].to_vec();
+    mixed.extend(s32[3..].iter().cloned());
+    let c = check(&mixed, &limits);
+    println!("mixed: {c:?}");
+    assert!(!c.consistent && c.max_identity_distance > 0.65, "{c:?}");
 }
 
 #[test]

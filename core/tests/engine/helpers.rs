@@ -35,6 +35,7 @@ pub fn observe(img: &RgbaImage, t_ms: u64, anti_spoof: bool) -> Observation {
             ObserveOptions {
                 mesh: true,
                 anti_spoof,
+                descriptor: false,
             },
         )
         .unwrap()
@@ -93,4 +94,45 @@ pub fn warp_affine(img: &RgbaImage, a: [f32; 4], b: [f32; 2]) -> RgbaImage {
         height: img.height,
         data,
     }
+}
+
+/// The identity descriptor of the one face in a fixture.
+pub fn descriptor(rel: &str) -> livecheck_core::face_match::FaceDescriptor {
+    let img = image(rel);
+    let obs = engine()
+        .observe(
+            &img.frame().unwrap(),
+            0,
+            ObserveOptions {
+                mesh: false,
+                anti_spoof: false,
+                descriptor: true,
+            },
+        )
+        .unwrap();
+    assert_eq!(obs.faces, 1, "{rel}");
+    obs.descriptor
+        .unwrap_or_else(|| panic!("{rel}: no descriptor"))
+}
+
+/// Every `step`-th frame of an MJPEG clip with its descriptor only (no mesh), at 30 fps.
+pub fn clip_descriptors(rel: &str, step: usize) -> Vec<Observation> {
+    let bytes = std::fs::read(testdata(rel)).unwrap();
+    split_mjpeg(&bytes)
+        .iter()
+        .enumerate()
+        .step_by(step)
+        .map(|(i, jpeg)| {
+            let img = decode(jpeg).unwrap();
+            let options = ObserveOptions {
+                mesh: false,
+                anti_spoof: false,
+                descriptor: true,
+            };
+            let t_ms = (i as u64 * 1000) / 30;
+            engine()
+                .observe(&img.frame().unwrap(), t_ms, options)
+                .unwrap()
+        })
+        .collect()
 }

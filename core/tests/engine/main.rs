@@ -8,6 +8,7 @@ mod helpers;
 
 mod challenges;
 mod decisions;
+mod face_match;
 mod golden;
 mod photos;
 mod robustness;

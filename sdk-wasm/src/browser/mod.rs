@@ -53,8 +53,10 @@ export interface ProgressEvent {
   framesSent: number;
   /** 0–1 */
   fraction: number;
-  /** Milliseconds the last first-pass check took. */
+  /** Milliseconds the last frame took, from grab to verdict (JPEG encoding included). */
   frameMs: number;
+  /** Of those, the first-pass check itself: decoding and analysing the frame. */
+  analysisMs: number;
 }
 
 export interface StartOptions {

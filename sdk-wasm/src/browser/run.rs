@@ -62,8 +62,17 @@ struct Progress {
     challenges_total: usize,
     frames_sent: u32,
     fraction: f64,
-    /// Milliseconds the last first-pass check took.
+    /// Milliseconds the last frame took, from grab to verdict (JPEG encoding included).
     frame_ms: f64,
+    /// Of those, the first-pass check itself: decoding and analysing the frame.
+    analysis_ms: f64,
+}
+
+/// What one frame cost, for `onProgress` (zero outside the frame loops).
+#[derive(Clone, Copy, Default)]
+struct Cost {
+    frame_ms: f64,
+    analysis_ms: f64,
 }
 
 thread_local! {
@@ -83,6 +92,7 @@ async fn engine(api: &Api) -> SdkResult<Rc<Engine>> {
         face_mesh: &mesh,
         blendshapes: &blend,
         anti_spoof: None,
+        face_recognition: None,
     })
     .map_err(|e| SdkError::new(Code::Internal, e.to_string()))?;
     let engine = Rc::new(engine);
@@ -117,7 +127,7 @@ impl Session<'_> {
         }
     }
 
-    fn progress(&self, phase: &'static str, done: usize, sent: u32, fraction: f64, frame_ms: f64) {
+    fn progress(&self, phase: &'static str, done: usize, sent: u32, fraction: f64, cost: Cost) {
         self.ui.progress(fraction);
         if let Some(f) = &self.opts.on_progress {
             let p = Progress {
@@ -126,7 +136,8 @@ impl Session<'_> {
                 challenges_total: self.total.get(),
                 frames_sent: sent,
                 fraction,
-                frame_ms,
+                frame_ms: cost.frame_ms,
+                analysis_ms: cost.analysis_ms,
             };
             if let Ok(v) = serde_wasm_bindgen::to_value(&p) {
                 let _ = f.call1(&JsValue::NULL, &v);
@@ -170,7 +181,7 @@ pub async fn run(opts: Options) -> SdkResult<Outcome> {
         total: Cell::new(0),
     };
     s.prompt(Guidance::Loading, None);
-    s.progress("loading", 0, 0, 0.0, 0.0);
+    s.progress("loading", 0, 0, 0.0, Cost::default());
 
     // Models first, then the camera: its light comes on only once frames can be checked.
     let result = async {
@@ -219,7 +230,7 @@ async fn capture(
     // Positioning: detection and quality only, before the link is used.
     let deadline = now_ms() + s.opts.face_timeout_ms as f64;
     let mut positioning = Positioning::default();
-    s.progress("positioning", 0, 0, 0.0, 0.0);
+    s.progress("positioning", 0, 0, 0.0, Cost::default());
     loop {
         s.check_cancelled()?;
         if now_ms() > deadline {
@@ -240,6 +251,7 @@ async fn capture(
                 ObserveOptions {
                     mesh: false,
                     anti_spoof: false,
+                    descriptor: false,
                 },
             )
             .map_err(model_error)?;
@@ -250,7 +262,12 @@ async fn capture(
             "warn"
         });
         s.prompt(g, None);
-        s.progress("positioning", 0, 0, 0.0, now_ms() - t0);
+        let ms = now_ms() - t0;
+        let cost = Cost {
+            frame_ms: ms,
+            analysis_ms: ms,
+        };
+        s.progress("positioning", 0, 0, 0.0, cost);
         if ready {
             break;
         }
@@ -334,6 +351,7 @@ async fn capture(
             // Judge the very bytes the verifier will receive, decoded by the same code:
             // the advisory verdict then matches the authoritative one.
             let jpeg = blob_bytes(wait(camera.jpeg(), Code::Internal).await?).await?;
+            let t1 = now_ms();
             let decoded =
                 decode(&jpeg).map_err(|e| SdkError::new(Code::Internal, e.to_string()))?;
             let frame = decoded
@@ -346,10 +364,15 @@ async fn capture(
                     ObserveOptions {
                         mesh: true,
                         anti_spoof: false,
+                        descriptor: false,
                     },
                 )
                 .map_err(model_error)?;
-            let frame_ms = now_ms() - t0;
+            let t2 = now_ms();
+            let cost = Cost {
+                frame_ms: t2 - t0,
+                analysis_ms: t2 - t1,
+            };
             let step = flow.step(obs);
             if let Some(index) = step.send {
                 let _ = tx.unbounded_send((t, index, jpeg));
@@ -379,7 +402,7 @@ async fn capture(
                 step.seen,
                 sent.get(),
                 step.seen as f64 / total,
-                frame_ms,
+                cost,
             );
             end = step.end;
             sleep(0).await;
@@ -401,7 +424,7 @@ async fn capture(
 
     s.ui.state("idle");
     s.prompt(Guidance::Checking, None);
-    s.progress("checking", flow.seen(), sent.get(), 1.0, 0.0);
+    s.progress("checking", flow.seen(), sent.get(), 1.0, Cost::default());
     let finished = api.finish().await?;
     let lc_token = web_sys::Url::new(&finished.redirect_url)
         .ok()
@@ -414,7 +437,7 @@ async fn capture(
         },
         None,
     );
-    s.progress("done", flow.seen(), sent.get(), 1.0, 0.0);
+    s.progress("done", flow.seen(), sent.get(), 1.0, Cost::default());
     s.ui.finished();
     if s.opts.redirect {
         if finished.passed {
