@@ -94,6 +94,18 @@ impl Engine {
         self.recognizer.is_some()
     }
 
+    /// The identity descriptor of `face` in `frame`; `None` without the model.
+    pub fn describe(
+        &self,
+        frame: &Frame<'_>,
+        face: &DetectedFace,
+    ) -> Result<Option<FaceDescriptor>, ModelError> {
+        self.recognizer
+            .as_ref()
+            .map(|r| r.descriptor(frame, face))
+            .transpose()
+    }
+
     pub fn detect(&self, frame: &Frame<'_>) -> Result<Vec<DetectedFace>, ModelError> {
         self.detector.detect(frame)
     }

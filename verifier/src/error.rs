@@ -114,6 +114,16 @@ pub const CODES: &[(&str, u16, &str)] = &[
         422,
         "The image cannot be decoded (truncated, corrupt or of absurd size).",
     ),
+    (
+        "reference_no_face",
+        422,
+        "The reference image shows no face.",
+    ),
+    (
+        "reference_multiple_faces",
+        422,
+        "The reference image shows more than one face.",
+    ),
     ("rate_limited", 429, "Too many requests; retry later."),
     (
         "internal",

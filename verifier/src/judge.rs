@@ -62,6 +62,8 @@ pub fn judge(engine: &Engine, input: &JudgeInput<'_>) -> Result<Judgement, Model
         failure_reason: d.failure_reason.map(|r| r.code().to_string()),
         frames: d.frames,
         face_frames: d.face_frames,
+        // Set by the caller when the check has a reference selfie.
+        face_match: None,
     };
 
     let mut images = Vec::new();

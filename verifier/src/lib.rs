@@ -10,6 +10,7 @@ pub mod judge;
 pub mod lc_token;
 pub mod model;
 pub mod openapi;
+pub mod reference;
 pub mod secrets;
 pub mod server;
 pub mod state;

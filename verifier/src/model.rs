@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use livecheck_core::challenge::{ChallengeKind, ChallengeVerdict};
+use livecheck_core::face_match::{FaceDescriptor, FaceMatch};
 use livecheck_core::protocol::ChainState;
 use serde::{Deserialize, Serialize};
 
@@ -69,6 +70,9 @@ pub struct Outcome {
     pub failure_reason: Option<String>,
     pub frames: usize,
     pub face_frames: usize,
+    /// The probe image against the reference selfie, when the check has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub face_match: Option<FaceMatch>,
 }
 
 #[derive(Clone, Debug)]
@@ -103,6 +107,8 @@ pub struct Check {
     pub outcome: Option<Outcome>,
     pub completed_at: Option<DateTime<Utc>>,
     pub erased_at: Option<DateTime<Utc>>,
+    /// The reference selfie's face descriptor, for face match.
+    pub reference: Option<FaceDescriptor>,
 }
 
 impl Check {

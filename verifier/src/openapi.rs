@@ -13,7 +13,7 @@ use crate::api::{capture, checks, meta};
         Errors are `{\"code\", \"message\", \"request_id\"}`; the codes are listed in the README."),
     paths(
         checks::create, checks::get_by_token, checks::get_by_id, checks::by_user, checks::erase,
-        checks::redeem, checks::probe_image, checks::audit_image, checks::deliveries,
+        checks::redeem, checks::put_reference, checks::probe_image, checks::audit_image, checks::deliveries,
         checks::retry_delivery, capture::claim, capture::upload_frame, capture::finish,
         capture::cancel, meta::healthz, meta::readyz, meta::jwks
     ),

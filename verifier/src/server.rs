@@ -136,77 +136,89 @@ fn resource(path: &str) -> actix_web::Resource {
     }))
 }
 
+/// JSON bodies up to `limit` bytes, with errors in the API's own shape.
+fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(|e, _| {
+            let status = match &e {
+                actix_web::error::JsonPayloadError::ContentType => {
+                    actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE
+                }
+                actix_web::error::JsonPayloadError::Overflow { .. }
+                | actix_web::error::JsonPayloadError::OverflowKnownLength { .. } => {
+                    actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
+                }
+                _ => actix_web::http::StatusCode::BAD_REQUEST,
+            };
+            json_error(e, status)
+        })
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig, max_frame_bytes: usize) {
-    cfg.app_data(
-        web::JsonConfig::default()
-            .limit(64 * 1024)
-            .error_handler(|e, _| {
-                let status = match &e {
-                    actix_web::error::JsonPayloadError::ContentType => {
-                        actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE
-                    }
-                    actix_web::error::JsonPayloadError::Overflow { .. }
-                    | actix_web::error::JsonPayloadError::OverflowKnownLength { .. } => {
-                        actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
-                    }
-                    _ => actix_web::http::StatusCode::BAD_REQUEST,
-                };
-                json_error(e, status)
-            }),
-    )
-    .app_data(
-        web::QueryConfig::default()
-            .error_handler(|e, _| json_error(e, actix_web::http::StatusCode::BAD_REQUEST)),
-    )
-    .app_data(
-        web::PathConfig::default()
-            .error_handler(|e, _| json_error(e, actix_web::http::StatusCode::NOT_FOUND)),
-    )
-    .service(resource("/").route(web::get().to(pages::index)))
-    .service(resource("/healthz").route(web::get().to(meta::healthz)))
-    .service(resource("/readyz").route(web::get().to(meta::readyz)))
-    .service(resource("/openapi.json").route(web::get().to(meta::openapi)))
-    .service(resource("/.well-known/jwks.json").route(web::get().to(meta::jwks)))
-    .service(
-        resource("/liveness_check")
-            .route(web::post().to(checks::create))
-            .route(web::get().to(checks::get_by_token)),
-    )
-    .service(resource("/liveness_check/redeem").route(web::post().to(checks::redeem)))
-    .service(resource("/liveness_check/user/{user_id}").route(web::get().to(checks::by_user)))
-    .service(
-        resource("/liveness_check/{id}")
-            .route(web::get().to(checks::get_by_id))
-            .route(web::delete().to(checks::erase)),
-    )
-    .service(
-        resource("/liveness_check/{id}/images/probe").route(web::get().to(checks::probe_image)),
-    )
-    .service(
-        resource("/liveness_check/{id}/images/audit/{index}")
-            .route(web::get().to(checks::audit_image)),
-    )
-    .service(resource("/liveness_check/{id}/deliveries").route(web::get().to(checks::deliveries)))
-    .service(
-        resource("/liveness_check/{id}/deliveries/{delivery_id}/retry")
-            .route(web::post().to(checks::retry_delivery)),
-    )
-    .service(resource("/l/{link}").route(web::get().to(pages::capture_page)))
-    .service(resource("/l/{link}/cancel").route(web::post().to(pages::cancel_form)))
-    .service(resource("/capture/{link}/claim").route(web::post().to(capture::claim)))
-    .service(
-        resource("/capture/{link}/frames")
-            .app_data(web::PayloadConfig::new(max_frame_bytes))
-            .route(web::post().to(capture::upload_frame)),
-    )
-    .service(resource("/capture/{link}/finish").route(web::post().to(capture::finish)))
-    .service(resource("/capture/{link}/cancel").route(web::post().to(capture::cancel)))
-    .service(resource("/sdk/{file}").route(web::get().to(assets::sdk_file)))
-    .service(resource("/models/{file}").route(web::get().to(assets::model_file)))
-    .service(resource("/web/{file}").route(web::get().to(assets::web_file)))
-    .service(resource("/demo").route(web::get().to(demo::home)))
-    .service(resource("/demo/start").route(web::post().to(demo::start)))
-    .service(resource("/demo/done").route(web::get().to(demo::done)));
+    cfg.app_data(json_config(64 * 1024))
+        .app_data(
+            web::QueryConfig::default()
+                .error_handler(|e, _| json_error(e, actix_web::http::StatusCode::BAD_REQUEST)),
+        )
+        .app_data(
+            web::PathConfig::default()
+                .error_handler(|e, _| json_error(e, actix_web::http::StatusCode::NOT_FOUND)),
+        )
+        .service(resource("/").route(web::get().to(pages::index)))
+        .service(resource("/healthz").route(web::get().to(meta::healthz)))
+        .service(resource("/readyz").route(web::get().to(meta::readyz)))
+        .service(resource("/openapi.json").route(web::get().to(meta::openapi)))
+        .service(resource("/.well-known/jwks.json").route(web::get().to(meta::jwks)))
+        .service(
+            resource("/liveness_check")
+                // Room for a base64 reference_image of the largest accepted upload.
+                .app_data(json_config(max_frame_bytes / 3 * 4 + 64 * 1024))
+                .route(web::post().to(checks::create))
+                .route(web::get().to(checks::get_by_token)),
+        )
+        .service(resource("/liveness_check/redeem").route(web::post().to(checks::redeem)))
+        .service(resource("/liveness_check/user/{user_id}").route(web::get().to(checks::by_user)))
+        .service(
+            resource("/liveness_check/{id}")
+                .route(web::get().to(checks::get_by_id))
+                .route(web::delete().to(checks::erase)),
+        )
+        .service(
+            resource("/liveness_check/{id}/reference")
+                .app_data(web::PayloadConfig::new(max_frame_bytes))
+                .route(web::put().to(checks::put_reference)),
+        )
+        .service(
+            resource("/liveness_check/{id}/images/probe").route(web::get().to(checks::probe_image)),
+        )
+        .service(
+            resource("/liveness_check/{id}/images/audit/{index}")
+                .route(web::get().to(checks::audit_image)),
+        )
+        .service(
+            resource("/liveness_check/{id}/deliveries").route(web::get().to(checks::deliveries)),
+        )
+        .service(
+            resource("/liveness_check/{id}/deliveries/{delivery_id}/retry")
+                .route(web::post().to(checks::retry_delivery)),
+        )
+        .service(resource("/l/{link}").route(web::get().to(pages::capture_page)))
+        .service(resource("/l/{link}/cancel").route(web::post().to(pages::cancel_form)))
+        .service(resource("/capture/{link}/claim").route(web::post().to(capture::claim)))
+        .service(
+            resource("/capture/{link}/frames")
+                .app_data(web::PayloadConfig::new(max_frame_bytes))
+                .route(web::post().to(capture::upload_frame)),
+        )
+        .service(resource("/capture/{link}/finish").route(web::post().to(capture::finish)))
+        .service(resource("/capture/{link}/cancel").route(web::post().to(capture::cancel)))
+        .service(resource("/sdk/{file}").route(web::get().to(assets::sdk_file)))
+        .service(resource("/models/{file}").route(web::get().to(assets::model_file)))
+        .service(resource("/web/{file}").route(web::get().to(assets::web_file)))
+        .service(resource("/demo").route(web::get().to(demo::home)))
+        .service(resource("/demo/start").route(web::post().to(demo::start)))
+        .service(resource("/demo/done").route(web::get().to(demo::done)));
 }
 
 pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {

@@ -15,7 +15,8 @@ use utoipa::ToSchema;
 use super::{bearer, blocking};
 use crate::error::{ApiError, ApiResult};
 use crate::judge::{judge, JudgeInput};
-use crate::model::{Check, Status, StoredFrame};
+use crate::model::{Check, ImageKind, Status, StoredFrame};
+use crate::reference::match_probe;
 use crate::secrets;
 use crate::state::AppState;
 use crate::store::{StoreError, Transition};
@@ -364,7 +365,24 @@ pub async fn finish(
     })
     .await??;
 
-    let outcome = judgement.outcome;
+    let mut outcome = judgement.outcome;
+    // Face match: the probe against the reference, read again now in case it was
+    // attached while the frames were being judged.
+    let store = state.store.clone();
+    let id = check.id.clone();
+    let reference = blocking(move || store.check(&id))
+        .await?
+        .and_then(|c| c.reference);
+    let probe = judgement
+        .images
+        .iter()
+        .find(|i| i.kind == ImageKind::Probe)
+        .map(|i| i.bytes.clone());
+    if let (Some(reference), Some(probe)) = (reference, probe) {
+        let st = state.clone();
+        outcome.face_match =
+            web::block(move || match_probe(st.engine()?, &probe, &reference)).await??;
+    }
     let now = Utc::now();
     let status = if outcome.passed {
         Status::Completed

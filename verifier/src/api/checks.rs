@@ -4,6 +4,7 @@
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use livecheck_core::challenge::ChallengeKind;
+use livecheck_core::face_match::{FaceDescriptor, MatchThresholds, MatchVerdict};
 use livecheck_core::manifest;
 use livecheck_core::protocol::ChainState;
 use rand::seq::SliceRandom;
@@ -14,6 +15,7 @@ use utoipa::ToSchema;
 use super::{blocking, Customer};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{Attempt, Check, DeliveryState, ImageKind, Status};
+use crate::reference::{match_probe, reference_descriptor};
 use crate::secrets;
 use crate::state::AppState;
 use crate::store::{Erased, StoreError};
@@ -41,6 +43,10 @@ pub struct CreateCheck {
     /// Any JSON object up to 4 KiB, returned with the result and in webhooks.
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Value>,
+    /// A reference selfie for face match: a JPEG, PNG or WebP image showing one face,
+    /// base64 (standard alphabet; a `data:` URL prefix is accepted), at most
+    /// `checks.max_frame_bytes` once decoded. Only its face descriptor is kept.
+    pub reference_image: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -95,6 +101,21 @@ pub struct CheckResult {
     /// Stable code: no_frames, face_not_found, multiple_faces, face_mismatch,
     /// spoof_detected, challenge_failed.
     pub failure_reason: Option<String>,
+    /// Whether a reference selfie is attached (at create or with PUT …/reference).
+    pub reference_image: bool,
+    /// match | no_match | uncertain: the probe image's face against the reference.
+    /// Null without a reference, before the decision, or when the probe shows no face.
+    /// Face match is reported beside `passed`, which is liveness alone.
+    #[schema(value_type = Option<String>)]
+    pub face_match: Option<MatchVerdict>,
+    /// 0–100, `100 × (1 − distance / 1.2)`: dlib's operating point 0.6 reads as 50.
+    pub face_match_score: Option<f32>,
+    /// Euclidean distance of the two 128-d descriptors.
+    pub face_match_distance: Option<f32>,
+    /// The distances applied: match at most `match_at_most`, no match above
+    /// `no_match_above`, uncertain in between.
+    #[schema(value_type = Option<Object>)]
+    pub face_match_thresholds: Option<MatchThresholds>,
     /// URL of the probe image (API key required).
     pub probe_image: Option<String>,
     pub audit_images: Vec<String>,
@@ -267,12 +288,14 @@ pub fn new_check(
         outcome: None,
         completed_at: None,
         erased_at: None,
+        reference: None,
     })
 }
 
 pub fn view(state: &AppState, check: &Check, probe: bool, audits: u32) -> CheckResult {
     let base = format!("{}/liveness_check/{}/images", state.public_url, check.id);
     let o = check.outcome.as_ref();
+    let face_match = o.and_then(|o| o.face_match.as_ref());
     CheckResult {
         id: check.id.clone(),
         status: check.status,
@@ -295,6 +318,11 @@ pub fn view(state: &AppState, check: &Check, probe: bool, audits: u32) -> CheckR
             })
             .unwrap_or_default(),
         failure_reason: o.and_then(|o| o.failure_reason.clone()),
+        reference_image: check.reference.is_some(),
+        face_match: face_match.map(|m| m.verdict),
+        face_match_score: face_match.map(|m| m.score),
+        face_match_distance: face_match.map(|m| m.distance),
+        face_match_thresholds: face_match.map(|m| m.thresholds),
         probe_image: probe.then(|| format!("{base}/probe")),
         audit_images: (0..audits).map(|i| format!("{base}/audit/{i}")).collect(),
         frames: o.map(|o| o.frames),
@@ -352,12 +380,18 @@ pub async fn create(
         format!("create:{}", customer.0.id),
         state.config.limits.creates_per_minute,
     )?;
-    let check = new_check(
-        body.into_inner(),
+    let mut req = body.into_inner();
+    let reference_image = req.reference_image.take();
+    let mut check = new_check(
+        req,
         &customer.0.id,
         state.config.webhooks.allow_private_targets,
         Utc::now(),
     )?;
+    if let Some(b64) = reference_image {
+        let bytes = reference_bytes(&b64, state.config.checks.max_frame_bytes)?;
+        check.reference = Some(describe_reference(&state, bytes).await?);
+    }
     let created = CheckCreated {
         id: check.id.clone(),
         token: check.token.clone(),
@@ -485,6 +519,80 @@ pub async fn redeem(
         Err(StoreError::NotFound) => return Err(ApiError::new("invalid_token", "unknown token")),
         Err(e) => return Err(e.into()),
     }
+    Ok(HttpResponse::Ok().json(load_view(&state, check).await?))
+}
+
+/// The bytes of a base64 `reference_image`, within the upload limit.
+fn reference_bytes(b64: &str, max: usize) -> ApiResult<Vec<u8>> {
+    use base64::Engine as _;
+    let data = match b64.strip_prefix("data:") {
+        Some(url) => url.split_once(',').map(|(_, d)| d).unwrap_or(""),
+        None => b64,
+    };
+    // Decoded size is about 3/4 of the text: refuse early what cannot fit.
+    if data.len() / 4 * 3 > max + 3 {
+        return Err(ApiError::new(
+            "payload_too_large",
+            format!("reference_image is larger than {max} bytes"),
+        ));
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(data.trim())
+        .map_err(|e| ApiError::invalid(format!("reference_image is not valid base64: {e}")))?;
+    if bytes.len() > max {
+        return Err(ApiError::new(
+            "payload_too_large",
+            format!("reference_image is larger than {max} bytes"),
+        ));
+    }
+    Ok(bytes)
+}
+
+async fn describe_reference(
+    state: &web::Data<AppState>,
+    bytes: Vec<u8>,
+) -> ApiResult<FaceDescriptor> {
+    state.engine()?;
+    let st = state.clone();
+    web::block(move || reference_descriptor(st.engine()?, &bytes)).await?
+}
+
+#[utoipa::path(put, path = "/liveness_check/{id}/reference", params(("id" = String, Path)),
+    request_body(content = Vec<u8>, content_type = "image/jpeg",
+        description = "a JPEG, PNG or WebP image showing one face"),
+    responses((status = 200, body = CheckResult), (status = 404, description = "not_found"),
+        (status = 409, description = "invalid_state (the check was erased)"),
+        (status = 413, description = "payload_too_large"),
+        (status = 415, description = "unsupported_media_type"),
+        (status = 422, description = "invalid_image, reference_no_face, reference_multiple_faces")),
+    security(("api_key" = [])))]
+/// Attaches (or replaces) the reference selfie. On a decided check the face match is
+/// computed at once against the stored probe image.
+pub async fn put_reference(
+    state: web::Data<AppState>,
+    customer: Customer,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let mut check = owned(&state, &customer, id.into_inner()).await?;
+    if check.erased_at.is_some() {
+        return Err(ApiError::invalid_state("the check was erased"));
+    }
+    let reference = describe_reference(&state, body.to_vec()).await?;
+    let store = state.store.clone();
+    let check_id = check.id.clone();
+    let probe = blocking(move || store.image(&check_id, ImageKind::Probe, 0)).await?;
+    if let (Some(outcome), Some(probe)) = (check.outcome.as_mut(), probe) {
+        let st = state.clone();
+        let r = reference.clone();
+        outcome.face_match =
+            web::block(move || match_probe(st.engine()?, &probe.bytes, &r)).await??;
+    }
+    let store = state.store.clone();
+    let (check_id, r, outcome) = (check.id.clone(), reference.clone(), check.outcome.clone());
+    // A check erased meanwhile is a conflict (409 invalid_state), not a silent write.
+    blocking(move || store.set_reference(&check_id, &r, outcome.as_ref())).await?;
+    check.reference = Some(reference);
     Ok(HttpResponse::Ok().json(load_view(&state, check).await?))
 }
 

@@ -8,6 +8,7 @@ mod sqlite;
 pub use sqlite::SqliteStore;
 
 use chrono::{DateTime, Utc};
+use livecheck_core::face_match::FaceDescriptor;
 use livecheck_core::protocol::ChainState;
 
 use crate::model::{
@@ -58,6 +59,8 @@ pub struct Erased {
     pub biometric_results: bool,
     pub user_id: bool,
     pub metadata: bool,
+    /// The reference selfie's face descriptor.
+    pub reference: bool,
 }
 
 pub trait Store: Send + Sync + 'static {
@@ -119,6 +122,14 @@ pub trait Store: Send + Sync + 'static {
     fn erase_audit_images(&self, before: DateTime<Utc>) -> StoreResult<u64>;
     /// Erases images and biometric data, keeping a minimal audit row.
     fn erase_check(&self, check_id: &str, at: DateTime<Utc>) -> StoreResult<Erased>;
+    /// Sets a check's reference descriptor and, for a decided check, its outcome with
+    /// the new face match. `Conflict` if the check was erased meanwhile.
+    fn set_reference(
+        &self,
+        check_id: &str,
+        reference: &FaceDescriptor,
+        outcome: Option<&Outcome>,
+    ) -> StoreResult<()>;
 
     /// Marks a token redeemed; `Conflict` if it already was, `NotFound` if unknown.
     fn redeem_token(&self, jti: &str, at: DateTime<Utc>) -> StoreResult<()>;

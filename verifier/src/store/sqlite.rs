@@ -5,6 +5,7 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, TimeZone, Utc};
 use livecheck_core::challenge::ChallengeKind;
+use livecheck_core::face_match::FaceDescriptor;
 use livecheck_core::protocol::ChainState;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -15,7 +16,8 @@ use crate::model::{
 };
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE api_keys (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -99,7 +101,12 @@ CREATE TABLE attempts (
     duration_ms INTEGER NOT NULL
 );
 CREATE INDEX attempts_delivery ON attempts(delivery_id, at);
-"#];
+"#,
+    // Face match: the reference selfie's descriptor (the image itself is not kept).
+    r#"
+ALTER TABLE checks ADD COLUMN reference_descriptor TEXT;
+"#,
+];
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
@@ -130,13 +137,14 @@ fn parse_json<T: serde::de::DeserializeOwned>(s: &str) -> rusqlite::Result<T> {
 const CHECK_COLUMNS: &str = "id, api_key_id, token, link, secret, webhook_url, return_url, \
     cancel_url, threshold, audit_images, challenges, user_id, metadata, status, created_at, \
     expires_at, claimed_at, client_token_hash, frame_key, nonce, chain, frames, outcome, \
-    completed_at, erased_at";
+    completed_at, erased_at, reference_descriptor";
 
 fn check_row(r: &Row<'_>) -> rusqlite::Result<Check> {
     let challenges: Vec<ChallengeKind> = parse_json(&r.get::<_, String>(10)?)?;
     let metadata: Option<String> = r.get(12)?;
     let status: String = r.get(13)?;
     let outcome: Option<String> = r.get(22)?;
+    let reference: Option<String> = r.get(25)?;
     Ok(Check {
         id: r.get(0)?,
         api_key_id: r.get(1)?,
@@ -163,6 +171,7 @@ fn check_row(r: &Row<'_>) -> rusqlite::Result<Check> {
         outcome: outcome.as_deref().map(parse_json::<Outcome>).transpose()?,
         completed_at: r.get::<_, Option<i64>>(23)?.map(time),
         erased_at: r.get::<_, Option<i64>>(24)?.map(time),
+        reference: reference.as_deref().map(parse_json).transpose()?,
     })
 }
 
@@ -294,13 +303,14 @@ impl Store for SqliteStore {
         let challenges = json(&k.challenges)?;
         let metadata = k.metadata.as_ref().map(json).transpose()?;
         let chain = json(&k.chain)?;
+        let reference = k.reference.as_ref().map(json).transpose()?;
         self.with(|c| {
             c.execute(
                 "INSERT INTO checks (id, api_key_id, token, link, secret, webhook_url, return_url, \
                  cancel_url, threshold, audit_images, challenges, user_id, metadata, status, \
-                 created_at, expires_at, frame_key, nonce, chain) \
+                 created_at, expires_at, frame_key, nonce, chain, reference_descriptor) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
-                 ?17, ?18, ?19)",
+                 ?17, ?18, ?19, ?20)",
                 params![
                     k.id,
                     k.api_key_id,
@@ -320,7 +330,8 @@ impl Store for SqliteStore {
                     ms(k.expires_at),
                     k.frame_key,
                     k.nonce,
-                    chain
+                    chain,
+                    reference
                 ],
             )
         })
@@ -548,6 +559,7 @@ impl Store for SqliteStore {
             failure_reason: o.failure_reason.clone(),
             frames: o.frames,
             face_frames: 0,
+            face_match: None,
         });
         let minimal = minimal.as_ref().map(json).transpose()?;
         self.with(|c| {
@@ -563,7 +575,7 @@ impl Store for SqliteStore {
             )? as u32;
             tx.execute(
                 "UPDATE checks SET outcome = ?2, user_id = NULL, metadata = NULL, erased_at = ?3, \
-                 frames = 0 WHERE id = ?1",
+                 frames = 0, reference_descriptor = NULL WHERE id = ?1",
                 params![check_id, minimal, ms(at)],
             )?;
             tx.commit()?;
@@ -575,10 +587,33 @@ impl Store for SqliteStore {
                     .outcome
                     .as_ref()
                     .is_some_and(|o| o.anti_spoof_score.is_some() || !o.challenges.is_empty()),
+                reference: check.reference.is_some(),
                 user_id: check.user_id.is_some(),
                 metadata: check.metadata.is_some(),
             })
         })
+    }
+
+    fn set_reference(
+        &self,
+        check_id: &str,
+        reference: &FaceDescriptor,
+        outcome: Option<&Outcome>,
+    ) -> StoreResult<()> {
+        let reference = json(reference)?;
+        let outcome = outcome.map(json).transpose()?;
+        self.with(|c| {
+            let n = c.execute(
+                "UPDATE checks SET reference_descriptor = ?2, outcome = COALESCE(?3, outcome) \
+                 WHERE id = ?1 AND erased_at IS NULL",
+                params![check_id, reference, outcome],
+            )?;
+            Ok(if n == 1 {
+                Ok(())
+            } else {
+                Err(StoreError::Conflict("the check was erased".into()))
+            })
+        })?
     }
 
     fn redeem_token(&self, jti: &str, at: DateTime<Utc>) -> StoreResult<()> {
@@ -730,6 +765,7 @@ mod tests {
             outcome: None,
             completed_at: None,
             erased_at: None,
+            reference: None,
         }
     }
 

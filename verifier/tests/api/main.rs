@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)] // test helpers panic on purpose
 
 mod errors;
+mod face_match;
 mod flows;
 mod harness;
 mod webhooks;
