@@ -236,7 +236,10 @@ fn first_excursion(
             st -= 1;
         }
         let vs = s[st].2;
-        if rest.is_some_and(|r| vs > r + rise / 2.0) {
+        // From near the user's neutral, and the peak clearly beyond that neutral too:
+        // a dip below it and a swing back (a photo's eye measure wobbling as the print
+        // moves) is no action.
+        if rest.is_some_and(|r| vs > r + rise / 2.0 || vp < r + rise / 2.0) {
             continue;
         }
         for (e, &(_, te, ve)) in s.iter().enumerate().skip(p + 1) {

@@ -1,7 +1,7 @@
 use livecheck_core::challenge::{detect_events, judge_script, ChallengeRules, TimedChallenge};
 use livecheck_core::ChallengeKind::{self, *};
 
-use crate::helpers::{image, observe, observe_clip, still_clip, warp_affine};
+use crate::helpers::{handheld_photo, image, observe, observe_clip, still_clip, warp_affine};
 
 const D18: &str = "video/lp_d18_actions_640x480_30fps.mjpeg";
 const S32: &str = "video/lp_s32_turns_640x480_30fps.mjpeg";
@@ -99,6 +99,23 @@ fn a_still_photo_repeated_for_three_seconds_passes_no_challenge() {
     for kind in ChallengeKind::ALL {
         let v = judge_script(&obs, &script(&[kind]), 1000, &ChallengeRules::default());
         assert!(!v[0].passed, "{kind:?}");
+    }
+}
+
+#[test]
+fn a_photo_held_up_to_the_camera_passes_no_challenge() {
+    // T1 looks down, so her eye-closure measure sits high and wobbles as the print
+    // moves: before the peak had to clear her neutral, a dip and a swing back passed
+    // BLINK.
+    for file in [
+        "live/silentface_T1_live_upright.jpg",
+        "live/skimage_astronaut.png",
+    ] {
+        let obs = handheld_photo(&image(file), 6);
+        for kind in ChallengeKind::ALL {
+            let v = judge_script(&obs, &script(&[kind]), 1000, &ChallengeRules::default());
+            assert!(!v[0].passed, "{file}: {kind:?} {:?}", v[0].values);
+        }
     }
 }
 

@@ -136,3 +136,32 @@ pub fn clip_descriptors(rel: &str, step: usize) -> Vec<Observation> {
         })
         .collect()
 }
+
+/// A photo held up to a camera for `seconds` at 10 fps: each frame moved a little
+/// (shift, turn and tilt of the print, as a hand does) and given fresh sensor noise.
+pub fn handheld_photo(img: &RgbaImage, seconds: u64) -> Vec<Observation> {
+    let (cx, cy) = (img.width as f32 / 2.0, img.height as f32 / 2.0);
+    (0..seconds * 10)
+        .map(|i| {
+            let t = i as f32 / 10.0;
+            let angle = 0.03 * (1.7 * t).sin();
+            let scale = 1.0 + 0.03 * (1.1 * t).sin();
+            let shear = 0.02 * (2.3 * t).sin();
+            let (s, c) = angle.sin_cos();
+            let a = [c / scale, -s / scale + shear, s / scale, c / scale];
+            let b = [
+                cx - a[0] * cx - a[1] * cy + 6.0 * (0.9 * t).sin(),
+                cy - a[2] * cx - a[3] * cy + 4.0 * (1.3 * t).cos(),
+            ];
+            let mut frame = warp_affine(img, a, b);
+            let mut seed = (i as u32 + 1).wrapping_mul(2_654_435_761);
+            for v in frame.data.iter_mut() {
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                *v = v.saturating_add((seed % 5) as u8).saturating_sub(2);
+            }
+            observe(&frame, i * 100, true)
+        })
+        .collect()
+}
