@@ -4,13 +4,16 @@
 //! Passed only when the capture had enough frames with one face (a second face in more
 //! than a fifth of the frames fails it), that face is
 //! the same throughout, the anti-spoof score reaches the threshold, and every
-//! challenge passed in order. The first rule broken names the failure.
+//! challenge passed in order. A passive capture (no challenges) must instead show signs
+//! of a live face over time (`live_signs`); an empty script never passes by default.
+//! The first rule broken names the failure.
 
 use serde::{Deserialize, Serialize};
 
 use crate::challenge::{judge_script, ChallengeRules, ChallengeVerdict, TimedChallenge};
 use crate::consistency::{check, Consistency, ConsistencyLimits};
 use crate::engine::Observation;
+use crate::live_signs::{live_signs, LiveSignLimits, LiveSigns};
 use crate::liveness::aggregate_score;
 use crate::quality::QualityIssue;
 
@@ -24,6 +27,8 @@ pub enum FailureReason {
     FaceMismatch,
     SpoofDetected,
     ChallengeFailed,
+    /// Passive: the face never moved the way a live face does.
+    NoLiveMotion,
 }
 
 impl FailureReason {
@@ -35,6 +40,7 @@ impl FailureReason {
             Self::FaceMismatch => "face_mismatch",
             Self::SpoofDetected => "spoof_detected",
             Self::ChallengeFailed => "challenge_failed",
+            Self::NoLiveMotion => "no_live_motion",
         }
     }
 }
@@ -51,6 +57,8 @@ pub struct Decision {
     pub threshold: f32,
     pub challenges: Vec<ChallengeVerdict>,
     pub consistency: Consistency,
+    /// Passive captures only: what the frames showed of a live face.
+    pub live_signs: Option<LiveSigns>,
     pub failure_reason: Option<FailureReason>,
     pub frames: usize,
     pub face_frames: usize,
@@ -80,6 +88,10 @@ pub fn decide(input: &DecisionInput<'_>) -> Decision {
     let anti_spoof_score = aggregate_score(&probs);
     let challenges = judge_script(obs, input.script, input.baseline_ms, &input.rules);
     let consistency = check(obs, &input.consistency);
+    let live_signs = input.script.is_empty().then(|| {
+        let faces: Vec<Observation> = single.iter().map(|o| (*o).clone()).collect();
+        live_signs(&faces, &input.rules, &LiveSignLimits::default())
+    });
     let passed_share = if challenges.is_empty() {
         1.0
     } else {
@@ -97,6 +109,8 @@ pub fn decide(input: &DecisionInput<'_>) -> Decision {
         Some(FailureReason::SpoofDetected)
     } else if challenges.iter().any(|c| !c.passed) {
         Some(FailureReason::ChallengeFailed)
+    } else if live_signs.as_ref().is_some_and(|s| !s.present) {
+        Some(FailureReason::NoLiveMotion)
     } else {
         None
     };
@@ -107,6 +121,7 @@ pub fn decide(input: &DecisionInput<'_>) -> Decision {
         threshold: input.threshold,
         challenges,
         consistency,
+        live_signs,
         failure_reason,
         frames: obs.len(),
         face_frames: single.len(),

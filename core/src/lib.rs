@@ -20,6 +20,7 @@ pub mod face_match;
 pub mod frame;
 pub mod geometry;
 pub mod landmarks;
+pub mod live_signs;
 pub mod liveness;
 pub mod manifest;
 mod model;

@@ -4,7 +4,7 @@ use livecheck_core::decision::{decide, DecisionInput, FailureReason};
 use livecheck_core::engine::Observation;
 use livecheck_core::ChallengeKind::*;
 
-use crate::helpers::{clip_descriptors, image, observe_clip, still_clip};
+use crate::helpers::{clip_descriptors, handheld_photo, image, observe_clip, still_clip};
 
 fn input<'a>(obs: &'a [Observation], script: &'a [TimedChallenge]) -> DecisionInput<'a> {
     DecisionInput {
@@ -96,6 +96,26 @@ fn descriptors_keep_one_person_through_head_turns_and_catch_a_second() {
     let c = check(&mixed, &limits);
     println!("mixed: {c:?}");
     assert!(!c.consistent && c.max_identity_distance > 0.65, "{c:?}");
+}
+
+#[test]
+fn a_passive_capture_passes_a_live_face_and_not_a_live_photo_held_up() {
+    // Passive: no script. 2 s of d18 sitting still (no action before 2.2 s).
+    let live: Vec<Observation> = observe_clip("video/lp_d18_actions_640x480_30fps.mjpeg", 3, true)
+        .into_iter()
+        .filter(|o| o.t_ms < 2000)
+        .collect();
+    let d = decide(&input(&live, &[]));
+    assert!(d.passed, "{d:#?}");
+    assert!(d.live_signs.as_ref().is_some_and(|s| s.present));
+    // T1's pixels are a live face (anti-spoof 99.9 here): the motion check decides.
+    let photo = handheld_photo(&image("live/silentface_T1_live_upright.jpg"), 3);
+    let d = decide(&input(&photo, &[]));
+    assert_eq!(
+        d.failure_reason,
+        Some(FailureReason::NoLiveMotion),
+        "{d:#?}"
+    );
 }
 
 #[test]
