@@ -64,6 +64,7 @@ pub fn judge(engine: &Engine, input: &JudgeInput<'_>) -> Result<Judgement, Model
         face_frames: d.face_frames,
         // Set by the caller when the check has a reference selfie.
         face_match: None,
+        live_signs: d.live_signs.clone(),
     };
 
     let mut images = Vec::new();

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use livecheck_core::challenge::{ChallengeKind, ChallengeVerdict};
 use livecheck_core::face_match::{FaceDescriptor, FaceMatch};
+use livecheck_core::live_signs::LiveSigns;
 use livecheck_core::protocol::ChainState;
 use serde::{Deserialize, Serialize};
 
@@ -73,6 +74,9 @@ pub struct Outcome {
     /// The probe image against the reference selfie, when the check has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub face_match: Option<FaceMatch>,
+    /// Passive checks: the signs of a live face the frames showed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_signs: Option<LiveSigns>,
 }
 
 #[derive(Clone, Debug)]
@@ -116,6 +120,11 @@ impl Check {
     /// sweeper has marked it yet).
     pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
         self.status == Status::Expired || (!self.status.is_terminal() && now >= self.expires_at)
+    }
+
+    /// A passive check has no challenges: the user only looks at the camera.
+    pub fn is_passive(&self) -> bool {
+        self.challenges.is_empty()
     }
 
     /// Whether `client_token` is the one the claiming browser was given.

@@ -24,6 +24,8 @@ use crate::webhooks::new_delivery;
 
 /// Time the user has for each challenge of the script.
 pub const CHALLENGE_WINDOW_MS: u64 = 5000;
+/// A passive capture: this long of the user simply looking at the camera.
+pub const PASSIVE_CAPTURE_MS: u64 = 3000;
 pub const CLIENT_COOKIE: &str = "lc_client";
 pub const ENVELOPE_HEADER: &str = "livecheck-envelope";
 
@@ -76,6 +78,12 @@ pub fn script(check: &Check, state: &AppState) -> ChallengeScript {
             })
             .collect(),
         capture: CaptureParams {
+            // Passive: no prompts; the whole capture is the neutral span the SDK holds.
+            baseline_ms: if check.is_passive() {
+                PASSIVE_CAPTURE_MS
+            } else {
+                CaptureParams::default().baseline_ms
+            },
             max_frames: state.config.checks.max_frames,
             max_frame_bytes: state.config.checks.max_frame_bytes as u64,
             ..CaptureParams::default()

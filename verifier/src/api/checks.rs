@@ -37,8 +37,12 @@ pub struct CreateCheck {
     /// 0–4, default 0: frames kept for audit (erased after the retention time).
     pub audit_images: Option<i64>,
     /// Explicit script (1–6 of BLINK, TURN_LEFT, TURN_RIGHT, LOOK_UP, SMILE,
-    /// OPEN_MOUTH); default 2–3 distinct random ones.
+    /// OPEN_MOUTH); default 2–3 distinct random ones. Not with `mode: "passive"`.
     pub challenges: Option<Vec<String>>,
+    /// `active` (default): the user answers prompted challenges. `passive`: no prompts;
+    /// the user looks at the camera for 3 s and the verifier decides from anti-spoof
+    /// and the face's own small movements.
+    pub mode: Option<String>,
     pub user_id: Option<String>,
     /// Any JSON object up to 4 KiB, returned with the result and in webhooks.
     #[schema(value_type = Option<Object>)]
@@ -95,11 +99,15 @@ pub struct CheckResult {
     pub threshold: u8,
     /// 0–100, higher = more live.
     pub anti_spoof_score: Option<f32>,
+    /// active | passive
+    pub mode: String,
     #[schema(value_type = Vec<String>)]
     pub script: Vec<ChallengeKind>,
     pub challenges: Vec<ChallengeResult>,
+    /// Passive checks, once decided: the signs of a live face the frames showed.
+    pub live_signs: Option<LiveSignsView>,
     /// Stable code: no_frames, face_not_found, multiple_faces, face_mismatch,
-    /// spoof_detected, challenge_failed.
+    /// spoof_detected, challenge_failed, no_live_motion (passive).
     pub failure_reason: Option<String>,
     /// Whether a reference selfie is attached (at create or with PUT …/reference).
     pub reference_image: bool,
@@ -128,6 +136,19 @@ pub struct CheckResult {
     pub completed_at: Option<DateTime<Utc>>,
     pub erased_at: Option<DateTime<Utc>>,
     pub models: Vec<ModelRef>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LiveSignsView {
+    pub present: bool,
+    /// Frames with a face mesh that were measured.
+    pub frames: usize,
+    /// Landmark motion no flat picture can make (after the best affine fit), percent of
+    /// the outer eye corners' distance, 90th percentile over frames; 2 or more counts.
+    pub non_rigid_motion: f32,
+    /// Actions the user made unprompted.
+    #[schema(value_type = Vec<String>)]
+    pub events: Vec<ChallengeKind>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -230,8 +251,23 @@ pub fn new_check(
     let mins = in_range("link_valid_mins", req.link_valid_mins, 1..=1440, 10)?;
     let threshold = in_range("threshold", req.threshold, 0..=99, 70)? as u8;
     let audit = in_range("audit_images", req.audit_images, 0..=4, 0)? as u8;
+    let passive = match req.mode.as_deref() {
+        None | Some("active") => false,
+        Some("passive") => true,
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "mode must be active or passive, not {other:?}"
+            )))
+        }
+    };
     let challenges = match req.challenges {
+        None if passive => Vec::new(),
         None => random_challenges(),
+        Some(_) if passive => {
+            return Err(ApiError::invalid(
+                "challenges cannot be given with mode passive",
+            ))
+        }
         Some(list) => {
             if list.is_empty() || list.len() > 6 {
                 return Err(ApiError::invalid("challenges must list 1 to 6 challenges"));
@@ -303,7 +339,21 @@ pub fn view(state: &AppState, check: &Check, probe: bool, audits: u32) -> CheckR
         confidence: o.map(|o| o.confidence),
         threshold: check.threshold,
         anti_spoof_score: o.and_then(|o| o.anti_spoof_score),
+        mode: if check.is_passive() {
+            "passive"
+        } else {
+            "active"
+        }
+        .to_string(),
         script: check.challenges.clone(),
+        live_signs: o
+            .and_then(|o| o.live_signs.as_ref())
+            .map(|s| LiveSignsView {
+                present: s.present,
+                frames: s.frames,
+                non_rigid_motion: s.non_rigid_motion,
+                events: s.events.iter().map(|e| e.kind).collect(),
+            }),
         challenges: o
             .map(|o| {
                 o.challenges

@@ -560,6 +560,7 @@ impl Store for SqliteStore {
             frames: o.frames,
             face_frames: 0,
             face_match: None,
+            live_signs: None,
         });
         let minimal = minimal.as_ref().map(json).transpose()?;
         self.with(|c| {

@@ -7,6 +7,7 @@ mod errors;
 mod face_match;
 mod flows;
 mod harness;
+mod passive;
 mod webhooks;
 
 use std::sync::{Arc, Mutex};
