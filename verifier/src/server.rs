@@ -14,7 +14,7 @@ use chrono::Utc;
 use livecheck_core::manifest::ModelFiles;
 use livecheck_core::Engine;
 
-use crate::api::{assets, capture, checks, demo, meta, pages};
+use crate::api::{assets, capture, checks, demo, glair, meta, pages};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::lc_token::TokenIssuer;
@@ -202,6 +202,12 @@ pub fn routes(cfg: &mut web::ServiceConfig, max_frame_bytes: usize) {
         .service(
             resource("/liveness_check/{id}/deliveries/{delivery_id}/retry")
                 .route(web::post().to(checks::retry_delivery)),
+        )
+        .service(
+            resource("/face/v1/passive-liveness-sessions").route(web::post().to(glair::create)),
+        )
+        .service(
+            resource("/face/v1/passive-liveness-sessions/{sid}").route(web::get().to(glair::get)),
         )
         .service(resource("/l/{link}").route(web::get().to(pages::capture_page)))
         .service(resource("/l/{link}/cancel").route(web::post().to(pages::cancel_form)))

@@ -305,7 +305,7 @@ pub async fn upload_frame(
     }))
 }
 
-fn with_params(base: &str, params: &[(&str, &str)]) -> String {
+pub(crate) fn with_params(base: &str, params: &[(&str, &str)]) -> String {
     match url::Url::parse(base) {
         Ok(mut u) => {
             u.query_pairs_mut().extend_pairs(params);

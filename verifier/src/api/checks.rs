@@ -21,7 +21,7 @@ use crate::state::AppState;
 use crate::store::{Erased, StoreError};
 use crate::webhooks::is_private_host;
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCheck {
     /// Where the browser goes after the capture, with `lc_token` appended.
@@ -409,7 +409,11 @@ async fn load_view(state: &web::Data<AppState>, check: Check) -> ApiResult<Check
 }
 
 /// The caller's own check, or 404 (another key's check does not exist for it).
-async fn owned(state: &web::Data<AppState>, customer: &Customer, id: String) -> ApiResult<Check> {
+pub(crate) async fn owned(
+    state: &web::Data<AppState>,
+    customer: &Customer,
+    id: String,
+) -> ApiResult<Check> {
     let store = state.store.clone();
     match blocking(move || store.check(&id)).await? {
         Some(c) if c.api_key_id == customer.0.id => Ok(c),
@@ -426,11 +430,31 @@ pub async fn create(
     customer: Customer,
     body: web::Json<CreateCheck>,
 ) -> ApiResult<HttpResponse> {
+    let check = create_check(&state, &customer, body.into_inner(), |_| {}).await?;
+    Ok(HttpResponse::Created().json(CheckCreated {
+        id: check.id.clone(),
+        token: check.token.clone(),
+        url: capture_url(&state, &check),
+        secret: check.secret.clone(),
+        webhook_url: check.webhook_url.clone(),
+        expires_at: check.expires_at,
+        challenges: check.challenges.clone(),
+    }))
+}
+
+/// The one way a check comes to be, whichever API dialect asked: rate limit,
+/// validation, the reference selfie, then `adjust` (a dialect's own touches, e.g. its
+/// session id in the return URL), then one insert.
+pub(crate) async fn create_check(
+    state: &web::Data<AppState>,
+    customer: &Customer,
+    mut req: CreateCheck,
+    adjust: impl FnOnce(&mut Check),
+) -> ApiResult<Check> {
     state.limiter.check(
         format!("create:{}", customer.0.id),
         state.config.limits.creates_per_minute,
     )?;
-    let mut req = body.into_inner();
     let reference_image = req.reference_image.take();
     let mut check = new_check(
         req,
@@ -440,20 +464,18 @@ pub async fn create(
     )?;
     if let Some(b64) = reference_image {
         let bytes = reference_bytes(&b64, state.config.checks.max_frame_bytes)?;
-        check.reference = Some(describe_reference(&state, bytes).await?);
+        check.reference = Some(describe_reference(state, bytes).await?);
     }
-    let created = CheckCreated {
-        id: check.id.clone(),
-        token: check.token.clone(),
-        url: format!("{}/l/{}", state.public_url, check.link),
-        secret: check.secret.clone(),
-        webhook_url: check.webhook_url.clone(),
-        expires_at: check.expires_at,
-        challenges: check.challenges.clone(),
-    };
+    adjust(&mut check);
     let store = state.store.clone();
-    blocking(move || store.insert_check(&check)).await?;
-    Ok(HttpResponse::Created().json(created))
+    let stored = check.clone();
+    blocking(move || store.insert_check(&stored)).await?;
+    Ok(check)
+}
+
+/// The single-use capture link of a check.
+pub(crate) fn capture_url(state: &AppState, check: &Check) -> String {
+    format!("{}/l/{}", state.public_url, check.link)
 }
 
 #[utoipa::path(get, path = "/liveness_check", params(("token" = String, Query)),

@@ -1,4 +1,5 @@
-//! HTTP handlers: the customer API (`checks`), the browser's capture API (`capture`),
+//! HTTP handlers: the customer API (`checks`) and its other dialects (`glair`), the
+//! browser's capture API (`capture`),
 //! the hosted pages (`pages`, `demo`), the files browsers load (`assets`) and the
 //! service endpoints (`meta`).
 
@@ -6,6 +7,7 @@ pub mod assets;
 pub mod capture;
 pub mod checks;
 pub mod demo;
+pub mod glair;
 pub mod meta;
 pub mod pages;
 

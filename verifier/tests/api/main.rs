@@ -6,6 +6,7 @@
 mod errors;
 mod face_match;
 mod flows;
+mod glair;
 mod harness;
 mod passive;
 mod webhooks;

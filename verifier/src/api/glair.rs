@@ -1,0 +1,184 @@
+//! GLAIR Vision's passive liveness sessions, as a dialect of the one check model: a
+//! session is a passive check (its id is the `sid`) whose return URL is the success URL
+//! with `sid` appended; the hosted page is the usual one. Same API keys.
+//!
+//! The result's `spoof_percentage` is `100 − anti_spoof_score` (0–100), or 100 when the
+//! capture showed a presentation attack beyond its pixels (no live motion, or the face
+//! changed). Its `status` is the spoof risk: `LOW` (≤ 30: the check passed at the
+//! default threshold 70), `MODERATE` (30–60: not passed, doubtful), `HIGH` (> 60, or any
+//! capture refused as spoof_detected, no_live_motion or face_mismatch).
+
+use actix_web::{web, HttpResponse};
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::capture::with_params;
+use super::checks::{capture_url, create_check, owned, CreateCheck};
+use super::Customer;
+use crate::error::ApiResult;
+use crate::model::{Check, Status};
+use crate::state::AppState;
+
+/// GLAIR sessions last a day unless they finish first.
+const SESSION_MINUTES: i64 = 24 * 60;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateGlairSession {
+    /// Where the browser goes after a successful capture, with `sid` appended.
+    pub success_url: String,
+    /// Shows a back button on the capture page that leads here.
+    pub cancel_url: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct GlairSession {
+    pub sid: String,
+    /// PENDING | FINISHED | CANCELLED | EXPIRED
+    pub status: String,
+    /// End of validity, ms since the Unix epoch.
+    pub expired: i64,
+    /// The single-use capture link.
+    pub url: String,
+    pub success_url: String,
+    pub cancel_url: Option<String>,
+    /// Once FINISHED.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<GlairResult>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct GlairResult {
+    /// `success` when the capture could be judged, `failed` when it could not (no face,
+    /// no frames); then `reason` says why.
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<GlairSpoof>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct GlairSpoof {
+    /// 0–100: how likely the face was presented rather than live.
+    pub spoof_percentage: f32,
+    /// Spoof risk: LOW | MODERATE | HIGH.
+    pub status: String,
+}
+
+/// The success URL as given: the return URL without the `sid` we appended.
+fn success_url(check: &Check) -> String {
+    match url::Url::parse(&check.return_url) {
+        Ok(mut u) => {
+            let kept: Vec<(String, String)> = u
+                .query_pairs()
+                .filter(|(k, v)| !(k == "sid" && *v == check.id))
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            u.set_query(None);
+            if !kept.is_empty() {
+                u.query_pairs_mut().extend_pairs(kept);
+            }
+            u.to_string()
+        }
+        Err(_) => check.return_url.clone(),
+    }
+}
+
+fn spoof(check: &Check) -> Option<GlairResult> {
+    let o = check.outcome.as_ref()?;
+    let attack = matches!(
+        o.failure_reason.as_deref(),
+        Some("spoof_detected" | "no_live_motion" | "face_mismatch")
+    );
+    let Some(score) = o.anti_spoof_score else {
+        return Some(GlairResult {
+            status: "failed".into(),
+            result: None,
+            reason: o.failure_reason.clone(),
+        });
+    };
+    let pct = if matches!(
+        o.failure_reason.as_deref(),
+        Some("no_live_motion" | "face_mismatch")
+    ) {
+        100.0
+    } else {
+        (100.0 - score).clamp(0.0, 100.0)
+    };
+    let level = if attack || pct > 60.0 {
+        "HIGH"
+    } else if pct > 30.0 || !o.passed {
+        "MODERATE"
+    } else {
+        "LOW"
+    };
+    Some(GlairResult {
+        status: "success".into(),
+        result: Some(GlairSpoof {
+            spoof_percentage: pct,
+            status: level.into(),
+        }),
+        reason: None,
+    })
+}
+
+fn session(state: &AppState, check: &Check) -> GlairSession {
+    let status = if check.is_expired(Utc::now()) {
+        "EXPIRED"
+    } else {
+        match check.status {
+            Status::Pending | Status::InProgress => "PENDING",
+            Status::Completed | Status::Failed => "FINISHED",
+            Status::Cancelled => "CANCELLED",
+            Status::Expired => "EXPIRED",
+        }
+    };
+    GlairSession {
+        sid: check.id.clone(),
+        status: status.into(),
+        expired: check.expires_at.timestamp_millis(),
+        url: capture_url(state, check),
+        success_url: success_url(check),
+        cancel_url: check.cancel_url.clone(),
+        result: spoof(check),
+    }
+}
+
+#[utoipa::path(post, path = "/face/v1/passive-liveness-sessions", request_body = CreateGlairSession,
+    responses((status = 200, body = GlairSession), (status = 400, description = "invalid_request"),
+              (status = 401, description = "unauthorized")),
+    security(("api_key" = [])))]
+pub async fn create(
+    state: web::Data<AppState>,
+    customer: Customer,
+    body: web::Json<CreateGlairSession>,
+) -> ApiResult<HttpResponse> {
+    let body = body.into_inner();
+    let req = CreateCheck {
+        return_url: body.success_url,
+        cancel_url: body.cancel_url,
+        link_valid_mins: Some(SESSION_MINUTES),
+        mode: Some("passive".into()),
+        ..CreateCheck::default()
+    };
+    let check = create_check(&state, &customer, req, |c| {
+        c.return_url = with_params(&c.return_url, &[("sid", c.id.as_str())]);
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(session(&state, &check)))
+}
+
+#[utoipa::path(get, path = "/face/v1/passive-liveness-sessions/{sid}", params(("sid" = String, Path)),
+    responses((status = 200, body = GlairSession), (status = 404, description = "not_found"),
+              (status = 401, description = "unauthorized")),
+    security(("api_key" = [])))]
+pub async fn get(
+    state: web::Data<AppState>,
+    customer: Customer,
+    sid: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let check = owned(&state, &customer, sid.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(session(&state, &check)))
+}
