@@ -258,6 +258,67 @@ fn first_excursion(
     None
 }
 
+/// Absolute criteria for one photo judged alone for a challenge (an API that sends a
+/// single photo per challenge has no baseline or motion to compare): the pose or
+/// expression itself must be unmistakable. Values in blendshape units (0–1) or degrees.
+/// Resting faces measured here: eye closure 0.04–0.44 (the upper end a downcast gaze),
+/// smile ≤ 0.001 unless smiling (0.41–0.94), jaw open 0.02–0.36 (0.91 wide open),
+/// yaw within ±20 (a frontal photo read 19), pitch −14 to −1.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StillRules {
+    pub eyes_closed: f32,
+    pub smile: f32,
+    pub jaw_open: f32,
+    pub turn_degrees: f32,
+    pub look_up_degrees: f32,
+}
+
+impl Default for StillRules {
+    fn default() -> Self {
+        Self {
+            eyes_closed: 0.55,
+            smile: 0.35,
+            jaw_open: 0.6,
+            turn_degrees: 25.0,
+            look_up_degrees: 10.0,
+        }
+    }
+}
+
+impl StillRules {
+    fn threshold(&self, kind: ChallengeKind) -> f32 {
+        match kind {
+            ChallengeKind::Blink => self.eyes_closed,
+            ChallengeKind::Smile => self.smile,
+            ChallengeKind::OpenMouth => self.jaw_open,
+            ChallengeKind::TurnLeft | ChallengeKind::TurnRight => self.turn_degrees,
+            ChallengeKind::LookUp => self.look_up_degrees,
+        }
+    }
+}
+
+/// One photo judged for `kind` by `StillRules`: passed when the signal, in the
+/// challenge's direction, reaches the threshold (`peak` holds the value read).
+pub fn judge_still(o: &Observation, kind: ChallengeKind, rules: &StillRules) -> ChallengeVerdict {
+    let (signal, dir) = kind.signal();
+    let value = signal.read(o);
+    let threshold = rules.threshold(kind);
+    ChallengeVerdict {
+        kind,
+        passed: value.is_some_and(|v| v * dir >= threshold),
+        t_ms: value.map(|_| o.t_ms),
+        frames: if value.is_some() { vec![0] } else { Vec::new() },
+        values: VerdictValues {
+            signal,
+            baseline: None,
+            start: None,
+            peak: value,
+            end: None,
+            threshold: threshold * dir,
+        },
+    }
+}
+
 /// Judges a script in order. `baseline_ms`: frames before it are the neutral baseline.
 pub fn judge_script(
     observations: &[Observation],

@@ -147,3 +147,33 @@ fn a_photo_warped_by_an_affine_head_turn_passes_no_turn() {
         );
     }
 }
+
+#[test]
+fn single_photos_pass_only_the_challenge_they_show() {
+    use livecheck_core::challenge::{judge_still, StillRules};
+    let rules = StillRules::default();
+    for (file, shows) in [
+        ("live_frames/lp_d18_t0.5_neutral.png", None),
+        ("live_frames/lp_d18_t3.2_eyes_closed.png", Some(Blink)),
+        ("live_frames/lp_d18_t3.8_smile.png", Some(Smile)),
+        ("live_frames/lp_d18_t2.6_mouth_open.png", Some(OpenMouth)),
+        // Looking down and a little aside: neither a blink nor a turn.
+        ("live/silentface_T1_live_upright.jpg", None),
+    ] {
+        let o = observe(&image(file), 0, false);
+        for kind in ChallengeKind::ALL {
+            let v = judge_still(&o, kind, &rules);
+            assert_eq!(
+                v.passed,
+                Some(kind) == shows,
+                "{file}: {kind:?} {:?}",
+                v.values
+            );
+        }
+    }
+    // s32 opens turned well to her right (yaw −28): a right turn, not a left one.
+    let s32 = observe_clip(S32, 2, false);
+    let v = |kind| judge_still(&s32[0], kind, &rules);
+    assert!(v(TurnRight).passed, "{:?}", v(TurnRight).values);
+    assert!(!v(TurnLeft).passed);
+}
