@@ -10,7 +10,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::challenge::{judge_script, ChallengeRules, ChallengeVerdict, TimedChallenge};
+use crate::challenge::{
+    judge_script, judge_still, ChallengeKind, ChallengeRules, ChallengeVerdict, StillRules,
+    TimedChallenge,
+};
 use crate::consistency::{check, Consistency, ConsistencyLimits};
 use crate::engine::Observation;
 use crate::live_signs::{live_signs, LiveSignLimits, LiveSigns};
@@ -125,5 +128,76 @@ pub fn decide(input: &DecisionInput<'_>) -> Decision {
         failure_reason,
         frames: obs.len(),
         face_frames: single.len(),
+    }
+}
+
+/// One photo per challenge, as an API that takes single photos sends them: each photo
+/// judged alone for its challenge by `StillRules` (there is no baseline or motion),
+/// every photo showing exactly one face, one person throughout (face descriptors: the
+/// photos are taken apart, so position and shape continuity do not apply), and the
+/// anti-spoof score over all photos reaching the threshold.
+pub struct StillsInput<'a> {
+    pub photos: &'a [(ChallengeKind, Observation)],
+    /// Anti-spoof pass mark, 0–100.
+    pub threshold: f32,
+    pub rules: StillRules,
+    pub consistency: ConsistencyLimits,
+}
+
+pub fn decide_stills(input: &StillsInput<'_>) -> Decision {
+    let obs: Vec<Observation> = input.photos.iter().map(|(_, o)| o.clone()).collect();
+    let multi = obs
+        .iter()
+        .any(|o| o.quality.issues.contains(&QualityIssue::MultipleFaces));
+    let faceless = obs.iter().any(|o| o.face.is_none());
+    let probs: Vec<f32> = obs.iter().filter_map(|o| o.live_probability).collect();
+    let anti_spoof_score = aggregate_score(&probs);
+    let challenges: Vec<ChallengeVerdict> = input
+        .photos
+        .iter()
+        .enumerate()
+        .map(|(i, (kind, o))| {
+            let mut v = judge_still(o, *kind, &input.rules);
+            v.frames = v.frames.iter().map(|_| i).collect();
+            v
+        })
+        .collect();
+    let limits = ConsistencyLimits {
+        max_shape_distance: f32::INFINITY,
+        max_jump: f32::INFINITY,
+        ..input.consistency
+    };
+    let consistency = check(&obs, &limits);
+    let passed_share = if challenges.is_empty() {
+        0.0
+    } else {
+        challenges.iter().filter(|c| c.passed).count() as f32 / challenges.len() as f32
+    };
+    let failure_reason = if obs.is_empty() {
+        Some(FailureReason::NoFrames)
+    } else if multi {
+        Some(FailureReason::MultipleFaces)
+    } else if faceless {
+        Some(FailureReason::FaceNotFound)
+    } else if !consistency.consistent {
+        Some(FailureReason::FaceMismatch)
+    } else if anti_spoof_score.is_none_or(|s| s < input.threshold) {
+        Some(FailureReason::SpoofDetected)
+    } else if challenges.iter().any(|c| !c.passed) {
+        Some(FailureReason::ChallengeFailed)
+    } else {
+        None
+    };
+    Decision {
+        passed: failure_reason.is_none(),
+        confidence: anti_spoof_score.unwrap_or(0.0) * passed_share,
+        anti_spoof_score,
+        threshold: input.threshold,
+        challenges,
+        consistency,
+        live_signs: None,
+        failure_reason,
+        frames: obs.len(),
+        face_frames: obs.iter().filter(|o| o.face.is_some()).count(),
     }
 }

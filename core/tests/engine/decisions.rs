@@ -1,10 +1,13 @@
+use livecheck_core::challenge::StillRules;
 use livecheck_core::challenge::{ChallengeRules, TimedChallenge};
 use livecheck_core::consistency::{check, ConsistencyLimits};
-use livecheck_core::decision::{decide, DecisionInput, FailureReason};
+use livecheck_core::decision::{decide, decide_stills, DecisionInput, FailureReason, StillsInput};
 use livecheck_core::engine::Observation;
 use livecheck_core::ChallengeKind::*;
 
-use crate::helpers::{clip_descriptors, handheld_photo, image, observe_clip, still_clip};
+use crate::helpers::{
+    clip_descriptors, handheld_photo, image, observe_all, observe_clip, still_clip,
+};
 
 fn input<'a>(obs: &'a [Observation], script: &'a [TimedChallenge]) -> DecisionInput<'a> {
     DecisionInput {
@@ -122,4 +125,39 @@ fn a_passive_capture_passes_a_live_face_and_not_a_live_photo_held_up() {
 fn no_frames_is_its_own_failure() {
     let d = decide(&input(&[], &[]));
     assert_eq!(d.failure_reason, Some(FailureReason::NoFrames));
+}
+
+#[test]
+fn one_photo_per_challenge_passes_one_person_showing_each() {
+    let decide_photos = |photos: &[(livecheck_core::ChallengeKind, &str)]| {
+        let photos: Vec<_> = photos.iter().map(|(k, f)| (*k, observe_all(f))).collect();
+        decide_stills(&StillsInput {
+            photos: &photos,
+            threshold: 70.0,
+            rules: StillRules::default(),
+            consistency: ConsistencyLimits::default(),
+        })
+    };
+    let closed = "live_frames/lp_d18_t3.2_eyes_closed.png";
+    let smile = "live_frames/lp_d18_t3.8_smile.png";
+    let d = decide_photos(&[(Blink, closed), (Smile, smile)]);
+    assert!(d.passed, "{d:#?}");
+    assert_eq!(d.consistency.identity_frames, 2);
+    // Someone else's smile.
+    let d = decide_photos(&[
+        (Blink, closed),
+        (Smile, "live/fr_obama_official_portrait.jpg"),
+    ]);
+    assert_eq!(
+        d.failure_reason,
+        Some(FailureReason::FaceMismatch),
+        "{d:#?}"
+    );
+    // The photos swapped: each shows the other challenge.
+    let d = decide_photos(&[(Blink, smile), (Smile, closed)]);
+    assert_eq!(
+        d.failure_reason,
+        Some(FailureReason::ChallengeFailed),
+        "{d:#?}"
+    );
 }

@@ -165,3 +165,11 @@ pub fn handheld_photo(img: &RgbaImage, seconds: u64) -> Vec<Observation> {
         })
         .collect()
 }
+
+/// Everything the engine can tell about one photo: mesh, anti-spoof and descriptor.
+pub fn observe_all(rel: &str) -> Observation {
+    let img = image(rel);
+    engine()
+        .observe(&img.frame().unwrap(), 0, ObserveOptions::default())
+        .unwrap()
+}

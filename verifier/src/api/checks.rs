@@ -646,11 +646,22 @@ pub async fn put_reference(
     id: web::Path<String>,
     body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
-    let mut check = owned(&state, &customer, id.into_inner()).await?;
+    let check = owned(&state, &customer, id.into_inner()).await?;
+    let check = attach_reference(&state, check, body.to_vec()).await?;
+    Ok(HttpResponse::Ok().json(load_view(&state, check).await?))
+}
+
+/// Sets `check`'s reference selfie from image bytes; on a decided check, compares it
+/// with the probe image at once. Returns the check as stored.
+pub(crate) async fn attach_reference(
+    state: &web::Data<AppState>,
+    mut check: Check,
+    bytes: Vec<u8>,
+) -> ApiResult<Check> {
     if check.erased_at.is_some() {
         return Err(ApiError::invalid_state("the check was erased"));
     }
-    let reference = describe_reference(&state, body.to_vec()).await?;
+    let reference = describe_reference(state, bytes).await?;
     let store = state.store.clone();
     let check_id = check.id.clone();
     let probe = blocking(move || store.image(&check_id, ImageKind::Probe, 0)).await?;
@@ -665,7 +676,7 @@ pub async fn put_reference(
     // A check erased meanwhile is a conflict (409 invalid_state), not a silent write.
     blocking(move || store.set_reference(&check_id, &r, outcome.as_ref())).await?;
     check.reference = Some(reference);
-    Ok(HttpResponse::Ok().json(load_view(&state, check).await?))
+    Ok(check)
 }
 
 #[utoipa::path(get, path = "/liveness_check/{id}/images/probe", params(("id" = String, Path)),
