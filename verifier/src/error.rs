@@ -110,6 +110,11 @@ pub const CODES: &[(&str, u16, &str)] = &[
         "The upload is not a JPEG, PNG or WebP image.",
     ),
     (
+        "heic_not_supported",
+        415,
+        "The image is HEIC, which this verifier does not decode; send JPEG, PNG or WebP.",
+    ),
+    (
         "invalid_image",
         422,
         "The image cannot be decoded (truncated, corrupt or of absurd size).",

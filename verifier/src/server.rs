@@ -14,7 +14,7 @@ use chrono::Utc;
 use livecheck_core::manifest::ModelFiles;
 use livecheck_core::Engine;
 
-use crate::api::{assets, capture, checks, demo, glair, meta, pages};
+use crate::api::{assets, capture, checks, demo, glair, meta, pages, verifyhq};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::lc_token::TokenIssuer;
@@ -203,6 +203,21 @@ pub fn routes(cfg: &mut web::ServiceConfig, max_frame_bytes: usize) {
             resource("/liveness_check/{id}/deliveries/{delivery_id}/retry")
                 .route(web::post().to(checks::retry_delivery)),
         )
+        .service(
+            resource("/verifications/liveness/session").route(web::post().to(verifyhq::create)),
+        )
+        .service(
+            resource("/verifications/liveness/challenge").route(web::post().to(verifyhq::answer)),
+        )
+        .service(
+            resource("/verifications/liveness/reference-selfie")
+                .route(web::post().to(verifyhq::reference_selfie)),
+        )
+        .service(
+            resource("/verifications/liveness/user/{user_id}")
+                .route(web::get().to(verifyhq::by_user)),
+        )
+        .service(resource("/verifications/liveness/{id}").route(web::get().to(verifyhq::get)))
         .service(
             resource("/face/v1/passive-liveness-sessions").route(web::post().to(glair::create)),
         )

@@ -524,11 +524,7 @@ pub async fn by_user(
     user_id: web::Path<String>,
     query: web::Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
-    let page = query.page.unwrap_or(1);
-    let limit = query.limit.unwrap_or(20);
-    if page == 0 || !(1..=100).contains(&limit) {
-        return Err(ApiError::invalid("page starts at 1; limit is 1 to 100"));
-    }
+    let (page, limit) = page_and_limit(&query)?;
     let offset = (page - 1).saturating_mul(limit);
     let store = state.store.clone();
     let key = customer.0.id.clone();
@@ -545,6 +541,16 @@ pub async fn by_user(
         limit,
         total,
     }))
+}
+
+/// `page` (from 1, default 1) and `limit` (1–100, default 20).
+pub(crate) fn page_and_limit(query: &PageQuery) -> ApiResult<(u32, u32)> {
+    let page = query.page.unwrap_or(1);
+    let limit = query.limit.unwrap_or(20);
+    if page == 0 || !(1..=100).contains(&limit) {
+        return Err(ApiError::invalid("page starts at 1; limit is 1 to 100"));
+    }
+    Ok((page, limit))
 }
 
 #[utoipa::path(delete, path = "/liveness_check/{id}", params(("id" = String, Path)),

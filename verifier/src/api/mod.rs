@@ -1,4 +1,5 @@
-//! HTTP handlers: the customer API (`checks`) and its other dialects (`glair`), the
+//! HTTP handlers: the customer API (`checks`) and its other dialects (`glair`,
+//! `verifyhq`; `form` reads their multipart uploads), the
 //! browser's capture API (`capture`),
 //! the hosted pages (`pages`, `demo`), the files browsers load (`assets`) and the
 //! service endpoints (`meta`).
@@ -7,9 +8,11 @@ pub mod assets;
 pub mod capture;
 pub mod checks;
 pub mod demo;
+pub mod form;
 pub mod glair;
 pub mod meta;
 pub mod pages;
+pub mod verifyhq;
 
 use std::future::Future;
 use std::pin::Pin;

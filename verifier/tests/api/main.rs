@@ -9,6 +9,7 @@ mod flows;
 mod glair;
 mod harness;
 mod passive;
+mod verifyhq;
 mod webhooks;
 
 use std::sync::{Arc, Mutex};

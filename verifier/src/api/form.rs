@@ -1,0 +1,112 @@
+//! `multipart/form-data` uploads (the dialects that send photos that way): text fields
+//! and one or more files, read with limits, then handed over as plain values.
+
+use std::collections::HashMap;
+
+use actix_multipart::Multipart;
+use futures_util::StreamExt;
+
+use crate::error::{ApiError, ApiResult};
+
+/// Text fields are small; anything longer is not a field we read.
+const MAX_TEXT: usize = 4096;
+const MAX_PARTS: usize = 16;
+
+#[derive(Default)]
+pub struct Form {
+    text: HashMap<String, String>,
+    files: HashMap<String, Vec<u8>>,
+}
+
+impl Form {
+    /// Reads every part: files (parts with a file name) up to `max_file` bytes each.
+    pub async fn read(mut payload: Multipart, max_file: usize) -> ApiResult<Self> {
+        let mut form = Form::default();
+        let mut parts = 0;
+        while let Some(field) = payload.next().await {
+            let mut field = field.map_err(|e| ApiError::invalid(format!("multipart: {e}")))?;
+            parts += 1;
+            if parts > MAX_PARTS {
+                return Err(ApiError::invalid("multipart: too many parts"));
+            }
+            let name = field.name().unwrap_or_default().to_string();
+            let is_file = field
+                .content_disposition()
+                .and_then(|d| d.get_filename())
+                .is_some();
+            let limit = if is_file { max_file } else { MAX_TEXT };
+            let mut bytes = Vec::new();
+            while let Some(chunk) = field.next().await {
+                let chunk = chunk.map_err(|e| ApiError::invalid(format!("multipart: {e}")))?;
+                if bytes.len() + chunk.len() > limit {
+                    return Err(if is_file {
+                        ApiError::new(
+                            "payload_too_large",
+                            format!("{name} is larger than {max_file} bytes"),
+                        )
+                    } else {
+                        ApiError::invalid(format!("field {name} is too long"))
+                    });
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            if is_file {
+                form.files.insert(name, bytes);
+            } else {
+                let text = String::from_utf8(bytes)
+                    .map_err(|_| ApiError::invalid(format!("field {name} is not UTF-8")))?;
+                form.text.insert(name, text);
+            }
+        }
+        Ok(form)
+    }
+
+    pub fn text(&self, name: &str) -> ApiResult<&str> {
+        self.text
+            .get(name)
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| ApiError::invalid(format!("the form field {name} is required")))
+    }
+
+    /// A file part; a HEIC image is refused with its own code (no HEIC decoder here).
+    pub fn image(&mut self, name: &str) -> ApiResult<Vec<u8>> {
+        let bytes = self
+            .files
+            .remove(name)
+            .ok_or_else(|| ApiError::invalid(format!("the file part {name} is required")))?;
+        if is_heic(&bytes) {
+            return Err(ApiError::new(
+                "heic_not_supported",
+                format!("{name} is a HEIC image; send JPEG, PNG or WebP"),
+            ));
+        }
+        Ok(bytes)
+    }
+}
+
+/// An ISO-BMFF file whose major brand is one of HEIF's image brands.
+fn is_heic(bytes: &[u8]) -> bool {
+    bytes.len() >= 12
+        && &bytes[4..8] == b"ftyp"
+        && matches!(
+            &bytes[8..12],
+            b"heic" | b"heix" | b"hevc" | b"hevx" | b"heim" | b"heis" | b"mif1" | b"msf1"
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_heic;
+
+    #[test]
+    fn heic_is_recognised_by_its_brand() {
+        let mut heic = vec![0, 0, 0, 24];
+        heic.extend_from_slice(b"ftypheic\0\0\0\0mif1heic");
+        assert!(is_heic(&heic));
+        assert!(!is_heic(b"\xff\xd8\xff\xe0 not heic at all"));
+        let mut mp4 = vec![0, 0, 0, 24];
+        mp4.extend_from_slice(b"ftypisom\0\0\0\0");
+        assert!(!is_heic(&mp4));
+    }
+}

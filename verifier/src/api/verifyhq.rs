@@ -1,0 +1,483 @@
+//! VerifyHQ's liveness sessions, as a dialect of the one check model. A session is an
+//! active check driven from the customer's server: its token is the `sessionToken`,
+//! each challenge is answered by one photo (multipart), judged alone by core's absolute
+//! `StillRules` (no baseline exists), and after the last photo core's `decide_stills`
+//! decides: every photo passed its challenge, one face in each, the same person in all,
+//! anti-spoof over all photos. One photo per challenge, in order; no retries.
+
+use actix_multipart::Multipart;
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Utc};
+use livecheck_core::challenge::{ChallengeKind, StillRules};
+use livecheck_core::consistency::ConsistencyLimits;
+use livecheck_core::decision::{decide_stills, StillsInput};
+use livecheck_core::decode::{decode, sniff, DecodeError};
+use livecheck_core::{Engine, ObserveOptions};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::checks::{attach_reference, create_check, CreateCheck, PageQuery};
+use super::form::Form;
+use super::{blocking, Customer};
+use crate::error::{ApiError, ApiResult};
+use crate::model::{Check, ImageKind, Outcome, Status, StoredFrame, StoredImage};
+use crate::reference::match_probe;
+use crate::state::AppState;
+use crate::store::Transition;
+use crate::webhooks::new_delivery;
+
+const SESSION_MINUTES: i64 = 10;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateSession {
+    pub user_id: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Challenge {
+    /// `ch_1`, `ch_2`, … in the order they must be answered.
+    pub id: String,
+    /// BLINK | TURN_LEFT | TURN_RIGHT | LOOK_UP | SMILE | OPEN_MOUTH
+    #[serde(rename = "type")]
+    #[schema(value_type = String)]
+    pub kind: ChallengeKind,
+    pub instruction: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionCreated {
+    /// The session's id, for `GET /verifications/liveness/{id}`.
+    pub id: String,
+    pub session_token: String,
+    pub expires_at: DateTime<Utc>,
+    pub challenges: Vec<Challenge>,
+    pub instructions: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LivenessResult {
+    pub is_alive: bool,
+    /// 0–100: the anti-spoof score scaled by the share of challenges passed.
+    pub confidence: f32,
+    /// 0–100, higher = more live.
+    pub anti_spoof_score: Option<f32>,
+    /// 0–100 against the reference selfie (null without one).
+    pub face_match_score: Option<f32>,
+    /// Null when alive; else no_frames, face_not_found, multiple_faces, face_mismatch,
+    /// spoof_detected or challenge_failed.
+    pub failure_reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Progress {
+    pub session_token: String,
+    /// IN_PROGRESS | COMPLETED
+    pub status: String,
+    pub challenges_completed: usize,
+    pub challenges_total: usize,
+    pub is_complete: bool,
+    /// The challenge to answer next (while IN_PROGRESS).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_step: Option<Challenge>,
+    /// Once COMPLETED.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<LivenessResult>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Session {
+    pub id: String,
+    pub user_id: Option<String>,
+    /// PENDING | IN_PROGRESS | COMPLETED | EXPIRED | CANCELLED
+    pub status: String,
+    pub challenges: Vec<Challenge>,
+    pub challenges_completed: usize,
+    pub challenges_total: usize,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub result: Option<LivenessResult>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SessionPage {
+    pub items: Vec<Session>,
+    pub page: u32,
+    pub limit: u32,
+    pub total: u64,
+}
+
+fn instruction(kind: ChallengeKind) -> &'static str {
+    match kind {
+        ChallengeKind::Blink => "Take a photo with both eyes closed.",
+        ChallengeKind::TurnLeft => "Take a photo with your head turned well to your left.",
+        ChallengeKind::TurnRight => "Take a photo with your head turned well to your right.",
+        ChallengeKind::LookUp => "Take a photo looking up, chin raised.",
+        ChallengeKind::Smile => "Take a photo with a broad smile.",
+        ChallengeKind::OpenMouth => "Take a photo with your mouth wide open.",
+    }
+}
+
+fn challenge(i: usize, kind: ChallengeKind) -> Challenge {
+    Challenge {
+        id: format!("ch_{}", i + 1),
+        kind,
+        instruction: instruction(kind).into(),
+    }
+}
+
+fn challenges(check: &Check) -> Vec<Challenge> {
+    check
+        .challenges
+        .iter()
+        .enumerate()
+        .map(|(i, k)| challenge(i, *k))
+        .collect()
+}
+
+fn result(check: &Check) -> Option<LivenessResult> {
+    let o = check.outcome.as_ref()?;
+    Some(LivenessResult {
+        is_alive: o.passed,
+        confidence: o.confidence,
+        anti_spoof_score: o.anti_spoof_score,
+        face_match_score: o.face_match.as_ref().map(|m| m.score),
+        failure_reason: o.failure_reason.clone(),
+    })
+}
+
+fn session(check: &Check) -> Session {
+    let status = if check.is_expired(Utc::now()) {
+        "EXPIRED"
+    } else {
+        match check.status {
+            Status::Pending => "PENDING",
+            Status::InProgress => "IN_PROGRESS",
+            Status::Completed | Status::Failed => "COMPLETED",
+            Status::Cancelled => "CANCELLED",
+            Status::Expired => "EXPIRED",
+        }
+    };
+    Session {
+        id: check.id.clone(),
+        user_id: check.user_id.clone(),
+        status: status.into(),
+        challenges: challenges(check),
+        challenges_completed: check.frames as usize,
+        challenges_total: check.challenges.len(),
+        created_at: check.created_at,
+        expires_at: check.expires_at,
+        completed_at: check.completed_at,
+        result: result(check),
+    }
+}
+
+/// The caller's session by its token, or by its id.
+async fn by_token_or_id(
+    state: &web::Data<AppState>,
+    customer: &Customer,
+    key: String,
+) -> ApiResult<Check> {
+    let store = state.store.clone();
+    let found = blocking(move || match store.check_by_token(&key)? {
+        Some(c) => Ok(Some(c)),
+        None => store.check(&key),
+    })
+    .await?;
+    match found {
+        Some(c) if c.api_key_id == customer.0.id => Ok(c),
+        _ => Err(ApiError::not_found("session")),
+    }
+}
+
+#[utoipa::path(post, path = "/verifications/liveness/session", request_body = CreateSession,
+    responses((status = 201, body = SessionCreated), (status = 400, description = "invalid_request"),
+              (status = 401, description = "unauthorized")),
+    security(("api_key" = [])))]
+pub async fn create(
+    state: web::Data<AppState>,
+    customer: Customer,
+    body: web::Json<CreateSession>,
+) -> ApiResult<HttpResponse> {
+    let req = CreateCheck {
+        // No browser comes back from a server-driven session; the field is required.
+        return_url: format!("{}/", state.public_url),
+        link_valid_mins: Some(SESSION_MINUTES),
+        user_id: Some(body.into_inner().user_id),
+        ..CreateCheck::default()
+    };
+    let check = create_check(&state, &customer, req, |_| {}).await?;
+    Ok(HttpResponse::Created().json(SessionCreated {
+        id: check.id.clone(),
+        session_token: check.token.clone(),
+        expires_at: check.expires_at,
+        challenges: challenges(&check),
+        instructions: "Answer each challenge in order with one photo of your face \
+                       (JPEG, PNG or WebP, at most 10 MB), taken now."
+            .into(),
+    }))
+}
+
+#[utoipa::path(post, path = "/verifications/liveness/challenge",
+    request_body(content = String, content_type = "multipart/form-data",
+        description = "sessionToken, challengeId, photo (file)"),
+    responses((status = 200, body = Progress), (status = 400, description = "invalid_request"),
+        (status = 401, description = "unauthorized"), (status = 404, description = "not_found"),
+        (status = 409, description = "invalid_state (finished, or not the next challenge)"),
+        (status = 410, description = "expired"), (status = 413, description = "payload_too_large"),
+        (status = 415, description = "unsupported_media_type, heic_not_supported"),
+        (status = 422, description = "invalid_image")),
+    security(("api_key" = [])))]
+pub async fn answer(
+    state: web::Data<AppState>,
+    customer: Customer,
+    payload: Multipart,
+) -> ApiResult<HttpResponse> {
+    let mut form = Form::read(payload, state.config.checks.max_frame_bytes).await?;
+    let token = form.text("sessionToken")?.to_string();
+    let challenge_id = form.text("challengeId")?.to_string();
+    let photo = form.image("photo")?;
+    let check = by_token_or_id(&state, &customer, token).await?;
+    if check.is_expired(Utc::now()) {
+        return Err(ApiError::expired());
+    }
+    if check.status.is_terminal() {
+        return Err(ApiError::invalid_state(format!(
+            "the session is {}",
+            check.status.as_str()
+        )));
+    }
+    let next = check.frames as usize;
+    let expected = challenge(next, check.challenges[next.min(check.challenges.len() - 1)]);
+    if challenge_id != expected.id {
+        return Err(ApiError::invalid_state(format!(
+            "the next challenge is {}",
+            expected.id
+        )));
+    }
+    let content_type = match sniff(&photo) {
+        Some(f) => f.to_mime_type().to_string(),
+        None => {
+            return Err(ApiError::new(
+                "unsupported_media_type",
+                "photo must be a JPEG, PNG or WebP image",
+            ))
+        }
+    };
+    let checked = web::block(move || decode(&photo).map(|_| photo)).await?;
+    let photo = checked.map_err(|e| match e {
+        DecodeError::UnsupportedFormat => ApiError::new(
+            "unsupported_media_type",
+            "photo must be a JPEG, PNG or WebP image",
+        ),
+        e => ApiError::new("invalid_image", format!("photo: {e}")),
+    })?;
+
+    let store = state.store.clone();
+    let (id, pending) = (check.id.clone(), check.status == Status::Pending);
+    let chain = check.chain.clone();
+    let frame = StoredFrame {
+        seq: next as u32,
+        t_ms: next as u64,
+        content_type,
+        bytes: photo,
+    };
+    blocking(move || {
+        if pending {
+            // Server-driven: no browser holds this session's capture link.
+            let holder = crate::secrets::digest_hex(&crate::secrets::new_token());
+            store.claim(&id, &holder, Utc::now())?;
+        }
+        store.add_frame(&id, next as u32, &chain, &frame)
+    })
+    .await?;
+
+    let done = next + 1;
+    let total = check.challenges.len();
+    if done < total {
+        return Ok(HttpResponse::Ok().json(Progress {
+            session_token: check.token.clone(),
+            status: "IN_PROGRESS".into(),
+            challenges_completed: done,
+            challenges_total: total,
+            is_complete: false,
+            next_step: Some(challenge(done, check.challenges[done])),
+            result: None,
+        }));
+    }
+    let decided = finish(&state, check).await?;
+    Ok(HttpResponse::Ok().json(Progress {
+        session_token: decided.token.clone(),
+        status: "COMPLETED".into(),
+        challenges_completed: total,
+        challenges_total: total,
+        is_complete: true,
+        next_step: None,
+        result: result(&decided),
+    }))
+}
+
+/// Judges the stored photos and records the decision (with its webhook event).
+async fn finish(state: &web::Data<AppState>, mut check: Check) -> ApiResult<Check> {
+    let store = state.store.clone();
+    let id = check.id.clone();
+    let frames = blocking(move || store.frames(&id)).await?;
+    let st = state.clone();
+    let kinds = check.challenges.clone();
+    let threshold = check.threshold as f32;
+    let reference = check.reference.clone();
+    let (mut outcome, images) = web::block(move || -> ApiResult<(Outcome, Vec<StoredImage>)> {
+        let engine: &Engine = st.engine()?;
+        let mut photos = Vec::with_capacity(frames.len());
+        for (f, kind) in frames.iter().zip(&kinds) {
+            let img = decode(&f.bytes).map_err(ApiError::internal)?;
+            let frame = img.frame().map_err(ApiError::internal)?;
+            let o = engine
+                .observe(&frame, f.t_ms, ObserveOptions::default())
+                .map_err(ApiError::internal)?;
+            photos.push((*kind, o));
+        }
+        let d = decide_stills(&StillsInput {
+            photos: &photos,
+            threshold,
+            rules: StillRules::default(),
+            consistency: ConsistencyLimits::default(),
+        });
+        // The probe: the photo with the most confident single face.
+        let probe = photos
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, o))| o.faces == 1)
+            .max_by(|a, b| {
+                let s = |o: &livecheck_core::Observation| o.face.as_ref().map_or(0.0, |f| f.score);
+                s(&a.1 .1).total_cmp(&s(&b.1 .1))
+            })
+            .map(|(i, _)| i);
+        let images: Vec<StoredImage> = probe
+            .map(|i| StoredImage {
+                kind: ImageKind::Probe,
+                index: 0,
+                content_type: frames[i].content_type.clone(),
+                bytes: frames[i].bytes.clone(),
+            })
+            .into_iter()
+            .collect();
+        let face_match = match (&reference, images.first()) {
+            (Some(r), Some(p)) => match_probe(engine, &p.bytes, r)?,
+            _ => None,
+        };
+        Ok((
+            Outcome {
+                passed: d.passed,
+                confidence: d.confidence,
+                anti_spoof_score: d.anti_spoof_score,
+                challenges: d.challenges,
+                failure_reason: d.failure_reason.map(|r| r.code().to_string()),
+                frames: d.frames,
+                face_frames: d.face_frames,
+                face_match,
+                live_signs: None,
+            },
+            images,
+        ))
+    })
+    .await??;
+    let now = Utc::now();
+    let status = if outcome.passed {
+        Status::Completed
+    } else {
+        Status::Failed
+    };
+    let event = new_delivery(
+        &check,
+        status,
+        outcome.passed,
+        outcome.failure_reason.as_deref(),
+        now,
+    );
+    let store = state.store.clone();
+    let (id, stored) = (check.id.clone(), outcome.clone());
+    blocking(move || {
+        store.transition(Transition {
+            check_id: &id,
+            to: status,
+            outcome: Some(&stored),
+            images: &images,
+            event,
+            token: None,
+            at: now,
+        })
+    })
+    .await?;
+    outcome.frames = check.challenges.len();
+    check.status = status;
+    check.frames = check.challenges.len() as u32;
+    check.completed_at = Some(now);
+    check.outcome = Some(outcome);
+    Ok(check)
+}
+
+#[utoipa::path(post, path = "/verifications/liveness/reference-selfie",
+    request_body(content = String, content_type = "multipart/form-data",
+        description = "sessionToken, selfie (file)"),
+    responses((status = 200, body = Session), (status = 404, description = "not_found"),
+        (status = 413, description = "payload_too_large"),
+        (status = 415, description = "unsupported_media_type, heic_not_supported"),
+        (status = 422, description = "invalid_image, reference_no_face, reference_multiple_faces")),
+    security(("api_key" = [])))]
+pub async fn reference_selfie(
+    state: web::Data<AppState>,
+    customer: Customer,
+    payload: Multipart,
+) -> ApiResult<HttpResponse> {
+    let mut form = Form::read(payload, state.config.checks.max_frame_bytes).await?;
+    let token = form.text("sessionToken")?.to_string();
+    let selfie = form.image("selfie")?;
+    let check = by_token_or_id(&state, &customer, token).await?;
+    let check = attach_reference(&state, check, selfie).await?;
+    Ok(HttpResponse::Ok().json(session(&check)))
+}
+
+#[utoipa::path(get, path = "/verifications/liveness/{id}",
+    params(("id" = String, Path, description = "the session's id or its sessionToken")),
+    responses((status = 200, body = Session), (status = 404, description = "not_found")),
+    security(("api_key" = [])))]
+pub async fn get(
+    state: web::Data<AppState>,
+    customer: Customer,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let check = by_token_or_id(&state, &customer, id.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(session(&check)))
+}
+
+#[utoipa::path(get, path = "/verifications/liveness/user/{user_id}",
+    params(("user_id" = String, Path), ("page" = Option<u32>, Query), ("limit" = Option<u32>, Query)),
+    responses((status = 200, body = SessionPage)),
+    security(("api_key" = [])))]
+pub async fn by_user(
+    state: web::Data<AppState>,
+    customer: Customer,
+    user_id: web::Path<String>,
+    query: web::Query<PageQuery>,
+) -> ApiResult<HttpResponse> {
+    let (page, limit) = super::checks::page_and_limit(&query)?;
+    let store = state.store.clone();
+    let key = customer.0.id.clone();
+    let user = user_id.into_inner();
+    let (checks, total) = blocking(move || {
+        store.checks_by_user(&key, &user, (page - 1).saturating_mul(limit), limit)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(SessionPage {
+        items: checks.iter().map(session).collect(),
+        page,
+        limit,
+        total,
+    }))
+}
