@@ -136,6 +136,32 @@ impl Check {
     }
 }
 
+/// A session of up to `attempts_allowed` capture attempts (Azure's liveness sessions):
+/// each attempt is a check of its own; the session holds the client's auth token (as a
+/// digest), the mode, the verify image's descriptor and the Quick Link on offer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LivenessSession {
+    pub id: String,
+    pub api_key_id: String,
+    pub token_hash: String,
+    pub passive: bool,
+    pub device_correlation_id: Option<String>,
+    pub token_ttl_secs: u32,
+    pub attempts_allowed: u32,
+    /// Created with a verify image (`detectLivenessWithVerify`): its face descriptor.
+    pub verify: Option<FaceDescriptor>,
+    pub with_verify: bool,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+    /// Where the Quick Link page sends the browser at the end.
+    pub callback_url: Option<String>,
+    /// An issued Quick Link not yet opened (single use).
+    pub quick_link: Option<String>,
+    /// Attempt check ids, oldest first.
+    pub attempts: Vec<String>,
+}
+
 #[derive(Clone, Debug)]
 pub struct StoredFrame {
     pub seq: u32,

@@ -14,7 +14,7 @@ use chrono::Utc;
 use livecheck_core::manifest::ModelFiles;
 use livecheck_core::Engine;
 
-use crate::api::{assets, capture, checks, demo, glair, meta, pages, verifyhq};
+use crate::api::{assets, azure, capture, checks, demo, glair, meta, pages, verifyhq};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::lc_token::TokenIssuer;
@@ -203,6 +203,24 @@ pub fn routes(cfg: &mut web::ServiceConfig, max_frame_bytes: usize) {
             resource("/liveness_check/{id}/deliveries/{delivery_id}/retry")
                 .route(web::post().to(checks::retry_delivery)),
         )
+        .service(
+            resource("/face/v1.2/detectLiveness-sessions").route(web::post().to(azure::create)),
+        )
+        .service(
+            resource("/face/v1.2/detectLiveness-sessions/{sessionId}")
+                .route(web::get().to(azure::get))
+                .route(web::delete().to(azure::delete)),
+        )
+        .service(
+            resource("/face/v1.2/detectLivenessWithVerify-sessions")
+                .route(web::post().to(azure::create_with_verify)),
+        )
+        .service(
+            resource("/face/v1.2/detectLivenessWithVerify-sessions/{sessionId}")
+                .route(web::get().to(azure::get))
+                .route(web::delete().to(azure::delete)),
+        )
+        .service(resource("/api/s").route(web::post().to(azure::quick_link)))
         .service(
             resource("/verifications/liveness/session").route(web::post().to(verifyhq::create)),
         )

@@ -188,7 +188,7 @@ pub struct DeliveryView {
 
 const MAX_URL: usize = 2048;
 
-fn check_url(field: &str, value: &str) -> ApiResult<()> {
+pub(crate) fn check_url(field: &str, value: &str) -> ApiResult<()> {
     let bad = || ApiError::invalid(format!("{field} must be an absolute http(s) URL"));
     if value.len() > MAX_URL {
         return Err(ApiError::invalid(format!(
@@ -626,7 +626,7 @@ fn reference_bytes(b64: &str, max: usize) -> ApiResult<Vec<u8>> {
     Ok(bytes)
 }
 
-async fn describe_reference(
+pub(crate) async fn describe_reference(
     state: &web::Data<AppState>,
     bytes: Vec<u8>,
 ) -> ApiResult<FaceDescriptor> {

@@ -1,10 +1,11 @@
-//! HTTP handlers: the customer API (`checks`) and its other dialects (`glair`,
-//! `verifyhq`; `form` reads their multipart uploads), the
+//! HTTP handlers: the customer API (`checks`) and its other dialects (`azure`,
+//! `glair`, `verifyhq`; `form` reads their multipart uploads), the
 //! browser's capture API (`capture`),
 //! the hosted pages (`pages`, `demo`), the files browsers load (`assets`) and the
 //! service endpoints (`meta`).
 
 pub mod assets;
+pub mod azure;
 pub mod capture;
 pub mod checks;
 pub mod demo;
@@ -24,7 +25,8 @@ use crate::model::ApiKey;
 use crate::secrets::digest_hex;
 use crate::state::AppState;
 
-/// The customer calling, from `Authorization: Bearer <key>` or `X-API-Key: <key>`.
+/// The customer calling, from `Authorization: Bearer <key>`, `X-API-Key: <key>` or
+/// (the Azure dialect's header) `Ocp-Apim-Subscription-Key: <key>`.
 ///
 /// Keys are looked up by their SHA-256 digest; the digest of a wrong key reveals
 /// nothing about a right one, so the lookup's timing leaks nothing useful.
@@ -44,8 +46,9 @@ impl FromRequest for Customer {
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let key = bearer(req).or_else(|| {
-            req.headers()
-                .get("x-api-key")
+            ["x-api-key", "ocp-apim-subscription-key"]
+                .iter()
+                .find_map(|h| req.headers().get(*h))
                 .and_then(|v| v.to_str().ok())
                 .map(|v| v.trim().to_string())
         });

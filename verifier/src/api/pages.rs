@@ -158,7 +158,14 @@ pub async fn cancel_form(
     }
 }
 
-pub async fn index(state: web::Data<AppState>) -> HttpResponse {
+pub async fn index(state: web::Data<AppState>, req: actix_web::HttpRequest) -> HttpResponse {
+    // `/?s=<uuid>`: an Azure Quick Link.
+    if let Some(link) = url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, _)| k == "s")
+        .map(|(_, v)| v.into_owned())
+    {
+        return super::azure::open_quick_link(&state, link).await;
+    }
     let demo = if state.demo_key.is_some() {
         "<p>Demo mode: <a href=\"/demo\">try the whole integration</a>, or create checks \
          with the demo API key printed at start.</p>"

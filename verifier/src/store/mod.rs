@@ -12,8 +12,8 @@ use livecheck_core::face_match::FaceDescriptor;
 use livecheck_core::protocol::ChainState;
 
 use crate::model::{
-    ApiKey, Attempt, Check, Delivery, DeliveryState, ImageKind, Outcome, Status, StoredFrame,
-    StoredImage,
+    ApiKey, Attempt, Check, Delivery, DeliveryState, ImageKind, LivenessSession, Outcome, Status,
+    StoredFrame, StoredImage,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +61,15 @@ pub struct Erased {
     pub metadata: bool,
     /// The reference selfie's face descriptor.
     pub reference: bool,
+}
+
+/// How a liveness session is looked up.
+#[derive(Clone, Copy, Debug)]
+pub enum SessionKey<'a> {
+    Id(&'a str),
+    /// The SHA-256 digest of its client auth token.
+    TokenHash(&'a str),
+    QuickLink(&'a str),
 }
 
 pub trait Store: Send + Sync + 'static {
@@ -129,6 +138,19 @@ pub trait Store: Send + Sync + 'static {
         check_id: &str,
         reference: &FaceDescriptor,
         outcome: Option<&Outcome>,
+    ) -> StoreResult<()>;
+
+    fn insert_session(&self, session: &LivenessSession) -> StoreResult<()>;
+    fn session(&self, by: SessionKey<'_>) -> StoreResult<Option<LivenessSession>>;
+    /// Overwrites a session (its quick link and body).
+    fn update_session(&self, session: &LivenessSession) -> StoreResult<()>;
+    /// Opens an attempt in one transaction: consumes `quick_link` (`Conflict` if it was
+    /// already used), stores `session` as given (with the attempt listed) and `check`.
+    fn start_attempt(
+        &self,
+        session: &LivenessSession,
+        quick_link: &str,
+        check: &Check,
     ) -> StoreResult<()>;
 
     /// Marks a token redeemed; `Conflict` if it already was, `NotFound` if unknown.

@@ -9,10 +9,10 @@ use livecheck_core::face_match::FaceDescriptor;
 use livecheck_core::protocol::ChainState;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::{Erased, Store, StoreError, StoreResult, Transition};
+use super::{Erased, SessionKey, Store, StoreError, StoreResult, Transition};
 use crate::model::{
-    ApiKey, Attempt, Check, Delivery, DeliveryState, ImageKind, Outcome, Status, StoredFrame,
-    StoredImage,
+    ApiKey, Attempt, Check, Delivery, DeliveryState, ImageKind, LivenessSession, Outcome, Status,
+    StoredFrame, StoredImage,
 };
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many ran.
@@ -106,6 +106,16 @@ CREATE INDEX attempts_delivery ON attempts(delivery_id, at);
     r#"
 ALTER TABLE checks ADD COLUMN reference_descriptor TEXT;
 "#,
+    // Sessions of several attempts (Azure's liveness sessions); each attempt is a check.
+    r#"
+CREATE TABLE liveness_sessions (
+    id TEXT PRIMARY KEY,
+    api_key_id TEXT NOT NULL REFERENCES api_keys(id),
+    token_hash TEXT NOT NULL UNIQUE,
+    quick_link TEXT UNIQUE,
+    body TEXT NOT NULL
+);
+"#,
 ];
 
 pub struct SqliteStore {
@@ -173,6 +183,61 @@ fn check_row(r: &Row<'_>) -> rusqlite::Result<Check> {
         erased_at: r.get::<_, Option<i64>>(24)?.map(time),
         reference: reference.as_deref().map(parse_json).transpose()?,
     })
+}
+
+/// A check's column values, serialised once, for an INSERT inside any transaction.
+struct CheckRow<'a> {
+    k: &'a Check,
+    challenges: String,
+    metadata: Option<String>,
+    chain: String,
+    reference: Option<String>,
+}
+
+impl<'a> CheckRow<'a> {
+    fn of(k: &'a Check) -> StoreResult<Self> {
+        Ok(Self {
+            k,
+            challenges: json(&k.challenges)?,
+            metadata: k.metadata.as_ref().map(json).transpose()?,
+            chain: json(&k.chain)?,
+            reference: k.reference.as_ref().map(json).transpose()?,
+        })
+    }
+
+    fn insert(&self, c: &Connection) -> rusqlite::Result<()> {
+        let k = self.k;
+        c.execute(
+            "INSERT INTO checks (id, api_key_id, token, link, secret, webhook_url, return_url, \
+             cancel_url, threshold, audit_images, challenges, user_id, metadata, status, \
+             created_at, expires_at, frame_key, nonce, chain, reference_descriptor) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
+             ?17, ?18, ?19, ?20)",
+            params![
+                k.id,
+                k.api_key_id,
+                k.token,
+                k.link,
+                k.secret,
+                k.webhook_url,
+                k.return_url,
+                k.cancel_url,
+                k.threshold,
+                k.audit_images,
+                self.challenges,
+                k.user_id,
+                self.metadata,
+                k.status.as_str(),
+                ms(k.created_at),
+                ms(k.expires_at),
+                k.frame_key,
+                k.nonce,
+                self.chain,
+                self.reference
+            ],
+        )
+        .map(|_| ())
+    }
 }
 
 const DELIVERY_COLUMNS: &str =
@@ -300,42 +365,8 @@ impl Store for SqliteStore {
     }
 
     fn insert_check(&self, k: &Check) -> StoreResult<()> {
-        let challenges = json(&k.challenges)?;
-        let metadata = k.metadata.as_ref().map(json).transpose()?;
-        let chain = json(&k.chain)?;
-        let reference = k.reference.as_ref().map(json).transpose()?;
-        self.with(|c| {
-            c.execute(
-                "INSERT INTO checks (id, api_key_id, token, link, secret, webhook_url, return_url, \
-                 cancel_url, threshold, audit_images, challenges, user_id, metadata, status, \
-                 created_at, expires_at, frame_key, nonce, chain, reference_descriptor) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
-                 ?17, ?18, ?19, ?20)",
-                params![
-                    k.id,
-                    k.api_key_id,
-                    k.token,
-                    k.link,
-                    k.secret,
-                    k.webhook_url,
-                    k.return_url,
-                    k.cancel_url,
-                    k.threshold,
-                    k.audit_images,
-                    challenges,
-                    k.user_id,
-                    metadata,
-                    k.status.as_str(),
-                    ms(k.created_at),
-                    ms(k.expires_at),
-                    k.frame_key,
-                    k.nonce,
-                    chain,
-                    reference
-                ],
-            )
-        })
-        .map(|_| ())
+        let row = CheckRow::of(k)?;
+        self.with(|c| row.insert(c))
     }
 
     fn check(&self, id: &str) -> StoreResult<Option<Check>> {
@@ -615,6 +646,80 @@ impl Store for SqliteStore {
                 Err(StoreError::Conflict("the check was erased".into()))
             })
         })?
+    }
+
+    fn insert_session(&self, session: &LivenessSession) -> StoreResult<()> {
+        let body = json(session)?;
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO liveness_sessions (id, api_key_id, token_hash, quick_link, body) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    session.id,
+                    session.api_key_id,
+                    session.token_hash,
+                    session.quick_link,
+                    body
+                ],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn session(&self, by: SessionKey<'_>) -> StoreResult<Option<LivenessSession>> {
+        let (column, value) = match by {
+            SessionKey::Id(v) => ("id", v),
+            SessionKey::TokenHash(v) => ("token_hash", v),
+            SessionKey::QuickLink(v) => ("quick_link", v),
+        };
+        self.with(|c| {
+            c.query_row(
+                &format!("SELECT body FROM liveness_sessions WHERE {column} = ?1"),
+                [value],
+                |r| parse_json::<LivenessSession>(&r.get::<_, String>(0)?),
+            )
+            .optional()
+        })
+    }
+
+    fn update_session(&self, session: &LivenessSession) -> StoreResult<()> {
+        let body = json(session)?;
+        self.with(|c| {
+            c.execute(
+                "UPDATE liveness_sessions SET quick_link = ?2, body = ?3 WHERE id = ?1",
+                params![session.id, session.quick_link, body],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn start_attempt(
+        &self,
+        session: &LivenessSession,
+        quick_link: &str,
+        check: &Check,
+    ) -> StoreResult<()> {
+        let body = json(session)?;
+        let row = CheckRow::of(check)?;
+        let won = self.with(|c| {
+            let tx = c.transaction()?;
+            let n = tx.execute(
+                "UPDATE liveness_sessions SET quick_link = NULL, body = ?3 \
+                 WHERE id = ?1 AND quick_link = ?2",
+                params![session.id, quick_link, body],
+            )?;
+            if n != 1 {
+                return Ok(false);
+            }
+            row.insert(&tx)?;
+            tx.commit()?;
+            Ok(true)
+        })?;
+        if won {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict("the link was already used".into()))
+        }
     }
 
     fn redeem_token(&self, jti: &str, at: DateTime<Utc>) -> StoreResult<()> {

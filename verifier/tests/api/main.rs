@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // test helpers panic on purpose
 
+mod azure;
 mod errors;
 mod face_match;
 mod flows;

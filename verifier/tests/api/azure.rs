@@ -1,0 +1,260 @@
+//! The Azure Face liveness-session dialect and Quick Link over HTTP, requests as Azure's
+//! integrators send them (`Ocp-Apim-Subscription-Key`, camelCase JSON, multipart for
+//! the verify image, the auth token as a bearer for `/api/s`).
+
+use reqwest::blocking::multipart::{Form, Part};
+use serde_json::{json, Value};
+
+use crate::harness::{clip_frames, status_json, testdata, Capture, Verifier};
+use crate::shared;
+
+const SESSIONS: &str = "/face/v1.2/detectLiveness-sessions";
+
+fn azure(
+    v: &Verifier,
+    method: reqwest::Method,
+    path: &str,
+    key: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut r = v
+        .http
+        .request(method, v.url(path))
+        .header("Ocp-Apim-Subscription-Key", key);
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    status_json(r.send().unwrap())
+}
+
+fn quick_link(v: &Verifier, token: &str, body: Value) -> (u16, Value) {
+    status_json(
+        v.http
+            .post(v.url("/api/s"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .unwrap(),
+    )
+}
+
+/// Opens a Quick Link the way a browser does; the capture page's path when it worked.
+fn open(v: &Verifier, url: &str) -> (u16, Option<String>) {
+    let r = v.http.get(v.url(url)).send().unwrap();
+    let location = r
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_string());
+    (r.status().as_u16(), location)
+}
+
+fn capture_d18(v: &Verifier, page: &str) -> Value {
+    let mut cap = Capture::claim(v, &json!({ "url": v.url(page) }));
+    for (t, jpeg) in clip_frames("video/lp_d18_actions_640x480_30fps.mjpeg", 3)
+        .into_iter()
+        .filter(|(t, _)| *t < 3000)
+    {
+        assert_eq!(cap.upload(t, &jpeg).0, 201);
+    }
+    let (s, fin) = cap.finish();
+    assert_eq!(s, 200, "{fin}");
+    fin
+}
+
+#[test]
+fn an_azure_session_runs_attempts_through_quick_links() {
+    let shared = shared();
+    let v = &*shared;
+    let (s, created) = azure(
+        v,
+        reqwest::Method::POST,
+        SESSIONS,
+        &v.api_key,
+        Some(json!({
+            "livenessOperationMode": "Passive",
+            "deviceCorrelationId": "device-42",
+            "authTokenTimeToLiveInSeconds": 600,
+            "numberOfClientAttemptsAllowed": 2
+        })),
+    );
+    assert_eq!(s, 200, "{created}");
+    let id = created["sessionId"].as_str().unwrap().to_string();
+    let token = created["authToken"].as_str().unwrap().to_string();
+    assert_eq!(id.len(), 36, "a uuid: {id}");
+    let path = format!("{SESSIONS}/{id}");
+    let (_, got) = azure(v, reqwest::Method::GET, &path, &v.api_key, None);
+    assert_eq!(got["status"], "NotStarted", "{got}");
+    assert_eq!(got["livenessOperationMode"], "Passive");
+    assert_eq!(got["authTokenTimeToLiveInSeconds"], 600);
+    assert_eq!(got["numberOfClientAttemptsAllowed"], 2);
+    assert_eq!(got["deviceCorrelationId"], "device-42");
+    assert_eq!(got["results"]["attempts"], json!([]));
+
+    // Attempt 1: opened, then abandoned with the Back button.
+    let callback = "https://app.example/liveness-done";
+    let (s, ql) = quick_link(v, &token, json!({ "callbackUrl": callback }));
+    assert_eq!(s, 200, "{ql}");
+    let url = ql["url"].as_str().unwrap();
+    assert!(url.starts_with("/?s=") && url.len() == 4 + 36, "{ql}");
+    let (s, page) = open(v, url);
+    assert_eq!(s, 303);
+    let page = page.unwrap();
+    assert!(page.starts_with("/l/"), "{page}");
+    assert_eq!(open(v, url).0, 410, "a Quick Link is single use");
+    let (_, got) = azure(v, reqwest::Method::GET, &path, &v.api_key, None);
+    assert_eq!(got["status"], "Running", "{got}");
+    assert_eq!(got["results"]["attempts"][0]["attemptStatus"], "Running");
+    let link = page.trim_start_matches("/l/");
+    let (s, cancelled) = status_json(
+        v.http
+            .post(v.url(&format!("/capture/{link}/cancel")))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(s, 200, "{cancelled}");
+    assert_eq!(
+        cancelled["redirect_url"],
+        format!("{callback}?sessionId={id}&outcome=canceled")
+    );
+    let (_, got) = azure(v, reqwest::Method::GET, &path, &v.api_key, None);
+    assert_eq!(got["status"], "Running", "one attempt left: {got}");
+    assert_eq!(got["results"]["attempts"][0]["attemptStatus"], "Failed");
+    assert_eq!(got["results"]["attempts"][0]["error"]["code"], "cancelled");
+
+    // Attempt 2: d18 sits still in front of the camera.
+    let (_, ql) = quick_link(v, &token, json!({ "callbackUrl": callback }));
+    let (_, page) = open(v, ql["url"].as_str().unwrap());
+    let fin = capture_d18(v, &page.unwrap());
+    let redirect = fin["redirect_url"].as_str().unwrap();
+    assert!(
+        redirect.starts_with(&format!("{callback}?sessionId={id}&lc_token=")),
+        "{redirect}"
+    );
+    let (_, got) = azure(v, reqwest::Method::GET, &path, &v.api_key, None);
+    assert_eq!(got["status"], "Succeeded", "{got}");
+    let second = &got["results"]["attempts"][1];
+    assert_eq!(second["attemptId"], 2);
+    assert_eq!(second["attemptStatus"], "Succeeded");
+    assert_eq!(second["result"]["livenessDecision"], "realface", "{got}");
+    assert!(second["result"].get("verifyResult").is_none());
+
+    // Done: no more links; deleting cancels the token.
+    let (s, e) = quick_link(v, &token, json!({}));
+    assert_eq!((s, e["code"].as_str()), (409, Some("invalid_state")), "{e}");
+    let (s, _) = azure(v, reqwest::Method::DELETE, &path, &v.api_key, None);
+    assert_eq!(s, 204);
+    let (_, got) = azure(v, reqwest::Method::GET, &path, &v.api_key, None);
+    assert_eq!(got["status"], "Canceled", "{got}");
+    let (s, e) = quick_link(v, &token, json!({}));
+    assert_eq!((s, e["code"].as_str()), (401, Some("invalid_token")), "{e}");
+}
+
+#[test]
+fn an_azure_session_with_verify_reports_the_match() {
+    let shared = shared();
+    let v = &*shared;
+    let params = json!({"livenessOperationMode": "Passive"}).to_string();
+    let image = std::fs::read(testdata("live_frames/lp_d18_t3.8_smile.png")).unwrap();
+    let (s, created) = status_json(
+        v.http
+            .post(v.url("/face/v1.2/detectLivenessWithVerify-sessions"))
+            .header("Ocp-Apim-Subscription-Key", &v.api_key)
+            .multipart(
+                Form::new()
+                    .text("Parameters", params)
+                    .part("VerifyImage", Part::bytes(image).file_name("verify.png")),
+            )
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(s, 200, "{created}");
+    let id = created["sessionId"].as_str().unwrap();
+    let (_, ql) = quick_link(v, created["authToken"].as_str().unwrap(), json!({}));
+    let (s, page) = open(v, ql["url"].as_str().unwrap());
+    assert_eq!(s, 303);
+    capture_d18(v, &page.unwrap());
+    let path = format!("/face/v1.2/detectLivenessWithVerify-sessions/{id}");
+    let (_, got) = azure(v, reqwest::Method::GET, &path, &v.api_key, None);
+    let result = &got["results"]["attempts"][0]["result"];
+    assert_eq!(result["livenessDecision"], "realface", "{got}");
+    assert_eq!(result["verifyResult"]["isIdentical"], true, "{got}");
+    assert!(
+        result["verifyResult"]["matchConfidence"].as_f64().unwrap() > 0.54,
+        "{got}"
+    );
+}
+
+#[test]
+fn azure_requests_are_checked_and_tokens_expire() {
+    let shared = shared();
+    let v = &*shared;
+    for body in [
+        json!({"livenessOperationMode": "Active"}),
+        json!({"livenessOperationMode": "Passive", "authTokenTimeToLiveInSeconds": 59}),
+        json!({"livenessOperationMode": "Passive", "authTokenTimeToLiveInSeconds": 86401}),
+        json!({"livenessOperationMode": "Passive", "numberOfClientAttemptsAllowed": 4}),
+        json!({"livenessOperationMode": "Passive", "somethingElse": 1}),
+    ] {
+        let (s, e) = azure(
+            v,
+            reqwest::Method::POST,
+            SESSIONS,
+            &v.api_key,
+            Some(body.clone()),
+        );
+        assert_eq!(
+            (s, e["code"].as_str()),
+            (400, Some("invalid_request")),
+            "{body}: {e}"
+        );
+    }
+    let (s, e) = azure(
+        v,
+        reqwest::Method::POST,
+        SESSIONS,
+        "wrong-key",
+        Some(json!({"livenessOperationMode": "Passive"})),
+    );
+    assert_eq!((s, e["code"].as_str()), (401, Some("unauthorized")), "{e}");
+    let (s, e) = azure(
+        v,
+        reqwest::Method::GET,
+        &format!("{SESSIONS}/no-such-session"),
+        &v.api_key,
+        None,
+    );
+    assert_eq!((s, e["code"].as_str()), (404, Some("not_found")), "{e}");
+    let (s, e) = quick_link(v, "not-a-token", json!({}));
+    assert_eq!((s, e["code"].as_str()), (401, Some("invalid_token")), "{e}");
+    assert_eq!(open(v, "/?s=00000000-0000-4000-8000-000000000000").0, 410);
+
+    // The auth token's lifetime ends: no more Quick Links, the session failed unstarted.
+    let (_, created) = azure(
+        v,
+        reqwest::Method::POST,
+        SESSIONS,
+        &v.api_key,
+        Some(json!({"livenessOperationMode": "PassiveActive", "authTokenTimeToLiveInSeconds": 60})),
+    );
+    let id = created["sessionId"].as_str().unwrap();
+    let db = rusqlite::Connection::open(v.data_dir.join("livecheck.sqlite3")).unwrap();
+    db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+    let n = db
+        .execute(
+            "UPDATE liveness_sessions SET body = json_set(body, '$.expires_at', '2001-01-01T00:00:00Z') WHERE id = ?1",
+            [id],
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    let (s, e) = quick_link(v, created["authToken"].as_str().unwrap(), json!({}));
+    assert_eq!((s, e["code"].as_str()), (401, Some("invalid_token")), "{e}");
+    let (_, got) = azure(
+        v,
+        reqwest::Method::GET,
+        &format!("{SESSIONS}/{id}"),
+        &v.api_key,
+        None,
+    );
+    assert_eq!(got["status"], "Failed", "{got}");
+    assert_eq!(got["livenessOperationMode"], "PassiveActive");
+}
