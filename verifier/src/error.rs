@@ -174,6 +174,17 @@ impl ApiError {
         )
     }
 
+    /// An upload named `field` that is not an image we read (415) or does not decode (422).
+    pub fn bad_image(field: &str, e: &livecheck_core::decode::DecodeError) -> Self {
+        match e {
+            livecheck_core::decode::DecodeError::UnsupportedFormat => Self::new(
+                "unsupported_media_type",
+                format!("{field} must be a JPEG, PNG or WebP image"),
+            ),
+            e => Self::new("invalid_image", format!("{field}: {e}")),
+        }
+    }
+
     pub fn invalid_state(message: impl Into<String>) -> Self {
         Self::new("invalid_state", message)
     }

@@ -54,24 +54,13 @@ pub fn judge(engine: &Engine, input: &JudgeInput<'_>) -> Result<Judgement, Model
         rules: ChallengeRules::default(),
         consistency: ConsistencyLimits::default(),
     });
-    let outcome = Outcome {
-        passed: d.passed,
-        confidence: d.confidence,
-        anti_spoof_score: d.anti_spoof_score,
-        challenges: d.challenges.clone(),
-        failure_reason: d.failure_reason.map(|r| r.code().to_string()),
-        frames: d.frames,
-        face_frames: d.face_frames,
-        // Set by the caller when the check has a reference selfie.
-        face_match: None,
-        live_signs: d.live_signs.clone(),
-    };
+    let outcome = Outcome::from_decision(d);
 
     let mut images = Vec::new();
     if let Some(p) = probe(&observations, input.baseline_ms) {
         images.push(image(input.frames, sources[p], ImageKind::Probe, 0));
     }
-    let mut audit: Vec<usize> = d
+    let mut audit: Vec<usize> = outcome
         .challenges
         .iter()
         .filter_map(|v| v.frames.get(1).copied())

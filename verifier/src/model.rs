@@ -56,6 +56,15 @@ impl Status {
         .find(|v| v.as_str() == s)
     }
 
+    /// The status of a decided check.
+    pub fn decided(passed: bool) -> Self {
+        if passed {
+            Self::Completed
+        } else {
+            Self::Failed
+        }
+    }
+
     pub fn is_terminal(self) -> bool {
         !matches!(self, Self::Pending | Self::InProgress)
     }
@@ -113,6 +122,23 @@ pub struct Check {
     pub erased_at: Option<DateTime<Utc>>,
     /// The reference selfie's face descriptor, for face match.
     pub reference: Option<FaceDescriptor>,
+}
+
+impl Outcome {
+    /// Core's decision as stored; face match is the caller's to add.
+    pub fn from_decision(d: livecheck_core::decision::Decision) -> Self {
+        Self {
+            passed: d.passed,
+            confidence: d.confidence,
+            anti_spoof_score: d.anti_spoof_score,
+            failure_reason: d.failure_reason.map(|r| r.code().to_string()),
+            frames: d.frames,
+            face_frames: d.face_frames,
+            face_match: None,
+            live_signs: d.live_signs,
+            challenges: d.challenges,
+        }
+    }
 }
 
 impl Check {

@@ -2,7 +2,7 @@
 //! becomes a descriptor (the image itself is not kept), and a decided check's probe
 //! image is compared with it.
 
-use livecheck_core::decode::{decode, DecodeError};
+use livecheck_core::decode::decode;
 use livecheck_core::face_match::{FaceDescriptor, FaceMatch, MatchThresholds};
 use livecheck_core::Engine;
 
@@ -12,13 +12,7 @@ use crate::error::ApiError;
 /// read (415), undecodable (422), no face (422 `reference_no_face`), or more than one
 /// face (422 `reference_multiple_faces`).
 pub fn reference_descriptor(engine: &Engine, bytes: &[u8]) -> Result<FaceDescriptor, ApiError> {
-    let img = decode(bytes).map_err(|e| match e {
-        DecodeError::UnsupportedFormat => ApiError::new(
-            "unsupported_media_type",
-            "reference_image must be a JPEG, PNG or WebP image",
-        ),
-        e => ApiError::new("invalid_image", format!("reference_image: {e}")),
-    })?;
+    let img = decode(bytes).map_err(|e| ApiError::bad_image("reference_image", &e))?;
     let frame = img
         .frame()
         .map_err(|e| ApiError::new("invalid_image", format!("reference_image: {e}")))?;

@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use super::{bearer, blocking};
 use crate::error::{ApiError, ApiResult};
 use crate::judge::{judge, JudgeInput};
-use crate::model::{Check, ImageKind, Status, StoredFrame};
+use crate::model::{Check, ImageKind, Outcome, Status, StoredFrame, StoredImage};
 use crate::reference::match_probe;
 use crate::secrets;
 use crate::state::AppState;
@@ -279,7 +279,7 @@ pub async fn upload_frame(
     chain.accept(&key, &envelope, &body)?;
     let bytes = body.to_vec();
     let decoded = web::block(move || decode(&bytes).map(|_| bytes)).await?;
-    let bytes = decoded.map_err(|e| ApiError::new("invalid_image", e.to_string()))?;
+    let bytes = decoded.map_err(|e| ApiError::bad_image("frame", &e))?;
     let frame = StoredFrame {
         seq: envelope.seq,
         t_ms: envelope.t_ms,
@@ -392,36 +392,20 @@ pub async fn finish(
             web::block(move || match_probe(st.engine()?, &probe, &reference)).await??;
     }
     let now = Utc::now();
-    let status = if outcome.passed {
-        Status::Completed
-    } else {
-        Status::Failed
-    };
+    let status = Status::decided(outcome.passed);
     let (jwt, claims) = state
         .tokens
         .issue(&check.id, outcome.passed, status.as_str(), now)
         .map_err(ApiError::internal)?;
     let exp = DateTime::from_timestamp(claims.exp, 0).unwrap_or(now);
-    let event = new_delivery(
+    record_decision(
+        &state,
         &check,
-        status,
-        outcome.passed,
-        outcome.failure_reason.as_deref(),
+        &outcome,
+        judgement.images,
+        Some((claims.jti, exp)),
         now,
-    );
-    let store = state.store.clone();
-    let (id, stored_outcome, images) = (check.id.clone(), outcome.clone(), judgement.images);
-    blocking(move || {
-        store.transition(Transition {
-            check_id: &id,
-            to: status,
-            outcome: Some(&stored_outcome),
-            images: &images,
-            event,
-            token: Some((claims.jti, exp)),
-            at: now,
-        })
-    })
+    )
     .await?;
     tracing::info!(check = %check.id, passed = outcome.passed, frames = outcome.frames, "check decided");
 
@@ -437,6 +421,41 @@ pub async fn finish(
             failure_reason: outcome.failure_reason.clone(),
             redirect_url: with_params(&check.return_url, &params),
         }))
+}
+
+/// Records a decided check in one store transition: its status, outcome and images, the
+/// webhook event, and the id of an issued lc_token (hosted flows) for single redemption.
+pub(crate) async fn record_decision(
+    state: &web::Data<AppState>,
+    check: &Check,
+    outcome: &Outcome,
+    images: Vec<StoredImage>,
+    token: Option<(String, DateTime<Utc>)>,
+    now: DateTime<Utc>,
+) -> ApiResult<Status> {
+    let status = Status::decided(outcome.passed);
+    let event = new_delivery(
+        check,
+        status,
+        outcome.passed,
+        outcome.failure_reason.as_deref(),
+        now,
+    );
+    let store = state.store.clone();
+    let (id, stored) = (check.id.clone(), outcome.clone());
+    blocking(move || {
+        store.transition(Transition {
+            check_id: &id,
+            to: status,
+            outcome: Some(&stored),
+            images: &images,
+            event,
+            token,
+            at: now,
+        })
+    })
+    .await?;
+    Ok(status)
 }
 
 /// Ends a check at the user's request. A pending link may be cancelled by whoever holds

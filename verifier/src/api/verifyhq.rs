@@ -16,6 +16,7 @@ use livecheck_core::{Engine, ObserveOptions};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::capture::record_decision;
 use super::checks::{attach_reference, create_check, CreateCheck, PageQuery};
 use super::form::Form;
 use super::{blocking, Customer};
@@ -23,8 +24,6 @@ use crate::error::{ApiError, ApiResult};
 use crate::model::{Check, ImageKind, Outcome, Status, StoredFrame, StoredImage};
 use crate::reference::match_probe;
 use crate::state::AppState;
-use crate::store::Transition;
-use crate::webhooks::new_delivery;
 
 const SESSION_MINUTES: i64 = 10;
 
@@ -260,23 +259,12 @@ pub async fn answer(
             expected.id
         )));
     }
-    let content_type = match sniff(&photo) {
-        Some(f) => f.to_mime_type().to_string(),
-        None => {
-            return Err(ApiError::new(
-                "unsupported_media_type",
-                "photo must be a JPEG, PNG or WebP image",
-            ))
-        }
-    };
+    let content_type = sniff(&photo)
+        .ok_or_else(|| ApiError::bad_image("photo", &DecodeError::UnsupportedFormat))?
+        .to_mime_type()
+        .to_string();
     let checked = web::block(move || decode(&photo).map(|_| photo)).await?;
-    let photo = checked.map_err(|e| match e {
-        DecodeError::UnsupportedFormat => ApiError::new(
-            "unsupported_media_type",
-            "photo must be a JPEG, PNG or WebP image",
-        ),
-        e => ApiError::new("invalid_image", format!("photo: {e}")),
-    })?;
+    let photo = checked.map_err(|e| ApiError::bad_image("photo", &e))?;
 
     let store = state.store.clone();
     let (id, pending) = (check.id.clone(), check.status == Status::Pending);
@@ -371,49 +359,13 @@ async fn finish(state: &web::Data<AppState>, mut check: Check) -> ApiResult<Chec
             (Some(r), Some(p)) => match_probe(engine, &p.bytes, r)?,
             _ => None,
         };
-        Ok((
-            Outcome {
-                passed: d.passed,
-                confidence: d.confidence,
-                anti_spoof_score: d.anti_spoof_score,
-                challenges: d.challenges,
-                failure_reason: d.failure_reason.map(|r| r.code().to_string()),
-                frames: d.frames,
-                face_frames: d.face_frames,
-                face_match,
-                live_signs: None,
-            },
-            images,
-        ))
+        let mut outcome = Outcome::from_decision(d);
+        outcome.face_match = face_match;
+        Ok((outcome, images))
     })
     .await??;
     let now = Utc::now();
-    let status = if outcome.passed {
-        Status::Completed
-    } else {
-        Status::Failed
-    };
-    let event = new_delivery(
-        &check,
-        status,
-        outcome.passed,
-        outcome.failure_reason.as_deref(),
-        now,
-    );
-    let store = state.store.clone();
-    let (id, stored) = (check.id.clone(), outcome.clone());
-    blocking(move || {
-        store.transition(Transition {
-            check_id: &id,
-            to: status,
-            outcome: Some(&stored),
-            images: &images,
-            event,
-            token: None,
-            at: now,
-        })
-    })
-    .await?;
+    let status = record_decision(state, &check, &outcome, images, None, now).await?;
     outcome.frames = check.challenges.len();
     check.status = status;
     check.frames = check.challenges.len() as u32;
