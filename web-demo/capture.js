@@ -24,9 +24,13 @@ function fail(code, detail) {
   root.dataset.error = code;
   status.textContent = messages[code] || `Something went wrong (${code}).`;
   if (detail) console.warn("livecheck:", code, detail);
+  // The way back to the service stays open after a failure.
+  if (back) back.hidden = false;
 }
 
-status.textContent = "When you are ready, press Start. We will ask for your camera and guide you through a few short actions.";
+status.textContent = root.dataset.mode === "passive"
+  ? "When you are ready, press Start. We will ask for your camera; then just look at it and hold still for a few seconds."
+  : "When you are ready, press Start. We will ask for your camera and guide you through a few short actions.";
 start.hidden = false;
 start.focus();
 

@@ -22,6 +22,7 @@ async function passive(clip, tag) {
   await recordGuidance(page);
   try {
     await page.goto(check.url);
+    assert.match(await page.locator("#lc-status").textContent(), /hold still/);
     await withDiagnostics(page, async () => {
       await page.click("#lc-start");
       await Promise.race([

@@ -12,6 +12,12 @@ use crate::error::ApiError;
 /// read (415), undecodable (422), no face (422 `reference_no_face`), or more than one
 /// face (422 `reference_multiple_faces`).
 pub fn reference_descriptor(engine: &Engine, bytes: &[u8]) -> Result<FaceDescriptor, ApiError> {
+    if crate::api::form::is_heic(bytes) {
+        return Err(ApiError::new(
+            "heic_not_supported",
+            "the reference image is HEIC; send JPEG, PNG or WebP",
+        ));
+    }
     let img = decode(bytes).map_err(|e| ApiError::bad_image("reference_image", &e))?;
     let frame = img
         .frame()

@@ -86,7 +86,7 @@ impl Form {
 }
 
 /// An ISO-BMFF file whose major brand is one of HEIF's image brands.
-fn is_heic(bytes: &[u8]) -> bool {
+pub fn is_heic(bytes: &[u8]) -> bool {
     bytes.len() >= 12
         && &bytes[4..8] == b"ftyp"
         && matches!(

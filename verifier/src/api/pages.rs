@@ -132,9 +132,14 @@ pub async fn capture_page(
         &format!(
             "<p id=\"lc-status\" role=\"status\" aria-live=\"polite\">This check needs JavaScript \
              and a camera.</p><p><button type=\"button\" id=\"lc-start\" hidden>Start</button></p>\
-             <div id=\"lc-capture\" data-link=\"{}/l/{}\"></div>{cancel}",
+             <div id=\"lc-capture\" data-link=\"{}/l/{}\" data-mode=\"{}\"></div>{cancel}",
             escape(&state.public_url),
-            escape(&link)
+            escape(&link),
+            if check.is_passive() {
+                "passive"
+            } else {
+                "active"
+            }
         ),
         Some("capture.js"),
     )

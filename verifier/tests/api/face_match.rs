@@ -111,10 +111,13 @@ fn references_without_exactly_one_face_are_refused_and_nothing_is_created() {
     image::imageops::replace(&mut pair, &a, 0, 0);
     image::imageops::replace(&mut pair, &b, 512, 0);
     let garbage = base64::engine::general_purpose::STANDARD.encode(b"not an image at all");
+    let heic =
+        base64::engine::general_purpose::STANDARD.encode(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic");
     for (reference, status, code) in [
         (png_b64(&grey), 422, "reference_no_face"),
         (png_b64(&pair), 422, "reference_multiple_faces"),
         (garbage, 415, "unsupported_media_type"),
+        (heic, 415, "heic_not_supported"),
         ("%%% not base64".to_string(), 400, "invalid_request"),
     ] {
         let (s, body) = v.post(
