@@ -82,6 +82,20 @@ fn stage_timings() {
     report!("{target} mesh_and_blendshapes_ms {:.2}", with_mesh - detect);
     report!("{target} anti_spoof_pair_ms {:.2}", with_spoof - detect);
     report!("{target} detection_mesh_blendshapes_ms {with_mesh:.2}");
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        // The face descriptor is server-only (22 MB): read from the model cache.
+        let dir = livecheck_core::manifest::ModelFiles::default_dir();
+        let bytes = std::fs::read(dir.join("dlib_face_recognition_resnet_model_v1.onnx"))
+            .expect("models/fetch.sh has run");
+        let recognizer = livecheck_core::face_match::FaceRecognizer::from_onnx_bytes(&bytes)
+            .expect("model loads");
+        let face = engine.detect(&frame).expect("detects").remove(0);
+        let descriptor = mean_ms(runs, || {
+            recognizer.descriptor(&frame, &face).expect("describes");
+        });
+        report!("{target} face_descriptor_ms {descriptor:.2}");
+    }
 }
 
 #[cfg(target_arch = "wasm32")]
