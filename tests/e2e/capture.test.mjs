@@ -3,9 +3,10 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
+import { join } from "node:path";
 import {
   startVerifier, launch, newPage, webhookReceiver, recordGuidance, guidance,
-  withDiagnostics, clipFrames, reencode, writeClip, CLIPS,
+  withDiagnostics, clipFrames, reencode, writeClip, CLIPS, TESTDATA,
 } from "./harness.mjs";
 
 let verifier;
@@ -74,13 +75,14 @@ test("d18 [BLINK, SMILE] on the hosted page: back at return_url with an lc_token
   }
 });
 
-test("d18 [OPEN_MOUTH, BLINK] through the demo: start, capture, and the backend shows passed", async () => {
+test("d18 [OPEN_MOUTH, BLINK] through the demo with a reference selfie: passed, and the face matches", async () => {
   const browser = await launch(CLIPS.d18);
   const page = await newPage(browser);
   await recordGuidance(page);
   try {
     await page.goto(`${verifier.url}/demo`);
     await page.fill("#demo-challenges", "OPEN_MOUTH,BLINK");
+    await page.setInputFiles("#demo-reference", join(TESTDATA, "live_frames", "lp_d18_t3.8_smile.png"));
     await page.click("#demo-start");
     await page.waitForURL(/\/l\//);
     await withDiagnostics(page, async () => {
@@ -90,6 +92,7 @@ test("d18 [OPEN_MOUTH, BLINK] through the demo: start, capture, and the backend 
     const result = page.locator("#demo-result");
     assert.equal(await result.getAttribute("data-passed"), "true", await page.content());
     assert.equal(await result.getAttribute("data-status"), "completed");
+    assert.match(await page.locator("#demo-face-match").textContent(), /: match \(score \d+ of 100\)/);
   } finally {
     await browser.close();
   }

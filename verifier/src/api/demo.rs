@@ -4,11 +4,13 @@
 //! browser to the capture link; the return page fetches the result with
 //! `GET /liveness_check?token=` and shows it.
 
+use actix_multipart::Multipart;
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
+use super::form::Form;
 use super::pages::{escape, page};
 use crate::state::AppState;
 
@@ -36,9 +38,13 @@ pub async fn home(state: web::Data<AppState>) -> HttpResponse {
         "<p>This page plays a customer's site. Pressing the button makes its backend create a \
          check through the API, then sends you to the hosted capture page. When you are done, \
          you come back here and the backend shows the result it fetched.</p>\
-         <form method=\"post\" action=\"/demo/start\">\
+         <form method=\"post\" action=\"/demo/start\" enctype=\"multipart/form-data\">\
          <p><label for=\"demo-challenges\">Challenges (optional, e.g. BLINK,SMILE; empty: random)</label><br>\
          <input id=\"demo-challenges\" name=\"challenges\" autocomplete=\"off\"></p>\
+         <p><input type=\"checkbox\" id=\"demo-passive\" name=\"mode\" value=\"passive\"> \
+         <label for=\"demo-passive\">Passive: no prompts, just look at the camera</label></p>\
+         <p><label for=\"demo-reference\">Reference selfie for face match (optional)</label><br>\
+         <input type=\"file\" id=\"demo-reference\" name=\"reference\" accept=\"image/jpeg,image/png,image/webp\"></p>\
          <p><button type=\"submit\" id=\"demo-start\" autofocus>Start a liveness check</button></p></form>",
     )
 }
@@ -63,14 +69,13 @@ fn trouble(message: &str) -> HttpResponse {
     )
 }
 
-#[derive(Deserialize)]
-pub struct StartForm {
-    challenges: Option<String>,
-}
-
-pub async fn start(state: web::Data<AppState>, form: web::Form<StartForm>) -> HttpResponse {
+pub async fn start(state: web::Data<AppState>, payload: Multipart) -> HttpResponse {
     let Some(key) = demo_key(&state) else {
         return not_demo();
+    };
+    let mut form = match Form::read(payload, state.config.checks.max_frame_bytes).await {
+        Ok(f) => f,
+        Err(e) => return trouble(&e.message),
     };
     let mut body = serde_json::json!({
         "return_url": format!("{}/demo/done", state.public_url),
@@ -78,8 +83,7 @@ pub async fn start(state: web::Data<AppState>, form: web::Form<StartForm>) -> Ht
         "user_id": "demo-user",
     });
     let chosen: Vec<String> = form
-        .challenges
-        .as_deref()
+        .optional_text("challenges")
         .unwrap_or("")
         .split(|c: char| c == ',' || c.is_whitespace())
         .filter(|c| !c.is_empty())
@@ -87,6 +91,14 @@ pub async fn start(state: web::Data<AppState>, form: web::Form<StartForm>) -> Ht
         .collect();
     if !chosen.is_empty() {
         body["challenges"] = serde_json::json!(chosen);
+    }
+    if let Some(mode) = form.optional_text("mode") {
+        body["mode"] = serde_json::json!(mode);
+    }
+    if let Some(selfie) = form.optional_file("reference") {
+        use base64::Engine as _;
+        body["reference_image"] =
+            serde_json::json!(base64::engine::general_purpose::STANDARD.encode(selfie));
     }
     let created = async {
         let resp = client()?
@@ -165,13 +177,22 @@ pub async fn done(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse 
                 .unwrap_or("no reason given")
         )
     };
+    let face_match = match result["face_match"].as_str() {
+        Some(m) => format!(
+            "<p id=\"demo-face-match\">Face match with the reference selfie: <strong>{}</strong> \
+             (score {:.0} of 100).</p>",
+            escape(m),
+            result["face_match_score"].as_f64().unwrap_or(0.0)
+        ),
+        None => String::new(),
+    };
     let pretty = serde_json::to_string_pretty(&result).unwrap_or_default();
     page(
         StatusCode::OK,
         "livecheck demo: result",
         &format!(
             "<div class=\"result {cls}\" id=\"demo-result\" data-passed=\"{passed}\" data-status=\"{st}\">\
-             <p><strong>{h}</strong></p></div>\
+             <p><strong>{h}</strong></p></div>{face_match}\
              <p>What the backend fetched with <code>GET /liveness_check</code>:</p><pre>{json}</pre>\
              <p><a class=\"button\" href=\"/demo\">Start another</a></p>",
             cls = if passed { "passed" } else { "failed" },

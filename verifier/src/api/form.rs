@@ -69,6 +69,19 @@ impl Form {
             .ok_or_else(|| ApiError::invalid(format!("the form field {name} is required")))
     }
 
+    /// A text field that may be absent or empty.
+    pub fn optional_text(&self, name: &str) -> Option<&str> {
+        self.text
+            .get(name)
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+    }
+
+    /// A file part that may be absent (a form's file input left empty sends no bytes).
+    pub fn optional_file(&mut self, name: &str) -> Option<Vec<u8>> {
+        self.files.remove(name).filter(|b| !b.is_empty())
+    }
+
     /// A file part; a HEIC image is refused with its own code (no HEIC decoder here).
     pub fn image(&mut self, name: &str) -> ApiResult<Vec<u8>> {
         let bytes = self
