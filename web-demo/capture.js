@@ -48,6 +48,13 @@ start.addEventListener("click", async () => {
   try {
     await Livecheck.start({ link: root.dataset.link, container: root, redirect: true });
   } catch (e) {
-    if (e.code !== "cancelled") fail(e.code || "internal", e.message);
+    if (e.code === "cancelled") return;
+    fail(e.code || "internal", e.message);
+    // Timed out with nowhere to go here: when the service gave a way back, take the
+    // user there (the link is cancelled, so the service learns the attempt ended).
+    if (back && ["timeout", "session_expired"].includes(e.code)) {
+      status.textContent += " Taking you back…";
+      setTimeout(() => back.requestSubmit(), 4000);
+    }
   }
 });
