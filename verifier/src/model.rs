@@ -122,6 +122,8 @@ pub struct Check {
     pub erased_at: Option<DateTime<Utc>>,
     /// The reference selfie's face descriptor, for face match.
     pub reference: Option<FaceDescriptor>,
+    /// Answered photo by photo over the API (VerifyHQ) instead of a browser capture.
+    pub photo_session: bool,
 }
 
 impl Outcome {

@@ -325,6 +325,7 @@ pub fn new_check(
         completed_at: None,
         erased_at: None,
         reference: None,
+        photo_session: false,
     })
 }
 
@@ -530,7 +531,7 @@ pub async fn by_user(
     let key = customer.0.id.clone();
     let user = user_id.into_inner();
     let (checks, total) =
-        blocking(move || store.checks_by_user(&key, &user, offset, limit)).await?;
+        blocking(move || store.checks_by_user(&key, &user, false, offset, limit)).await?;
     let mut items = Vec::with_capacity(checks.len());
     for c in checks {
         items.push(load_view(&state, c).await?);

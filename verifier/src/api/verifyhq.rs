@@ -176,7 +176,8 @@ fn session(check: &Check) -> Session {
     }
 }
 
-/// The caller's session by its token, or by its id.
+/// The caller's photo session by its token, or by its id (other checks are not
+/// VerifyHQ sessions and do not exist here).
 async fn by_token_or_id(
     state: &web::Data<AppState>,
     customer: &Customer,
@@ -189,7 +190,7 @@ async fn by_token_or_id(
     })
     .await?;
     match found {
-        Some(c) if c.api_key_id == customer.0.id => Ok(c),
+        Some(c) if c.api_key_id == customer.0.id && c.photo_session => Ok(c),
         _ => Err(ApiError::not_found("session")),
     }
 }
@@ -210,7 +211,7 @@ pub async fn create(
         user_id: Some(body.into_inner().user_id),
         ..CreateCheck::default()
     };
-    let check = create_check(&state, &customer, req, |_| {}).await?;
+    let check = create_check(&state, &customer, req, |c| c.photo_session = true).await?;
     Ok(HttpResponse::Created().json(SessionCreated {
         id: check.id.clone(),
         session_token: check.token.clone(),
@@ -252,7 +253,14 @@ pub async fn answer(
         )));
     }
     let next = check.frames as usize;
-    let expected = challenge(next, check.challenges[next.min(check.challenges.len() - 1)]);
+    let total = check.challenges.len();
+    let Some(&kind) = check.challenges.get(next) else {
+        // Every photo arrived but the decision was not recorded (an error while judging):
+        // decide now instead of leaving the session stuck.
+        let decided = finish(&state, check).await?;
+        return Ok(HttpResponse::Ok().json(completed(&decided)));
+    };
+    let expected = challenge(next, kind);
     if challenge_id != expected.id {
         return Err(ApiError::invalid_state(format!(
             "the next challenge is {}",
@@ -286,7 +294,6 @@ pub async fn answer(
     .await?;
 
     let done = next + 1;
-    let total = check.challenges.len();
     if done < total {
         return Ok(HttpResponse::Ok().json(Progress {
             session_token: check.token.clone(),
@@ -299,15 +306,20 @@ pub async fn answer(
         }));
     }
     let decided = finish(&state, check).await?;
-    Ok(HttpResponse::Ok().json(Progress {
-        session_token: decided.token.clone(),
+    Ok(HttpResponse::Ok().json(completed(&decided)))
+}
+
+fn completed(check: &Check) -> Progress {
+    let total = check.challenges.len();
+    Progress {
+        session_token: check.token.clone(),
         status: "COMPLETED".into(),
         challenges_completed: total,
         challenges_total: total,
         is_complete: true,
         next_step: None,
-        result: result(&decided),
-    }))
+        result: result(check),
+    }
 }
 
 /// Judges the stored photos and records the decision (with its webhook event).
@@ -319,7 +331,7 @@ async fn finish(state: &web::Data<AppState>, mut check: Check) -> ApiResult<Chec
     let kinds = check.challenges.clone();
     let threshold = check.threshold as f32;
     let reference = check.reference.clone();
-    let (mut outcome, images) = web::block(move || -> ApiResult<(Outcome, Vec<StoredImage>)> {
+    let (outcome, images) = web::block(move || -> ApiResult<(Outcome, Vec<StoredImage>)> {
         let engine: &Engine = st.engine()?;
         let mut photos = Vec::with_capacity(frames.len());
         for (f, kind) in frames.iter().zip(&kinds) {
@@ -366,7 +378,6 @@ async fn finish(state: &web::Data<AppState>, mut check: Check) -> ApiResult<Chec
     .await??;
     let now = Utc::now();
     let status = record_decision(state, &check, &outcome, images, None, now).await?;
-    outcome.frames = check.challenges.len();
     check.status = status;
     check.frames = check.challenges.len() as u32;
     check.completed_at = Some(now);
@@ -423,7 +434,7 @@ pub async fn by_user(
     let key = customer.0.id.clone();
     let user = user_id.into_inner();
     let (checks, total) = blocking(move || {
-        store.checks_by_user(&key, &user, (page - 1).saturating_mul(limit), limit)
+        store.checks_by_user(&key, &user, true, (page - 1).saturating_mul(limit), limit)
     })
     .await?;
     Ok(HttpResponse::Ok().json(SessionPage {

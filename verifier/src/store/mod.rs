@@ -91,11 +91,13 @@ pub trait Store: Send + Sync + 'static {
     fn check(&self, id: &str) -> StoreResult<Option<Check>>;
     fn check_by_token(&self, token: &str) -> StoreResult<Option<Check>>;
     fn check_by_link(&self, link: &str) -> StoreResult<Option<Check>>;
-    /// A page of one key's checks for a user, newest first, and the total count.
+    /// A page of one key's checks for a user (or only its photo sessions), newest
+    /// first, and the total count.
     fn checks_by_user(
         &self,
         api_key_id: &str,
         user_id: &str,
+        photo_sessions_only: bool,
         offset: u32,
         limit: u32,
     ) -> StoreResult<(Vec<Check>, u64)>;

@@ -116,6 +116,10 @@ CREATE TABLE liveness_sessions (
     body TEXT NOT NULL
 );
 "#,
+    // Checks answered photo by photo over the API (VerifyHQ): no capture link.
+    r#"
+ALTER TABLE checks ADD COLUMN photo_session INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 pub struct SqliteStore {
@@ -147,7 +151,7 @@ fn parse_json<T: serde::de::DeserializeOwned>(s: &str) -> rusqlite::Result<T> {
 const CHECK_COLUMNS: &str = "id, api_key_id, token, link, secret, webhook_url, return_url, \
     cancel_url, threshold, audit_images, challenges, user_id, metadata, status, created_at, \
     expires_at, claimed_at, client_token_hash, frame_key, nonce, chain, frames, outcome, \
-    completed_at, erased_at, reference_descriptor";
+    completed_at, erased_at, reference_descriptor, photo_session";
 
 fn check_row(r: &Row<'_>) -> rusqlite::Result<Check> {
     let challenges: Vec<ChallengeKind> = parse_json(&r.get::<_, String>(10)?)?;
@@ -182,6 +186,7 @@ fn check_row(r: &Row<'_>) -> rusqlite::Result<Check> {
         completed_at: r.get::<_, Option<i64>>(23)?.map(time),
         erased_at: r.get::<_, Option<i64>>(24)?.map(time),
         reference: reference.as_deref().map(parse_json).transpose()?,
+        photo_session: r.get(26)?,
     })
 }
 
@@ -210,9 +215,9 @@ impl<'a> CheckRow<'a> {
         c.execute(
             "INSERT INTO checks (id, api_key_id, token, link, secret, webhook_url, return_url, \
              cancel_url, threshold, audit_images, challenges, user_id, metadata, status, \
-             created_at, expires_at, frame_key, nonce, chain, reference_descriptor) \
+             created_at, expires_at, frame_key, nonce, chain, reference_descriptor, photo_session) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
-             ?17, ?18, ?19, ?20)",
+             ?17, ?18, ?19, ?20, ?21)",
             params![
                 k.id,
                 k.api_key_id,
@@ -233,7 +238,8 @@ impl<'a> CheckRow<'a> {
                 k.frame_key,
                 k.nonce,
                 self.chain,
-                self.reference
+                self.reference,
+                k.photo_session
             ],
         )
         .map(|_| ())
@@ -378,28 +384,34 @@ impl Store for SqliteStore {
     }
 
     fn check_by_link(&self, link: &str) -> StoreResult<Option<Check>> {
-        self.one_check("link", link)
+        // A photo session has no browser capture: its link opens nothing.
+        Ok(self.one_check("link", link)?.filter(|c| !c.photo_session))
     }
 
     fn checks_by_user(
         &self,
         api_key_id: &str,
         user_id: &str,
+        photo_sessions_only: bool,
         offset: u32,
         limit: u32,
     ) -> StoreResult<(Vec<Check>, u64)> {
         self.with(|c| {
+            let filter = "api_key_id = ?1 AND user_id = ?2 AND (?3 = 0 OR photo_session = 1)";
             let total: u64 = c.query_row(
-                "SELECT COUNT(*) FROM checks WHERE api_key_id = ?1 AND user_id = ?2",
-                [api_key_id, user_id],
+                &format!("SELECT COUNT(*) FROM checks WHERE {filter}"),
+                params![api_key_id, user_id, photo_sessions_only],
                 |r| r.get(0),
             )?;
             let mut stmt = c.prepare(&format!(
-                "SELECT {CHECK_COLUMNS} FROM checks WHERE api_key_id = ?1 AND user_id = ?2 \
-                 ORDER BY created_at DESC, id LIMIT ?3 OFFSET ?4"
+                "SELECT {CHECK_COLUMNS} FROM checks WHERE {filter} \
+                 ORDER BY created_at DESC, id LIMIT ?4 OFFSET ?5"
             ))?;
             let rows = stmt
-                .query_map(params![api_key_id, user_id, limit, offset], check_row)?
+                .query_map(
+                    params![api_key_id, user_id, photo_sessions_only, limit, offset],
+                    check_row,
+                )?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok((rows, total))
         })
@@ -872,6 +884,7 @@ mod tests {
             completed_at: None,
             erased_at: None,
             reference: None,
+            photo_session: false,
         }
     }
 

@@ -225,6 +225,16 @@ fn verifyhq_refuses_other_people_wrong_keys_and_expired_sessions() {
     assert_eq!(last["result"]["isAlive"], false, "{last}");
     assert_eq!(last["result"]["failureReason"], "face_mismatch", "{last}");
 
+    // A check of the main API is no VerifyHQ session, and lists apart.
+    let other = v.create(json!({"return_url": "https://customer.example/r", "user_id": "vhq-2"}));
+    let (s, e) = get(
+        v,
+        &format!("/verifications/liveness/{}", other["id"].as_str().unwrap()),
+    );
+    assert_eq!((s, e["code"].as_str()), (404, Some("not_found")), "{e}");
+    let (_, page) = get(v, "/verifications/liveness/user/vhq-2");
+    assert_eq!(page["total"], 1, "only the photo session: {page}");
+
     let (s, e) = post_json(
         v,
         "/verifications/liveness/session",
