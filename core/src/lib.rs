@@ -23,7 +23,7 @@ pub mod landmarks;
 pub mod live_signs;
 pub mod liveness;
 pub mod manifest;
-mod model;
+pub mod model;
 pub mod protocol;
 pub mod quality;
 

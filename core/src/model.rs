@@ -1,6 +1,7 @@
 //! Loading ONNX models from bytes with tract, and the one error type every model shares.
 
 use thiserror::Error;
+use tract_onnx::pb::{ModelProto, NodeProto, TensorProto};
 use tract_onnx::prelude::*;
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -14,6 +15,16 @@ pub enum ModelError {
 }
 
 type Plan = std::sync::Arc<TypedSimplePlan>;
+
+/// One kind of op's share of a model run (see `op_costs`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpCost {
+    pub op: String,
+    /// Nodes of this kind in the optimised graph.
+    pub nodes: usize,
+    /// Mean milliseconds per run, all its nodes together.
+    pub ms: f64,
+}
 
 /// One optimised ONNX graph with a fixed input shape.
 pub(crate) struct OnnxModel {
@@ -31,8 +42,11 @@ impl OnnxModel {
             model: name,
             reason: format!("{e:#}"),
         };
-        let plan = tract_onnx::onnx()
-            .model_for_read(&mut &bytes[..])
+        let onnx = tract_onnx::onnx();
+        let mut proto = onnx.proto_model_for_read(&mut &bytes[..]).map_err(load)?;
+        rewrite_prelu(&mut proto);
+        let plan = onnx
+            .model_for_proto_model(&proto)
             .map_err(load)?
             .with_input_fact(0, f32::fact(input_shape).into())
             .map_err(load)?
@@ -41,6 +55,44 @@ impl OnnxModel {
             .into_runnable()
             .map_err(load)?;
         Ok(Self { name, plan })
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    /// Times each node over `runs` runs on a zero input; op kinds slowest first.
+    fn op_costs(&self, shape: &[usize], runs: usize) -> Result<Vec<OpCost>, ModelError> {
+        use std::collections::HashMap;
+        use tract_onnx::tract_core::plan::{eval, SimpleState};
+        let run = |e: TractError| ModelError::Run {
+            model: self.name,
+            reason: format!("{e:#}"),
+        };
+        let input: TValue = Tensor::zero::<f32>(shape).map_err(run)?.into();
+        let mut state = SimpleState::new(&self.plan).map_err(run)?;
+        state.run(tvec!(input.clone())).map_err(run)?; // warm-up
+        let mut per_op: HashMap<String, (f64, usize)> = HashMap::new();
+        for _ in 0..runs {
+            state
+                .run_plan_with_eval(tvec!(input.clone()), |ctx, op_state, node, inputs| {
+                    let t = std::time::Instant::now();
+                    let out = eval(ctx, op_state, node, inputs);
+                    let e = per_op.entry(node.op().name().to_string()).or_default();
+                    e.0 += t.elapsed().as_secs_f64() * 1000.0;
+                    e.1 += 1;
+                    out
+                })
+                .map_err(run)?;
+        }
+        let runs_f = runs.max(1) as f64;
+        let mut costs: Vec<OpCost> = per_op
+            .into_iter()
+            .map(|(op, (ms, n))| OpCost {
+                op,
+                nodes: n / runs.max(1),
+                ms: ms / runs_f,
+            })
+            .collect();
+        costs.sort_by(|a, b| b.ms.total_cmp(&a.ms));
+        Ok(costs)
     }
 
     /// Runs the model on one f32 input and returns every output as a flat vector.
@@ -63,5 +115,216 @@ impl OnnxModel {
                     .map_err(run)
             })
             .collect()
+    }
+}
+
+/// Where a model's time goes op by op, as core loads and optimises it (a tool for
+/// performance work: `examples/op_profile.rs`). Not available in wasm32 (no clock).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn op_costs(bytes: &[u8], shape: &[usize], runs: usize) -> Result<Vec<OpCost>, ModelError> {
+    OnnxModel::from_onnx_bytes("profiled", bytes, shape)?.op_costs(shape, runs)
+}
+
+/// Rewrites `PRelu(x, slope)` into element-wise ops that tract runs fast: `Max(x,
+/// Mul(x, slope))` when every slope is ≤ 1 (the same function there), otherwise
+/// `Add(x, Mul(Min(x, 0), slope − 1))`. tract expands PRelu into a comparison, a
+/// multiply and a three-way select; Face Mesh V2 has 69 of them, and they took a third
+/// of its time. Returns how many nodes were rewritten.
+fn rewrite_prelu(model: &mut ModelProto) -> usize {
+    let Some(graph) = model.graph.as_mut() else {
+        return 0;
+    };
+    let mut rewritten = 0;
+    let mut extra = Vec::new();
+    let nodes = std::mem::take(&mut graph.node);
+    for node in nodes {
+        let slope = (node.op_type == "PRelu"
+            && node.domain.is_empty()
+            && node.input.len() == 2
+            && node.output.len() == 1)
+            .then(|| graph.initializer.iter().find(|t| t.name == node.input[1]))
+            .flatten()
+            .and_then(|t| Some((t.dims.clone(), float_values(t)?)))
+            .filter(|(_, v)| !v.is_empty());
+        let Some((dims, slope)) = slope else {
+            graph.node.push(node);
+            continue;
+        };
+        rewritten += 1;
+        let (x, y, name) = (&node.input[0], &node.output[0], &node.name);
+        let wire = |op: &str, suffix: &str, inputs: &[&str], output: &str| NodeProto {
+            input: inputs.iter().map(|i| i.to_string()).collect(),
+            output: vec![output.to_string()],
+            name: format!("{name}.{suffix}"),
+            op_type: op.into(),
+            ..NodeProto::default()
+        };
+        if slope.iter().all(|s| *s <= 1.0) {
+            let scaled = format!("{y}.scaled");
+            graph
+                .node
+                .push(wire("Mul", "mul", &[x, &node.input[1]], &scaled));
+            graph.node.push(wire("Max", "max", &[x, &scaled], y));
+        } else {
+            let (zero, minus_one) = (format!("{y}.zero"), format!("{y}.slope_minus_one"));
+            let (negative, scaled) = (format!("{y}.negative"), format!("{y}.scaled"));
+            extra.push(float_tensor(&zero, vec![], vec![0.0]));
+            extra.push(float_tensor(
+                &minus_one,
+                dims,
+                slope.iter().map(|s| s - 1.0).collect(),
+            ));
+            graph.node.push(wire("Min", "min", &[x, &zero], &negative));
+            graph
+                .node
+                .push(wire("Mul", "mul", &[&negative, &minus_one], &scaled));
+            graph.node.push(wire("Add", "add", &[x, &scaled], y));
+        }
+    }
+    graph.initializer.extend(extra);
+    rewritten
+}
+
+const ONNX_FLOAT: i32 = 1;
+
+fn float_tensor(name: &str, dims: Vec<i64>, values: Vec<f32>) -> TensorProto {
+    TensorProto {
+        name: name.to_string(),
+        dims,
+        data_type: ONNX_FLOAT,
+        float_data: values,
+        ..TensorProto::default()
+    }
+}
+
+/// The values of a FLOAT initializer (inline or raw little-endian).
+fn float_values(t: &TensorProto) -> Option<Vec<f32>> {
+    if t.data_type != ONNX_FLOAT {
+        return None;
+    }
+    if !t.raw_data.is_empty() {
+        let chunks = t.raw_data.chunks_exact(4);
+        if !chunks.remainder().is_empty() {
+            return None;
+        }
+        return Some(
+            chunks
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+        );
+    }
+    Some(t.float_data.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tract_onnx::pb::tensor_shape_proto::{dimension::Value as Dim, Dimension};
+    use tract_onnx::pb::{type_proto, GraphProto, OperatorSetIdProto, TensorShapeProto};
+    use tract_onnx::pb::{TypeProto, ValueInfoProto};
+
+    const SHAPE: [usize; 4] = [1, 4, 3, 3];
+
+    /// A graph of one PRelu over a [1, 4, 3, 3] input with the given per-channel slopes.
+    fn prelu_graph(slopes: [f32; 4]) -> ModelProto {
+        let value = |name: &str| ValueInfoProto {
+            name: name.into(),
+            r#type: Some(TypeProto {
+                value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                    elem_type: ONNX_FLOAT,
+                    shape: Some(TensorShapeProto {
+                        dim: SHAPE
+                            .iter()
+                            .map(|&d| Dimension {
+                                value: Some(Dim::DimValue(d as i64)),
+                                ..Dimension::default()
+                            })
+                            .collect(),
+                    }),
+                })),
+                ..TypeProto::default()
+            }),
+            ..ValueInfoProto::default()
+        };
+        ModelProto {
+            ir_version: 7,
+            opset_import: vec![OperatorSetIdProto {
+                domain: String::new(),
+                version: 13,
+            }],
+            graph: Some(GraphProto {
+                name: "prelu".into(),
+                node: vec![NodeProto {
+                    input: vec!["x".into(), "slope".into()],
+                    output: vec!["y".into()],
+                    name: "act".into(),
+                    op_type: "PRelu".into(),
+                    ..NodeProto::default()
+                }],
+                initializer: vec![float_tensor("slope", vec![1, 4, 1, 1], slopes.to_vec())],
+                input: vec![value("x")],
+                output: vec![value("y")],
+                ..GraphProto::default()
+            }),
+            ..ModelProto::default()
+        }
+    }
+
+    fn run(proto: &ModelProto, input: &[f32]) -> Vec<f32> {
+        let plan = tract_onnx::onnx()
+            .model_for_proto_model(proto)
+            .and_then(|m| m.into_optimized())
+            .and_then(|m| m.into_runnable())
+            .expect("graph loads");
+        let x = Tensor::from_shape(&SHAPE, input).expect("shape");
+        let out = plan.run(tvec!(x.into())).expect("runs");
+        out[0]
+            .to_plain_array_view::<f32>()
+            .expect("f32")
+            .iter()
+            .copied()
+            .collect()
+    }
+
+    #[test]
+    fn rewritten_prelu_computes_what_prelu_does_for_any_slopes() {
+        let input: Vec<f32> = (0..36).map(|i| (i as f32 - 17.5) * 0.37).collect();
+        for slopes in [[0.25, -0.5, 1.0, 0.0], [0.25, -0.5, 2.5, 19.8]] {
+            let original = prelu_graph(slopes);
+            let mut rewritten = original.clone();
+            assert_eq!(rewrite_prelu(&mut rewritten), 1);
+            let ops: Vec<&str> = rewritten
+                .graph
+                .as_ref()
+                .unwrap()
+                .node
+                .iter()
+                .map(|n| n.op_type.as_str())
+                .collect();
+            assert!(!ops.contains(&"PRelu"), "{ops:?}");
+            let (want, got) = (run(&original, &input), run(&rewritten, &input));
+            for (i, (w, g)) in want.iter().zip(&got).enumerate() {
+                let channel = i / 9;
+                let x = input[i];
+                let exact = if x > 0.0 { x } else { slopes[channel] * x };
+                assert!(
+                    (w - exact).abs() < 1e-5,
+                    "tract's PRelu at {i}: {w} vs {exact}"
+                );
+                assert!(
+                    (g - exact).abs() <= 1e-5 * exact.abs().max(1.0),
+                    "rewrite at {i}: {g} vs {exact}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn nodes_other_than_constant_slope_prelu_are_left_alone() {
+        let mut proto = prelu_graph([0.5; 4]);
+        proto.graph.as_mut().unwrap().initializer.clear(); // slope now a graph input
+        let before = proto.clone();
+        assert_eq!(rewrite_prelu(&mut proto), 0);
+        assert_eq!(proto, before);
     }
 }
