@@ -22,7 +22,9 @@ fn main() {
         eprintln!("{path}: {e}");
         std::process::exit(1);
     });
-    match op_costs(&bytes, &shape, runs) {
+    let start = std::time::Instant::now();
+    let clock_ms = || start.elapsed().as_secs_f64() * 1000.0;
+    match op_costs(&bytes, &shape, runs, &clock_ms) {
         Ok(costs) => {
             for c in &costs {
                 println!("{:>8.3} ms  {:>4} nodes  {}", c.ms, c.nodes, c.op);

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::frame::{sample_rect, Frame, Tap};
+use crate::frame::{sample_area, Frame};
 use crate::geometry::{non_max_suppression, BoundingBox, Point};
 use crate::model::{ModelError, OnnxModel};
 
@@ -114,56 +114,5 @@ impl FaceDetector {
         Ok(non_max_suppression(faces, self.nms_iou, |f| {
             (f.score, f.bbox)
         }))
-    }
-}
-
-/// Downscaling resample that averages several bilinear taps per output pixel when
-/// shrinking by more than 1.5×, so large frames do not alias away fine detail.
-fn sample_area(
-    frame: &Frame<'_>,
-    src: (f32, f32, f32, f32),
-    (w, h): (usize, usize),
-    mut put: impl FnMut(usize, usize, [f32; 3]),
-) {
-    let ratio = ((src.2 - src.0) / w as f32).max((src.3 - src.1) / h as f32);
-    let taps = ratio.round().clamp(1.0, 4.0) as usize;
-    if taps == 1 {
-        return sample_rect(frame, src, (w, h), put);
-    }
-    let (sx, sy) = ((src.2 - src.0) / w as f32, (src.3 - src.1) / h as f32);
-    let n = (taps * taps) as f32;
-    // Taps are separable: compute each column's and row's once, not per pixel.
-    let cols: Vec<Tap> = (0..w)
-        .flat_map(|u| {
-            (0..taps).map(move |tx| {
-                Tap::col(
-                    src.0 + (u as f32 + (tx as f32 + 0.5) / taps as f32) * sx,
-                    frame.width(),
-                )
-            })
-        })
-        .collect();
-    let mut rows = Vec::with_capacity(taps);
-    for v in 0..h {
-        rows.clear();
-        rows.extend((0..taps).map(|ty| {
-            Tap::row(
-                src.1 + (v as f32 + (ty as f32 + 0.5) / taps as f32) * sy,
-                frame.width(),
-                frame.height(),
-            )
-        }));
-        for u in 0..w {
-            let mut acc = [0f32; 3];
-            for row in &rows {
-                for col in &cols[u * taps..(u + 1) * taps] {
-                    let p = frame.sample_tap(col, row);
-                    for c in 0..3 {
-                        acc[c] += p[c];
-                    }
-                }
-            }
-            put(u, v, [acc[0] / n, acc[1] / n, acc[2] / n]);
-        }
     }
 }

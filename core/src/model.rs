@@ -57,9 +57,13 @@ impl OnnxModel {
         Ok(Self { name, plan })
     }
 
-    #[cfg(not(target_arch = "wasm32"))]
     /// Times each node over `runs` runs on a zero input; op kinds slowest first.
-    fn op_costs(&self, shape: &[usize], runs: usize) -> Result<Vec<OpCost>, ModelError> {
+    fn op_costs(
+        &self,
+        shape: &[usize],
+        runs: usize,
+        clock_ms: &dyn Fn() -> f64,
+    ) -> Result<Vec<OpCost>, ModelError> {
         use std::collections::HashMap;
         use tract_onnx::tract_core::plan::{eval, SimpleState};
         let run = |e: TractError| ModelError::Run {
@@ -73,10 +77,10 @@ impl OnnxModel {
         for _ in 0..runs {
             state
                 .run_plan_with_eval(tvec!(input.clone()), |ctx, op_state, node, inputs| {
-                    let t = std::time::Instant::now();
+                    let t = clock_ms();
                     let out = eval(ctx, op_state, node, inputs);
                     let e = per_op.entry(node.op().name().to_string()).or_default();
-                    e.0 += t.elapsed().as_secs_f64() * 1000.0;
+                    e.0 += clock_ms() - t;
                     e.1 += 1;
                     out
                 })
@@ -105,7 +109,10 @@ impl OnnxModel {
             model: self.name,
             reason: format!("{e:#}"),
         };
-        let tensor = Tensor::from_shape(shape, &input).map_err(run)?;
+        // Moved into the tensor, not copied: the detector's input alone is 1.2 MB.
+        let tensor: Tensor = tract_ndarray::ArrayD::from_shape_vec(shape, input)
+            .map_err(|e| run(e.into()))?
+            .into();
         let outputs = self.plan.run(tvec!(tensor.into())).map_err(run)?;
         outputs
             .iter()
@@ -118,11 +125,16 @@ impl OnnxModel {
     }
 }
 
-/// Where a model's time goes op by op, as core loads and optimises it (a tool for
-/// performance work: `examples/op_profile.rs`). Not available in wasm32 (no clock).
-#[cfg(not(target_arch = "wasm32"))]
-pub fn op_costs(bytes: &[u8], shape: &[usize], runs: usize) -> Result<Vec<OpCost>, ModelError> {
-    OnnxModel::from_onnx_bytes("profiled", bytes, shape)?.op_costs(shape, runs)
+/// Where a model's time goes op by op, as core loads and optimises it: a tool for
+/// performance work (`examples/op_profile.rs`, and `tests/stage_timing.rs` in wasm32).
+/// `clock_ms` reads a monotonic clock in milliseconds (core itself has none in wasm).
+pub fn op_costs(
+    bytes: &[u8],
+    shape: &[usize],
+    runs: usize,
+    clock_ms: &dyn Fn() -> f64,
+) -> Result<Vec<OpCost>, ModelError> {
+    OnnxModel::from_onnx_bytes("profiled", bytes, shape)?.op_costs(shape, runs, clock_ms)
 }
 
 /// Rewrites `PRelu(x, slope)` into element-wise ops that tract runs fast: `Max(x,

@@ -16,7 +16,16 @@ const FRAME: &[u8] = include_bytes!(concat!(
 
 #[cfg(target_arch = "wasm32")]
 fn now_ms() -> f64 {
-    js_sys::Date::now()
+    // `performance.now()` (Node and browsers): sub-millisecond, unlike `Date.now()`.
+    let performance = js_sys::Reflect::get(&js_sys::global(), &"performance".into())
+        .expect("a global performance object");
+    let now: js_sys::Function = js_sys::Reflect::get(&performance, &"now".into())
+        .expect("performance.now")
+        .into();
+    now.call0(&performance)
+        .ok()
+        .and_then(|v| v.as_f64())
+        .expect("a number")
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -82,6 +91,20 @@ fn stage_timings() {
     report!("{target} mesh_and_blendshapes_ms {:.2}", with_mesh - detect);
     report!("{target} anti_spoof_pair_ms {:.2}", with_spoof - detect);
     report!("{target} detection_mesh_blendshapes_ms {with_mesh:.2}");
+    // Where the first-pass models spend it, op by op (the five costliest kinds).
+    for (name, bytes, shape) in [
+        ("yunet", models.yunet, &[1, 3, 320, 320][..]),
+        ("face_mesh", models.face_mesh, &[1, 256, 256, 3][..]),
+    ] {
+        let costs = livecheck_core::model::op_costs(bytes, shape, runs, &now_ms).expect("profiles");
+        let total: f64 = costs.iter().map(|c| c.ms).sum();
+        let top: Vec<String> = costs
+            .iter()
+            .take(5)
+            .map(|c| format!("{} {:.2}", c.op, c.ms))
+            .collect();
+        report!("{target} {name}_ops_ms {total:.2} ({})", top.join(", "));
+    }
     #[cfg(not(target_arch = "wasm32"))]
     {
         // The face descriptor is server-only (22 MB): read from the model cache.
