@@ -11,6 +11,7 @@ use crate::frame::Frame;
 use crate::landmarks::{FaceMesh, FaceMeshResult};
 use crate::model::ModelError;
 use crate::quality::{assess, Quality, QualityLimits};
+use crate::tracking::{FaceTrack, MIN_PRESENCE};
 
 /// Model file contents, as listed in `models/manifest.json`.
 pub struct ModelBytes<'a> {
@@ -142,5 +143,36 @@ impl Engine {
             live_probability,
             descriptor,
         })
+    }
+
+    /// One frame without the detector: the mesh runs where `track` expects the face
+    /// (the browser's first pass between detections; see `tracking`). The face box and
+    /// quality come from this frame's own mesh; a second face goes unseen until the
+    /// detector runs again. A lost face reads as no face. `None` when nothing is followed.
+    pub fn observe_followed(
+        &self,
+        frame: &Frame<'_>,
+        t_ms: u64,
+        track: &FaceTrack,
+    ) -> Result<Option<Observation>, ModelError> {
+        let (Some(expected), Some(fit)) = (track.next_face(), track.fit()) else {
+            return Ok(None);
+        };
+        let mesh = self.mesh.run(frame, expected)?;
+        let face = (mesh.presence >= MIN_PRESENCE)
+            .then(|| fit.face(&mesh))
+            .flatten();
+        let faces: Vec<DetectedFace> = face.into_iter().collect();
+        Ok(Some(Observation {
+            t_ms,
+            width: frame.width(),
+            height: frame.height(),
+            faces: faces.len(),
+            quality: assess(frame, &faces, &self.limits),
+            mesh: faces.first().map(|_| mesh),
+            face: faces.into_iter().next(),
+            live_probability: None,
+            descriptor: None,
+        }))
     }
 }

@@ -26,6 +26,7 @@ pub mod manifest;
 pub mod model;
 pub mod protocol;
 pub mod quality;
+pub mod tracking;
 
 pub use challenge::{ChallengeKind, ChallengeVerdict};
 pub use engine::{Engine, ModelBytes, Observation, ObserveOptions};

@@ -13,3 +13,4 @@ mod face_match;
 mod golden;
 mod photos;
 mod robustness;
+mod tracking;
