@@ -4,9 +4,9 @@
 //! Two phases. *Positioning* runs before the link is claimed (so a user who never
 //! gets a face in view does not use the link up): it waits for a few good frames in a
 //! row. *Capture* follows the script: the neutral baseline, then each challenge in
-//! order, judged with core's own `judge_script` (the verifier's rule, on the same JPEG
-//! bytes the verifier receives, run here only to know when to move on), then a short
-//! tail so the last action's return is on record.
+//! order, judged with core's own `judge_script` (the verifier's rule, run here only to
+//! know when to move on, on the pixels of the frames the verifier receives as JPEG),
+//! then a short tail so the last action's return is on record.
 //!
 //! Frames sent: every analysed frame of the capture, at most one per
 //! `min_frame_gap_ms`, up to the script's limit. Excursions are judged from their
@@ -26,6 +26,11 @@ pub const POSITIONED_FRAMES: usize = 3;
 pub const TAIL_MS: u64 = 500;
 /// Smallest gap between two frames sent, ms.
 pub const MIN_FRAME_GAP_MS: u64 = 60;
+/// During capture the detector runs on one analysed frame in this many; in between,
+/// the face is followed on its mesh (core's `tracking`), which costs the mesh alone. A
+/// second face is then noticed here within this many frames; the verifier, which
+/// detects on every frame, is the one that decides.
+pub const DETECT_EVERY: u32 = 3;
 /// Reads one positioning frame: `Some(guidance)` to show, and whether it was good.
 pub fn positioning_guidance(obs: &Observation) -> (Guidance, bool) {
     match obs.quality.issues.first() {

@@ -7,8 +7,8 @@ use std::rc::Rc;
 use futures_channel::mpsc;
 use futures_util::future::join;
 use futures_util::StreamExt;
-use livecheck_core::decode::decode;
 use livecheck_core::protocol::{sha256, FrameSigner};
+use livecheck_core::tracking::FaceTrack;
 use livecheck_core::{Engine, Frame, ModelBytes, ObserveOptions};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
@@ -18,7 +18,7 @@ use super::net::Api;
 use super::timer::{now_ms, sleep, wait};
 use super::ui::Ui;
 use crate::error::{Code, SdkError, SdkResult};
-use crate::flow::{Capture, Positioning};
+use crate::flow::{Capture, Positioning, DETECT_EVERY};
 use crate::guidance::{Guidance, Locale};
 
 pub struct Options {
@@ -64,7 +64,7 @@ struct Progress {
     fraction: f64,
     /// Milliseconds the last frame took, from grab to verdict (JPEG encoding included).
     frame_ms: f64,
-    /// Of those, the first-pass check itself: decoding and analysing the frame.
+    /// Of those, the first-pass check itself: analysing the frame's pixels.
     analysis_ms: f64,
 }
 
@@ -334,6 +334,8 @@ async fn capture(
     let capture_loop = async {
         let start = now_ms();
         let mut end = None;
+        let mut track = FaceTrack::default();
+        let mut analysed = 0u32;
         while end.is_none() {
             s.check_cancelled()?;
             if let Some(e) = upload_error.borrow().clone() {
@@ -342,36 +344,45 @@ async fn capture(
             if now_ms() - start > cap_ms {
                 break;
             }
-            if camera.grab()?.is_none() {
+            let Some(px) = camera.grab()? else {
                 sleep(10).await;
                 continue;
-            }
+            };
             let t0 = now_ms();
             let t = (t0 - start).max(0.0) as u64;
-            // Judge the very bytes the verifier will receive, decoded by the same code:
-            // the advisory verdict then matches the authoritative one.
-            let jpeg = blob_bytes(wait(camera.jpeg(), Code::Internal).await?).await?;
+            // The browser encodes the JPEG the verifier receives (the canvas as grabbed)
+            // while the same pixels are analysed here.
+            let encoding = camera.jpeg();
+            let frame = frame_of(&px)?;
+            let followed = if analysed.is_multiple_of(DETECT_EVERY) {
+                None
+            } else {
+                engine
+                    .observe_followed(&frame, t, &track)
+                    .map_err(model_error)?
+            };
+            let detected = followed.is_none();
+            let obs = match followed {
+                Some(obs) => obs,
+                None => engine
+                    .observe(
+                        &frame,
+                        t,
+                        ObserveOptions {
+                            mesh: true,
+                            anti_spoof: false,
+                            descriptor: false,
+                        },
+                    )
+                    .map_err(model_error)?,
+            };
+            track.update(&obs, detected);
+            analysed += 1;
             let t1 = now_ms();
-            let decoded =
-                decode(&jpeg).map_err(|e| SdkError::new(Code::Internal, e.to_string()))?;
-            let frame = decoded
-                .frame()
-                .map_err(|e| SdkError::new(Code::Internal, e.to_string()))?;
-            let obs = engine
-                .observe(
-                    &frame,
-                    t,
-                    ObserveOptions {
-                        mesh: true,
-                        anti_spoof: false,
-                        descriptor: false,
-                    },
-                )
-                .map_err(model_error)?;
-            let t2 = now_ms();
+            let jpeg = blob_bytes(wait(encoding, Code::Internal).await?).await?;
             let cost = Cost {
-                frame_ms: t2 - t0,
-                analysis_ms: t2 - t1,
+                frame_ms: now_ms() - t0,
+                analysis_ms: t1 - t0,
             };
             let step = flow.step(obs);
             if let Some(index) = step.send {
