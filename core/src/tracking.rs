@@ -7,8 +7,6 @@
 //! relative to the mesh's extent, and places that box on later meshes. The verifier
 //! never follows: it detects on every frame it judges.
 
-use serde::{Deserialize, Serialize};
-
 use crate::detector::DetectedFace;
 use crate::geometry::{BoundingBox, Point};
 use crate::landmarks::{idx, FaceMeshResult};
@@ -21,7 +19,7 @@ const MOUTH_CORNERS: [usize; 2] = [61, 291];
 
 /// The detector's box relative to the mesh's extent: centre offset and size, in units
 /// of the extent's longer side.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct BoxFit {
     dx: f32,
     dy: f32,
