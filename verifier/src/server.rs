@@ -384,6 +384,7 @@ pub async fn serve(
         ),
         limiter: RateLimiter::default(),
         demo_key: demo_key.clone(),
+        assets: Default::default(),
     });
 
     let deliverer = Deliverer::new(

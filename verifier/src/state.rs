@@ -28,6 +28,8 @@ pub struct AppState {
     pub limiter: RateLimiter,
     /// Demo mode's API key: the demo pages call the API with it, as a customer would.
     pub demo_key: Option<String>,
+    /// The SDK and model files the browser downloads, gzipped once.
+    pub assets: crate::api::assets::AssetCache,
 }
 
 impl AppState {

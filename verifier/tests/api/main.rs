@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // test helpers panic on purpose
 
+mod assets;
 mod azure;
 mod errors;
 mod face_match;

@@ -1,0 +1,106 @@
+//! The browser's downloads (`/sdk/`, `/models/`): gzipped for clients that take it, the
+//! same bytes otherwise, revalidated by entity tag, and fresh after the file changes.
+
+use std::io::Read;
+
+use reqwest::blocking::Response;
+use reqwest::header::{ACCEPT_ENCODING, CONTENT_ENCODING, ETAG, IF_NONE_MATCH, VARY};
+use sha2::{Digest, Sha256};
+
+use crate::harness::Verifier;
+
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .expect("a gzip body");
+    out
+}
+
+fn header(r: &Response, name: reqwest::header::HeaderName) -> Option<String> {
+    r.headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap().to_string())
+}
+
+#[test]
+fn sdk_and_model_files_are_gzipped_for_clients_that_take_it() {
+    let sdk = tempfile::tempdir().unwrap();
+    let js = "export function step(frame) { return frame + 1; }\n".repeat(400);
+    let file = sdk.path().join("livecheck_sdk.js");
+    std::fs::write(&file, &js).unwrap();
+    let v = Verifier::start_temp(&[("LIVECHECK_SDK_DIR", sdk.path().to_str().unwrap())]);
+    let get = |path: &str, headers: &[(reqwest::header::HeaderName, &str)]| {
+        let mut req = v.http.get(v.url(path));
+        for (k, val) in headers {
+            req = req.header(k.clone(), *val);
+        }
+        req.send().unwrap()
+    };
+
+    // A browser's Accept-Encoding: the gzipped bytes, which open to the file.
+    let r = get(
+        "/sdk/livecheck_sdk.js",
+        &[(ACCEPT_ENCODING, "gzip, deflate, br, zstd")],
+    );
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, CONTENT_ENCODING).as_deref(), Some("gzip"));
+    assert_eq!(header(&r, VARY).as_deref(), Some("accept-encoding"));
+    let gz_tag = header(&r, ETAG).unwrap();
+    let body = r.bytes().unwrap();
+    assert!(body.len() * 10 < js.len(), "{} of {}", body.len(), js.len());
+    assert_eq!(gunzip(&body), js.as_bytes());
+
+    // No Accept-Encoding, or gzip refused with q=0: the file as it is, under another tag.
+    for accept in [None, Some("gzip;q=0, identity")] {
+        let headers: Vec<_> = accept.map(|a| (ACCEPT_ENCODING, a)).into_iter().collect();
+        let r = get("/sdk/livecheck_sdk.js", &headers);
+        assert_eq!(r.status(), 200);
+        assert_eq!(header(&r, CONTENT_ENCODING), None);
+        assert_ne!(header(&r, ETAG).unwrap(), gz_tag);
+        assert_eq!(r.bytes().unwrap(), js.as_bytes());
+    }
+
+    // Revalidation: the same tag gets 304 and no body.
+    let r = get(
+        "/sdk/livecheck_sdk.js",
+        &[(ACCEPT_ENCODING, "gzip"), (IF_NONE_MATCH, &gz_tag)],
+    );
+    assert_eq!(r.status(), 304);
+    assert!(r.bytes().unwrap().is_empty());
+
+    // A rebuilt SDK is served at once, under a new tag.
+    let rebuilt = js.replace("+ 1", "+ 2") + "// rebuilt\n";
+    std::fs::write(&file, &rebuilt).unwrap();
+    let r = get(
+        "/sdk/livecheck_sdk.js",
+        &[(ACCEPT_ENCODING, "gzip"), (IF_NONE_MATCH, &gz_tag)],
+    );
+    assert_eq!(r.status(), 200);
+    assert_ne!(header(&r, ETAG).unwrap(), gz_tag);
+    assert_eq!(gunzip(&r.bytes().unwrap()), rebuilt.as_bytes());
+
+    // A model opens to the bytes the manifest pins.
+    let entry = livecheck_core::manifest::entries()
+        .iter()
+        .find(|e| e.runs_in.iter().any(|r| r == "browser"))
+        .unwrap();
+    let r = get(
+        &format!("/models/{}", entry.file),
+        &[(ACCEPT_ENCODING, "gzip")],
+    );
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, CONTENT_ENCODING).as_deref(), Some("gzip"));
+    let model = gunzip(&r.bytes().unwrap());
+    assert_eq!(hex::encode(Sha256::digest(&model)), entry.sha256);
+
+    // What is not there, or not the browser's, is a typed 404.
+    for path in [
+        "/sdk/missing.js",
+        "/models/dlib_face_recognition_resnet_model_v1.onnx",
+    ] {
+        let (status, body) = v.get(path);
+        assert_eq!(status, 404, "{path}");
+        assert_eq!(body["code"], "not_found", "{path}: {body}");
+    }
+}
