@@ -395,6 +395,7 @@ pub async fn serve(
     );
     let outbox = actix_web::rt::spawn(deliverer.run(config.webhooks.poll_interval));
     let sweeper = actix_web::rt::spawn(sweep(state.clone()));
+    actix_web::rt::spawn(assets::warm(state.clone()));
 
     let max_frame = config.checks.max_frame_bytes;
     let app_state = state.clone();
