@@ -24,6 +24,7 @@ pub mod live_signs;
 pub mod liveness;
 pub mod manifest;
 pub mod model;
+mod onnx;
 pub mod protocol;
 pub mod quality;
 pub mod tracking;
