@@ -60,6 +60,13 @@ impl ChallengeKind {
         }
     }
 
+    /// How far into this action one frame is: the challenge's signal, signed so that
+    /// the action raises it. `None` when the frame has no usable mesh.
+    pub fn action_value(self, o: &Observation) -> Option<f32> {
+        let (signal, dir) = self.signal();
+        signal.read(o).map(|v| v * dir)
+    }
+
     /// The signal this challenge reads, and +1 when the action raises it, −1 when it lowers it.
     fn signal(self) -> (Signal, f32) {
         match self {

@@ -9,9 +9,12 @@
 //! then a short tail so the last action's return is on record.
 //!
 //! Frames sent: every analysed frame of the capture, at most one per
-//! `min_frame_gap_ms`, up to the script's limit. Excursions are judged from their
+//! `MIN_FRAME_GAP_MS`, up to the script's limit. Excursions are judged from their
 //! shape (rest, peak, return), so the frames around each peak matter as much as the
-//! peak itself; at the first pass's rate (about 10 per second) that is all of them.
+//! peak itself. A frame that goes further into the prompted action than any before it
+//! is sent even inside the gap: the verifier then measures the peak the user reached,
+//! not a neighbour of it, which matters most for an action that only just clears its
+//! threshold.
 
 use livecheck_core::challenge::{judge_script, ChallengeRules};
 use livecheck_core::protocol::ChallengeScript;
@@ -85,6 +88,8 @@ pub struct Capture {
     cursor_ms: u64,
     sent: u32,
     last_sent_ms: Option<u64>,
+    /// The furthest into the prompted action a frame has gone (`action_value`).
+    furthest: Option<f32>,
     tail_until: Option<u64>,
 }
 
@@ -98,6 +103,7 @@ impl Capture {
             cursor_ms: 0,
             sent: 0,
             last_sent_ms: None,
+            furthest: None,
             tail_until: None,
         }
     }
@@ -120,16 +126,36 @@ impl Capture {
         )
     }
 
+    /// Whether this frame goes further into the prompted action than any before it,
+    /// remembering it when it does.
+    fn goes_further(&mut self, obs: &Observation) -> bool {
+        let Some(v) = self
+            .script
+            .challenges
+            .get(self.seen)
+            .and_then(|ch| ch.kind.action_value(obs))
+        else {
+            return false;
+        };
+        let further = self.furthest.is_none_or(|f| v > f);
+        if further {
+            self.furthest = Some(v);
+        }
+        further
+    }
+
     /// One analysed frame, `obs.t_ms` counted from the capture's start.
     pub fn step(&mut self, obs: Observation) -> Step {
         let t = obs.t_ms;
         let issue = obs.quality.issues.first().copied();
         let baseline = t < self.script.capture.baseline_ms;
 
+        let further = !baseline && self.goes_further(&obs);
         let send = if self.sent < self.script.capture.max_frames
-            && self
-                .last_sent_ms
-                .is_none_or(|last| t >= last + MIN_FRAME_GAP_MS)
+            && (further
+                || self
+                    .last_sent_ms
+                    .is_none_or(|last| t >= last + MIN_FRAME_GAP_MS))
         {
             self.sent += 1;
             self.last_sent_ms = Some(t);
@@ -156,6 +182,7 @@ impl Capture {
             if let Some(v) = judged.last().filter(|v| v.passed) {
                 self.cursor_ms = v.t_ms.unwrap_or(t) + 1;
                 self.seen += 1;
+                self.furthest = None;
                 if self.seen == self.total() {
                     self.tail_until = Some(t + TAIL_MS);
                 }

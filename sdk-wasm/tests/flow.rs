@@ -7,7 +7,7 @@ use livecheck_core::decode::{decode, split_mjpeg};
 use livecheck_core::manifest::ModelFiles;
 use livecheck_core::protocol::{CaptureParams, ChallengeScript};
 use livecheck_core::{ChallengeKind, Engine, Observation, ObserveOptions, RgbaImage};
-use livecheck_sdk::flow::{Capture, End, Positioning, POSITIONED_FRAMES};
+use livecheck_sdk::flow::{Capture, End, Positioning, MIN_FRAME_GAP_MS, POSITIONED_FRAMES};
 use livecheck_sdk::guidance::Guidance;
 
 fn engine() -> Engine {
@@ -129,4 +129,67 @@ fn a_challenge_never_performed_ends_the_capture_when_its_window_passes() {
     }
     assert_eq!(end, Some((End::WindowMissed(0), 6100)));
     assert_eq!(capture.seen(), 0);
+}
+
+#[test]
+fn at_the_camera_rate_the_furthest_frame_of_an_action_is_sent_even_inside_the_gap() {
+    let engine = engine();
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/testdata/video/lp_s32_turns_640x480_30fps.mjpeg"
+    );
+    let bytes = std::fs::read(path).unwrap();
+    let kind = ChallengeKind::TurnLeft;
+    let mut capture = Capture::new(script(&[kind]));
+    let baseline_ms = CaptureParams::default().baseline_ms;
+
+    // (t, action value, sent) of each challenge frame until the turn is seen.
+    let mut frames = Vec::new();
+    let mut last_sent = None;
+    for (i, jpeg) in split_mjpeg(&bytes).into_iter().enumerate() {
+        // A 30 fps camera: frames 33 ms apart, inside the 60 ms gap.
+        let t = i as u64 * 1000 / 30;
+        let obs = first_pass(&engine, &decode(jpeg).unwrap(), t, true);
+        let value = kind.action_value(&obs);
+        let step = capture.step(obs);
+        if t >= baseline_ms {
+            let sent = step.send.is_some();
+            let inside_gap = last_sent.is_some_and(|l| t < l + MIN_FRAME_GAP_MS);
+            frames.push((t, value, sent, inside_gap));
+        }
+        if step.send.is_some() {
+            last_sent = Some(t);
+        }
+        if capture.seen() == 1 {
+            break;
+        }
+    }
+    assert_eq!(capture.seen(), 1, "the s32 turn is seen");
+
+    let mut furthest = f32::MIN;
+    let mut sent_inside_gap = 0;
+    for &(t, value, sent, inside_gap) in &frames {
+        let further = value.is_some_and(|v| v > furthest);
+        if inside_gap {
+            assert_eq!(
+                sent, further,
+                "at {t} ms: value {value:?}, furthest {furthest}"
+            );
+            sent_inside_gap += usize::from(sent);
+        }
+        if further {
+            furthest = value.unwrap();
+        }
+    }
+    let peak = frames
+        .iter()
+        .filter_map(|&(t, v, sent, _)| v.map(|v| (v, t, sent)))
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .unwrap();
+    assert!(
+        peak.2,
+        "the peak at {} ms (value {}) was sent",
+        peak.1, peak.0
+    );
+    assert!(sent_inside_gap > 0, "no frame needed the exception");
 }
