@@ -5,9 +5,10 @@
 //! action than half the threshold above the user's own neutral baseline), rises by at
 //! least the threshold to a peak that is the highest point of the excursion, and falls
 //! back by at least `return_fraction` of the rise, all inside the challenge's window.
-//! Challenges are searched in script order, each after the previous one's peak and none
-//! inside the baseline (before the first prompt), so the order is enforced by the frames
-//! themselves and not by client tags.
+//! Challenges are searched in script order, each from the previous one's peak on (that
+//! frame may be where the next one starts, never its peak) and none inside the baseline
+//! (before the first prompt), so the order is enforced by the frames themselves and not
+//! by client tags.
 //! A still photo makes no excursion; an affine warp of one moves no 3-D pose.
 
 use serde::{Deserialize, Serialize};
@@ -352,9 +353,10 @@ pub fn judge_script(
         let unsign = |v: f32| v * dir;
         let verdict = match found {
             Some(x) => {
-                // The next action may begin while this one returns (left, then straight
-                // on to the right), so it is searched from this one's peak.
-                cursor = s[x.peak].1 + 1;
+                // The next action may begin at this one's peak (left, then straight on
+                // to the right: the right turn rises from the left extreme), so it is
+                // searched from that frame on.
+                cursor = s[x.peak].1;
                 ChallengeVerdict {
                     kind: ch.kind,
                     passed: true,

@@ -180,7 +180,7 @@ impl Capture {
                 &self.rules,
             );
             if let Some(v) = judged.last().filter(|v| v.passed) {
-                self.cursor_ms = v.t_ms.unwrap_or(t) + 1;
+                self.cursor_ms = v.t_ms.unwrap_or(t);
                 self.seen += 1;
                 self.furthest = None;
                 if self.seen == self.total() {

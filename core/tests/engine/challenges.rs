@@ -1,5 +1,6 @@
 use livecheck_core::challenge::{detect_events, judge_script, ChallengeRules, TimedChallenge};
 use livecheck_core::ChallengeKind::{self, *};
+use livecheck_core::Observation;
 
 use crate::helpers::{handheld_photo, image, observe, observe_clip, still_clip, warp_affine};
 
@@ -90,6 +91,41 @@ fn s32_clip_shows_turn_left_and_turn_right() {
         &ChallengeRules::default(),
     );
     assert!(v.iter().all(|c| c.passed), "{v:#?}");
+}
+
+#[test]
+fn a_turn_straight_from_one_side_to_the_other_rises_from_the_first_ones_peak() {
+    // s32 frames as a sparse capture: resting midway (about −22.6° yaw), then right
+    // (49, −27.6°), left (59, −17.7°), and straight back right (45, then 49). The left
+    // peak is the only frame a full 7° from the right peak: the right turn starts there.
+    let frames = observe_clip(S32, 1, false);
+    let at = |i: usize, t_ms: u64| Observation {
+        t_ms,
+        ..frames[i].clone()
+    };
+    let obs = [
+        at(16, 0),
+        at(17, 200),
+        at(18, 400),
+        at(19, 600),
+        at(16, 800),
+        at(49, 1100),
+        at(54, 1200),
+        at(59, 1300),
+        at(45, 1400),
+        at(49, 1500),
+        at(54, 1600),
+    ];
+    let v = judge_script(
+        &obs,
+        &script(&[TurnLeft, TurnRight]),
+        1000,
+        &ChallengeRules::default(),
+    );
+    assert!(v.iter().all(|c| c.passed), "{v:#?}");
+    assert_eq!(v[0].t_ms, Some(1300));
+    assert_eq!(v[1].frames[0], 7, "the right turn starts at the left peak");
+    assert_eq!(v[1].t_ms, Some(1500));
 }
 
 #[test]
