@@ -137,6 +137,18 @@ impl Default for ChallengeRules {
 }
 
 impl ChallengeRules {
+    /// These rules with every rise and angle multiplied by `factor` (timing unchanged).
+    pub fn scaled(self, factor: f32) -> Self {
+        Self {
+            blink_rise: self.blink_rise * factor,
+            smile_rise: self.smile_rise * factor,
+            open_mouth_rise: self.open_mouth_rise * factor,
+            turn_degrees: self.turn_degrees * factor,
+            look_up_degrees: self.look_up_degrees * factor,
+            ..self
+        }
+    }
+
     fn threshold(&self, kind: ChallengeKind) -> f32 {
         match kind {
             ChallengeKind::Blink => self.blink_rise,

@@ -4,9 +4,10 @@
 //! Two phases. *Positioning* runs before the link is claimed (so a user who never
 //! gets a face in view does not use the link up): it waits for a few good frames in a
 //! row. *Capture* follows the script: the neutral baseline, then each challenge in
-//! order, judged with core's own `judge_script` (the verifier's rule, run here only to
-//! know when to move on, on the pixels of the frames the verifier receives as JPEG),
-//! then a short tail so the last action's return is on record.
+//! order, judged with core's own `judge_script` (the verifier's rule with a margin,
+//! `SEEN_MARGIN`, run here only to know when to move on, on the pixels of the frames
+//! the verifier receives as JPEG), then a short tail so the last action's return is on
+//! record.
 //!
 //! Frames sent: every analysed frame of the capture, at most one per
 //! `MIN_FRAME_GAP_MS`, up to the script's limit. Excursions are judged from their
@@ -29,6 +30,12 @@ pub const POSITIONED_FRAMES: usize = 3;
 pub const TAIL_MS: u64 = 500;
 /// Smallest gap between two frames sent, ms.
 pub const MIN_FRAME_GAP_MS: u64 = 60;
+/// The flow moves on from a challenge only when the action clears the verifier's
+/// thresholds by this factor. The two read the same action a little differently (here
+/// the raw pixels with the face followed on its mesh, there the uploaded JPEG with the
+/// detector on every frame), so an action that only just clears here may not clear
+/// there; asking on until it is clear costs the user a moment, not a failed check.
+pub const SEEN_MARGIN: f32 = 1.15;
 /// During capture the detector runs on one analysed frame in this many; in between,
 /// the face is followed on its mesh (core's `tracking`), which costs the mesh alone. A
 /// second face is then noticed here within this many frames; the verifier, which
@@ -97,7 +104,7 @@ impl Capture {
     pub fn new(script: ChallengeScript) -> Self {
         Self {
             script,
-            rules: ChallengeRules::default(),
+            rules: ChallengeRules::default().scaled(SEEN_MARGIN),
             observations: Vec::new(),
             seen: 0,
             cursor_ms: 0,
@@ -173,14 +180,21 @@ impl Capture {
         }
 
         if !baseline && self.seen < self.total() {
-            let judged = judge_script(
-                &self.observations,
-                &self.script.challenges[..=self.seen],
-                self.script.capture.baseline_ms,
-                &self.rules,
-            );
-            if let Some(v) = judged.last().filter(|v| v.passed) {
-                self.cursor_ms = v.t_ms.unwrap_or(t);
+            let judge = |rules: &ChallengeRules, upto: usize| {
+                judge_script(
+                    &self.observations,
+                    &self.script.challenges[..upto],
+                    self.script.capture.baseline_ms,
+                    rules,
+                )
+                .pop()
+                .filter(|v| v.passed)
+            };
+            if let Some(v) = judge(&self.rules, self.seen + 1) {
+                // The next window opens where the verifier's will: at the peak its own
+                // thresholds find, which may come before the one that cleared the margin.
+                let authority = judge(&ChallengeRules::default(), self.seen + 1);
+                self.cursor_ms = authority.unwrap_or(v).t_ms.unwrap_or(t);
                 self.seen += 1;
                 self.furthest = None;
                 if self.seen == self.total() {

@@ -2,12 +2,14 @@
 //! 10 frames per second, through positioning and a [BLINK, SMILE] script.
 #![allow(clippy::unwrap_used)]
 
-use livecheck_core::challenge::TimedChallenge;
+use livecheck_core::challenge::{judge_script, ChallengeRules, TimedChallenge};
 use livecheck_core::decode::{decode, split_mjpeg};
 use livecheck_core::manifest::ModelFiles;
 use livecheck_core::protocol::{CaptureParams, ChallengeScript};
 use livecheck_core::{ChallengeKind, Engine, Observation, ObserveOptions, RgbaImage};
-use livecheck_sdk::flow::{Capture, End, Positioning, MIN_FRAME_GAP_MS, POSITIONED_FRAMES};
+use livecheck_sdk::flow::{
+    Capture, End, Positioning, MIN_FRAME_GAP_MS, POSITIONED_FRAMES, SEEN_MARGIN,
+};
 use livecheck_sdk::guidance::Guidance;
 
 fn engine() -> Engine {
@@ -192,4 +194,68 @@ fn at_the_camera_rate_the_furthest_frame_of_an_action_is_sent_even_inside_the_ga
         peak.1, peak.0
     );
     assert!(sent_inside_gap > 0, "no frame needed the exception");
+}
+
+#[test]
+fn the_flow_moves_on_only_when_an_action_clears_the_verifiers_threshold_by_the_margin() {
+    let engine = engine();
+    let img = decode(
+        &std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/testdata/live/silentface_T1_live_upright.jpg"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let still = first_pass(&engine, &img, 0, true);
+    let rest = still.mesh.as_ref().unwrap().pose.yaw;
+    // The real face with only its yaw set: rest, a turn of `deg` degrees and back.
+    let turned = |t_ms: u64, deg: f32| {
+        let mut o = still.clone();
+        o.t_ms = t_ms;
+        o.mesh.as_mut().unwrap().pose.yaw = rest + deg;
+        o
+    };
+    let rules = ChallengeRules::default();
+    let barely = rules.turn_degrees * 1.05;
+    let clearly = rules.turn_degrees * SEEN_MARGIN * 1.05;
+
+    // At 10 frames a second: rest, the barely-clearing turn (peak at 1400 ms), rest,
+    // the clear one (peak at 2100 ms), rest.
+    let rest_then = |deg: f32| [0.0, deg / 2.0, deg, deg / 2.0, 0.0];
+    let yaws: Vec<f32> = [0.0; 12]
+        .into_iter()
+        .chain(rest_then(barely))
+        .chain([0.0, 0.0])
+        .chain(rest_then(clearly))
+        .collect();
+    let mut capture = Capture::new(script(&[ChallengeKind::TurnLeft, ChallengeKind::Blink]));
+    let mut sent = Vec::new();
+    let mut t = 0;
+    for &deg in &yaws {
+        let obs = turned(t, deg);
+        if capture.step(obs.clone()).send.is_some() {
+            sent.push(obs);
+        }
+        assert_eq!(capture.seen(), usize::from(t >= 2200), "at {t} ms");
+        t += 100;
+    }
+    let first_peak = 1400;
+
+    // The verifier passes the first, smaller turn, and opens the next window there:
+    // so does the flow, which gives up on the blink when that window closes.
+    let verdicts = judge_script(
+        &sent,
+        &script(&[ChallengeKind::TurnLeft]).challenges,
+        CaptureParams::default().baseline_ms,
+        &rules,
+    );
+    assert_eq!(verdicts[0].t_ms, Some(first_peak));
+    let window_end = first_peak + 5000;
+    let mut end = None;
+    while end.is_none() {
+        end = capture.step(turned(t, 0.0)).end.map(|e| (e, t));
+        t += 100;
+    }
+    assert_eq!(end, Some((End::WindowMissed(1), window_end + 100)));
 }
