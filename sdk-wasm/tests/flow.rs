@@ -29,6 +29,16 @@ fn first_pass(engine: &Engine, img: &RgbaImage, t_ms: u64, mesh: bool) -> Observ
         .unwrap()
 }
 
+/// The Silent-Face live photo through the first pass, mesh included.
+fn still_face() -> Observation {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/testdata/live/silentface_T1_live_upright.jpg"
+    );
+    let img = decode(&std::fs::read(path).unwrap()).unwrap();
+    first_pass(&engine(), &img, 0, true)
+}
+
 fn script(kinds: &[ChallengeKind]) -> ChallengeScript {
     ChallengeScript {
         session_id: "ses_flow".into(),
@@ -104,17 +114,8 @@ fn d18_at_ten_frames_a_second_is_positioned_then_blinks_and_smiles_in_order() {
 
 #[test]
 fn a_challenge_never_performed_ends_the_capture_when_its_window_passes() {
-    let engine = engine();
-    let img = decode(
-        &std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/testdata/live/silentface_T1_live_upright.jpg"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
     let mut capture = Capture::new(script(&[ChallengeKind::TurnLeft]));
-    let obs = first_pass(&engine, &img, 0, true);
+    let obs = still_face();
     let mut end = None;
     for i in 0..100u64 {
         let step = capture.step(Observation {
@@ -198,16 +199,7 @@ fn at_the_camera_rate_the_furthest_frame_of_an_action_is_sent_even_inside_the_ga
 
 #[test]
 fn the_flow_moves_on_only_when_an_action_clears_the_verifiers_threshold_by_the_margin() {
-    let engine = engine();
-    let img = decode(
-        &std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/testdata/live/silentface_T1_live_upright.jpg"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
-    let still = first_pass(&engine, &img, 0, true);
+    let still = still_face();
     let rest = still.mesh.as_ref().unwrap().pose.yaw;
     // The real face with only its yaw set: rest, a turn of `deg` degrees and back.
     let turned = |t_ms: u64, deg: f32| {
