@@ -297,17 +297,12 @@ async fn capture(
 
     let uploader = async {
         let mut signer = signer;
-        let mut seen = std::collections::HashSet::new();
         let mut rx = rx;
         while let Some((t, index, bytes)) = rx.next().await {
             if upload_error.borrow().is_some() {
                 continue;
             }
             let result = async {
-                // A looping or frozen camera repeats pictures; the verifier refuses repeats.
-                if !seen.insert(sha256(&bytes)) {
-                    return Ok(());
-                }
                 let env = signer
                     .sign(t, index, &bytes)
                     .map_err(|e| SdkError::new(Code::Internal, e.to_string()))?;
@@ -336,6 +331,10 @@ async fn capture(
         let mut end = None;
         let mut track = FaceTrack::default();
         let mut analysed = 0u32;
+        // Pictures already sent. A looping camera repeats them, and the verifier refuses
+        // a repeat: such a frame is left out of the flow too, which judges exactly the
+        // frames the verifier will have.
+        let mut sent_pictures = std::collections::HashSet::new();
         while end.is_none() {
             s.check_cancelled()?;
             if let Some(e) = upload_error.borrow().clone() {
@@ -384,8 +383,13 @@ async fn capture(
                 frame_ms: now_ms() - t0,
                 analysis_ms: t1 - t0,
             };
+            let picture = sha256(&jpeg);
+            if sent_pictures.contains(&picture) {
+                continue;
+            }
             let step = flow.step(obs);
             if let Some(index) = step.send {
+                sent_pictures.insert(picture);
                 let _ = tx.unbounded_send((t, index, jpeg));
             }
             let challenge = challenges
