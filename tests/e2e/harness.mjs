@@ -193,24 +193,36 @@ export async function photoFrames(browser, photo, count = 90) {
 /** Frames of an MJPEG clip. */
 export const clipFrames = (path) => mjpegFrames(readFileSync(path));
 
-/** JPEG frames decoded and encoded again by Chromium at `quality` (new bytes, same scene). */
-export async function reencode(browser, frames, quality) {
+/**
+ * JPEG frames decoded and encoded again by Chromium at `quality` (new bytes, same scene).
+ * With `stamp`, frame k also gets a small block of its own colour in the top-left corner,
+ * numbered from `stamp`: frames shown more than once then never repeat a picture, as a
+ * real camera's noise never does.
+ */
+export async function reencode(browser, frames, quality, stamp) {
   const page = await browser.newPage();
   try {
-    const out = await page.evaluate(async ({ frames, quality }) => {
+    const out = await page.evaluate(async ({ frames, quality, stamp }) => {
       const res = [];
-      for (const b64 of frames) {
+      for (const [k, b64] of frames.entries()) {
         const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
         const img = await createImageBitmap(new Blob([bytes], { type: "image/jpeg" }));
         const canvas = new OffscreenCanvas(img.width, img.height);
-        canvas.getContext("2d").drawImage(img, 0, 0);
+        const ctx = canvas.getContext("2d");
+        ctx.drawImage(img, 0, 0);
+        if (stamp !== undefined) {
+          // Steps of 16 levels per channel survive JPEG; 4096 distinct colours.
+          const n = stamp + k;
+          ctx.fillStyle = `rgb(${(n % 16) * 16}, ${(Math.floor(n / 16) % 16) * 16}, ${(Math.floor(n / 256) % 16) * 16})`;
+          ctx.fillRect(0, 0, 8, 8);
+        }
         const enc = new Uint8Array(await (await canvas.convertToBlob({ type: "image/jpeg", quality })).arrayBuffer());
         let bin = "";
         for (let k = 0; k < enc.length; k += 8192) bin += String.fromCharCode(...enc.subarray(k, k + 8192));
         res.push(btoa(bin));
       }
       return res;
-    }, { frames: frames.map((f) => Buffer.from(f).toString("base64")), quality });
+    }, { frames: frames.map((f) => Buffer.from(f).toString("base64")), quality, stamp });
     return out.map((f) => Buffer.from(f, "base64"));
   } finally {
     await page.close();
