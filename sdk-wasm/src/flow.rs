@@ -17,6 +17,8 @@
 //! not a neighbour of it, which matters most for an action that only just clears its
 //! threshold.
 
+use std::collections::HashSet;
+
 use livecheck_core::challenge::{judge_script, ChallengeRules};
 use livecheck_core::protocol::ChallengeScript;
 use livecheck_core::quality::QualityIssue;
@@ -97,6 +99,8 @@ pub struct Capture {
     last_sent_ms: Option<u64>,
     /// The furthest into the prompted action a frame has gone (`action_value`).
     furthest: Option<f32>,
+    /// The sha256 of every picture sent.
+    pictures: HashSet<[u8; 32]>,
     tail_until: Option<u64>,
 }
 
@@ -111,6 +115,7 @@ impl Capture {
             sent: 0,
             last_sent_ms: None,
             furthest: None,
+            pictures: HashSet::new(),
             tail_until: None,
         }
     }
@@ -151,14 +156,19 @@ impl Capture {
         further
     }
 
-    /// One analysed frame, `obs.t_ms` counted from the capture's start.
-    pub fn step(&mut self, obs: Observation) -> Step {
+    /// One analysed frame, `obs.t_ms` counted from the capture's start; `picture` is
+    /// the sha256 of the JPEG it would be sent as. A looping camera shows pictures again,
+    /// and the verifier refuses a repeat: a picture already sent is neither sent again
+    /// nor judged, so the flow judges exactly the frames the verifier will have.
+    pub fn step(&mut self, obs: Observation, picture: [u8; 32]) -> Step {
         let t = obs.t_ms;
         let issue = obs.quality.issues.first().copied();
         let baseline = t < self.script.capture.baseline_ms;
 
-        let further = !baseline && self.goes_further(&obs);
+        let repeat = self.pictures.contains(&picture);
+        let further = !baseline && !repeat && self.goes_further(&obs);
         let send = if self.sent < self.script.capture.max_frames
+            && !repeat
             && (further
                 || self
                     .last_sent_ms
@@ -166,6 +176,7 @@ impl Capture {
         {
             self.sent += 1;
             self.last_sent_ms = Some(t);
+            self.pictures.insert(picture);
             Some(if baseline {
                 None
             } else {

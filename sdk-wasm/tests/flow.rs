@@ -39,6 +39,26 @@ fn still_face() -> Observation {
     first_pass(&engine(), &img, 0, true)
 }
 
+/// A distinct picture digest per `n`: frames of a camera that never repeats itself.
+fn picture(n: u64) -> [u8; 32] {
+    let mut p = [0; 32];
+    p[..8].copy_from_slice(&n.to_le_bytes());
+    p
+}
+
+/// The still live face with only its yaw changed: `deg` degrees turned from its rest,
+/// at `t_ms`.
+fn turning_face() -> impl Fn(u64, f32) -> Observation {
+    let still = still_face();
+    let rest = still.mesh.as_ref().unwrap().pose.yaw;
+    move |t_ms, deg| {
+        let mut o = still.clone();
+        o.t_ms = t_ms;
+        o.mesh.as_mut().unwrap().pose.yaw = rest + deg;
+        o
+    }
+}
+
 fn script(kinds: &[ChallengeKind]) -> ChallengeScript {
     ChallengeScript {
         session_id: "ses_flow".into(),
@@ -88,7 +108,7 @@ fn d18_at_ten_frames_a_second_is_positioned_then_blinks_and_smiles_in_order() {
     for (i, jpeg) in frames[used..].iter().enumerate() {
         let img = decode(jpeg).unwrap();
         let obs = first_pass(&engine, &img, i as u64 * 100, true);
-        let step = capture.step(obs);
+        let step = capture.step(obs, picture(i as u64));
         if prompts.last() != Some(&step.guidance) {
             prompts.push(step.guidance);
         }
@@ -118,10 +138,13 @@ fn a_challenge_never_performed_ends_the_capture_when_its_window_passes() {
     let obs = still_face();
     let mut end = None;
     for i in 0..100u64 {
-        let step = capture.step(Observation {
-            t_ms: i * 100,
-            ..obs.clone()
-        });
+        let step = capture.step(
+            Observation {
+                t_ms: i * 100,
+                ..obs.clone()
+            },
+            picture(i),
+        );
         if i * 100 <= 6000 {
             assert_eq!(step.end, None, "at {} ms", i * 100);
         }
@@ -154,7 +177,7 @@ fn at_the_camera_rate_the_furthest_frame_of_an_action_is_sent_even_inside_the_ga
         let t = i as u64 * 1000 / 30;
         let obs = first_pass(&engine, &decode(jpeg).unwrap(), t, true);
         let value = kind.action_value(&obs);
-        let step = capture.step(obs);
+        let step = capture.step(obs, picture(i as u64));
         if t >= baseline_ms {
             let sent = step.send.is_some();
             let inside_gap = last_sent.is_some_and(|l| t < l + MIN_FRAME_GAP_MS);
@@ -199,15 +222,7 @@ fn at_the_camera_rate_the_furthest_frame_of_an_action_is_sent_even_inside_the_ga
 
 #[test]
 fn the_flow_moves_on_only_when_an_action_clears_the_verifiers_threshold_by_the_margin() {
-    let still = still_face();
-    let rest = still.mesh.as_ref().unwrap().pose.yaw;
-    // The real face with only its yaw set: rest, a turn of `deg` degrees and back.
-    let turned = |t_ms: u64, deg: f32| {
-        let mut o = still.clone();
-        o.t_ms = t_ms;
-        o.mesh.as_mut().unwrap().pose.yaw = rest + deg;
-        o
-    };
+    let turned = turning_face();
     let rules = ChallengeRules::default();
     let barely = rules.turn_degrees * 1.05;
     let clearly = rules.turn_degrees * SEEN_MARGIN * 1.05;
@@ -226,7 +241,7 @@ fn the_flow_moves_on_only_when_an_action_clears_the_verifiers_threshold_by_the_m
     let mut t = 0;
     for &deg in &yaws {
         let obs = turned(t, deg);
-        if capture.step(obs.clone()).send.is_some() {
+        if capture.step(obs.clone(), picture(t)).send.is_some() {
             sent.push(obs);
         }
         assert_eq!(capture.seen(), usize::from(t >= 2200), "at {t} ms");
@@ -246,8 +261,34 @@ fn the_flow_moves_on_only_when_an_action_clears_the_verifiers_threshold_by_the_m
     let window_end = first_peak + 5000;
     let mut end = None;
     while end.is_none() {
-        end = capture.step(turned(t, 0.0)).end.map(|e| (e, t));
+        end = capture.step(turned(t, 0.0), picture(t)).end.map(|e| (e, t));
         t += 100;
     }
     assert_eq!(end, Some((End::WindowMissed(1), window_end + 100)));
+}
+
+#[test]
+fn a_picture_already_sent_is_neither_sent_again_nor_judged() {
+    let turned = turning_face();
+    let clearly = ChallengeRules::default().turn_degrees * SEEN_MARGIN * 1.5;
+    let mut capture = Capture::new(script(&[ChallengeKind::TurnLeft]));
+    for i in 0..12 {
+        capture.step(turned(i * 100, 0.0), picture(i));
+    }
+    // Rest (picture 12) and the turn's peak, then a looping camera shows picture 12
+    // again: the return it would make is not on the verifier's record.
+    assert!(capture.step(turned(1200, 0.0), picture(12)).send.is_some());
+    assert!(capture
+        .step(turned(1300, clearly), picture(13))
+        .send
+        .is_some());
+    let repeat = capture.step(turned(1400, 0.0), picture(12));
+    assert_eq!(
+        repeat.send, None,
+        "a repeat is not sent, even after the frame gap"
+    );
+    assert_eq!(capture.seen(), 0, "nor judged");
+    // A new picture of the return completes the turn.
+    assert!(capture.step(turned(1500, 0.0), picture(15)).send.is_some());
+    assert_eq!(capture.seen(), 1);
 }

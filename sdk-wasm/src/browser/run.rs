@@ -331,10 +331,6 @@ async fn capture(
         let mut end = None;
         let mut track = FaceTrack::default();
         let mut analysed = 0u32;
-        // Pictures already sent. A looping camera repeats them, and the verifier refuses
-        // a repeat: such a frame is left out of the flow too, which judges exactly the
-        // frames the verifier will have.
-        let mut sent_pictures = std::collections::HashSet::new();
         while end.is_none() {
             s.check_cancelled()?;
             if let Some(e) = upload_error.borrow().clone() {
@@ -383,13 +379,8 @@ async fn capture(
                 frame_ms: now_ms() - t0,
                 analysis_ms: t1 - t0,
             };
-            let picture = sha256(&jpeg);
-            if sent_pictures.contains(&picture) {
-                continue;
-            }
-            let step = flow.step(obs);
+            let step = flow.step(obs, sha256(&jpeg));
             if let Some(index) = step.send {
-                sent_pictures.insert(picture);
                 let _ = tx.unbounded_send((t, index, jpeg));
             }
             let challenge = challenges
