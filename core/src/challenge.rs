@@ -211,12 +211,11 @@ fn samples(
     from_ms: u64,
     to_ms: u64,
 ) -> Vec<(usize, u64, f32)> {
-    let (signal, dir) = kind.signal();
     observations
         .iter()
         .enumerate()
         .filter(|(_, o)| o.t_ms >= from_ms && o.t_ms <= to_ms)
-        .filter_map(|(i, o)| signal.read(o).map(|v| (i, o.t_ms, v * dir)))
+        .filter_map(|(i, o)| kind.action_value(o).map(|v| (i, o.t_ms, v)))
         .collect()
 }
 

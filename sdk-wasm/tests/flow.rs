@@ -29,13 +29,15 @@ fn first_pass(engine: &Engine, img: &RgbaImage, t_ms: u64, mesh: bool) -> Observ
         .unwrap()
 }
 
+/// A file of the shared test media.
+fn testdata(rel: &str) -> Vec<u8> {
+    let path = format!("{}/../../shared/testdata/{rel}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
 /// The Silent-Face live photo through the first pass, mesh included.
 fn still_face() -> Observation {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/testdata/live/silentface_T1_live_upright.jpg"
-    );
-    let img = decode(&std::fs::read(path).unwrap()).unwrap();
+    let img = decode(&testdata("live/silentface_T1_live_upright.jpg")).unwrap();
     first_pass(&engine(), &img, 0, true)
 }
 
@@ -77,11 +79,7 @@ fn script(kinds: &[ChallengeKind]) -> ChallengeScript {
 #[test]
 fn d18_at_ten_frames_a_second_is_positioned_then_blinks_and_smiles_in_order() {
     let engine = engine();
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/testdata/video/lp_d18_actions_640x480_30fps.mjpeg"
-    );
-    let bytes = std::fs::read(path).unwrap();
+    let bytes = testdata("video/lp_d18_actions_640x480_30fps.mjpeg");
     let frames: Vec<_> = split_mjpeg(&bytes).into_iter().step_by(3).collect();
 
     let mut positioning = Positioning::default();
@@ -160,11 +158,7 @@ fn a_challenge_never_performed_ends_the_capture_when_its_window_passes() {
 #[test]
 fn at_the_camera_rate_the_furthest_frame_of_an_action_is_sent_even_inside_the_gap() {
     let engine = engine();
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/testdata/video/lp_s32_turns_640x480_30fps.mjpeg"
-    );
-    let bytes = std::fs::read(path).unwrap();
+    let bytes = testdata("video/lp_s32_turns_640x480_30fps.mjpeg");
     let kind = ChallengeKind::TurnLeft;
     let mut capture = Capture::new(script(&[kind]));
     let baseline_ms = CaptureParams::default().baseline_ms;
