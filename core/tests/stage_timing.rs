@@ -68,6 +68,11 @@ fn stage_timings() {
     let t0 = now_ms();
     let engine = Engine::from_model_bytes(&models).expect("models load");
     report!("{target} model_load_ms {:.1}", now_ms() - t0);
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    report!(
+        "{target} gemm_kernel {:?}",
+        livecheck_wasm_gemm::kernel_for(64, 64, 4096)
+    );
     let img = decode(FRAME).expect("decodes");
     let frame = img.frame().expect("frame");
     let runs = 20;

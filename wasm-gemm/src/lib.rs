@@ -1,0 +1,18 @@
+//! An f32 matrix-multiply kernel for tract on wasm32 SIMD128, registered with tract-linalg
+//! above its own wasm kernels. Empty on every other target.
+//!
+//! Why: tract's wasm GEMM (8×8) keeps all 16 `v128` accumulators of its tile live through
+//! the k loop, with two A and two B vectors and eight lane broadcasts a step. V8 on x86-64
+//! allocates 15 SIMD registers, so that loop spills on every step. This kernel has the same
+//! 8×8 tile (the same number of tiles, so the same per-tile cost in tract's driver) but runs
+//! the k loop once for each half of four rows: eight accumulators, B's row as two vectors
+//! and A read with `v128.load32_splat` (one broadcast load, no shuffle). Nothing spills.
+//!
+//! The other fused operations run once per tile and follow the semantics of tract's own
+//! kernels (the tile row-major; `LoadTile` reads its row-major pointer).
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod kernel;
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub use kernel::{keep_linked, kernel_for, NAME};
