@@ -1,6 +1,8 @@
 use std::arch::wasm32::*;
 
-use tract_data::prelude::DatumType;
+use tract_hir::internal::inventory;
+use tract_hir::prelude::DatumType;
+use tract_hir::tract_core::tract_linalg;
 use tract_linalg::isa::{Arch, Isa, IsaReq, IsaSet};
 use tract_linalg::mmm::{DynKernel, FusedKerSpec, Query, Suitable};
 use tract_linalg::mmm_routines::MmmRoutine;
@@ -9,14 +11,16 @@ use tract_linalg::pack::Packing;
 use tract_linalg::MmmDispatch;
 
 const MR: usize = 8;
-/// Two vectors a row: four rows of accumulators, B's row and a broadcast of A then fit
-/// within V8's registers.
+/// Two vectors a row: four rows of accumulators, B's row and a broadcast of A are then about
+/// a dozen live vectors, within x86-64's 16 SIMD registers.
 const NR: usize = 8;
 /// The kernel's name in tract's dispatch.
 pub const NAME: &str = "livecheck_wasm_f32_8x8";
 
 /// Vectors in a row of the tile.
 const V: usize = NR / 4;
+// `add_mat_mul_4_rows` holds rows of two vectors.
+const _: () = assert!(V == 2);
 /// One tile, row-major: row r is `acc[V * r..V * (r + 1)]`.
 type Tile = [v128; MR * V];
 
@@ -239,8 +243,8 @@ unsafe fn kernel(spec: &[FusedKerSpec<f32>]) -> isize {
             } => {
                 // A packed as k columns of MR values, B as k rows of NR values.
                 let (a, b) = (pa as *const f32, pb as *const v128);
-                for (half, rows) in acc.chunks_exact_mut(8).enumerate() {
-                    let rows = rows.try_into().expect("chunks of 8");
+                for (half, rows) in acc.chunks_exact_mut(4 * V).enumerate() {
+                    let rows = rows.try_into().expect("four rows are eight vectors");
                     // SAFETY: the packed panels hold k steps of MR and NR values.
                     unsafe { add_mat_mul_4_rows(rows, a.add(4 * half), b, k) };
                 }
