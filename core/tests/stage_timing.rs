@@ -96,7 +96,8 @@ fn stage_timings() {
     report!("{target} mesh_and_blendshapes_ms {:.2}", with_mesh - detect);
     report!("{target} anti_spoof_pair_ms {:.2}", with_spoof - detect);
     report!("{target} detection_mesh_blendshapes_ms {with_mesh:.2}");
-    // Where the first-pass models spend it, op by op (the seven costliest kinds).
+    // Where the first-pass models spend it, op by op (kinds of 0.1 ms and more, with
+    // their node counts).
     for (name, bytes, shape) in [
         ("yunet", models.yunet, &[1, 3, 320, 320][..]),
         ("face_mesh", models.face_mesh, &[1, 256, 256, 3][..]),
@@ -105,8 +106,8 @@ fn stage_timings() {
         let total: f64 = costs.iter().map(|c| c.ms).sum();
         let top: Vec<String> = costs
             .iter()
-            .take(7)
-            .map(|c| format!("{} {:.2}", c.op, c.ms))
+            .filter(|c| c.ms >= 0.1)
+            .map(|c| format!("{}×{} {:.2}", c.op, c.nodes, c.ms))
             .collect();
         report!("{target} {name}_ops_ms {total:.2} ({})", top.join(", "));
     }

@@ -288,10 +288,9 @@ pub fn kernel_for(m: usize, k: usize, n: usize) -> Option<String> {
         .map(|(mmm, _, _)| mmm.name().to_string())
 }
 
-/// Keeps this module, and with it the start-up registrations above, in the linked wasm:
-/// wasm-ld drops an object nothing references. Call it before tract picks its kernels.
-pub fn keep_linked() {
-    std::hint::black_box(kernel as unsafe fn(&[FusedKerSpec<f32>]) -> isize);
+/// For `keep_linked`: something of this module to reference.
+pub(crate) fn anchor() -> *const () {
+    kernel as unsafe fn(&[FusedKerSpec<f32>]) -> isize as *const ()
 }
 
 #[cfg(test)]

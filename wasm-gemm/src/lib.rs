@@ -17,4 +17,14 @@
 mod kernel;
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-pub use kernel::{keep_linked, kernel_for, NAME};
+mod unicast;
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub use kernel::{kernel_for, NAME};
+
+/// Keeps the kernels, and with them their start-up registrations with tract, in the linked
+/// wasm: wasm-ld drops an object nothing references. Call it before tract picks kernels.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub fn keep_linked() {
+    std::hint::black_box((kernel::anchor(), unicast::anchor()));
+}
