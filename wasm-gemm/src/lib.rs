@@ -17,10 +17,14 @@
 mod kernel;
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod pool;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod unicast;
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub use kernel::{kernel_for, NAME};
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub use pool::max_2x2_row;
 
 /// Keeps the kernels, and with them their start-up registrations with tract, in the linked
 /// wasm: wasm-ld drops an object nothing references. Call it before tract picks kernels.

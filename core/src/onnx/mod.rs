@@ -5,6 +5,7 @@
 //! with it the SDK's wasm was 2.07 MB gzipped. Both sides load through this module, so
 //! the browser and the verifier still run the same graphs.
 
+mod max_pool;
 mod ops;
 pub(crate) mod proto;
 
@@ -23,7 +24,9 @@ pub(crate) fn optimized_model(
 ) -> TractResult<TypedModel> {
     let mut proto = ModelProto::decode(bytes).context("not an ONNX model")?;
     rewrite(&mut proto);
-    inference_model(&proto, input_shape)?.into_optimized()
+    let mut model = inference_model(&proto, input_shape)?.into_optimized()?;
+    max_pool::replace_2x2_stride_2(&mut model)?;
+    Ok(model)
 }
 
 /// The model's graph as tract's inference model, before typing.
