@@ -12,14 +12,14 @@ cargo fmt --all --check
 step "clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p livecheck-sdk --target wasm32-unknown-unknown -- -D warnings
-cargo clippy -p livecheck-wasm-gemm --all-targets --target wasm32-unknown-unknown -- -D warnings
+cargo clippy -p livecheck-wasm-kernels --all-targets --target wasm32-unknown-unknown -- -D warnings
 
 step "native tests (core, verifier, SDK flow: unit, real models on fixtures, property tests, the verifier over HTTP)"
 cargo test --workspace
 
-step "core for wasm32, its matrix-multiply kernel, and the same fixtures through it under Node"
+step "core for wasm32, its wasm kernels, and the same fixtures through them under Node"
 cargo build -p livecheck-core --target wasm32-unknown-unknown
-cargo test -p livecheck-wasm-gemm --target wasm32-unknown-unknown
+cargo test -p livecheck-wasm-kernels --target wasm32-unknown-unknown
 cargo test -p livecheck-core --target wasm32-unknown-unknown --test wasm
 
 step "browser SDK (wasm32) and the end-to-end tests in headless Chromium"

@@ -45,7 +45,7 @@ impl OnnxModel {
         };
         // Our wasm GEMM kernel registers itself with tract at start-up, if it is linked.
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-        livecheck_wasm_gemm::keep_linked();
+        livecheck_wasm_kernels::keep_linked();
         let plan = crate::onnx::optimized_model(bytes, input_shape, |proto| {
             rewrite_prelu(proto);
         })

@@ -71,7 +71,7 @@ fn stage_timings() {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     report!(
         "{target} gemm_kernel {:?}",
-        livecheck_wasm_gemm::kernel_for(64, 64, 4096)
+        livecheck_wasm_kernels::kernel_for(64, 64, 4096)
     );
     let img = decode(FRAME).expect("decodes");
     let frame = img.frame().expect("frame");

@@ -2,7 +2,7 @@
 //! Mesh V2 have (ten nodes). tract's own op walks such windows one output at a time in
 //! scalar code (its vector path is for stride 1); under Node its pools took 8.8 ms of the
 //! two models' 62. This op computes a row of outputs at a time, four lanes at once in wasm
-//! (`livecheck_wasm_gemm::max_2x2_row`), and gives tract's answer: each output is
+//! (`livecheck_wasm_kernels::max_2x2_row`), and gives tract's answer: each output is
 //! `f32::MIN` folded with `f32::max` over its window, row by row.
 
 use tract_hir::internal::*;
@@ -112,7 +112,7 @@ impl TypedOp for MaxPool2x2 {
 }
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-use livecheck_wasm_gemm::max_2x2_row;
+use livecheck_wasm_kernels::max_2x2_row;
 
 /// `out[x]`: the largest of `top[2x]`, `top[2x + 1]`, `bottom[2x]` and `bottom[2x + 1]`,
 /// folded in that order from `f32::MIN` with `f32::max` (a NaN never wins).

@@ -1,0 +1,26 @@
+//! Kernels for tract on wasm32 SIMD128 where tract's own wasm code is slow, each with its
+//! measured reason in its module: the f32 matrix product (`gemm`), the element-wise
+//! maximum and minimum of two tensors (`unicast`), both registered with tract-linalg at
+//! start-up, and the row of a 2×2 stride-2 max pool (`pool`), which core's own pooling op
+//! calls. Empty on every other target. Tract hands kernels raw pointers, so this crate is
+//! where livecheck's only `unsafe` lives.
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod gemm;
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod pool;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod unicast;
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub use gemm::{kernel_for, NAME};
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub use pool::max_2x2_row;
+
+/// Keeps the kernels, and with them their start-up registrations with tract, in the linked
+/// wasm: wasm-ld drops an object nothing references. Call it before tract picks kernels.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub fn keep_linked() {
+    std::hint::black_box((gemm::anchor(), unicast::anchor()));
+}
