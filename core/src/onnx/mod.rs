@@ -8,6 +8,7 @@
 mod max_pool;
 mod ops;
 pub(crate) mod proto;
+mod short_constants;
 
 use std::collections::HashMap;
 
@@ -25,6 +26,7 @@ pub(crate) fn optimized_model(
     let mut proto = ModelProto::decode(bytes).context("not an ONNX model")?;
     rewrite(&mut proto);
     let mut model = inference_model(&proto, input_shape)?.into_optimized()?;
+    short_constants::widen(&mut model)?;
     max_pool::replace_2x2_stride_2(&mut model)?;
     Ok(model)
 }
