@@ -1,8 +1,9 @@
 //! Per-stage timings with the same code natively and in wasm32 (a measurement, not a
 //! check: ignored unless asked for). `scripts/stage-timing.sh` runs both in release and
 //! prints one line per stage; divide the wasm figures by the native ones for the ratio.
-//! One frame of 480×480 (the d18 neutral frame), one thread, the median of 21 runs (this
-//! shared VM has bursts of noise that pull a mean by 20%; the per-op table stays a mean).
+//! One frame of 480×480 (the d18 neutral frame), one thread, the median and the fastest
+//! of 21 runs (this shared VM has slow spells that pull a mean far off; the per-op table
+//! stays a mean).
 
 #[path = "common/embedded_models.rs"]
 mod embedded_models;
@@ -50,8 +51,12 @@ macro_rules! report {
     ($($t:tt)*) => { println!($($t)*) };
 }
 
-fn median_ms(runs: usize, mut f: impl FnMut()) -> f64 {
-    f(); // warm-up
+/// The median and the fastest of `runs` timed runs, after a few untimed ones (for V8 to
+/// tier the hot wasm functions up from its baseline compiler's code).
+fn timed_ms(runs: usize, mut f: impl FnMut()) -> (f64, f64) {
+    for _ in 0..5 {
+        f();
+    }
     let mut times: Vec<f64> = (0..runs)
         .map(|_| {
             let t0 = now_ms();
@@ -60,7 +65,7 @@ fn median_ms(runs: usize, mut f: impl FnMut()) -> f64 {
         })
         .collect();
     times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
+    (times[times.len() / 2], times[0])
 }
 
 fn stage_timings() {
@@ -94,13 +99,17 @@ fn stage_timings() {
             )
             .expect("observes");
     };
-    let detect = median_ms(runs, || observe(false, false));
-    let with_mesh = median_ms(runs, || observe(true, false));
-    let with_spoof = median_ms(runs, || observe(false, true));
-    report!("{target} detection_ms {detect:.2}");
-    report!("{target} mesh_and_blendshapes_ms {:.2}", with_mesh - detect);
-    report!("{target} anti_spoof_pair_ms {:.2}", with_spoof - detect);
-    report!("{target} detection_mesh_blendshapes_ms {with_mesh:.2}");
+    let detect = timed_ms(runs, || observe(false, false));
+    let with_mesh = timed_ms(runs, || observe(true, false));
+    let with_spoof = timed_ms(runs, || observe(false, true));
+    let line = |stage: &str, (median, min): (f64, f64)| {
+        report!("{target} {stage}_ms {median:.2} (min {min:.2})");
+    };
+    let minus = |a: (f64, f64), b: (f64, f64)| (a.0 - b.0, a.1 - b.1);
+    line("detection", detect);
+    line("mesh_and_blendshapes", minus(with_mesh, detect));
+    line("anti_spoof_pair", minus(with_spoof, detect));
+    line("detection_mesh_blendshapes", with_mesh);
     // Where the first-pass models spend it, op by op (kinds of 0.1 ms and more, with
     // their node counts).
     for (name, bytes, shape) in [
@@ -125,10 +134,10 @@ fn stage_timings() {
         let recognizer = livecheck_core::face_match::FaceRecognizer::from_onnx_bytes(&bytes)
             .expect("model loads");
         let face = engine.detect(&frame).expect("detects").remove(0);
-        let descriptor = median_ms(runs, || {
+        let descriptor = timed_ms(runs, || {
             recognizer.descriptor(&frame, &face).expect("describes");
         });
-        report!("{target} face_descriptor_ms {descriptor:.2}");
+        line("face_descriptor", descriptor);
     }
 }
 
