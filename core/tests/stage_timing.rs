@@ -110,11 +110,13 @@ fn stage_timings() {
     line("mesh_and_blendshapes", minus(with_mesh, detect));
     line("anti_spoof_pair", minus(with_spoof, detect));
     line("detection_mesh_blendshapes", with_mesh);
-    // Where the first-pass models spend it, op by op (kinds of 0.1 ms and more, with
+    let (spoof_v2, _) = models.anti_spoof.expect("the anti-spoof pair is built in");
+    // Where the models spend it, op by op (kinds of 0.1 ms and more, with
     // their node counts).
     for (name, bytes, shape) in [
         ("yunet", models.yunet, &[1, 3, 320, 320][..]),
         ("face_mesh", models.face_mesh, &[1, 256, 256, 3][..]),
+        ("minifasnet_v2", spoof_v2, &[1, 3, 80, 80][..]),
     ] {
         let costs = livecheck_core::model::op_costs(bytes, shape, runs, &now_ms).expect("profiles");
         let total: f64 = costs.iter().map(|c| c.ms).sum();

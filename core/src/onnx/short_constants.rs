@@ -1,10 +1,13 @@
-//! Element-wise binary ops whose constant operand repeats over too few elements for
-//! tract's vector kernels. tract runs `x ∘ c` with a "unicast" kernel when c's axes after
-//! its leading 1s match x's and hold more than 32 elements; otherwise (and when c is not
-//! one value per leading block either) with its generic broadcasting code. In wasm tract
-//! lays four of Face Mesh V2's PRelus out channels last (64×64×16), so their slopes repeat
-//! every 16 values and each multiply took 0.6 ms under Node. Tiling the constant over x's
-//! next axis (to 64×16) lets tract pick the unicast kernel; the values are the same.
+//! Element-wise binary ops whose constant operand tract leaves to its generic
+//! broadcasting code. tract runs `x ∘ c` with a "unicast" kernel when c's axes after its
+//! leading 1s match x's and hold more than 32 elements, a multiple of its vector width
+//! (`vector_size()`, compared as a count of elements) unless c has x's whole shape;
+//! otherwise, when c is not one value per leading block either, generically. In wasm tract
+//! lays some per-channel multiplies out channels last: four of Face Mesh V2's PRelus
+//! (64×64×16: the slopes repeat every 16 values) and 22 of MiniFASNetV2's (pruned channel
+//! counts such as 103 and 231), 0.1–2 ms each under Node. Tiling the constant over x's
+//! next axes until tract's rule holds lets it pick the unicast kernel; the values are the
+//! same.
 
 use tract_hir::internal::*;
 use tract_hir::tract_core::ops::binary::TypedBinOp;
@@ -41,29 +44,36 @@ pub(super) fn widen(model: &mut TypedModel) -> TractResult<usize> {
 
 /// Blocks up to this many elements are what tract leaves to its generic code.
 const SHORT: usize = 32;
-/// A tiled constant no larger than this (64 kB of f32).
-const MAX_TILED: usize = 16 * 1024;
+/// A tiled constant no larger than this (1 MB of f32).
+const MAX_TILED: usize = 256 * 1024;
 
-/// The shape a constant of shape `c` takes, over the next axes of `x`, for its repeated
-/// block to exceed `SHORT` elements; `None` when it already does, is one value, does not
-/// line up with `x` past its leading 1s, or would grow past `MAX_TILED`.
+/// The shape a constant of shape `c` takes, over the next axes of `x`, for tract's
+/// unicast rule to hold: its repeated block over `SHORT` elements and a multiple of
+/// `vector_size()`, or the whole of `x`. `None` when the rule already holds, c is one
+/// value, does not line up with `x` past its leading 1s, or would grow past `MAX_TILED`.
 fn tiled_shape(c: &[usize], x: &[usize]) -> Option<Vec<usize>> {
+    tiled_shape_for(c, x, vector_size())
+}
+
+fn tiled_shape_for(c: &[usize], x: &[usize], lanes: usize) -> Option<Vec<usize>> {
     let first = c.iter().position(|&d| d != 1)?;
     if c.len() != x.len() || c[first..] != x[first..] {
         return None;
     }
+    let whole = |axis: usize| x[..axis].iter().all(|&d| d == 1);
+    let holds = |block: usize, axis: usize| block > SHORT && (block % lanes == 0 || whole(axis));
     let mut block: usize = c[first..].iter().product();
-    if block > SHORT {
+    if holds(block, first) {
         return None;
     }
     let mut shape = c.to_vec();
     let mut axis = first;
-    while block <= SHORT && axis > 0 {
+    while !holds(block, axis) && !whole(axis) {
         axis -= 1;
         shape[axis] = x[axis];
         block *= x[axis];
     }
-    (block > SHORT && block <= MAX_TILED).then_some(shape)
+    (holds(block, axis) && block <= MAX_TILED).then_some(shape)
 }
 
 #[cfg(test)]
@@ -73,24 +83,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tiles_over_the_next_axes_only_what_is_short_and_lines_up() {
+    fn tiles_over_the_next_axes_until_tracts_unicast_rule_holds() {
+        let tiled = |c: &[usize], x: &[usize]| tiled_shape_for(c, x, 16);
+        assert_eq!(tiled(&[1, 1, 16], &[64, 64, 16]), Some(vec![1, 64, 16]));
+        assert_eq!(tiled(&[1, 1, 1, 8], &[1, 2, 3, 8]), Some(vec![1, 2, 3, 8]));
+        // 103 channels: only the whole tensor makes a multiple of 16 or one block.
+        assert_eq!(tiled(&[1, 1, 103], &[40, 40, 103]), Some(vec![40, 40, 103]));
         assert_eq!(
-            tiled_shape(&[1, 1, 16], &[64, 64, 16]),
-            Some(vec![1, 64, 16])
+            tiled(&[1, 1, 10, 26], &[1, 10, 10, 26]),
+            Some(vec![1, 10, 10, 26])
         );
+        assert_eq!(tiled(&[1, 1, 64], &[8, 8, 64]), None, "tract's rule holds");
+        assert_eq!(tiled(&[1, 16, 1, 1], &[1, 16, 8, 8]), None, "per channel");
+        assert_eq!(tiled(&[1, 1, 1], &[4, 4, 4]), None, "one value");
+        assert_eq!(tiled(&[1, 4], &[1, 4]), None, "already whole");
+        assert_eq!(tiled(&[1, 1, 4], &[2, 2, 4]), None, "stays short");
+        assert_eq!(tiled(&[1, 1, 103], &[4096, 4096, 103]), None, "too big");
+        // What tract checks on x86-64 with AVX: 8 × 32 floats.
         assert_eq!(
-            tiled_shape(&[1, 1, 1, 8], &[1, 2, 3, 8]),
-            Some(vec![1, 2, 3, 8])
+            tiled_shape_for(&[1, 1, 48], &[8, 8, 48], 32),
+            Some(vec![1, 8, 48])
         );
-        assert_eq!(tiled_shape(&[1, 1, 64], &[8, 8, 64]), None, "long enough");
-        assert_eq!(
-            tiled_shape(&[1, 16, 1, 1], &[1, 16, 8, 8]),
-            None,
-            "per channel"
-        );
-        assert_eq!(tiled_shape(&[1, 1, 1], &[4, 4, 4]), None, "one value");
-        assert_eq!(tiled_shape(&[1, 1, 4], &[1, 2, 4]), None, "stays short");
-        assert_eq!(tiled_shape(&[1, 1, 16], &[4096, 4096, 16]), None, "too big");
     }
 
     /// A per-channel multiply on a channels-last tensor, as in wasm's Face Mesh: the
