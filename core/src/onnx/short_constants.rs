@@ -61,7 +61,8 @@ fn tiled_shape_for(c: &[usize], x: &[usize], lanes: usize) -> Option<Vec<usize>>
         return None;
     }
     let whole = |axis: usize| x[..axis].iter().all(|&d| d == 1);
-    let holds = |block: usize, axis: usize| block > SHORT && (block % lanes == 0 || whole(axis));
+    let holds =
+        |block: usize, axis: usize| block > SHORT && (block.is_multiple_of(lanes) || whole(axis));
     let mut block: usize = c[first..].iter().product();
     if holds(block, first) {
         return None;
