@@ -23,6 +23,9 @@ cargo test -p livecheck-wasm-kernels --target wasm32-unknown-unknown
 cargo test -p livecheck-core --target wasm32-unknown-unknown --test wasm
 
 step "browser SDK (wasm32) and the end-to-end tests in headless Chromium"
-cargo build -p livecheck-verifier
+# The verifier binary the tests start. `--workspace --tests` resolves dependency features as
+# `cargo test --workspace` did, so it is already built; `-p livecheck-verifier` would pick
+# narrower features and rebuild every dependency (7.5 min of a clean 50 here).
+cargo build --workspace --bins --tests
 scripts/build-sdk.sh --release   # the tests run what ships
 npm run test:e2e
