@@ -19,8 +19,10 @@ cargo test --workspace
 
 step "core for wasm32, its wasm kernels, and the same fixtures through them under Node"
 cargo build -p livecheck-core --target wasm32-unknown-unknown
-cargo test -p livecheck-wasm-kernels --target wasm32-unknown-unknown
-cargo test -p livecheck-core --target wasm32-unknown-unknown --test wasm
+# One invocation for both, so tract is built once with one feature set (alone, the kernels'
+# tests resolve other features and rebuild it: 3.6 min). `--lib` also builds core's unit
+# tests for wasm32; they are plain #[test]s, so Node reports "no tests to run!" for them.
+cargo test -p livecheck-wasm-kernels -p livecheck-core --target wasm32-unknown-unknown --lib --test wasm
 
 step "browser SDK (wasm32) and the end-to-end tests in headless Chromium"
 # The verifier binary the tests start. `--workspace --tests` resolves dependency features as
