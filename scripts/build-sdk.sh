@@ -19,6 +19,6 @@ fi
 cargo build -p livecheck-sdk --target wasm32-unknown-unknown --profile "$profile"
 out=sdk-wasm/pkg
 rm -rf "$out"
-wasm-bindgen --target web "${strip[@]}" --out-dir "$out" "target/wasm32-unknown-unknown/$dir/livecheck_sdk.wasm"
+wasm-bindgen --target web "${strip[@]}" --out-dir "$out" "${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/$dir/livecheck_sdk.wasm"
 cp sdk-wasm/package.json sdk-wasm/README.md "$out/"
 ls -l "$out" >&2

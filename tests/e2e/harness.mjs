@@ -15,7 +15,7 @@ export const CLIPS = {
   d18: join(TESTDATA, "video", "lp_d18_actions_640x480_30fps.mjpeg"),
   s32: join(TESTDATA, "video", "lp_s32_turns_640x480_30fps.mjpeg"),
 };
-const VERIFIER = join(ROOT, "target", "debug", "livecheck-verifier");
+const VERIFIER = join(process.env.CARGO_TARGET_DIR || join(ROOT, "target"), "debug", "livecheck-verifier");
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 
 /** Starts `livecheck-verifier serve --demo` on a free port with its own data dir. */
