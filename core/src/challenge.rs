@@ -9,7 +9,8 @@
 //! frame may be where the next one starts, never its peak) and none inside the baseline
 //! (before the first prompt), so the order is enforced by the frames themselves and not
 //! by client tags.
-//! A still photo makes no excursion; an affine warp of one moves no 3-D pose.
+//! A still photo makes no excursion; an affine warp of one moves no 3-D pose; stills
+//! swapped for each other jump from rest to peak with nothing in between.
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -120,6 +121,16 @@ pub struct ChallengeRules {
     pub return_fraction: f32,
     /// Longest an excursion may take from rest to return.
     pub max_action_ms: u64,
+    /// An action passes through intermediate states: some frame of the rise or the
+    /// return lies between this share and `1 − this` of the way from rest to peak. A
+    /// jump straight from rest to peak and back is two pictures, not an action (at 10
+    /// frames a second even a blink's return was seen at 13–32 % on d18).
+    #[serde(default = "default_min_intermediate")]
+    pub min_intermediate: f32,
+}
+
+fn default_min_intermediate() -> f32 {
+    0.1
 }
 
 impl Default for ChallengeRules {
@@ -132,6 +143,7 @@ impl Default for ChallengeRules {
             look_up_degrees: 7.0,
             return_fraction: 0.3,
             max_action_ms: 4000,
+            min_intermediate: default_min_intermediate(),
         }
     }
 }
@@ -266,6 +278,14 @@ fn first_excursion(
                 break;
             }
             if vp - ve >= rules.return_fraction * (vp - vs) {
+                let (lo, hi) = (rules.min_intermediate, 1.0 - rules.min_intermediate);
+                let between = s[st + 1..=e].iter().enumerate().any(|(k, v)| {
+                    let share = (v.2 - vs) / (vp - vs);
+                    k + st + 1 != p && share >= lo && share <= hi
+                });
+                if !between {
+                    break;
+                }
                 return Some(Excursion {
                     start: st,
                     peak: p,
@@ -339,23 +359,95 @@ pub fn judge_still(o: &Observation, kind: ChallengeKind, rules: &StillRules) -> 
 }
 
 /// Judges a script in order. `baseline_ms`: frames before it are the neutral baseline.
+/// Each challenge's window opens at the previous one's peak (or the baseline's end) and
+/// lasts its `window_ms` (the SDK's own preview of the verifier's judgement).
 pub fn judge_script(
     observations: &[Observation],
     script: &[TimedChallenge],
     baseline_ms: u64,
     rules: &ChallengeRules,
 ) -> Vec<ChallengeVerdict> {
+    judge_in_order(
+        observations,
+        script.len(),
+        baseline_ms,
+        rules,
+        |i, cursor| {
+            let start = cursor.max(baseline_ms);
+            (
+                script[i].kind,
+                Some((start, start.saturating_add(script[i].window_ms))),
+            )
+        },
+    )
+}
+
+/// A challenge's window in capture time, as the verifier revealed it (`timeline`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChallengeWindow {
+    pub kind: ChallengeKind,
+    /// `None`: never revealed, so it cannot pass.
+    pub opens_ms: Option<u64>,
+    pub closes_ms: u64,
+}
+
+impl ChallengeWindow {
+    /// Open from `opens_ms` to `closes_ms`.
+    pub fn new(kind: ChallengeKind, opens_ms: u64, closes_ms: u64) -> Self {
+        Self {
+            kind,
+            opens_ms: Some(opens_ms),
+            closes_ms,
+        }
+    }
+}
+
+/// Judges challenges in order, each inside its own window (and from the previous one's
+/// peak on). `baseline_ms`: frames before it are the neutral baseline.
+pub fn judge_windows(
+    observations: &[Observation],
+    windows: &[ChallengeWindow],
+    baseline_ms: u64,
+    rules: &ChallengeRules,
+) -> Vec<ChallengeVerdict> {
+    judge_in_order(
+        observations,
+        windows.len(),
+        baseline_ms,
+        rules,
+        |i, cursor| {
+            let w = windows[i];
+            (
+                w.kind,
+                w.opens_ms
+                    .map(|opens| (opens.max(cursor).max(baseline_ms), w.closes_ms)),
+            )
+        },
+    )
+}
+
+/// The shared loop: `window(i, cursor)` gives challenge `i`'s kind and its window
+/// (`cursor`: the previous challenge's peak time, 0 at first).
+fn judge_in_order(
+    observations: &[Observation],
+    count: usize,
+    baseline_ms: u64,
+    rules: &ChallengeRules,
+    window: impl Fn(usize, u64) -> (ChallengeKind, Option<(u64, u64)>),
+) -> Vec<ChallengeVerdict> {
     let mut cursor = 0u64;
-    let mut verdicts = Vec::with_capacity(script.len());
+    let mut verdicts = Vec::with_capacity(count);
     let mut failed = false;
-    for ch in script {
-        let rise = rules.threshold(ch.kind);
-        let (signal, dir) = ch.kind.signal();
-        let base = baseline(observations, ch.kind, baseline_ms);
+    for i in 0..count {
+        let (kind, span) = window(i, cursor);
+        let rise = rules.threshold(kind);
+        let (signal, dir) = kind.signal();
+        let base = baseline(observations, kind, baseline_ms);
         // An action counts only after it was asked for: never inside the baseline.
-        let window_start = cursor.max(baseline_ms);
-        let window_end = window_start.saturating_add(ch.window_ms);
-        let s = samples(observations, ch.kind, window_start, window_end);
+        let s = match span {
+            Some((from, to)) if from <= to => samples(observations, kind, from, to),
+            _ => Vec::new(),
+        };
         let found = if failed {
             None
         } else {
@@ -369,7 +461,7 @@ pub fn judge_script(
                 // searched from that frame on.
                 cursor = s[x.peak].1;
                 ChallengeVerdict {
-                    kind: ch.kind,
+                    kind,
                     passed: true,
                     t_ms: Some(s[x.peak].1),
                     frames: vec![s[x.start].0, s[x.peak].0, s[x.end].0],
@@ -391,7 +483,7 @@ pub fn judge_script(
                     .map(|v| v.2)
                     .fold(None, |m: Option<f32>, v| Some(m.map_or(v, |m| m.max(v))));
                 ChallengeVerdict {
-                    kind: ch.kind,
+                    kind,
                     passed: false,
                     t_ms: None,
                     frames: vec![],

@@ -1,24 +1,29 @@
 //! The capture decision: the verifier's authoritative answer from the frames it
 //! received (the SDK may compute the same as a preview, with no authority).
 //!
-//! Passed only when the capture had enough frames with one face (a second face in more
-//! than a fifth of the frames fails it), that face is
-//! the same throughout, the anti-spoof score reaches the threshold, and every
-//! challenge passed in order. A passive capture (no challenges) must instead show signs
-//! of a live face over time (`live_signs`); an empty script never passes by default.
-//! The first rule broken names the failure.
+//! Frames that repeat an earlier picture are set aside first (`continuity`). Passed
+//! only when the capture had enough frames with one face (a second face in more than a
+//! fifth of the frames fails it), that face is the same throughout, the anti-spoof
+//! score reaches the threshold, the capture is one continuous take (`continuity`), the
+//! face took on the light sequence's colours when it had one (`light`), and every
+//! challenge passed in order inside its window. A passive capture (no challenges) must
+//! instead show signs of a live face over time (`live_signs`); an empty script never
+//! passes by default. The first rule broken names the failure.
 
 use serde::{Deserialize, Serialize};
 
 use crate::challenge::{
-    judge_script, judge_still, ChallengeKind, ChallengeRules, ChallengeVerdict, StillRules,
-    TimedChallenge,
+    judge_still, judge_windows, ChallengeKind, ChallengeRules, ChallengeVerdict, ChallengeWindow,
+    StillRules,
 };
 use crate::consistency::{check, Consistency, ConsistencyLimits};
+use crate::continuity::{self, Break, Continuity, ContinuityLimits};
 use crate::engine::Observation;
+use crate::light::{evaluate, LightLimits, LightResult};
 use crate::live_signs::{live_signs, LiveSignLimits, LiveSigns};
 use crate::liveness::aggregate_score;
 use crate::quality::QualityIssue;
+use crate::timeline::Shown;
 
 /// Stable failure codes, in the order they are checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -29,6 +34,13 @@ pub enum FailureReason {
     MultipleFaces,
     FaceMismatch,
     SpoofDetected,
+    /// Mostly the same picture sent again.
+    RepeatedFrames,
+    /// Not one continuous take: impossible motion, pictures alternating, too few
+    /// frames inside an action, or a face rigid between the actions.
+    CaptureDiscontinuous,
+    /// The face did not take on the light sequence's colours in time.
+    LightNotReflected,
     ChallengeFailed,
     /// Passive: the face never moved the way a live face does.
     NoLiveMotion,
@@ -42,9 +54,29 @@ impl FailureReason {
             Self::MultipleFaces => "multiple_faces",
             Self::FaceMismatch => "face_mismatch",
             Self::SpoofDetected => "spoof_detected",
+            Self::RepeatedFrames => "repeated_frames",
+            Self::CaptureDiscontinuous => "capture_discontinuous",
+            Self::LightNotReflected => "light_not_reflected",
             Self::ChallengeFailed => "challenge_failed",
             Self::NoLiveMotion => "no_live_motion",
         }
+    }
+
+    pub const ALL: [FailureReason; 10] = [
+        Self::NoFrames,
+        Self::FaceNotFound,
+        Self::MultipleFaces,
+        Self::FaceMismatch,
+        Self::SpoofDetected,
+        Self::RepeatedFrames,
+        Self::CaptureDiscontinuous,
+        Self::LightNotReflected,
+        Self::ChallengeFailed,
+        Self::NoLiveMotion,
+    ];
+
+    pub fn parse(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.code() == code)
     }
 }
 
@@ -58,51 +90,97 @@ pub struct Decision {
     pub confidence: f32,
     pub anti_spoof_score: Option<f32>,
     pub threshold: f32,
+    /// Frame indices are into the observations given.
     pub challenges: Vec<ChallengeVerdict>,
     pub consistency: Consistency,
+    pub continuity: Continuity,
     /// Passive captures only: what the frames showed of a live face.
     pub live_signs: Option<LiveSigns>,
+    /// Captures with a light sequence only.
+    pub light: Option<LightResult>,
     pub failure_reason: Option<FailureReason>,
     pub frames: usize,
     pub face_frames: usize,
 }
 
+/// The light sequence as the timeline showed it.
+#[derive(Clone, Copy, Debug)]
+pub struct LightInput<'a> {
+    pub shown: &'a [Shown],
+    /// When the light went off (capture time).
+    pub off_ms: u64,
+}
+
 pub struct DecisionInput<'a> {
     pub observations: &'a [Observation],
-    pub script: &'a [TimedChallenge],
+    /// Each challenge's window, in order (`timeline::CaptureLog::windows`).
+    pub windows: &'a [ChallengeWindow],
+    /// Frames before this are the neutral baseline.
     pub baseline_ms: u64,
     /// Anti-spoof pass mark, 0–100.
     pub threshold: f32,
     pub rules: ChallengeRules,
     pub consistency: ConsistencyLimits,
+    pub continuity: ContinuityLimits,
+    pub light: Option<LightInput<'a>>,
+    pub light_limits: LightLimits,
 }
 
 pub fn decide(input: &DecisionInput<'_>) -> Decision {
-    let obs = input.observations;
-    let multi = obs
+    let repeat = continuity::repeats(input.observations, &input.continuity);
+    let kept_at: Vec<usize> = (0..input.observations.len())
+        .filter(|&i| !repeat[i])
+        .collect();
+    let obs: Vec<Observation> = kept_at
+        .iter()
+        .map(|&i| input.observations[i].clone())
+        .collect();
+    let repeated = input.observations.len() - obs.len();
+    // Faces and anti-spoof over every frame (a repeat still shows what it shows); the
+    // judgement over the frames kept.
+    let all = input.observations;
+    let multi = all
         .iter()
         .filter(|o| o.quality.issues.contains(&QualityIssue::MultipleFaces))
         .count();
-    let single: Vec<&Observation> = obs
+    let single: Vec<&Observation> = all
         .iter()
         .filter(|o| o.face.is_some() && !o.quality.issues.contains(&QualityIssue::MultipleFaces))
         .collect();
     let probs: Vec<f32> = single.iter().filter_map(|o| o.live_probability).collect();
     let anti_spoof_score = aggregate_score(&probs);
-    let challenges = judge_script(obs, input.script, input.baseline_ms, &input.rules);
-    let consistency = check(obs, &input.consistency);
-    let live_signs = input.script.is_empty().then(|| {
-        let faces: Vec<Observation> = single.iter().map(|o| (*o).clone()).collect();
+    let mut challenges = judge_windows(&obs, input.windows, input.baseline_ms, &input.rules);
+    let consistency = check(&obs, &input.consistency);
+    let opens: Vec<Option<u64>> = input.windows.iter().map(|w| w.opens_ms).collect();
+    let continuity = continuity::check(
+        &obs,
+        repeated,
+        &challenges,
+        &opens,
+        &input.rules,
+        &input.continuity,
+    );
+    let live_signs = input.windows.is_empty().then(|| {
+        let faces: Vec<Observation> = obs
+            .iter()
+            .filter(|o| {
+                o.face.is_some() && !o.quality.issues.contains(&QualityIssue::MultipleFaces)
+            })
+            .cloned()
+            .collect();
         live_signs(&faces, &input.rules, &LiveSignLimits::default())
     });
+    let light = input
+        .light
+        .map(|l| evaluate(&obs, l.shown, l.off_ms, &input.light_limits));
     let passed_share = if challenges.is_empty() {
         1.0
     } else {
         challenges.iter().filter(|c| c.passed).count() as f32 / challenges.len() as f32
     };
-    let failure_reason = if obs.is_empty() {
+    let failure_reason = if input.observations.is_empty() {
         Some(FailureReason::NoFrames)
-    } else if multi * 5 > obs.len() {
+    } else if multi * 5 > all.len() {
         Some(FailureReason::MultipleFaces)
     } else if single.len() < MIN_FACE_FRAMES {
         Some(FailureReason::FaceNotFound)
@@ -110,6 +188,12 @@ pub fn decide(input: &DecisionInput<'_>) -> Decision {
         Some(FailureReason::FaceMismatch)
     } else if anti_spoof_score.is_none_or(|s| s < input.threshold) {
         Some(FailureReason::SpoofDetected)
+    } else if continuity.broken == Some(Break::Repeats) {
+        Some(FailureReason::RepeatedFrames)
+    } else if continuity.broken.is_some() {
+        Some(FailureReason::CaptureDiscontinuous)
+    } else if light.as_ref().is_some_and(|l| !l.passed) {
+        Some(FailureReason::LightNotReflected)
     } else if challenges.iter().any(|c| !c.passed) {
         Some(FailureReason::ChallengeFailed)
     } else if live_signs.as_ref().is_some_and(|s| !s.present) {
@@ -117,6 +201,12 @@ pub fn decide(input: &DecisionInput<'_>) -> Decision {
     } else {
         None
     };
+    // Report frames as the caller numbered them.
+    for c in &mut challenges {
+        for f in &mut c.frames {
+            *f = kept_at[*f];
+        }
+    }
     Decision {
         passed: failure_reason.is_none(),
         confidence: anti_spoof_score.unwrap_or(0.0) * passed_share,
@@ -124,9 +214,11 @@ pub fn decide(input: &DecisionInput<'_>) -> Decision {
         threshold: input.threshold,
         challenges,
         consistency,
+        continuity,
         live_signs,
+        light,
         failure_reason,
-        frames: obs.len(),
+        frames: input.observations.len(),
         face_frames: single.len(),
     }
 }
@@ -195,7 +287,10 @@ pub fn decide_stills(input: &StillsInput<'_>) -> Decision {
         threshold: input.threshold,
         challenges,
         consistency,
+        // Photos taken apart: no take to be continuous.
+        continuity: Continuity::default(),
         live_signs: None,
+        light: None,
         failure_reason,
         frames: obs.len(),
         face_frames: obs.iter().filter(|o| o.face.is_some()).count(),

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::antispoof::AntiSpoof;
+use crate::appearance::{appearance, Appearance};
 use crate::detector::{DetectedFace, FaceDetector};
 use crate::face_match::{FaceDescriptor, FaceRecognizer};
 use crate::frame::Frame;
@@ -31,6 +32,8 @@ pub struct ObserveOptions {
     pub anti_spoof: bool,
     /// The face's identity descriptor (when the engine has the model).
     pub descriptor: bool,
+    /// The aligned face patch and the face's and background's colours (`appearance`).
+    pub appearance: bool,
 }
 
 impl Default for ObserveOptions {
@@ -39,6 +42,7 @@ impl Default for ObserveOptions {
             mesh: true,
             anti_spoof: true,
             descriptor: true,
+            appearance: true,
         }
     }
 }
@@ -60,6 +64,9 @@ pub struct Observation {
     /// The main face's identity descriptor, when asked for and the model is loaded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub descriptor: Option<FaceDescriptor>,
+    /// The aligned face patch and colours, when asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appearance: Option<Appearance>,
 }
 
 pub struct Engine {
@@ -132,6 +139,10 @@ impl Engine {
             (Some(f), Some(r), true) => Some(r.descriptor(frame, f)?),
             _ => None,
         };
+        let appearance = match (&face, options.appearance) {
+            (Some(f), true) => appearance(frame, f, mesh.as_ref()),
+            _ => None,
+        };
         Ok(Observation {
             t_ms,
             width: frame.width(),
@@ -142,6 +153,7 @@ impl Engine {
             mesh,
             live_probability,
             descriptor,
+            appearance,
         })
     }
 
@@ -173,6 +185,7 @@ impl Engine {
             face: faces.into_iter().next(),
             live_probability: None,
             descriptor: None,
+            appearance: None,
         }))
     }
 }

@@ -10,8 +10,10 @@
 
 pub mod analysis;
 pub mod antispoof;
+pub mod appearance;
 pub mod challenge;
 pub mod consistency;
+pub mod continuity;
 pub mod decision;
 pub mod decode;
 pub mod detector;
@@ -20,6 +22,7 @@ pub mod face_match;
 pub mod frame;
 pub mod geometry;
 pub mod landmarks;
+pub mod light;
 pub mod live_signs;
 pub mod liveness;
 pub mod manifest;
@@ -27,6 +30,7 @@ pub mod model;
 mod onnx;
 pub mod protocol;
 pub mod quality;
+pub mod timeline;
 pub mod tracking;
 
 pub use challenge::{ChallengeKind, ChallengeVerdict};

@@ -95,6 +95,7 @@ fn stage_timings() {
                     mesh,
                     anti_spoof,
                     descriptor: false,
+                    appearance: false,
                 },
             )
             .expect("observes");

@@ -23,6 +23,7 @@ fn first_pass(engine: &Engine, img: &RgbaImage, t_ms: u64, mesh: bool) -> Observ
         mesh,
         anti_spoof: false,
         descriptor: false,
+        appearance: false,
     };
     engine
         .observe(&img.frame().unwrap(), t_ms, options)

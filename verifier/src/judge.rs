@@ -42,6 +42,7 @@ pub fn judge(engine: &Engine, input: &JudgeInput<'_>) -> Result<Judgement, Model
             mesh: true,
             anti_spoof: spread_frame,
             descriptor: spread_frame,
+            appearance: true,
         };
         observations.push(engine.observe(&frame, f.t_ms, options)?);
         sources.push(i);

@@ -1,38 +1,42 @@
 use livecheck_core::challenge::StillRules;
-use livecheck_core::challenge::{ChallengeRules, TimedChallenge};
+use livecheck_core::challenge::{ChallengeKind, ChallengeRules, ChallengeWindow};
 use livecheck_core::consistency::{check, ConsistencyLimits};
+use livecheck_core::continuity::ContinuityLimits;
 use livecheck_core::decision::{decide, decide_stills, DecisionInput, FailureReason, StillsInput};
 use livecheck_core::engine::Observation;
+use livecheck_core::light::LightLimits;
 use livecheck_core::ChallengeKind::*;
 
 use crate::helpers::{
     clip_descriptors, handheld_photo, image, observe_all, observe_clip, still_clip,
 };
 
-fn input<'a>(obs: &'a [Observation], script: &'a [TimedChallenge]) -> DecisionInput<'a> {
+/// Windows open from the end of a one-second baseline to the end of the capture.
+pub fn windows(kinds: &[ChallengeKind]) -> Vec<ChallengeWindow> {
+    kinds
+        .iter()
+        .map(|&k| ChallengeWindow::new(k, 1000, u64::MAX))
+        .collect()
+}
+
+pub fn input<'a>(obs: &'a [Observation], windows: &'a [ChallengeWindow]) -> DecisionInput<'a> {
     DecisionInput {
         observations: obs,
-        script,
+        windows,
         baseline_ms: 1000,
         threshold: 70.0,
         rules: ChallengeRules::default(),
         consistency: ConsistencyLimits::default(),
+        continuity: ContinuityLimits::default(),
+        light: None,
+        light_limits: LightLimits::default(),
     }
 }
 
 #[test]
 fn d18_capture_with_blink_then_smile_passes() {
     let obs = observe_clip("video/lp_d18_actions_640x480_30fps.mjpeg", 3, true);
-    let script = [
-        TimedChallenge {
-            kind: Blink,
-            window_ms: 8000,
-        },
-        TimedChallenge {
-            kind: Smile,
-            window_ms: 8000,
-        },
-    ];
+    let script = windows(&[Blink, Smile]);
     let d = decide(&input(&obs, &script));
     assert!(d.passed, "{d:#?}");
     assert_eq!(d.failure_reason, None);
@@ -46,10 +50,7 @@ fn printed_and_screen_photos_repeated_are_refused_as_spoofs() {
         "spoof/silentface_F2_screen_upright.jpg",
     ] {
         let obs = still_clip(&image(file), 3);
-        let script = [TimedChallenge {
-            kind: Blink,
-            window_ms: 8000,
-        }];
+        let script = windows(&[Blink]);
         let d = decide(&input(&obs, &script));
         assert!(!d.passed, "{file}");
         assert_eq!(

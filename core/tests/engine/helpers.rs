@@ -36,6 +36,7 @@ pub fn observe(img: &RgbaImage, t_ms: u64, anti_spoof: bool) -> Observation {
                 mesh: true,
                 anti_spoof,
                 descriptor: false,
+                appearance: true,
             },
         )
         .unwrap()
@@ -107,6 +108,7 @@ pub fn descriptor(rel: &str) -> livecheck_core::face_match::FaceDescriptor {
                 mesh: false,
                 anti_spoof: false,
                 descriptor: true,
+                appearance: false,
             },
         )
         .unwrap();
@@ -128,6 +130,7 @@ pub fn clip_descriptors(rel: &str, step: usize) -> Vec<Observation> {
                 mesh: false,
                 anti_spoof: false,
                 descriptor: true,
+                appearance: false,
             };
             let t_ms = (i as u64 * 1000) / 30;
             engine()

@@ -17,6 +17,7 @@ const MESH_ONLY: ObserveOptions = ObserveOptions {
     mesh: true,
     anti_spoof: false,
     descriptor: false,
+    appearance: false,
 };
 
 /// The clip every `step`-th frame, the detector on every `detect_every`-th of those and

@@ -252,6 +252,7 @@ async fn capture(
                     mesh: false,
                     anti_spoof: false,
                     descriptor: false,
+                    appearance: false,
                 },
             )
             .map_err(model_error)?;
@@ -367,6 +368,7 @@ async fn capture(
                             mesh: true,
                             anti_spoof: false,
                             descriptor: false,
+                            appearance: false,
                         },
                     )
                     .map_err(model_error)?,
