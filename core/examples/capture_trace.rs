@@ -21,6 +21,7 @@ fn main() -> ExitCode {
     let mut matrix = None;
     let mut noise = 4i32;
     let mut tremor = 1.5f32;
+    let mut reencode = 0u8;
     let mut file = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
             "--still" => still = num().map(|v| v as usize).unwrap_or(30),
             "--noise" => noise = num().map(|v| v as i32).unwrap_or(noise),
             "--tremor" => tremor = num().map(|v| v as f32).unwrap_or(tremor),
+            "--reencode" => reencode = num().map(|v| v as u8).unwrap_or(75),
             "--matrix" => matrix = args.next().map(PathBuf::from),
             _ => file = Some(PathBuf::from(a)),
         }
@@ -58,6 +60,17 @@ fn main() -> ExitCode {
     let frames: Vec<(RgbaImage, u64)> = if still > 0 {
         (0..still)
             .map(|i| (still_copy(&frames[0].0, i, noise, tremor), i as u64 * 100))
+            .collect()
+    } else if reencode > 0 {
+        // Each frame, then the same picture through JPEG at `--reencode Q`: the
+        // `d_prev` of every second line is a repeat's distance.
+        frames
+            .into_iter()
+            .step_by(every)
+            .flat_map(|(img, t)| {
+                let copy = jpeg_copy(&img, reencode);
+                [(img, t), (copy, t + 1)]
+            })
             .collect()
     } else {
         frames.into_iter().step_by(every).collect()
@@ -165,5 +178,16 @@ fn still_copy(img: &RgbaImage, i: usize, noise: i32, tremor: f32) -> RgbaImage {
     }
     let mut jpeg = Vec::new();
     let _ = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90).encode_image(&rgb);
+    livecheck_core::decode::decode(&jpeg).unwrap_or_else(|_| img.clone())
+}
+
+fn jpeg_copy(img: &RgbaImage, quality: u8) -> RgbaImage {
+    let rgba = image::RgbaImage::from_raw(img.width, img.height, img.data.clone());
+    let Some(rgb) = rgba.map(|i| image::DynamicImage::ImageRgba8(i).to_rgb8()) else {
+        return img.clone();
+    };
+    let mut jpeg = Vec::new();
+    let _ =
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, quality).encode_image(&rgb);
     livecheck_core::decode::decode(&jpeg).unwrap_or_else(|_| img.clone())
 }

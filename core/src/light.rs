@@ -189,6 +189,35 @@ pub fn evaluate(
     best
 }
 
+/// The reflection model the tests light a recorded face with (a test camera that
+/// reacts to the screen, which a fake camera file cannot): each pixel's channels are
+/// scaled by `1 + strength · m · colour/255`, where `m` is 1 over an ellipse filling
+/// the face box and falls smoothly to 0 at 1.4 times its size (the skin reflects the
+/// screen's light in proportion to what it reflects of any light; the background,
+/// further away, gets none). `strength` is the screen's share of the face's light at
+/// full white: 0.2 is a phone at arm's length in a dim room.
+pub fn light_face(
+    img: &mut crate::RgbaImage,
+    face: &crate::geometry::BoundingBox,
+    colour: crate::timeline::Rgb,
+    strength: f32,
+) {
+    let (cx, cy) = (face.x + face.width / 2.0, face.y + face.height / 2.0);
+    let (rx, ry) = (face.width * 0.5, face.height * 0.6);
+    let gain = colour.map(|c| strength * c as f32 / 255.0);
+    let w = img.width as usize;
+    for (i, px) in img.data.chunks_exact_mut(4).enumerate() {
+        let (x, y) = ((i % w) as f32 + 0.5, (i / w) as f32 + 0.5);
+        let r = (((x - cx) / rx).powi(2) + ((y - cy) / ry).powi(2)).sqrt();
+        let m = ((1.4 - r) / 0.4).clamp(0.0, 1.0);
+        if m > 0.0 {
+            for k in 0..3 {
+                px[k] = (px[k] as f32 * (1.0 + gain[k] * m)).round().min(255.0) as u8;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -176,3 +176,42 @@ pub fn observe_all(rel: &str) -> Observation {
         .observe(&img.frame().unwrap(), 0, ObserveOptions::default())
         .unwrap()
 }
+
+/// A still picture as a camera pointed at it sends it, the `i`-th time: shifted by a
+/// pixel or so, with fresh noise (±4), through JPEG at quality 90. What an injecting
+/// client sends to make one picture look like many frames.
+pub fn camera_copy(img: &RgbaImage, i: u64) -> RgbaImage {
+    let dx = ((i as f32 / 5.0).sin() * 1.5).round();
+    let dy = (i as f32 / 7.0).cos().round();
+    let mut frame = warp_affine(img, [1.0, 0.0, 0.0, 1.0], [-dx, -dy]);
+    let mut seed = (i as u32 + 7).wrapping_mul(2_654_435_761);
+    for v in frame.data.iter_mut() {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        *v = v.saturating_add((seed % 9) as u8).saturating_sub(4);
+    }
+    reencode(&frame, 90)
+}
+
+/// An image through JPEG at `quality`.
+pub fn reencode(img: &RgbaImage, quality: u8) -> RgbaImage {
+    let rgb = image::RgbaImage::from_raw(img.width, img.height, img.data.clone()).unwrap();
+    let rgb = image::DynamicImage::ImageRgba8(rgb).to_rgb8();
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, quality)
+        .encode_image(&rgb)
+        .unwrap();
+    decode(&jpeg).unwrap()
+}
+
+/// The decoded frames of an MJPEG clip, every `step`-th, with their times at 30 fps.
+pub fn clip_images(rel: &str, step: usize) -> Vec<(RgbaImage, u64)> {
+    let bytes = std::fs::read(testdata(rel)).unwrap();
+    split_mjpeg(&bytes)
+        .iter()
+        .enumerate()
+        .step_by(step)
+        .map(|(i, jpeg)| (decode(jpeg).unwrap(), (i as u64 * 1000) / 30))
+        .collect()
+}

@@ -11,6 +11,7 @@ mod challenges;
 mod decisions;
 mod face_match;
 mod golden;
+mod injection;
 mod photos;
 mod robustness;
 mod tracking;
