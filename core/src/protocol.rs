@@ -1,6 +1,8 @@
-//! The capture protocol shared by the SDK and the verifier: the challenge script the
-//! verifier issues, and signed frame envelopes chained so that frames cannot be
-//! dropped, reordered, replayed or moved to another session unnoticed.
+//! The capture protocol shared by the SDK and the verifier: the script the verifier
+//! issues at the claim (its shape, not its content: challenges and light colours are
+//! revealed one at a time in the answers to frame uploads, `timeline`), and signed
+//! frame envelopes chained so that frames cannot be dropped, reordered, replayed or
+//! moved to another session unnoticed.
 //!
 //! ## Canonical byte layout of a frame (all integers big-endian)
 //! ```text
@@ -20,8 +22,6 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
-
-use crate::challenge::TimedChallenge;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -52,13 +52,22 @@ impl Default for CaptureParams {
     }
 }
 
-/// The script the verifier issues for one capture.
+/// What the claim tells the client of its capture: how many challenges follow the
+/// baseline and how long each may take, and whether a light sequence runs; not which
+/// challenges or colours (each is revealed when its time comes).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChallengeScript {
     pub session_id: String,
     /// 32 random bytes, hex.
     pub nonce: String,
-    pub challenges: Vec<TimedChallenge>,
+    /// Challenges after the baseline. To get the next one revealed, the client tags
+    /// its frames with that challenge's index.
+    pub challenge_count: u16,
+    /// Time the user has for each challenge, from its reveal.
+    pub window_ms: u64,
+    /// A light sequence runs during the baseline: paint the colour each frame's answer
+    /// gives around the preview, until an answer says the light is done.
+    pub light: bool,
     pub capture: CaptureParams,
 }
 
@@ -68,7 +77,8 @@ pub struct FrameEnvelope {
     pub session_id: String,
     pub seq: u32,
     pub t_ms: u64,
-    /// Which challenge was being prompted; `None` during the baseline. Advisory only.
+    /// The challenge being prompted, or the next one to reveal (the client asks for it
+    /// by tagging a frame with its index); `None` during the baseline.
     pub challenge_index: Option<u16>,
     /// SHA-256 of the image bytes, hex.
     pub image_sha256: String,

@@ -3,7 +3,7 @@
 //! `cargo bench -p livecheck-verifier`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use livecheck_core::challenge::{ChallengeKind, TimedChallenge};
+use livecheck_core::challenge::{ChallengeKind, ChallengeWindow};
 use livecheck_core::decode::split_mjpeg;
 use livecheck_core::manifest::ModelFiles;
 use livecheck_core::Engine;
@@ -32,20 +32,15 @@ fn bench(c: &mut Criterion) {
     let files = ModelFiles::load_dir(&ModelFiles::default_dir()).expect("run models/fetch.sh");
     let engine = Engine::from_model_bytes(&files.model_bytes()).expect("models load");
     let frames = session();
-    let script = [
-        TimedChallenge {
-            kind: ChallengeKind::Blink,
-            window_ms: 5000,
-        },
-        TimedChallenge {
-            kind: ChallengeKind::Smile,
-            window_ms: 5000,
-        },
+    let windows = [
+        ChallengeWindow::new(ChallengeKind::Blink, 1000, 6000),
+        ChallengeWindow::new(ChallengeKind::Smile, 1000, 11000),
     ];
     let input = JudgeInput {
         frames: &frames,
-        script: &script,
+        windows: &windows,
         baseline_ms: 1000,
+        light: None,
         threshold: 70.0,
         audit_images: 2,
         anti_spoof_frames: 6,

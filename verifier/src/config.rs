@@ -42,6 +42,7 @@ pub struct ChecksConfig {
     #[serde(with = "duration_text")]
     pub sweep_interval: Duration,
     pub anti_spoof_frames: usize,
+    pub light_challenge: bool,
 }
 
 #[derive(Clone, Debug, Deserialize)]

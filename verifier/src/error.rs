@@ -80,6 +80,21 @@ pub const CODES: &[(&str, u16, &str)] = &[
         "The frame is outside the session's capture time window.",
     ),
     (
+        "frame_ahead_of_clock",
+        409,
+        "The frame claims a capture time ahead of the verifier's clock (sent faster than it was captured).",
+    ),
+    (
+        "frame_too_late",
+        409,
+        "The frame arrived too long after its capture time.",
+    ),
+    (
+        "frame_rate_exceeded",
+        409,
+        "The frame's capture time is too close to the previous frame's (over 60 a second).",
+    ),
+    (
         "frame_limit_reached",
         409,
         "The session already holds its maximum number of frames.",
@@ -244,6 +259,12 @@ impl ResponseError for ApiError {
 
 impl From<EnvelopeError> for ApiError {
     fn from(e: EnvelopeError) -> Self {
+        Self::new(e.code(), e.to_string())
+    }
+}
+
+impl From<livecheck_core::timeline::TimingError> for ApiError {
+    fn from(e: livecheck_core::timeline::TimingError) -> Self {
         Self::new(e.code(), e.to_string())
     }
 }

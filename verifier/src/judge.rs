@@ -2,19 +2,26 @@
 //! nothing taken from the client's own judgement. Also picks the probe image (the best
 //! neutral frame) and the audit images (the challenge peaks first).
 
-use livecheck_core::challenge::{ChallengeRules, TimedChallenge};
+use livecheck_core::challenge::{ChallengeRules, ChallengeWindow};
 use livecheck_core::consistency::ConsistencyLimits;
-use livecheck_core::decision::{decide, DecisionInput};
+use livecheck_core::continuity::ContinuityLimits;
+use livecheck_core::decision::{decide, DecisionInput, LightInput};
 use livecheck_core::decode::decode;
 use livecheck_core::engine::{Observation, ObserveOptions};
+use livecheck_core::light::{LightLimits, LightResult};
+use livecheck_core::timeline::Shown;
 use livecheck_core::{Engine, ModelError};
 
 use crate::model::{ImageKind, Outcome, StoredFrame, StoredImage};
 
 pub struct JudgeInput<'a> {
     pub frames: &'a [StoredFrame],
-    pub script: &'a [TimedChallenge],
+    /// Each challenge's window as the timeline revealed it.
+    pub windows: &'a [ChallengeWindow],
+    /// Frames before this are the neutral baseline.
     pub baseline_ms: u64,
+    /// The light sequence as shown, and when it went off.
+    pub light: Option<(&'a [Shown], u64)>,
     pub threshold: f32,
     pub audit_images: usize,
     /// Frames, spread over the capture, that the anti-spoof pair runs on.
@@ -24,6 +31,7 @@ pub struct JudgeInput<'a> {
 pub struct Judgement {
     pub outcome: Outcome,
     pub images: Vec<StoredImage>,
+    pub light: Option<LightResult>,
 }
 
 pub fn judge(engine: &Engine, input: &JudgeInput<'_>) -> Result<Judgement, ModelError> {
@@ -42,6 +50,7 @@ pub fn judge(engine: &Engine, input: &JudgeInput<'_>) -> Result<Judgement, Model
             mesh: true,
             anti_spoof: spread_frame,
             descriptor: spread_frame,
+            // The patch and colours continuity and the light challenge read.
             appearance: true,
         };
         observations.push(engine.observe(&frame, f.t_ms, options)?);
@@ -49,12 +58,18 @@ pub fn judge(engine: &Engine, input: &JudgeInput<'_>) -> Result<Judgement, Model
     }
     let d = decide(&DecisionInput {
         observations: &observations,
-        script: input.script,
+        windows: input.windows,
         baseline_ms: input.baseline_ms,
         threshold: input.threshold,
         rules: ChallengeRules::default(),
         consistency: ConsistencyLimits::default(),
+        continuity: ContinuityLimits::default(),
+        light: input
+            .light
+            .map(|(shown, off_ms)| LightInput { shown, off_ms }),
+        light_limits: LightLimits::default(),
     });
+    let light = d.light.clone();
     let outcome = Outcome::from_decision(d);
 
     let mut images = Vec::new();
@@ -72,7 +87,11 @@ pub fn judge(engine: &Engine, input: &JudgeInput<'_>) -> Result<Judgement, Model
     for (k, i) in audit.into_iter().take(input.audit_images).enumerate() {
         images.push(image(input.frames, sources[i], ImageKind::Audit, k as u32));
     }
-    Ok(Judgement { outcome, images })
+    Ok(Judgement {
+        outcome,
+        images,
+        light,
+    })
 }
 
 /// `k` indices spread evenly over `0..n`.

@@ -11,6 +11,7 @@ pub mod lc_token;
 pub mod model;
 pub mod openapi;
 pub mod reference;
+pub mod risk;
 pub mod secrets;
 pub mod server;
 pub mod state;

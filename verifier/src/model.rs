@@ -3,9 +3,14 @@
 
 use chrono::{DateTime, Utc};
 use livecheck_core::challenge::{ChallengeKind, ChallengeVerdict};
+use livecheck_core::continuity::Continuity;
 use livecheck_core::face_match::{FaceDescriptor, FaceMatch};
+use livecheck_core::light::LightResult;
 use livecheck_core::live_signs::LiveSigns;
 use livecheck_core::protocol::ChainState;
+use livecheck_core::timeline::{CaptureLog, LightPlan};
+
+use crate::risk::RiskSignals;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,6 +91,32 @@ pub struct Outcome {
     /// Passive checks: the signs of a live face the frames showed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live_signs: Option<LiveSigns>,
+    /// Whether the frames were one continuous take (captures, not photo sessions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continuity: Option<Continuity>,
+    /// Checks with the light challenge: whether it ran and what it found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub light: Option<LightOutcome>,
+    /// What the SDK reported of its camera and what the verifier saw of the timing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk: Option<RiskSignals>,
+}
+
+/// The light challenge of a check that asked for it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LightOutcome {
+    /// The user declined it (photosensitivity) before the capture started.
+    pub opted_out: bool,
+    /// The verdict, when it ran.
+    pub result: Option<LightResult>,
+}
+
+/// A capture as it went: the light sequence drawn at the claim (secret until shown)
+/// and the timeline's log of what was revealed when, and when each frame arrived.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptureState {
+    pub light: Option<LightPlan>,
+    pub log: CaptureLog,
 }
 
 #[derive(Clone, Debug)]
@@ -124,6 +155,9 @@ pub struct Check {
     pub reference: Option<FaceDescriptor>,
     /// Answered photo by photo over the API (VerifyHQ) instead of a browser capture.
     pub photo_session: bool,
+    /// The capture runs the light challenge (unless the user opts out).
+    pub light_challenge: bool,
+    pub capture: CaptureState,
 }
 
 impl Outcome {
@@ -139,6 +173,9 @@ impl Outcome {
             face_match: None,
             live_signs: d.live_signs,
             challenges: d.challenges,
+            continuity: Some(d.continuity),
+            light: None,
+            risk: None,
         }
     }
 }

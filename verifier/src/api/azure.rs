@@ -520,6 +520,7 @@ async fn start_attempt(state: &web::Data<AppState>, link: String) -> ApiResult<S
         cancel_url: back(&[("outcome", "canceled")]),
         link_valid_mins: Some(mins.clamp(1, 1440)),
         mode: session.passive.then(|| "passive".to_string()),
+        light_challenge: Some(state.config.checks.light_challenge),
         ..CreateCheck::default()
     };
     let mut check = new_check(

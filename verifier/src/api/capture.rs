@@ -6,17 +6,20 @@
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use livecheck_core::challenge::TimedChallenge;
 use livecheck_core::decode::{decode, sniff};
 use livecheck_core::protocol::{CaptureParams, ChallengeScript, FrameEnvelope};
+use livecheck_core::timeline::{CapturePlan, ClockLimits, Cue, LightPlan};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{bearer, blocking};
 use crate::error::{ApiError, ApiResult};
 use crate::judge::{judge, JudgeInput};
-use crate::model::{Check, ImageKind, Outcome, Status, StoredFrame, StoredImage};
+use crate::model::{
+    CaptureState, Check, ImageKind, LightOutcome, Outcome, Status, StoredFrame, StoredImage,
+};
 use crate::reference::match_probe;
+use crate::risk::{FinishIn, RiskSignals};
 use crate::secrets;
 use crate::state::AppState;
 use crate::store::{StoreError, Transition};
@@ -24,8 +27,12 @@ use crate::webhooks::new_delivery;
 
 /// Time the user has for each challenge of the script.
 pub const CHALLENGE_WINDOW_MS: u64 = 5000;
+/// The neutral baseline before the first challenge.
+pub const BASELINE_MS: u64 = 1000;
 /// A passive capture: this long of the user simply looking at the camera.
 pub const PASSIVE_CAPTURE_MS: u64 = 3000;
+/// Neutral time kept after the light sequence, so its last step is measured at rest.
+pub const LIGHT_TAIL_MS: u64 = 300;
 pub const CLIENT_COOKIE: &str = "lc_client";
 pub const ENVELOPE_HEADER: &str = "livecheck-envelope";
 
@@ -44,10 +51,25 @@ pub struct Claimed {
     pub can_cancel: bool,
 }
 
+/// The claim's optional JSON body.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimIn {
+    /// The user declined the light challenge's colours (photosensitivity); the result
+    /// records it.
+    pub light_opt_out: Option<bool>,
+}
+
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct FrameAccepted {
     pub seq: u32,
     pub frames: u32,
+    /// What to show now (core's `timeline::Cue`): `challenge` (the latest revealed:
+    /// `{index, type, revealed_ms, window_ms}`), `light` (`[r, g, b]` to paint around
+    /// the preview, or null) and `light_done`.
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub cue: Cue,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -65,25 +87,39 @@ pub struct Cancelled {
     pub redirect_url: String,
 }
 
+/// A claimed check's capture plan: its challenges and their window, the neutral
+/// baseline (longer when the light sequence runs in it) and the light sequence.
+pub fn plan(check: &Check) -> CapturePlan {
+    let light = check.capture.light.clone();
+    let base = if check.is_passive() {
+        PASSIVE_CAPTURE_MS
+    } else {
+        BASELINE_MS
+    };
+    let baseline_ms = match &light {
+        Some(l) => base.max(l.start_ms + l.total_ms() + LIGHT_TAIL_MS),
+        None => base,
+    };
+    CapturePlan {
+        challenges: check.challenges.clone(),
+        window_ms: CHALLENGE_WINDOW_MS,
+        baseline_ms,
+        light,
+    }
+}
+
+/// What the claim hands out: the capture's shape, not its challenges or colours.
 pub fn script(check: &Check, state: &AppState) -> ChallengeScript {
+    let plan = plan(check);
     ChallengeScript {
         session_id: check.id.clone(),
         nonce: check.nonce.clone(),
-        challenges: check
-            .challenges
-            .iter()
-            .map(|&kind| TimedChallenge {
-                kind,
-                window_ms: CHALLENGE_WINDOW_MS,
-            })
-            .collect(),
+        challenge_count: plan.challenges.len() as u16,
+        window_ms: plan.window_ms,
+        light: plan.light.is_some(),
         capture: CaptureParams {
             // Passive: no prompts; the whole capture is the neutral span the SDK holds.
-            baseline_ms: if check.is_passive() {
-                PASSIVE_CAPTURE_MS
-            } else {
-                CaptureParams::default().baseline_ms
-            },
+            baseline_ms: plan.baseline_ms,
             max_frames: state.config.checks.max_frames,
             max_frame_bytes: state.config.checks.max_frame_bytes as u64,
             ..CaptureParams::default()
@@ -91,14 +127,13 @@ pub fn script(check: &Check, state: &AppState) -> ChallengeScript {
     }
 }
 
-/// Capture time allowed by the script, ms.
-fn script_ms(script: &ChallengeScript) -> u64 {
-    script.capture.baseline_ms + script.challenges.iter().map(|c| c.window_ms).sum::<u64>()
+/// Capture time the plan allows, ms.
+fn plan_ms(plan: &CapturePlan) -> u64 {
+    plan.baseline_ms + plan.window_ms * plan.challenges.len() as u64
 }
 
 fn deadline(check: &Check, state: &AppState) -> DateTime<Utc> {
-    let span =
-        script_ms(&script(check, state)) + state.config.checks.capture_grace.as_millis() as u64;
+    let span = plan_ms(&plan(check)) + state.config.checks.capture_grace.as_millis() as u64;
     let start = check.claimed_at.unwrap_or(check.created_at);
     (start + chrono::Duration::milliseconds(span as i64)).min(check.expires_at)
 }
@@ -142,6 +177,7 @@ pub async fn claim(
     state: web::Data<AppState>,
     req: HttpRequest,
     link: web::Path<String>,
+    body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
     let peer = req
         .peer_addr()
@@ -151,6 +187,11 @@ pub async fn claim(
         format!("claim:{peer}"),
         state.config.limits.claims_per_minute,
     )?;
+    let claim_in: ClaimIn = if body.iter().all(u8::is_ascii_whitespace) {
+        ClaimIn::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::invalid(format!("claim body: {e}")))?
+    };
     let link = link.into_inner();
     let check = by_link(&state, link.clone()).await?;
     if check.is_expired(Utc::now()) {
@@ -163,10 +204,21 @@ pub async fn claim(
         ));
     }
     let token = secrets::new_token();
+    // The light sequence is drawn now, and stays secret until each step is shown.
+    let opted_out = check.light_challenge && claim_in.light_opt_out == Some(true);
+    let mut capture = CaptureState {
+        light: (check.light_challenge && !opted_out)
+            .then(|| LightPlan::from_seed(&secrets::random_bytes::<32>())),
+        ..CaptureState::default()
+    };
+    if opted_out {
+        capture.log.opt_out_of_light();
+    }
     let now = Utc::now();
     let store = state.store.clone();
     let (id, hash) = (check.id.clone(), secrets::digest_hex(&token));
-    match web::block(move || store.claim(&id, &hash, now)).await? {
+    let stored = capture.clone();
+    match web::block(move || store.claim(&id, &hash, now, &stored)).await? {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
             return Err(ApiError::new(
@@ -178,6 +230,7 @@ pub async fn claim(
     }
     let claimed_check = Check {
         claimed_at: Some(now),
+        capture,
         ..check
     };
     let body = Claimed {
@@ -257,9 +310,9 @@ pub async fn upload_frame(
             ),
         ));
     }
-    let script = script(&check, &state);
+    let plan = plan(&check);
     let grace = state.config.checks.capture_grace.as_millis() as u64;
-    if envelope.t_ms > script_ms(&script) + grace || Utc::now() > deadline(&check, &state) {
+    if envelope.t_ms > plan_ms(&plan) + grace || Utc::now() > deadline(&check, &state) {
         return Err(ApiError::new(
             "outside_time_window",
             "the frame is outside the session's capture time window",
@@ -273,10 +326,22 @@ pub async fn upload_frame(
     {
         return Err(ApiError::invalid_state("the check is being finished"));
     }
-    // The envelope first (cheap, and a forged frame costs us no decoding).
+    // The envelope first (cheap, and a forged frame costs us no decoding), then the
+    // frame's time against the verifier's clock, read as the frame arrived.
+    let clock_ms = (Utc::now() - check.claimed_at.unwrap_or(check.created_at))
+        .num_milliseconds()
+        .max(0) as u64;
     let mut chain = check.chain.clone();
     let key = hex::decode(&check.frame_key).map_err(ApiError::internal)?;
     chain.accept(&key, &envelope, &body)?;
+    let mut capture = check.capture.clone();
+    let cue = capture.log.admit(
+        &plan,
+        &ClockLimits::default(),
+        envelope.t_ms,
+        clock_ms,
+        envelope.challenge_index,
+    )?;
     let bytes = body.to_vec();
     let decoded = web::block(move || decode(&bytes).map(|_| bytes)).await?;
     let bytes = decoded.map_err(|e| ApiError::bad_image("frame", &e))?;
@@ -289,7 +354,9 @@ pub async fn upload_frame(
     let store = state.store.clone();
     let (id, expected) = (check.id.clone(), check.frames);
     let stored_chain = chain.clone();
-    match web::block(move || store.add_frame(&id, expected, &stored_chain, &frame)).await? {
+    match web::block(move || store.add_frame(&id, expected, &stored_chain, &capture, &frame))
+        .await?
+    {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
             return Err(ApiError::new(
@@ -302,6 +369,7 @@ pub async fn upload_frame(
     Ok(HttpResponse::Created().json(FrameAccepted {
         seq: envelope.seq,
         frames: chain.next_seq,
+        cue,
     }))
 }
 
@@ -333,7 +401,13 @@ pub async fn finish(
     state: web::Data<AppState>,
     req: HttpRequest,
     link: web::Path<String>,
+    body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
+    let report: FinishIn = if body.iter().all(u8::is_ascii_whitespace) {
+        FinishIn::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::invalid(format!("finish body: {e}")))?
+    };
     let check = session(&state, &req, link.into_inner()).await?;
     state.engine()?;
     if !state
@@ -352,7 +426,15 @@ pub async fn finish(
     let id = check.id.clone();
     let frames = blocking(move || store.frames(&id)).await?;
     let _turn = state.judging.acquire().await.map_err(ApiError::internal)?;
-    let script = script(&check, &state);
+    let plan = plan(&check);
+    let log = check.capture.log.clone();
+    let limits = ClockLimits::default();
+    let windows = log.windows(&plan, &limits);
+    let baseline_ms = log.baseline_end_ms(&plan, &limits);
+    let light = log.light_shown(&plan).map(|(shown, off)| {
+        let last = log.frames.last().map(|f| f.t_ms).unwrap_or(0);
+        (shown, off.unwrap_or(last))
+    });
     let st = state.clone();
     let audit = check.audit_images as usize;
     let threshold = check.threshold as f32;
@@ -362,8 +444,9 @@ pub async fn finish(
             engine,
             &JudgeInput {
                 frames: &frames,
-                script: &script.challenges,
-                baseline_ms: script.capture.baseline_ms,
+                windows: &windows,
+                baseline_ms,
+                light: light.as_ref().map(|(s, off)| (s.as_slice(), *off)),
                 threshold,
                 audit_images: audit,
                 anti_spoof_frames: st.config.checks.anti_spoof_frames,
@@ -374,6 +457,13 @@ pub async fn finish(
     .await??;
 
     let mut outcome = judgement.outcome;
+    if check.light_challenge {
+        outcome.light = Some(LightOutcome {
+            opted_out: log.light_opted_out,
+            result: judgement.light,
+        });
+    }
+    outcome.risk = Some(RiskSignals::new(report, &log.frames));
     // Face match: the probe against the reference, read again now in case it was
     // attached while the frames were being judged.
     let store = state.store.clone();

@@ -43,6 +43,11 @@ pub struct CreateCheck {
     /// the user looks at the camera for 3 s and the verifier decides from anti-spoof
     /// and the face's own small movements.
     pub mode: Option<String>,
+    /// Run the light challenge: during the neutral baseline the screen shows a few
+    /// colours (revealed one at a time) that the face must reflect, which a replayed
+    /// or injected video cannot. The user may opt out (photosensitivity); the result
+    /// says so. Default: the `checks.light_challenge` setting (off).
+    pub light_challenge: Option<bool>,
     pub user_id: Option<String>,
     /// Any JSON object up to 4 KiB, returned with the result and in webhooks.
     #[schema(value_type = Option<Object>)]
@@ -107,8 +112,21 @@ pub struct CheckResult {
     /// Passive checks, once decided: the signs of a live face the frames showed.
     pub live_signs: Option<LiveSignsView>,
     /// Stable code: no_frames, face_not_found, multiple_faces, face_mismatch,
-    /// spoof_detected, challenge_failed, no_live_motion (passive).
+    /// spoof_detected, repeated_frames, capture_discontinuous, light_not_reflected,
+    /// challenge_failed, no_live_motion (passive).
     pub failure_reason: Option<String>,
+    /// Once decided: whether the frames were one continuous take (repeated pictures
+    /// set aside, the fastest motion as a share of a head's, flickers, the longest gap
+    /// inside an action, non-rigid motion at rest, and the rule broken if any).
+    #[schema(value_type = Option<Object>)]
+    pub continuity: Option<livecheck_core::continuity::Continuity>,
+    /// Checks with the light challenge, once decided: `opted_out`, and the verdict
+    /// (`passed`, `correlation`, `gain`, `delay_ms`, steps measured and shown).
+    #[schema(value_type = Option<Object>)]
+    pub light_challenge: Option<crate::model::LightOutcome>,
+    /// Once decided: the camera the SDK reported (and any known virtual camera its
+    /// label names) and the frames' timing. They inform; they do not decide.
+    pub risk_signals: Option<crate::risk::RiskSignals>,
     /// Whether a reference selfie is attached (at create or with PUT …/reference).
     pub reference_image: bool,
     /// match | no_match | uncertain: the probe image's face against the reference.
@@ -326,6 +344,8 @@ pub fn new_check(
         erased_at: None,
         reference: None,
         photo_session: false,
+        light_challenge: req.light_challenge.unwrap_or(false),
+        capture: Default::default(),
     })
 }
 
@@ -369,6 +389,9 @@ pub fn view(state: &AppState, check: &Check, probe: bool, audits: u32) -> CheckR
             })
             .unwrap_or_default(),
         failure_reason: o.and_then(|o| o.failure_reason.clone()),
+        continuity: o.and_then(|o| o.continuity.clone()),
+        light_challenge: o.and_then(|o| o.light.clone()),
+        risk_signals: o.and_then(|o| o.risk.clone()),
         reference_image: check.reference.is_some(),
         face_match: face_match.map(|m| m.verdict),
         face_match_score: face_match.map(|m| m.score),
@@ -457,6 +480,8 @@ pub(crate) async fn create_check(
         state.config.limits.creates_per_minute,
     )?;
     let reference_image = req.reference_image.take();
+    req.light_challenge
+        .get_or_insert(state.config.checks.light_challenge);
     let mut check = new_check(
         req,
         &customer.0.id,

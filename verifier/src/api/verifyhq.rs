@@ -209,6 +209,8 @@ pub async fn create(
         return_url: format!("{}/", state.public_url),
         link_valid_mins: Some(SESSION_MINUTES),
         user_id: Some(body.into_inner().user_id),
+        // Photos answered one by one: no screen to light the face.
+        light_challenge: Some(false),
         ..CreateCheck::default()
     };
     let check = create_check(&state, &customer, req, |c| c.photo_session = true).await?;
@@ -287,9 +289,9 @@ pub async fn answer(
         if pending {
             // Server-driven: no browser holds this session's capture link.
             let holder = crate::secrets::digest_hex(&crate::secrets::new_token());
-            store.claim(&id, &holder, Utc::now())?;
+            store.claim(&id, &holder, Utc::now(), &Default::default())?;
         }
-        store.add_frame(&id, next as u32, &chain, &frame)
+        store.add_frame(&id, next as u32, &chain, &Default::default(), &frame)
     })
     .await?;
 
@@ -372,6 +374,8 @@ async fn finish(state: &web::Data<AppState>, mut check: Check) -> ApiResult<Chec
             _ => None,
         };
         let mut outcome = Outcome::from_decision(d);
+        // Photos taken apart: no take to be continuous.
+        outcome.continuity = None;
         outcome.face_match = face_match;
         Ok((outcome, images))
     })

@@ -12,8 +12,8 @@ use livecheck_core::face_match::FaceDescriptor;
 use livecheck_core::protocol::ChainState;
 
 use crate::model::{
-    ApiKey, Attempt, Check, Delivery, DeliveryState, ImageKind, LivenessSession, Outcome, Status,
-    StoredFrame, StoredImage,
+    ApiKey, Attempt, CaptureState, Check, Delivery, DeliveryState, ImageKind, LivenessSession,
+    Outcome, Status, StoredFrame, StoredImage,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -102,15 +102,23 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> StoreResult<(Vec<Check>, u64)>;
 
-    /// Binds a pending link to one browser; `Conflict` when it was already claimed.
-    fn claim(&self, check_id: &str, client_token_hash: &str, at: DateTime<Utc>) -> StoreResult<()>;
-    /// Stores a frame and the chain state after it, if the chain is still at
-    /// `expected_seq` (else `Conflict`: a concurrent upload won).
+    /// Binds a pending link to one browser with the capture's starting state;
+    /// `Conflict` when it was already claimed.
+    fn claim(
+        &self,
+        check_id: &str,
+        client_token_hash: &str,
+        at: DateTime<Utc>,
+        capture: &CaptureState,
+    ) -> StoreResult<()>;
+    /// Stores a frame with the chain and capture state after it, if the chain is still
+    /// at `expected_seq` (else `Conflict`: a concurrent upload won).
     fn add_frame(
         &self,
         check_id: &str,
         expected_seq: u32,
         chain: &ChainState,
+        capture: &CaptureState,
         frame: &StoredFrame,
     ) -> StoreResult<()>;
     fn frames(&self, check_id: &str) -> StoreResult<Vec<StoredFrame>>;

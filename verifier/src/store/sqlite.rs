@@ -11,8 +11,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{Erased, SessionKey, Store, StoreError, StoreResult, Transition};
 use crate::model::{
-    ApiKey, Attempt, Check, Delivery, DeliveryState, ImageKind, LivenessSession, Outcome, Status,
-    StoredFrame, StoredImage,
+    ApiKey, Attempt, CaptureState, Check, Delivery, DeliveryState, ImageKind, LivenessSession,
+    Outcome, Status, StoredFrame, StoredImage,
 };
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many ran.
@@ -120,6 +120,11 @@ CREATE TABLE liveness_sessions (
     r#"
 ALTER TABLE checks ADD COLUMN photo_session INTEGER NOT NULL DEFAULT 0;
 "#,
+    // The capture's timeline (reveals, light steps, frame arrivals) and the light challenge.
+    r#"
+ALTER TABLE checks ADD COLUMN light_challenge INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE checks ADD COLUMN capture TEXT;
+"#,
 ];
 
 pub struct SqliteStore {
@@ -151,7 +156,7 @@ fn parse_json<T: serde::de::DeserializeOwned>(s: &str) -> rusqlite::Result<T> {
 const CHECK_COLUMNS: &str = "id, api_key_id, token, link, secret, webhook_url, return_url, \
     cancel_url, threshold, audit_images, challenges, user_id, metadata, status, created_at, \
     expires_at, claimed_at, client_token_hash, frame_key, nonce, chain, frames, outcome, \
-    completed_at, erased_at, reference_descriptor, photo_session";
+    completed_at, erased_at, reference_descriptor, photo_session, light_challenge, capture";
 
 fn check_row(r: &Row<'_>) -> rusqlite::Result<Check> {
     let challenges: Vec<ChallengeKind> = parse_json(&r.get::<_, String>(10)?)?;
@@ -159,6 +164,7 @@ fn check_row(r: &Row<'_>) -> rusqlite::Result<Check> {
     let status: String = r.get(13)?;
     let outcome: Option<String> = r.get(22)?;
     let reference: Option<String> = r.get(25)?;
+    let capture: Option<String> = r.get(28)?;
     Ok(Check {
         id: r.get(0)?,
         api_key_id: r.get(1)?,
@@ -187,6 +193,12 @@ fn check_row(r: &Row<'_>) -> rusqlite::Result<Check> {
         erased_at: r.get::<_, Option<i64>>(24)?.map(time),
         reference: reference.as_deref().map(parse_json).transpose()?,
         photo_session: r.get(26)?,
+        light_challenge: r.get(27)?,
+        capture: capture
+            .as_deref()
+            .map(parse_json)
+            .transpose()?
+            .unwrap_or_default(),
     })
 }
 
@@ -215,9 +227,10 @@ impl<'a> CheckRow<'a> {
         c.execute(
             "INSERT INTO checks (id, api_key_id, token, link, secret, webhook_url, return_url, \
              cancel_url, threshold, audit_images, challenges, user_id, metadata, status, \
-             created_at, expires_at, frame_key, nonce, chain, reference_descriptor, photo_session) \
+             created_at, expires_at, frame_key, nonce, chain, reference_descriptor, photo_session, \
+             light_challenge) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
-             ?17, ?18, ?19, ?20, ?21)",
+             ?17, ?18, ?19, ?20, ?21, ?22)",
             params![
                 k.id,
                 k.api_key_id,
@@ -239,7 +252,8 @@ impl<'a> CheckRow<'a> {
                 k.nonce,
                 self.chain,
                 self.reference,
-                k.photo_session
+                k.photo_session,
+                k.light_challenge
             ],
         )
         .map(|_| ())
@@ -417,12 +431,20 @@ impl Store for SqliteStore {
         })
     }
 
-    fn claim(&self, check_id: &str, client_token_hash: &str, at: DateTime<Utc>) -> StoreResult<()> {
+    fn claim(
+        &self,
+        check_id: &str,
+        client_token_hash: &str,
+        at: DateTime<Utc>,
+        capture: &CaptureState,
+    ) -> StoreResult<()> {
+        let capture = json(capture)?;
         let n = self.with(|c| {
             c.execute(
-                "UPDATE checks SET status = 'in_progress', claimed_at = ?2, client_token_hash = ?3 \
+                "UPDATE checks SET status = 'in_progress', claimed_at = ?2, client_token_hash = ?3, \
+                 capture = ?4 \
                  WHERE id = ?1 AND status = 'pending' AND client_token_hash IS NULL",
-                params![check_id, ms(at), client_token_hash],
+                params![check_id, ms(at), client_token_hash, capture],
             )
         })?;
         if n == 1 {
@@ -437,15 +459,17 @@ impl Store for SqliteStore {
         check_id: &str,
         expected_seq: u32,
         chain: &ChainState,
+        capture: &CaptureState,
         frame: &StoredFrame,
     ) -> StoreResult<()> {
         let chain = json(chain)?;
+        let capture = json(capture)?;
         let won = self.with(|c| {
             let tx = c.transaction()?;
             let n = tx.execute(
-                "UPDATE checks SET chain = ?2, frames = frames + 1 \
+                "UPDATE checks SET chain = ?2, capture = ?4, frames = frames + 1 \
                  WHERE id = ?1 AND frames = ?3 AND status = 'in_progress'",
-                params![check_id, chain, expected_seq],
+                params![check_id, chain, expected_seq, capture],
             )?;
             if n != 1 {
                 return Ok(false);
@@ -604,6 +628,9 @@ impl Store for SqliteStore {
             face_frames: 0,
             face_match: None,
             live_signs: None,
+            continuity: None,
+            light: None,
+            risk: None,
         });
         let minimal = minimal.as_ref().map(json).transpose()?;
         self.with(|c| {
@@ -885,6 +912,8 @@ mod tests {
             erased_at: None,
             reference: None,
             photo_session: false,
+            light_challenge: false,
+            capture: CaptureState::default(),
         }
     }
 
@@ -908,9 +937,10 @@ mod tests {
     fn a_link_is_claimed_once_and_frames_advance_only_from_the_expected_position() {
         let (_d, s) = store();
         s.insert_check(&check("c1", "l1")).unwrap();
-        s.claim("c1", "h1", Utc::now()).unwrap();
+        s.claim("c1", "h1", Utc::now(), &CaptureState::default())
+            .unwrap();
         assert!(matches!(
-            s.claim("c1", "h2", Utc::now()),
+            s.claim("c1", "h2", Utc::now(), &CaptureState::default()),
             Err(StoreError::Conflict(_))
         ));
         let c = s.check_by_link("l1").unwrap().unwrap();
@@ -921,10 +951,11 @@ mod tests {
 
         let mut chain = c.chain.clone();
         chain.next_seq = 1;
-        s.add_frame("c1", 0, &chain, &frame(0)).unwrap();
+        s.add_frame("c1", 0, &chain, &CaptureState::default(), &frame(0))
+            .unwrap();
         // A second writer that read the same position loses and writes nothing.
         assert!(matches!(
-            s.add_frame("c1", 0, &chain, &frame(0)),
+            s.add_frame("c1", 0, &chain, &CaptureState::default(), &frame(0)),
             Err(StoreError::Conflict(_))
         ));
         let c = s.check("c1").unwrap().unwrap();
@@ -936,9 +967,16 @@ mod tests {
     fn a_transition_happens_once_with_its_images_event_and_token() {
         let (_d, s) = store();
         s.insert_check(&check("c1", "l1")).unwrap();
-        s.claim("c1", "h", Utc::now()).unwrap();
-        s.add_frame("c1", 0, &check("c1", "l1").chain, &frame(0))
+        s.claim("c1", "h", Utc::now(), &CaptureState::default())
             .unwrap();
+        s.add_frame(
+            "c1",
+            0,
+            &check("c1", "l1").chain,
+            &CaptureState::default(),
+            &frame(0),
+        )
+        .unwrap();
         let img = StoredImage {
             kind: ImageKind::Audit,
             index: 0,

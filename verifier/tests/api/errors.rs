@@ -40,6 +40,8 @@ fn envelope_and_upload_refusals_have_their_codes_and_lose_nothing() {
     // The frame as signed goes through.
     let (s, e) = cap.upload(f[1].0, &f[1].1);
     assert_eq!(s, 201, "{e}");
+    // The next frame's time has come: what follows is refused for itself, not its time.
+    cap.wait_until(f[2].0);
 
     // Replayed: the accepted sequence number again.
     let mut replay = sign(&cap, f[2].0, &f[2].1);

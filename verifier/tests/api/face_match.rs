@@ -49,10 +49,10 @@ fn the_capture_matches_its_own_reference_and_not_another_persons() {
     assert_eq!(pending["face_match"], Value::Null, "{pending}");
 
     let mut cap = Capture::claim(v, &created);
-    for (t, jpeg) in clip_frames("video/lp_d18_actions_640x480_30fps.mjpeg", 6) {
-        let (s, body) = cap.upload(t, &jpeg);
-        assert_eq!(s, 201, "{body}");
-    }
+    cap.play(
+        &clip_frames("video/lp_d18_actions_640x480_30fps.mjpeg", 6),
+        &[1000],
+    );
     let (s, fin) = cap.finish();
     assert_eq!(s, 200, "{fin}");
     let (_, r) = v.get(&format!("/liveness_check/{id}"));

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use livecheck_core::protocol::{ChallengeScript, FrameSigner};
+use livecheck_core::timeline::Cue;
 use serde_json::{json, Value};
 
 pub fn testdata(rel: &str) -> PathBuf {
@@ -155,13 +156,21 @@ pub fn status_json(r: reqwest::blocking::Response) -> (u16, Value) {
     (s, v)
 }
 
-/// A browser holding a claimed link.
+/// A browser holding a claimed link: a client that follows the documented protocol
+/// (signed frames, real time, challenges asked for one at a time), as the SDK does but
+/// without a browser. Attack tests use it to send what they like.
 pub struct Capture<'a> {
     pub v: &'a Verifier,
     pub link: String,
     pub client_token: String,
     pub script: ChallengeScript,
     pub signer: FrameSigner,
+    /// The client's clock: it starts as the claim answers, as the SDK's does.
+    pub start: Instant,
+    /// Frames are tagged with this challenge index (how the next one is asked for).
+    pub index: Option<u16>,
+    /// The verifier's latest answer to a frame.
+    pub cue: Cue,
 }
 
 pub fn link_of(created: &Value) -> String {
@@ -176,13 +185,18 @@ pub fn link_of(created: &Value) -> String {
 
 impl<'a> Capture<'a> {
     pub fn claim(v: &'a Verifier, created: &Value) -> Self {
+        Self::claim_with(v, created, None)
+    }
+
+    /// Claims with a JSON body (e.g. `{"light_opt_out": true}`).
+    pub fn claim_with(v: &'a Verifier, created: &Value, body: Option<Value>) -> Self {
         let link = link_of(created);
-        let (s, body) = status_json(
-            v.http
-                .post(v.url(&format!("/capture/{link}/claim")))
-                .send()
-                .unwrap(),
-        );
+        let mut req = v.http.post(v.url(&format!("/capture/{link}/claim")));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let (s, body) = status_json(req.send().unwrap());
+        let start = Instant::now();
         assert_eq!(s, 200, "{body}");
         let script: ChallengeScript = serde_json::from_value(body["script"].clone()).unwrap();
         let key = hex::decode(body["frame_key"].as_str().unwrap()).unwrap();
@@ -193,7 +207,23 @@ impl<'a> Capture<'a> {
             client_token: body["client_token"].as_str().unwrap().to_string(),
             script,
             signer,
+            start,
+            index: None,
+            cue: Cue::default(),
         }
+    }
+
+    /// Waits until `t_ms` has passed on the client's clock.
+    pub fn wait_until(&self, t_ms: u64) {
+        let due = self.start + Duration::from_millis(t_ms);
+        if let Some(left) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(left);
+        }
+    }
+
+    /// Challenges revealed so far.
+    pub fn revealed(&self) -> u16 {
+        self.cue.challenge.map(|c| c.index + 1).unwrap_or(0)
     }
 
     pub fn send_raw(&self, envelope: &Value, bytes: Vec<u8>, content_type: &str) -> (u16, Value) {
@@ -210,10 +240,42 @@ impl<'a> Capture<'a> {
         )
     }
 
-    /// Signs and uploads one JPEG frame.
+    /// Signs and uploads one JPEG frame taken at `t_ms`, once that time has come (a
+    /// camera cannot send a frame before it took it).
     pub fn upload(&mut self, t_ms: u64, jpeg: &[u8]) -> (u16, Value) {
-        let env = self.signer.sign(t_ms, None, jpeg).unwrap();
-        self.send_raw(&json!(env), jpeg.to_vec(), "image/jpeg")
+        self.wait_until(t_ms);
+        self.upload_now(t_ms, jpeg)
+    }
+
+    /// Signs and uploads at once, whatever the time (as an attacker may). The signer
+    /// moves on only when the verifier accepts the frame, as its chain does.
+    pub fn upload_now(&mut self, t_ms: u64, jpeg: &[u8]) -> (u16, Value) {
+        let mut signer = self.signer.clone();
+        let env = signer.sign(t_ms, self.index, jpeg).unwrap();
+        let (s, body) = self.send_raw(&json!(env), jpeg.to_vec(), "image/jpeg");
+        if s == 201 {
+            self.signer = signer;
+            self.cue = serde_json::from_value(body.clone()).unwrap();
+        }
+        (s, body)
+    }
+
+    /// Plays frames at real speed, asking for challenge `i` from the frame at
+    /// `ask_at[i]` on (once the one before it was revealed), as the SDK moves on when
+    /// it has seen an action. Every frame must be accepted.
+    pub fn play(&mut self, frames: &[(u64, Vec<u8>)], ask_at: &[u64]) {
+        for (t, jpeg) in frames {
+            self.ask(*t, ask_at);
+            let (s, body) = self.upload(*t, jpeg);
+            assert_eq!(s, 201, "frame at {t} ms: {body}");
+        }
+    }
+
+    /// Tags the next frames with the challenge `ask_at` calls for at `t_ms`, never more
+    /// than one past those revealed.
+    pub fn ask(&mut self, t_ms: u64, ask_at: &[u64]) {
+        let wanted = ask_at.iter().filter(|&&a| a <= t_ms).count() as u16;
+        self.index = wanted.min(self.revealed() + 1).checked_sub(1);
     }
 
     pub fn finish(&self) -> (u16, Value) {
