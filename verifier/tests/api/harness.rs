@@ -424,3 +424,50 @@ fn read_request(stream: &mut std::net::TcpStream) -> Option<Received> {
     reader.read_exact(&mut body).ok()?;
     Some(Received { headers, body })
 }
+
+/// A picture as a camera pointed at it would send it, the `i`-th time: shifted by a
+/// pixel or so, with fresh noise (±4), through JPEG at quality 90. What an injecting
+/// client sends to make one picture look like many frames.
+pub fn camera_copy(img: &image::RgbImage, i: u64) -> Vec<u8> {
+    let (w, h) = img.dimensions();
+    let dx = ((i as f32 / 5.0).sin() * 1.5).round() as i64;
+    let dy = (i as f32 / 7.0).cos().round() as i64;
+    let mut seed = (i as u32 + 7).wrapping_mul(2_654_435_761);
+    let frame = image::RgbImage::from_fn(w, h, |x, y| {
+        let sx = (x as i64 - dx).clamp(0, w as i64 - 1) as u32;
+        let sy = (y as i64 - dy).clamp(0, h as i64 - 1) as u32;
+        let p = img.get_pixel(sx, sy).0;
+        image::Rgb(p.map(|c| {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            c.saturating_add((seed % 9) as u8).saturating_sub(4)
+        }))
+    });
+    jpeg(&frame, 90)
+}
+
+pub fn jpeg(img: &image::RgbImage, quality: u8) -> Vec<u8> {
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality)
+        .encode_image(img)
+        .unwrap();
+    out
+}
+
+pub fn rgb(rel: &str) -> image::RgbImage {
+    image::open(testdata(rel)).unwrap().to_rgb8()
+}
+
+/// A recorded frame lit by the screen's `colour` with core's reflection model
+/// (`light::light_face`, strength 0.2) over the face `bbox`, as JPEG at the SDK's quality.
+pub fn lit(
+    jpeg_bytes: &[u8],
+    bbox: &livecheck_core::geometry::BoundingBox,
+    colour: [u8; 3],
+) -> Vec<u8> {
+    let mut img = livecheck_core::decode::decode(jpeg_bytes).unwrap();
+    livecheck_core::light::light_face(&mut img, bbox, colour, 0.2);
+    let rgba = image::RgbaImage::from_raw(img.width, img.height, img.data).unwrap();
+    jpeg(&image::DynamicImage::ImageRgba8(rgba).to_rgb8(), 92)
+}

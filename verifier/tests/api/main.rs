@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)] // test helpers panic on purpose
 
 mod assets;
+mod attacks;
 mod azure;
 mod errors;
 mod face_match;
