@@ -18,7 +18,9 @@ const messages = {
 const root = document.getElementById("lc-capture");
 const status = document.getElementById("lc-status");
 const start = document.getElementById("lc-start");
+const plain = document.getElementById("lc-start-plain");
 const back = document.getElementById("lc-back");
+const light = root.dataset.light === "on";
 
 function fail(code, detail) {
   root.dataset.error = code;
@@ -31,11 +33,22 @@ function fail(code, detail) {
 status.textContent = root.dataset.mode === "passive"
   ? "When you are ready, press Start. We will ask for your camera; then just look at it and hold still for a few seconds."
   : "When you are ready, press Start. We will ask for your camera and guide you through a few short actions.";
+if (light) {
+  // The light challenge: say what will happen before it does, and offer a way round it.
+  status.textContent += " At the start, the screen around your picture will show five colours for "
+    + "about four seconds (at most two changes a second, no red flashes). If flashing light affects "
+    + "you, choose Start without the colours.";
+  if (plain) plain.hidden = false;
+}
 start.hidden = false;
 start.focus();
 
-start.addEventListener("click", async () => {
+start.addEventListener("click", () => run(false));
+plain?.addEventListener("click", () => run(true));
+
+async function run(lightOptOut) {
   start.hidden = true;
+  if (plain) plain.hidden = true;
   status.textContent = "";
   try {
     await init();
@@ -46,7 +59,7 @@ start.addEventListener("click", async () => {
   // The SDK shows its own Back button when the link allows cancelling.
   if (back) back.hidden = true;
   try {
-    await Livecheck.start({ link: root.dataset.link, container: root, redirect: true });
+    await Livecheck.start({ link: root.dataset.link, container: root, redirect: true, lightOptOut });
   } catch (e) {
     if (e.code === "cancelled") return;
     fail(e.code || "internal", e.message);
@@ -57,4 +70,4 @@ start.addEventListener("click", async () => {
       setTimeout(() => back.requestSubmit(), 4000);
     }
   }
-});
+}

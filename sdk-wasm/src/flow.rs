@@ -1,13 +1,17 @@
 //! The capture flow, free of the browser: which prompt to show, which frames to send
-//! and when the capture is over, decided frame by frame from core's observations.
+//! and when the capture is over, decided frame by frame from core's observations and
+//! the verifier's answers.
 //!
 //! Two phases. *Positioning* runs before the link is claimed (so a user who never
 //! gets a face in view does not use the link up): it waits for a few good frames in a
-//! row. *Capture* follows the script: the neutral baseline, then each challenge in
-//! order, judged with core's own `judge_script` (the verifier's rule with a margin,
-//! `SEEN_MARGIN`, run here only to know when to move on, on the pixels of the frames
-//! the verifier receives as JPEG), then a short tail so the last action's return is on
-//! record.
+//! row. *Capture* follows what the verifier reveals (`timeline`): the neutral
+//! baseline (with the light challenge's colours, when it runs), then each challenge as
+//! the verifier reveals it. The flow asks for the next challenge by tagging frames
+//! with its index once the baseline is over, and again once it has seen the current
+//! one done, judged with core's own `judge_windows` in the windows the verifier will
+//! use (the verifier's rule with a margin, `SEEN_MARGIN`, run here only to know when to
+//! move on, on the pixels of the frames the verifier receives as JPEG); then a short
+//! tail so the last action's return is on record.
 //!
 //! Frames sent: every analysed frame of the capture, at most one per
 //! `MIN_FRAME_GAP_MS`, up to the script's limit. Excursions are judged from their
@@ -19,9 +23,10 @@
 
 use std::collections::HashSet;
 
-use livecheck_core::challenge::{judge_script, ChallengeRules};
+use livecheck_core::challenge::{judge_windows, ChallengeRules, ChallengeWindow};
 use livecheck_core::protocol::ChallengeScript;
 use livecheck_core::quality::QualityIssue;
+use livecheck_core::timeline::{ClockLimits, Cue, Revealed};
 use livecheck_core::Observation;
 
 use crate::guidance::Guidance;
@@ -81,7 +86,8 @@ pub enum End {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Step {
     pub guidance: Guidance,
-    /// Send this frame, tagged with the challenge being prompted (`None`: baseline).
+    /// Send this frame, tagged with the challenge being prompted or asked for
+    /// (`None`: baseline).
     pub send: Option<Option<u16>>,
     /// Challenges seen so far.
     pub seen: usize,
@@ -91,10 +97,13 @@ pub struct Step {
 pub struct Capture {
     script: ChallengeScript,
     rules: ChallengeRules,
+    clock: ClockLimits,
     observations: Vec<Observation>,
+    /// Challenges the verifier revealed, in order.
+    revealed: Vec<Revealed>,
+    /// No light step is still to come.
+    light_done: bool,
     seen: usize,
-    /// Time of the last seen challenge's peak: the next one's window starts there.
-    cursor_ms: u64,
     sent: u32,
     last_sent_ms: Option<u64>,
     /// The furthest into the prompted action a frame has gone (`action_value`).
@@ -107,11 +116,13 @@ pub struct Capture {
 impl Capture {
     pub fn new(script: ChallengeScript) -> Self {
         Self {
+            light_done: !script.light,
             script,
             rules: ChallengeRules::default().scaled(SEEN_MARGIN),
+            clock: ClockLimits::default(),
             observations: Vec::new(),
+            revealed: Vec::new(),
             seen: 0,
-            cursor_ms: 0,
             sent: 0,
             last_sent_ms: None,
             furthest: None,
@@ -121,32 +132,57 @@ impl Capture {
     }
 
     pub fn total(&self) -> usize {
-        self.script.challenges.len()
+        self.script.challenge_count as usize
     }
 
     pub fn seen(&self) -> usize {
         self.seen
     }
 
-    /// The end of the current challenge's window, by the verifier's rule.
-    fn window_end(&self) -> Option<u64> {
-        let ch = self.script.challenges.get(self.seen)?;
-        Some(
-            self.cursor_ms
-                .max(self.script.capture.baseline_ms)
-                .saturating_add(ch.window_ms),
-        )
+    /// The verifier's answer to a frame: a challenge it revealed, and whether the light
+    /// sequence is over. (Answers may come late or out of turn; only news counts.)
+    pub fn cue(&mut self, cue: &Cue) {
+        if let Some(c) = cue.challenge {
+            if c.index as usize == self.revealed.len() && self.revealed.len() < self.total() {
+                self.revealed.push(c);
+            }
+        }
+        self.light_done |= cue.light_done;
+    }
+
+    /// The challenge to prompt now, once the verifier revealed it.
+    pub fn current(&self) -> Option<&Revealed> {
+        self.revealed.get(self.seen)
+    }
+
+    /// Whether the neutral baseline (and any light sequence) is over at `t`.
+    fn baseline_over(&self, t: u64) -> bool {
+        t >= self.script.capture.baseline_ms && self.light_done
+    }
+
+    /// The revealed challenges' windows, as the verifier will judge them.
+    fn windows(&self) -> Vec<ChallengeWindow> {
+        self.revealed
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let own_end = r.revealed_ms + r.window_ms;
+                ChallengeWindow {
+                    kind: r.kind,
+                    opens_ms: Some(r.revealed_ms.saturating_sub(self.clock.open_slack_ms)),
+                    closes_ms: match self.revealed.get(i + 1) {
+                        Some(next) => own_end.min(next.revealed_ms + self.clock.close_overlap_ms),
+                        None => own_end,
+                    },
+                }
+            })
+            .collect()
     }
 
     /// Whether this frame goes further into the prompted action than any before it,
     /// remembering it when it does.
     fn goes_further(&mut self, obs: &Observation) -> bool {
-        let Some(v) = self
-            .script
-            .challenges
-            .get(self.seen)
-            .and_then(|ch| ch.kind.action_value(obs))
-        else {
+        let Some(v) = self.current().and_then(|c| c.kind.action_value(obs)) else {
             return false;
         };
         let further = self.furthest.is_none_or(|f| v > f);
@@ -163,10 +199,13 @@ impl Capture {
     pub fn step(&mut self, obs: Observation, picture: [u8; 32]) -> Step {
         let t = obs.t_ms;
         let issue = obs.quality.issues.first().copied();
-        let baseline = t < self.script.capture.baseline_ms;
+        let prompting = self.current().is_some();
+        // After the baseline, frames ask for the next challenge (or carry the current one).
+        let tag = (self.total() > 0 && self.baseline_over(t))
+            .then(|| self.seen.min(self.total() - 1).min(u16::MAX as usize - 1) as u16);
 
         let repeat = self.pictures.contains(&picture);
-        let further = !baseline && !repeat && self.goes_further(&obs);
+        let further = prompting && !repeat && self.goes_further(&obs);
         let send = if self.sent < self.script.capture.max_frames
             && !repeat
             && (further
@@ -177,11 +216,7 @@ impl Capture {
             self.sent += 1;
             self.last_sent_ms = Some(t);
             self.pictures.insert(picture);
-            Some(if baseline {
-                None
-            } else {
-                Some(self.seen.min(u16::MAX as usize - 1) as u16)
-            })
+            Some(tag)
         } else {
             None
         };
@@ -190,22 +225,16 @@ impl Capture {
             self.observations.push(obs);
         }
 
-        if !baseline && self.seen < self.total() {
-            let judge = |rules: &ChallengeRules, upto: usize| {
-                judge_script(
-                    &self.observations,
-                    &self.script.challenges[..upto],
-                    self.script.capture.baseline_ms,
-                    rules,
-                )
-                .pop()
-                .filter(|v| v.passed)
-            };
-            if let Some(v) = judge(&self.rules, self.seen + 1) {
-                // The next window opens where the verifier's will: at the peak its own
-                // thresholds find, which may come before the one that cleared the margin.
-                let authority = judge(&ChallengeRules::default(), self.seen + 1);
-                self.cursor_ms = authority.unwrap_or(v).t_ms.unwrap_or(t);
+        if prompting {
+            let windows = self.windows();
+            let baseline_end = windows.first().and_then(|w| w.opens_ms).unwrap_or(0);
+            let verdicts = judge_windows(
+                &self.observations,
+                &windows[..=self.seen],
+                baseline_end,
+                &self.rules,
+            );
+            if verdicts.last().is_some_and(|v| v.passed) {
                 self.seen += 1;
                 self.furthest = None;
                 if self.seen == self.total() {
@@ -213,13 +242,14 @@ impl Capture {
                 }
             }
         }
-        if self.total() == 0 && !baseline && self.tail_until.is_none() {
+        if self.total() == 0 && self.baseline_over(t) && self.tail_until.is_none() {
             self.tail_until = Some(t);
         }
 
+        let window_end = self.current().map(|c| c.revealed_ms + c.window_ms);
         let end = if self.tail_until.is_some_and(|until| t >= until) {
             Some(End::AllSeen)
-        } else if self.window_end().is_some_and(|end| t > end) {
+        } else if window_end.is_some_and(|end| t > end) {
             Some(End::WindowMissed(self.seen))
         } else if self.sent >= self.script.capture.max_frames {
             Some(End::FrameLimit)
@@ -235,11 +265,11 @@ impl Capture {
                 QualityIssue::NoFace | QualityIssue::MultipleFaces | QualityIssue::TooDark
             )
         });
-        let guidance = match (blocking, self.script.challenges.get(self.seen)) {
+        let guidance = match (blocking, self.current()) {
             (Some(i), _) => Guidance::for_issue(i),
-            _ if baseline => Guidance::HoldSteady,
-            (None, Some(ch)) => Guidance::for_challenge(ch.kind),
-            (None, None) => Guidance::HoldSteady,
+            _ if !self.light_done => Guidance::Light,
+            (None, Some(ch)) if self.tail_until.is_none() => Guidance::for_challenge(ch.kind),
+            _ => Guidance::HoldSteady,
         };
         Step {
             guidance,

@@ -22,6 +22,8 @@ pub enum Guidance {
     TooBright,
     HoldSteady,
     LookStraight,
+    /// The light challenge's colours are showing.
+    Light,
     Blink,
     TurnLeft,
     TurnRight,
@@ -36,7 +38,7 @@ pub enum Guidance {
 }
 
 impl Guidance {
-    pub const ALL: [Guidance; 23] = [
+    pub const ALL: [Guidance; 24] = [
         Self::Loading,
         Self::CameraStarting,
         Self::FaceNotFound,
@@ -49,6 +51,7 @@ impl Guidance {
         Self::TooBright,
         Self::HoldSteady,
         Self::LookStraight,
+        Self::Light,
         Self::Blink,
         Self::TurnLeft,
         Self::TurnRight,
@@ -76,6 +79,7 @@ impl Guidance {
             Self::TooBright => "too_bright",
             Self::HoldSteady => "hold_steady",
             Self::LookStraight => "look_straight",
+            Self::Light => "light",
             Self::Blink => "blink",
             Self::TurnLeft => "turn_left",
             Self::TurnRight => "turn_right",
@@ -105,6 +109,7 @@ impl Guidance {
             Self::TooBright => "It's too bright. Avoid direct light behind or on you.",
             Self::HoldSteady => "Hold still, looking at the camera.",
             Self::LookStraight => "Look straight at the camera with a relaxed face.",
+            Self::Light => "Hold still while the screen changes colour.",
             Self::Blink => "Blink your eyes.",
             Self::TurnLeft => "Turn your head to your left, then back.",
             Self::TurnRight => "Turn your head to your right, then back.",

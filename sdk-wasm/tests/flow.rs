@@ -1,14 +1,16 @@
 //! The SDK's capture flow over real frames, natively: the d18 clip as a camera at
-//! 10 frames per second, through positioning and a [BLINK, SMILE] script.
+//! 10 frames per second, through positioning and a [BLINK, SMILE] script, against the
+//! verifier's own timeline (core's `CaptureLog`), which answers each frame sent.
 #![allow(clippy::unwrap_used)]
 
-use livecheck_core::challenge::{judge_script, ChallengeRules, TimedChallenge};
+use livecheck_core::challenge::{judge_windows, ChallengeRules};
 use livecheck_core::decode::{decode, split_mjpeg};
 use livecheck_core::manifest::ModelFiles;
 use livecheck_core::protocol::{CaptureParams, ChallengeScript};
+use livecheck_core::timeline::{CaptureLog, CapturePlan, ClockLimits, Cue};
 use livecheck_core::{ChallengeKind, Engine, Observation, ObserveOptions, RgbaImage};
 use livecheck_sdk::flow::{
-    Capture, End, Positioning, MIN_FRAME_GAP_MS, POSITIONED_FRAMES, SEEN_MARGIN,
+    Capture, End, Positioning, Step, MIN_FRAME_GAP_MS, POSITIONED_FRAMES, SEEN_MARGIN,
 };
 use livecheck_sdk::guidance::Guidance;
 
@@ -66,14 +68,63 @@ fn script(kinds: &[ChallengeKind]) -> ChallengeScript {
     ChallengeScript {
         session_id: "ses_flow".into(),
         nonce: "00".repeat(32),
-        challenges: kinds
-            .iter()
-            .map(|&kind| TimedChallenge {
-                kind,
-                window_ms: 5000,
-            })
-            .collect(),
+        challenge_count: kinds.len() as u16,
+        window_ms: 5000,
+        light: false,
         capture: CaptureParams::default(),
+    }
+}
+
+/// The verifier's side of the capture: its timeline, answering every frame sent 30 ms
+/// after it was taken.
+struct Verifier {
+    plan: CapturePlan,
+    log: CaptureLog,
+}
+
+impl Verifier {
+    fn new(kinds: &[ChallengeKind]) -> Self {
+        Self {
+            plan: CapturePlan {
+                challenges: kinds.to_vec(),
+                window_ms: 5000,
+                baseline_ms: CaptureParams::default().baseline_ms,
+                light: None,
+            },
+            log: CaptureLog::default(),
+        }
+    }
+
+    fn answer(&mut self, t_ms: u64, index: Option<u16>) -> Cue {
+        self.log
+            .admit(&self.plan, &ClockLimits::default(), t_ms, t_ms + 30, index)
+            .unwrap()
+    }
+}
+
+/// A capture flow and the verifier it talks to.
+struct Session {
+    capture: Capture,
+    verifier: Verifier,
+}
+
+impl Session {
+    fn new(kinds: &[ChallengeKind]) -> Self {
+        Self {
+            capture: Capture::new(script(kinds)),
+            verifier: Verifier::new(kinds),
+        }
+    }
+
+    /// One frame through the flow; a frame sent is answered at once.
+    fn step(&mut self, obs: Observation, picture: [u8; 32]) -> Step {
+        let t = obs.t_ms;
+        let step = self.capture.step(obs, picture);
+        if let Some(index) = step.send {
+            let cue = self.verifier.answer(t, index);
+            self.capture.cue(&cue);
+        }
+        step
     }
 }
 
@@ -100,7 +151,7 @@ fn d18_at_ten_frames_a_second_is_positioned_then_blinks_and_smiles_in_order() {
         "a well-framed face is positioned at once"
     );
 
-    let mut capture = Capture::new(script(&[ChallengeKind::Blink, ChallengeKind::Smile]));
+    let mut capture = Session::new(&[ChallengeKind::Blink, ChallengeKind::Smile]);
     let mut prompts = Vec::new();
     let mut sent = 0;
     let mut end = None;
@@ -118,22 +169,25 @@ fn d18_at_ten_frames_a_second_is_positioned_then_blinks_and_smiles_in_order() {
         }
     }
     assert_eq!(end, Some(End::AllSeen), "prompts {prompts:?}");
-    // Baseline, each challenge in order, then the tail after the last one.
+    // Baseline, each challenge in order as the verifier reveals it (holding still for
+    // the frame the next reveal takes), then the tail after the last one.
     assert_eq!(
         prompts,
         [
             Guidance::HoldSteady,
             Guidance::Blink,
+            Guidance::HoldSteady,
             Guidance::Smile,
             Guidance::HoldSteady
         ]
     );
+    assert_eq!(capture.verifier.log.revealed_ms.len(), 2);
     assert!(sent >= 20, "{sent} frames sent");
 }
 
 #[test]
 fn a_challenge_never_performed_ends_the_capture_when_its_window_passes() {
-    let mut capture = Capture::new(script(&[ChallengeKind::TurnLeft]));
+    let mut capture = Session::new(&[ChallengeKind::TurnLeft]);
     let obs = still_face();
     let mut end = None;
     for i in 0..100u64 {
@@ -152,8 +206,9 @@ fn a_challenge_never_performed_ends_the_capture_when_its_window_passes() {
             break;
         }
     }
+    // Asked for at 1000 ms, revealed as that frame arrived (1030): its window ends at 6030.
     assert_eq!(end, Some((End::WindowMissed(0), 6100)));
-    assert_eq!(capture.seen(), 0);
+    assert_eq!(capture.capture.seen(), 0);
 }
 
 #[test]
@@ -161,7 +216,7 @@ fn at_the_camera_rate_the_furthest_frame_of_an_action_is_sent_even_inside_the_ga
     let engine = engine();
     let bytes = testdata("video/lp_s32_turns_640x480_30fps.mjpeg");
     let kind = ChallengeKind::TurnLeft;
-    let mut capture = Capture::new(script(&[kind]));
+    let mut capture = Session::new(&[kind]);
     let baseline_ms = CaptureParams::default().baseline_ms;
 
     // (t, action value, sent) of each challenge frame until the turn is seen.
@@ -181,11 +236,11 @@ fn at_the_camera_rate_the_furthest_frame_of_an_action_is_sent_even_inside_the_ga
         if step.send.is_some() {
             last_sent = Some(t);
         }
-        if capture.seen() == 1 {
+        if capture.capture.seen() == 1 {
             break;
         }
     }
-    assert_eq!(capture.seen(), 1, "the s32 turn is seen");
+    assert_eq!(capture.capture.seen(), 1, "the s32 turn is seen");
 
     let mut furthest = f32::MIN;
     let mut sent_inside_gap = 0;
@@ -231,42 +286,42 @@ fn the_flow_moves_on_only_when_an_action_clears_the_verifiers_threshold_by_the_m
         .chain([0.0, 0.0])
         .chain(rest_then(clearly))
         .collect();
-    let mut capture = Capture::new(script(&[ChallengeKind::TurnLeft, ChallengeKind::Blink]));
+    let mut session = Session::new(&[ChallengeKind::TurnLeft, ChallengeKind::Blink]);
     let mut sent = Vec::new();
     let mut t = 0;
     for &deg in &yaws {
         let obs = turned(t, deg);
-        if capture.step(obs.clone(), picture(t)).send.is_some() {
+        if session.step(obs.clone(), picture(t)).send.is_some() {
             sent.push(obs);
         }
-        assert_eq!(capture.seen(), usize::from(t >= 2200), "at {t} ms");
+        assert_eq!(session.capture.seen(), usize::from(t >= 2200), "at {t} ms");
         t += 100;
     }
-    let first_peak = 1400;
-
-    // The verifier passes the first, smaller turn, and opens the next window there:
-    // so does the flow, which gives up on the blink when that window closes.
-    let verdicts = judge_script(
-        &sent,
-        &script(&[ChallengeKind::TurnLeft]).challenges,
-        CaptureParams::default().baseline_ms,
-        &rules,
-    );
-    assert_eq!(verdicts[0].t_ms, Some(first_peak));
-    let window_end = first_peak + 5000;
+    // The verifier passes the first, smaller turn in the window it revealed; the flow
+    // asked for the blink only once the clear turn was over (2200 ms), and gives up on
+    // it when that window closes.
+    let windows = session
+        .verifier
+        .log
+        .windows(&session.verifier.plan, &ClockLimits::default());
+    let verdicts = judge_windows(&sent, &windows[..1], 700, &rules);
+    assert_eq!(verdicts[0].t_ms, Some(1400));
+    // The blink is asked for by the frame after the turn was seen (2300 ms).
+    assert_eq!(session.verifier.log.revealed_ms, [1030, 2330]);
+    let window_end = 2330 + 5000;
     let mut end = None;
     while end.is_none() {
-        end = capture.step(turned(t, 0.0), picture(t)).end.map(|e| (e, t));
+        end = session.step(turned(t, 0.0), picture(t)).end.map(|e| (e, t));
         t += 100;
     }
-    assert_eq!(end, Some((End::WindowMissed(1), window_end + 100)));
+    assert_eq!(end, Some((End::WindowMissed(1), window_end + 70)));
 }
 
 #[test]
 fn a_picture_already_sent_is_neither_sent_again_nor_judged() {
     let turned = turning_face();
     let clearly = ChallengeRules::default().turn_degrees * SEEN_MARGIN * 1.5;
-    let mut capture = Capture::new(script(&[ChallengeKind::TurnLeft]));
+    let mut capture = Session::new(&[ChallengeKind::TurnLeft]);
     for i in 0..12 {
         capture.step(turned(i * 100, 0.0), picture(i));
     }
@@ -282,8 +337,12 @@ fn a_picture_already_sent_is_neither_sent_again_nor_judged() {
         repeat.send, None,
         "a repeat is not sent, even after the frame gap"
     );
-    assert_eq!(capture.seen(), 0, "nor judged");
-    // A new picture of the return completes the turn.
-    assert!(capture.step(turned(1500, 0.0), picture(15)).send.is_some());
-    assert_eq!(capture.seen(), 1);
+    assert_eq!(capture.capture.seen(), 0, "nor judged");
+    // A new picture of the return (half way back: an action passes through
+    // intermediate states) completes the turn.
+    assert!(capture
+        .step(turned(1500, clearly / 2.0), picture(15))
+        .send
+        .is_some());
+    assert_eq!(capture.capture.seen(), 1);
 }

@@ -163,6 +163,40 @@ impl Camera {
         })
     }
 
+    /// What the camera says of itself, for the verifier's risk signals (`risk.rs`):
+    /// the track's label and settings.
+    pub fn report(&self) -> serde_json::Value {
+        let Some(track) = self
+            .stream
+            .get_video_tracks()
+            .get(0)
+            .dyn_into::<web_sys::MediaStreamTrack>()
+            .ok()
+        else {
+            return serde_json::Value::Null;
+        };
+        let settings = js_sys::Reflect::get(&track, &"getSettings".into())
+            .ok()
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+            .and_then(|f| f.call0(&track).ok())
+            .unwrap_or(JsValue::UNDEFINED);
+        let num = |k: &str| {
+            js_sys::Reflect::get(&settings, &k.into())
+                .ok()
+                .and_then(|v| v.as_f64())
+        };
+        let text = js_sys::Reflect::get(&settings, &"facingMode".into())
+            .ok()
+            .and_then(|v| v.as_string());
+        serde_json::json!({
+            "label": track.label(),
+            "width": num("width").map(|v| v as u32),
+            "height": num("height").map(|v| v as u32),
+            "frame_rate": num("frameRate"),
+            "facing_mode": text,
+        })
+    }
+
     pub fn stop(&self) {
         for track in self.stream.get_tracks().iter() {
             if let Ok(t) = track.dyn_into::<web_sys::MediaStreamTrack>() {

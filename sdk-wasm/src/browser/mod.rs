@@ -23,7 +23,7 @@ export type ChallengeType = "BLINK" | "TURN_LEFT" | "TURN_RIGHT" | "LOOK_UP" | "
 export type GuidanceCode =
   | "loading" | "camera_starting" | "face_not_found" | "multiple_faces" | "move_closer"
   | "move_back" | "centre_face" | "face_out_of_frame" | "too_dark" | "too_bright"
-  | "hold_steady" | "look_straight" | "blink" | "turn_left" | "turn_right" | "look_up"
+  | "hold_steady" | "look_straight" | "light" | "blink" | "turn_left" | "turn_right" | "look_up"
   | "smile" | "open_mouth" | "checking" | "passed" | "not_passed" | "cancelled" | "error";
 
 /** Errors to branch on (`error.code`). */
@@ -75,6 +75,13 @@ export interface StartOptions {
   signal?: AbortSignal;
   /** Longest wait for a usable face before the capture starts, ms (default 30000). */
   faceTimeoutMs?: number;
+  /**
+   * Decline the light challenge (checks created with `light_challenge`): the screen then
+   * shows no colours, and the result records that the user opted out. Offer it to
+   * users who are sensitive to flashing light; the colours change at most twice a
+   * second and include no saturated red. Default false.
+   */
+  lightOptOut?: boolean;
 }
 
 export interface LivecheckResult {
@@ -125,6 +132,7 @@ fn options(value: &JsValue) -> Result<run::Options, SdkError> {
         redirect: get(value, "redirect").as_bool().unwrap_or(false),
         signal: get(value, "signal").dyn_into().ok(),
         face_timeout_ms: timeout.clamp(1000.0, 600_000.0) as u32,
+        light_opt_out: get(value, "lightOptOut").as_bool().unwrap_or(false),
     })
 }
 

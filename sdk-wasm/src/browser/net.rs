@@ -4,6 +4,7 @@
 use std::cell::RefCell;
 
 use livecheck_core::protocol::{ChallengeScript, FrameEnvelope};
+use livecheck_core::timeline::Cue;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
@@ -55,6 +56,7 @@ pub struct Api {
 enum Body<'a> {
     None,
     Image(&'a [u8], &'a str),
+    Json(&'a str),
 }
 
 impl Api {
@@ -105,9 +107,18 @@ impl Api {
         for (k, v) in extra {
             headers.set(k, v).map_err(internal)?;
         }
-        if let Body::Image(bytes, ty) = body {
-            headers.set("content-type", ty).map_err(internal)?;
-            init.set_body(&js_sys::Uint8Array::from(bytes).into());
+        match body {
+            Body::Image(bytes, ty) => {
+                headers.set("content-type", ty).map_err(internal)?;
+                init.set_body(&js_sys::Uint8Array::from(bytes).into());
+            }
+            Body::Json(text) => {
+                headers
+                    .set("content-type", "application/json")
+                    .map_err(internal)?;
+                init.set_body(&JsValue::from_str(text));
+            }
+            Body::None => {}
         }
         init.set_headers(&headers);
         let ctrl = AbortController::new().map_err(internal)?;
@@ -169,24 +180,31 @@ impl Api {
         self.json("POST", &path, body, extra, ms).await
     }
 
-    pub async fn claim(&self) -> SdkResult<Claimed> {
-        let c: Claimed = self.capture("claim", Body::None, &[], CALL_MS).await?;
+    /// Claims the link; `light_opt_out` declines the light challenge's colours.
+    pub async fn claim(&self, light_opt_out: bool) -> SdkResult<Claimed> {
+        let body = serde_json::json!({ "light_opt_out": light_opt_out }).to_string();
+        let c: Claimed = self
+            .capture("claim", Body::Json(&body), &[], CALL_MS)
+            .await?;
         *self.client_token.borrow_mut() = Some(c.client_token.clone());
         Ok(c)
     }
 
-    pub async fn upload(&self, envelope: &FrameEnvelope, jpeg: &[u8]) -> SdkResult<()> {
+    /// Uploads one frame; the answer says what to show now (a challenge revealed, the
+    /// light's colour).
+    pub async fn upload(&self, envelope: &FrameEnvelope, jpeg: &[u8]) -> SdkResult<Cue> {
         let env = serde_json::to_string(envelope)
             .map_err(|e| SdkError::new(Code::Internal, e.to_string()))?;
         let headers = [("livecheck-envelope", env.as_str())];
-        let _: serde_json::Value = self
-            .capture("frames", Body::Image(jpeg, "image/jpeg"), &headers, CALL_MS)
-            .await?;
-        Ok(())
+        self.capture("frames", Body::Image(jpeg, "image/jpeg"), &headers, CALL_MS)
+            .await
     }
 
-    pub async fn finish(&self) -> SdkResult<Finished> {
-        self.capture("finish", Body::None, &[], FINISH_MS).await
+    /// Asks for the decision, with what the SDK saw of its camera and timing.
+    pub async fn finish(&self, report: &serde_json::Value) -> SdkResult<Finished> {
+        let body = report.to_string();
+        self.capture("finish", Body::Json(&body), &[], FINISH_MS)
+            .await
     }
 
     /// Cancels the check; returns where the browser should go.

@@ -8,6 +8,7 @@ use futures_channel::mpsc;
 use futures_util::future::join;
 use futures_util::StreamExt;
 use livecheck_core::protocol::{sha256, FrameSigner};
+use livecheck_core::timeline::Cue;
 use livecheck_core::tracking::FaceTrack;
 use livecheck_core::{Engine, Frame, ModelBytes, ObserveOptions};
 use serde::Serialize;
@@ -32,6 +33,8 @@ pub struct Options {
     pub signal: Option<web_sys::AbortSignal>,
     /// Longest wait for a usable face before the capture starts.
     pub face_timeout_ms: u32,
+    /// Decline the light challenge's colours (the user asked: photosensitivity).
+    pub light_opt_out: bool,
 }
 
 #[derive(Serialize)]
@@ -215,6 +218,29 @@ pub async fn run(opts: Options) -> SdkResult<Outcome> {
     }
 }
 
+/// Frames queued longer than this (ms after they were taken) are dropped, not sent.
+const STALE_MS: f64 = 1500.0;
+
+/// What the SDK tells the verifier with the finish call: its camera, and the time
+/// between the frames it analysed. Risk signals only: the verifier decides without them.
+fn finish_report(camera: &Camera, intervals: &[f64]) -> serde_json::Value {
+    let mut sorted = intervals.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        sorted
+            .get(((sorted.len() as f64 - 1.0) * q).round() as usize)
+            .copied()
+    };
+    serde_json::json!({
+        "camera": camera.report(),
+        "timing": {
+            "frames_analysed": intervals.len() + usize::from(!intervals.is_empty()),
+            "median_interval_ms": at(0.5),
+            "p90_interval_ms": at(0.9),
+        },
+    })
+}
+
 fn navigate(url: &str) {
     if let Some(w) = web_sys::window() {
         let _ = w.location().assign(url);
@@ -275,9 +301,9 @@ async fn capture(
         sleep(0).await;
     }
 
-    let claimed = api.claim().await?;
+    let claimed = api.claim(s.opts.light_opt_out).await?;
     let script = claimed.script;
-    s.total.set(script.challenges.len());
+    s.total.set(script.challenge_count as usize);
     s.ui.set_cancel_visible(
         claimed.can_cancel || !s.opts.redirect,
         if s.opts.redirect { "Back" } else { "Cancel" },
@@ -286,21 +312,31 @@ async fn capture(
         .map_err(|e| SdkError::new(Code::Internal, e.to_string()))?;
     let signer = FrameSigner::new(&key, &script.session_id, &script.nonce)
         .map_err(|e| SdkError::new(Code::Internal, e.to_string()))?;
-    let cap_ms = (script.capture.baseline_ms
-        + script.challenges.iter().map(|c| c.window_ms).sum::<u64>()) as f64
+    let cap_ms = (script.capture.baseline_ms + script.window_ms * script.challenge_count as u64)
+        as f64
         + 2000.0;
-    let challenges: Vec<&'static str> = script.challenges.iter().map(|c| c.kind.as_str()).collect();
     let mut flow = Capture::new(script);
 
     let (tx, rx) = mpsc::unbounded::<(u64, Option<u16>, Vec<u8>)>();
     let upload_error: RefCell<Option<SdkError>> = RefCell::new(None);
     let sent = Cell::new(0u32);
+    // The verifier's answers, for the capture loop to read (the light is painted at once).
+    let cues: RefCell<Vec<Cue>> = RefCell::new(Vec::new());
+    // The capture's clock starts now, just after the claim's answer (the verifier's
+    // starts at the claim: ours runs a network trip behind, never ahead).
+    let start = now_ms();
 
     let uploader = async {
         let mut signer = signer;
         let mut rx = rx;
+        let mut painted = None;
         while let Some((t, index, bytes)) = rx.next().await {
             if upload_error.borrow().is_some() {
+                continue;
+            }
+            // A frame queued behind a slow upload for longer than this is dropped
+            // rather than sent late (the verifier refuses frames older than 3 s).
+            if now_ms() - (start + t as f64) > STALE_MS {
                 continue;
             }
             let result = async {
@@ -308,7 +344,7 @@ async fn capture(
                     .sign(t, index, &bytes)
                     .map_err(|e| SdkError::new(Code::Internal, e.to_string()))?;
                 let mut tries = 0;
-                loop {
+                let cue = loop {
                     match api.upload(&env, &bytes).await {
                         Err(e) if e.code == Code::Network && tries < 2 => {
                             tries += 1;
@@ -317,6 +353,11 @@ async fn capture(
                         r => break r,
                     }
                 }?;
+                if cue.light != painted {
+                    painted = cue.light;
+                    s.ui.light(cue.light);
+                }
+                cues.borrow_mut().push(cue);
                 sent.set(sent.get() + 1);
                 Ok(())
             }
@@ -327,9 +368,10 @@ async fn capture(
         }
     };
 
+    let intervals: RefCell<Vec<f64>> = RefCell::new(Vec::new());
     let capture_loop = async {
-        let start = now_ms();
         let mut end = None;
+        let mut last_grab: Option<f64> = None;
         let mut track = FaceTrack::default();
         let mut analysed = 0u32;
         while end.is_none() {
@@ -346,6 +388,12 @@ async fn capture(
             };
             let t0 = now_ms();
             let t = (t0 - start).max(0.0) as u64;
+            if let Some(last) = last_grab.replace(t0) {
+                intervals.borrow_mut().push(t0 - last);
+            }
+            for cue in cues.borrow_mut().drain(..) {
+                flow.cue(&cue);
+            }
             // The browser encodes the JPEG the verifier receives (the canvas as grabbed)
             // while the same pixels are analysed here.
             let encoding = camera.jpeg();
@@ -385,10 +433,10 @@ async fn capture(
             if let Some(index) = step.send {
                 let _ = tx.unbounded_send((t, index, jpeg));
             }
-            let challenge = challenges
-                .get(step.seen)
+            let challenge = flow
+                .current()
                 .filter(|_| step.guidance.is_challenge())
-                .map(|c| (step.seen, *c));
+                .map(|c| (step.seen, c.kind.as_str()));
             s.ui.state(
                 if matches!(
                     step.guidance,
@@ -430,10 +478,12 @@ async fn capture(
         return Err(e);
     }
 
+    s.ui.light(None);
     s.ui.state("idle");
     s.prompt(Guidance::Checking, None);
     s.progress("checking", flow.seen(), sent.get(), 1.0, Cost::default());
-    let finished = api.finish().await?;
+    let report = finish_report(camera, &intervals.borrow());
+    let finished = api.finish(&report).await?;
     let lc_token = web_sys::Url::new(&finished.redirect_url)
         .ok()
         .and_then(|u| u.search_params().get("lc_token"));

@@ -1,7 +1,8 @@
 //! The SDK's own DOM inside the integrator's container: the mirrored preview, the
 //! prompt in a polite ARIA live region, progress, and real buttons (keyboard usable).
 //! No flashing; the only transition (the frame's colour) is off under
-//! `prefers-reduced-motion`.
+//! `prefers-reduced-motion`. The light challenge paints the page around the preview in
+//! the colours the verifier reveals (at most two changes a second, no saturated red).
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -14,7 +15,10 @@ use crate::error::{js_message, Code, SdkError, SdkResult};
 use crate::guidance::{Guidance, Locale};
 
 const CSS: &str = "\
-.lc-root{font:16px/1.4 system-ui,sans-serif;max-width:640px;margin:0 auto;color:#1a1a1a}\
+.lc-root{font:16px/1.4 system-ui,sans-serif;max-width:640px;margin:0 auto;color:#1a1a1a;position:relative}\
+.lc-light{position:fixed;inset:0;z-index:2147483000;pointer-events:none;transition:background-color .1s linear}\
+.lc-root[data-light] .lc-stage,.lc-root[data-light] .lc-prompt{position:relative;z-index:2147483001}\
+.lc-root[data-light] .lc-prompt{background:#fff;border-radius:8px;padding:.25em .5em}\
 .lc-stage{position:relative;aspect-ratio:4/3;background:#222;border-radius:12px;overflow:hidden;\
 border:4px solid #888;transition:border-color .6s ease}\
 .lc-root[data-state=ok] .lc-stage{border-color:#1b7f3b}\
@@ -30,6 +34,7 @@ border:4px solid #888;transition:border-color .6s ease}\
 
 pub struct Ui {
     root: HtmlElement,
+    light: HtmlElement,
     video: HtmlVideoElement,
     prompt: Element,
     progress: Element,
@@ -74,6 +79,9 @@ impl Ui {
         let _ = progress.set_attribute("max", "1");
         let _ = progress.set_attribute("value", "0");
         let _ = progress.set_attribute("aria-label", "Progress");
+        let light: HtmlElement = el(&doc, "div", "lc-light")?.unchecked_into();
+        let _ = light.set_attribute("aria-hidden", "true");
+        light.set_hidden(true);
         let actions = el(&doc, "div", "lc-actions")?;
         let cancel: HtmlButtonElement = el(&doc, "button", "lc-cancel")?.unchecked_into();
         cancel.set_type("button");
@@ -95,12 +103,13 @@ impl Ui {
         append(&stage, &oval)?;
         append(&actions, &cancel)?;
         append(&actions, &next)?;
-        for child in [&style, &stage, &prompt, &progress, &actions] {
+        for child in [&style, &light, &stage, &prompt, &progress, &actions] {
             append(&root, child)?;
         }
         append(container, &root)?;
         Ok(Self {
             root,
+            light,
             video,
             prompt,
             progress,
@@ -135,6 +144,26 @@ impl Ui {
         let _ = self.root.set_attribute("data-state", state);
     }
 
+    /// Paints the light challenge's colour around the preview, or takes it away.
+    pub fn light(&self, colour: Option<[u8; 3]>) {
+        match colour {
+            Some([r, g, b]) => {
+                let _ = self
+                    .light
+                    .style()
+                    .set_property("background-color", &format!("rgb({r},{g},{b})"));
+                let _ = self
+                    .root
+                    .set_attribute("data-light", &format!("{r},{g},{b}"));
+                self.light.set_hidden(false);
+            }
+            None => {
+                self.light.set_hidden(true);
+                let _ = self.root.remove_attribute("data-light");
+            }
+        }
+    }
+
     pub fn progress(&self, fraction: f64) {
         let _ = self
             .progress
@@ -155,6 +184,7 @@ impl Ui {
     }
 
     pub fn finished(&self) {
+        self.light(None);
         self.cancel.set_hidden(true);
         let _ = self.root.set_attribute("data-finished", "true");
     }

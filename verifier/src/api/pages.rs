@@ -131,15 +131,18 @@ pub async fn capture_page(
         "Liveness check",
         &format!(
             "<p id=\"lc-status\" role=\"status\" aria-live=\"polite\">This check needs JavaScript \
-             and a camera.</p><p><button type=\"button\" id=\"lc-start\" hidden>Start</button></p>\
-             <div id=\"lc-capture\" data-link=\"{}/l/{}\" data-mode=\"{}\"></div>{cancel}",
+             and a camera.</p><p><button type=\"button\" id=\"lc-start\" hidden>Start</button> \
+             <button type=\"button\" id=\"lc-start-plain\" class=\"secondary\" hidden>Start \
+             without the colours</button></p>\
+             <div id=\"lc-capture\" data-link=\"{}/l/{}\" data-mode=\"{}\" data-light=\"{}\"></div>{cancel}",
             escape(&state.public_url),
             escape(&link),
             if check.is_passive() {
                 "passive"
             } else {
                 "active"
-            }
+            },
+            if check.light_challenge { "on" } else { "off" }
         ),
         Some("capture.js"),
     )
