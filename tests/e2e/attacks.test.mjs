@@ -50,7 +50,7 @@ test("a printed photo as the camera: not passed, with a reason, and the page sho
   assert.ok(["spoof_detected", "challenge_failed"].includes(result.body.failure_reason), result.body.failure_reason);
 });
 
-test("a tampered client uploading correctly signed frames of a photo is still not passed", async () => {
+test("a tampered client: a burst is refused by the clock, and correctly signed frames of a photo sent in time are still not passed", async () => {
   const check = await verifier.create({
     return_url: `${verifier.url}/healthz?from=tampered`,
     challenges: ["BLINK", "SMILE"],
@@ -61,7 +61,9 @@ test("a tampered client uploading correctly signed frames of a photo is still no
     await page.goto(check.url);
     const link = new URL(check.url).pathname.split("/").pop();
     // The injected script claims the link itself and signs with WebCrypto, following the
-    // canonical layout documented in core/src/protocol.rs; it claims every challenge done.
+    // canonical layout documented in core/src/protocol.rs. First it sends a frame claiming
+    // a time ahead of the verifier's clock; then the photo's frames at real speed, asking
+    // for each challenge as the protocol says (a frame tagged with its index).
     const finished = await page.evaluate(async ({ link, frames }) => {
       const hex = (s) => Uint8Array.from(s.match(/../g).map((h) => parseInt(h, 16)));
       const toHex = (b) => [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
@@ -78,17 +80,16 @@ test("a tampered client uploading correctly signed frames of a photo is still no
       };
       const post = (path, init = {}) => fetch(`/capture/${link}${path}`, { method: "POST", ...init });
       const claim = await (await post("/claim")).json();
+      const start = performance.now();
       const auth = { authorization: `Bearer ${claim.client_token}` };
       const enc = new TextEncoder();
       const sid = enc.encode(claim.script.session_id);
       const key = await crypto.subtle.importKey("raw", hex(claim.frame_key), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
       let prev = new Uint8Array(await crypto.subtle.digest("SHA-256",
         cat(enc.encode("LCCHAIN1"), int(2, sid.length), sid, hex(claim.script.nonce))));
-      for (let seq = 0; seq < frames.length; seq++) {
-        const bytes = Uint8Array.from(atob(frames[seq]), (c) => c.charCodeAt(0));
+      let seq = 0;
+      const send = async (bytes, t, index) => {
         const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-        const t = seq * 100;
-        const index = t < 1000 ? null : t < 4000 ? 0 : 1;
         const layout = cat(enc.encode("LCFRAME1"), int(2, sid.length), sid, int(4, seq), int(8, t),
           int(2, index ?? 0xffff), digest, prev);
         const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, layout));
@@ -98,12 +99,29 @@ test("a tampered client uploading correctly signed frames of a photo is still no
           headers: { ...auth, "content-type": "image/jpeg", "livecheck-envelope": JSON.stringify(envelope) },
           body: bytes,
         });
-        if (r.status !== 201) return { uploadRefused: seq, body: await r.text() };
-        prev = mac;
+        const body = await r.json();
+        if (r.status === 201) { prev = mac; seq += 1; }
+        return { status: r.status, body };
+      };
+      const photo = (i) => Uint8Array.from(atob(frames[i % frames.length]), (c) => c.charCodeAt(0));
+      const burst = await send(photo(0), 3000, null);
+      let revealed = [];
+      for (let i = 0; i < 60; i++) {
+        const t = i * 100;
+        await new Promise((r) => setTimeout(r, Math.max(0, start + t - performance.now())));
+        // After the baseline ask for the first challenge, two seconds on for the next.
+        const index = t < 1000 ? null : Math.min(revealed.length, t < 3000 ? 0 : 1);
+        const r = await send(photo(i + 1), t, index);
+        if (r.status !== 201) return { uploadRefused: t, body: r.body, burst };
+        if (r.body.challenge && !revealed.includes(r.body.challenge.type)) revealed.push(r.body.challenge.type);
       }
-      return (await post("/finish", { headers: auth })).json();
-    }, { link, frames: frames.slice(0, 60).map((f) => f.toString("base64")) });
+      const fin = await (await post("/finish", { headers: auth })).json();
+      return { ...fin, burst, revealed };
+    }, { link, frames: frames.slice(0, 61).map((f) => f.toString("base64")) });
+    assert.equal(finished.burst.status, 409, JSON.stringify(finished.burst));
+    assert.equal(finished.burst.body.code, "frame_ahead_of_clock");
     assert.equal(finished.uploadRefused, undefined, JSON.stringify(finished));
+    assert.deepEqual(finished.revealed, ["BLINK", "SMILE"]);
     assert.equal(finished.passed, false, JSON.stringify(finished));
     assert.ok(finished.failure_reason, JSON.stringify(finished));
     assert.match(finished.redirect_url, /error=/);

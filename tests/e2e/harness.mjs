@@ -234,3 +234,74 @@ export function writeClip(frames) {
   writeFileSync(path, Buffer.concat(frames));
   return path;
 }
+
+/**
+ * A scripted camera, for tests that need a camera that reacts to the page (Chromium's
+ * fake camera plays a file and cannot): `getUserMedia` is replaced, before any page
+ * script runs, by a canvas stream playing `frames` (JPEG buffers) at 30 fps. It plays
+ * the clip from frame 0 while the user is being positioned, and from `startAt` again
+ * when the capture starts (the SDK's first capture prompt), so the capture sees the
+ * clip from a known point. With `light`, it lights the face the way the screen would:
+ * the colour the SDK paints around the preview (`.lc-root[data-light]`, "r,g,b"),
+ * `light.delayMs` late (0: in time), applied with core's reflection model
+ * (`light::light_face`): every channel scaled by `1 + strength · m · colour/255`, `m`
+ * 1 over an ellipse filling the face box (`light.face`, frame pixels) and falling to 0 at
+ * 1.4 times its size; `strength` 0.2 (a phone at arm's length in a dim room).
+ */
+export async function scriptedCamera(page, frames, { startAt = 0, light = null } = {}) {
+  await page.route("**/__camera/*", (route) => {
+    const i = Number(new URL(route.request().url()).pathname.split("/").pop());
+    route.fulfill({ status: 200, contentType: "image/jpeg", body: Buffer.from(frames[i]) });
+  });
+  await page.addInitScript(({ count, startAt, light }) => {
+    navigator.mediaDevices.getUserMedia = async () => {
+      const bitmaps = await Promise.all(Array.from({ length: count }, async (_, i) =>
+        createImageBitmap(await (await fetch(`/__camera/${i}`)).blob())));
+      const canvas = document.createElement("canvas");
+      canvas.width = bitmaps[0].width;
+      canvas.height = bitmaps[0].height;
+      const ctx = canvas.getContext("2d", { willReadFrequently: true });
+      const history = [{ at: 0, colour: null }];
+      let origin = performance.now();
+      let from = 0;
+      let capturing = false;
+      const tick = () => {
+        const now = performance.now();
+        const root = document.querySelector(".lc-root");
+        const guidance = root?.getAttribute("data-guidance");
+        if (!capturing && ["light", "hold_steady"].includes(guidance)) {
+          capturing = true;
+          origin = now;
+          from = startAt;
+        }
+        const colour = root?.getAttribute("data-light") || null;
+        if (colour !== history[history.length - 1].colour) history.push({ at: now, colour });
+        const i = Math.min(from + Math.floor((now - origin) / (1000 / 30)), count - 1);
+        ctx.drawImage(bitmaps[capturing ? i : i % count], 0, 0);
+        const shown = light && [...history].reverse().find((h) => h.at <= now - light.delayMs)?.colour;
+        if (shown) {
+          const gain = shown.split(",").map((c) => 0.2 * Number(c) / 255);
+          const { x, y, width, height } = light.face;
+          const [cx, cy, rx, ry] = [x + width / 2, y + height / 2, width * 0.5, height * 0.6];
+          const x0 = Math.max(0, Math.floor(cx - 1.4 * rx)), y0 = Math.max(0, Math.floor(cy - 1.4 * ry));
+          const x1 = Math.min(canvas.width, Math.ceil(cx + 1.4 * rx)), y1 = Math.min(canvas.height, Math.ceil(cy + 1.4 * ry));
+          const img = ctx.getImageData(x0, y0, x1 - x0, y1 - y0);
+          const d = img.data;
+          for (let py = y0; py < y1; py++) {
+            for (let px = x0; px < x1; px++) {
+              const r = Math.hypot((px + 0.5 - cx) / rx, (py + 0.5 - cy) / ry);
+              const m = Math.min(1, Math.max(0, (1.4 - r) / 0.4));
+              if (m === 0) continue;
+              const k = ((py - y0) * (x1 - x0) + (px - x0)) * 4;
+              for (let c = 0; c < 3; c++) d[k + c] = Math.min(255, Math.round(d[k + c] * (1 + gain[c] * m)));
+            }
+          }
+          ctx.putImageData(img, x0, y0);
+        }
+      };
+      tick();
+      setInterval(tick, 1000 / 30);
+      return canvas.captureStream(30);
+    };
+  }, { count: frames.length, startAt, light });
+}

@@ -108,9 +108,27 @@ impl RiskSignals {
     }
 }
 
-/// The known virtual camera `label` names.
+/// The known virtual camera `label` names. Also `unlabelled` for no name at all (a
+/// camera the browser opened after permission always has one), `file` for a video
+/// file played as a camera (Chromium's test device names the file), and `synthetic` for
+/// a random id in place of a name (a canvas or other generated stream's track).
 pub fn virtual_camera(label: &str) -> Option<String> {
+    let label = label.trim();
+    if label.is_empty() {
+        return Some("unlabelled".into());
+    }
     let lower = label.to_lowercase();
+    if [".y4m", ".mjpeg", ".mjpg", ".mp4"]
+        .iter()
+        .any(|ext| lower.ends_with(ext))
+        || label.starts_with('/')
+    {
+        return Some("file".into());
+    }
+    let id_like = |c: char| c.is_ascii_alphanumeric() || "+/=-_{}".contains(c);
+    if label.len() >= 32 && label.chars().all(id_like) {
+        return Some("synthetic".into());
+    }
     VIRTUAL_CAMERAS
         .iter()
         .find(|v| lower.contains(*v))
@@ -153,6 +171,15 @@ mod tests {
         assert_eq!(
             virtual_camera("ManyCam Video Source").as_deref(),
             Some("manycam")
+        );
+        assert_eq!(virtual_camera("").as_deref(), Some("unlabelled"));
+        assert_eq!(
+            virtual_camera("/work/shared/testdata/video/clip.mjpeg").as_deref(),
+            Some("file")
+        );
+        assert_eq!(
+            virtual_camera("2FXjdUDnX1Nxxb350XcH7b9yuWl65QyxPbxkhxSbDl2KC++R/ua/O0jLazzX+S/A5MRrP54dfaSfs/XCxbK6IQ==").as_deref(),
+            Some("synthetic")
         );
         assert_eq!(virtual_camera("FaceTime HD Camera (Built-in)"), None);
         assert_eq!(virtual_camera("Integrated Webcam (0bda:58f4)"), None);
