@@ -7,7 +7,7 @@ use livecheck_core::challenge::{judge_windows, ChallengeRules};
 use livecheck_core::decode::{decode, split_mjpeg};
 use livecheck_core::manifest::ModelFiles;
 use livecheck_core::protocol::{CaptureParams, ChallengeScript};
-use livecheck_core::timeline::{CaptureLog, CapturePlan, ClockLimits, Cue};
+use livecheck_core::timeline::{CaptureLog, CapturePlan, ClockLimits, Cue, LightPlan};
 use livecheck_core::{ChallengeKind, Engine, Observation, ObserveOptions, RgbaImage};
 use livecheck_sdk::flow::{
     Capture, End, Positioning, Step, MIN_FRAME_GAP_MS, POSITIONED_FRAMES, SEEN_MARGIN,
@@ -113,6 +113,23 @@ impl Session {
         Self {
             capture: Capture::new(script(kinds)),
             verifier: Verifier::new(kinds),
+        }
+    }
+
+    /// With the light challenge: the verifier's plan as its claim makes it (the
+    /// baseline lasts the sequence and 300 ms more).
+    fn with_light(kinds: &[ChallengeKind]) -> Self {
+        let light = LightPlan::from_seed(&[9; 32]);
+        let baseline_ms = light.start_ms + light.total_ms() + 300;
+        let mut verifier = Verifier::new(kinds);
+        verifier.plan.baseline_ms = baseline_ms;
+        verifier.plan.light = Some(light);
+        let mut script = script(kinds);
+        script.light = true;
+        script.capture.baseline_ms = baseline_ms;
+        Self {
+            capture: Capture::new(script),
+            verifier,
         }
     }
 
@@ -345,4 +362,70 @@ fn a_picture_already_sent_is_neither_sent_again_nor_judged() {
         .send
         .is_some());
     assert_eq!(capture.capture.seen(), 1);
+}
+
+#[test]
+fn with_the_light_challenge_the_flow_holds_still_until_the_light_is_done_then_asks() {
+    let turned = turning_face();
+    let mut session = Session::with_light(&[ChallengeKind::TurnLeft]);
+    let mut t = 0;
+    let mut tags = Vec::new();
+    let mut guidance = Vec::new();
+    while session.verifier.log.revealed_ms.is_empty() && t < 10_000 {
+        let step = session.step(turned(t, 0.0), picture(t));
+        if let Some(tag) = step.send {
+            tags.push((t, tag));
+        }
+        guidance.push((t, step.guidance));
+        t += 100;
+    }
+    let off = session
+        .verifier
+        .log
+        .light_off_ms
+        .expect("the light ran to its end");
+    let first_ask = tags.iter().find(|(_, tag)| tag.is_some()).map(|&(t, _)| t);
+    // Not one frame asked for a challenge while the colours showed.
+    assert!(
+        first_ask.is_some_and(|a| a + 30 >= off),
+        "asked at {first_ask:?}, light off at {off}"
+    );
+    assert!(guidance
+        .iter()
+        .filter(|(t, _)| t + 30 < off)
+        .all(|(_, g)| *g == Guidance::Light));
+    assert_eq!(session.verifier.log.light_shown_ms.len(), 5);
+    assert!(session.verifier.log.revealed_ms[0] >= off);
+}
+
+#[test]
+fn a_passive_capture_with_the_light_ends_only_after_the_light() {
+    let obs = still_face();
+    let mut session = Session::with_light(&[]);
+    let mut end = None;
+    let mut t = 0;
+    while end.is_none() && t < 10_000 {
+        end = session
+            .step(
+                Observation {
+                    t_ms: t,
+                    ..obs.clone()
+                },
+                picture(t),
+            )
+            .end
+            .map(|e| (e, t));
+        t += 100;
+    }
+    let off = session
+        .verifier
+        .log
+        .light_off_ms
+        .expect("the light ran to its end");
+    let (e, at) = end.unwrap();
+    assert_eq!(e, End::AllSeen);
+    assert!(
+        at + 30 >= off && at >= session.verifier.plan.baseline_ms,
+        "ended at {at}, light off at {off}"
+    );
 }
