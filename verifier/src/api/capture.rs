@@ -171,6 +171,8 @@ async fn session(state: &web::Data<AppState>, req: &HttpRequest, link: String) -
 }
 
 #[utoipa::path(post, path = "/capture/{link}/claim", params(("link" = String, Path)),
+    request_body(content = Option<ClaimIn>, content_type = "application/json",
+        description = "optional: `{\"light_opt_out\": true}` declines the light challenge"),
     responses((status = 200, body = Claimed), (status = 404, description = "not_found"),
               (status = 409, description = "link_already_used"), (status = 410, description = "expired")))]
 pub async fn claim(
@@ -261,7 +263,7 @@ const IMAGE_TYPES: &[&str] = &["image/jpeg", "image/png", "image/webp"];
     responses((status = 201, body = FrameAccepted),
         (status = 400, description = "invalid_envelope, wrong_session, image_digest_mismatch"),
         (status = 401, description = "invalid_signature, unauthorized"),
-        (status = 409, description = "replayed_frame, out_of_order, outside_time_window, frame_limit_reached"),
+        (status = 409, description = "replayed_frame, out_of_order, outside_time_window, frame_ahead_of_clock, frame_too_late, frame_rate_exceeded, frame_limit_reached"),
         (status = 413, description = "payload_too_large"), (status = 415, description = "unsupported_media_type"),
         (status = 422, description = "invalid_image")))]
 pub async fn upload_frame(
@@ -395,6 +397,8 @@ impl Drop for FinishGuard<'_> {
 }
 
 #[utoipa::path(post, path = "/capture/{link}/finish", params(("link" = String, Path)),
+    request_body(content = Option<FinishIn>, content_type = "application/json",
+        description = "optional: what the SDK saw of its camera and frame timing (risk signals only)"),
     responses((status = 200, body = Finished), (status = 409, description = "invalid_state"),
               (status = 410, description = "expired"), (status = 503, description = "not_ready")))]
 pub async fn finish(
