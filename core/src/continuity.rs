@@ -251,3 +251,119 @@ pub fn check(
         broken,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::challenge::{ChallengeKind, Signal, VerdictValues};
+    use crate::detector::DetectedFace;
+    use crate::geometry::{BoundingBox, Point};
+    use crate::quality::Quality;
+
+    fn at(t_ms: u64, x: f32) -> Observation {
+        Observation {
+            t_ms,
+            width: 640,
+            height: 480,
+            faces: 1,
+            face: Some(DetectedFace {
+                bbox: BoundingBox {
+                    x,
+                    y: 100.0,
+                    width: 200.0,
+                    height: 240.0,
+                },
+                landmarks: [Point::new(0.0, 0.0); 5],
+                score: 0.9,
+            }),
+            quality: Quality::default(),
+            mesh: None,
+            live_probability: None,
+            descriptor: None,
+            appearance: None,
+        }
+    }
+
+    fn passed(frames: Vec<usize>) -> ChallengeVerdict {
+        ChallengeVerdict {
+            kind: ChallengeKind::TurnLeft,
+            passed: true,
+            t_ms: None,
+            frames,
+            values: VerdictValues {
+                signal: Signal::Yaw,
+                baseline: None,
+                start: None,
+                peak: None,
+                end: None,
+                threshold: 7.0,
+            },
+        }
+    }
+
+    #[test]
+    fn a_face_moving_further_than_a_head_can_breaks_the_take() {
+        let limits = ContinuityLimits::default();
+        let rules = ChallengeRules::default();
+        // A third of a face width in 100 ms is a quick head; a whole width is a cut.
+        let quick = [at(0, 100.0), at(100, 166.0), at(200, 230.0)];
+        let c = check(&quick, 0, &[], &[], &rules, &limits);
+        assert_eq!(c.broken, None, "{c:?}");
+        assert!(c.max_motion < 1.0);
+        let cut = [at(0, 100.0), at(100, 300.0)];
+        let c = check(&cut, 0, &[], &[], &rules, &limits);
+        assert_eq!(c.broken, Some(Break::Motion), "{c:?}");
+        // The same distance over a second and a half is a walk across the frame.
+        let slow = [at(0, 100.0), at(1500, 300.0)];
+        assert_eq!(check(&slow, 0, &[], &[], &rules, &limits).broken, None);
+    }
+
+    #[test]
+    fn an_action_seen_through_gaps_over_the_limit_breaks_the_take() {
+        let limits = ContinuityLimits {
+            // Rest motion needs meshes; these frames have none.
+            min_rest_frames: 0,
+            min_rest_motion: 0.0,
+            ..ContinuityLimits::default()
+        };
+        let rules = ChallengeRules::default();
+        let times = [0, 100, 200, 1000, 1100, 1200, 1300];
+        let obs: Vec<Observation> = times.iter().map(|&t| at(t, 100.0)).collect();
+        // The action from frame 3 to 5, its window open from 900 ms: no gap over 200 ms.
+        let c = check(
+            &obs,
+            0,
+            &[passed(vec![3, 4, 5])],
+            &[Some(900)],
+            &rules,
+            &limits,
+        );
+        assert_eq!((c.broken, c.max_gap_ms), (None, 100), "{c:?}");
+        // The window open from 150 ms: 800 ms between 200 and 1000.
+        let c = check(
+            &obs,
+            0,
+            &[passed(vec![3, 4, 5])],
+            &[Some(150)],
+            &rules,
+            &limits,
+        );
+        assert_eq!(
+            (c.broken, c.max_gap_ms),
+            (Some(Break::FrameRate), 800),
+            "{c:?}"
+        );
+    }
+
+    #[test]
+    fn a_capture_mostly_of_repeats_is_broken_by_them() {
+        let limits = ContinuityLimits::default();
+        let obs = [at(0, 100.0), at(100, 100.0)];
+        let c = check(&obs, 2, &[], &[], &ChallengeRules::default(), &limits);
+        assert_eq!(c.broken, Some(Break::Repeats));
+        assert_eq!(
+            check(&obs, 1, &[], &[], &ChallengeRules::default(), &limits).broken,
+            None
+        );
+    }
+}

@@ -43,6 +43,8 @@ pub async fn home(state: web::Data<AppState>) -> HttpResponse {
          <input id=\"demo-challenges\" name=\"challenges\" autocomplete=\"off\"></p>\
          <p><input type=\"checkbox\" id=\"demo-passive\" name=\"mode\" value=\"passive\"> \
          <label for=\"demo-passive\">Passive: no prompts, just look at the camera</label></p>\
+         <p><input type=\"checkbox\" id=\"demo-light\" name=\"light_challenge\" value=\"true\"> \
+         <label for=\"demo-light\">Light challenge: the screen shows a few colours your face must reflect</label></p>\
          <p><label for=\"demo-reference\">Reference selfie for face match (optional)</label><br>\
          <input type=\"file\" id=\"demo-reference\" name=\"reference\" accept=\"image/jpeg,image/png,image/webp\"></p>\
          <p><button type=\"submit\" id=\"demo-start\" autofocus>Start a liveness check</button></p></form>",
@@ -94,6 +96,9 @@ pub async fn start(state: web::Data<AppState>, payload: Multipart) -> HttpRespon
     }
     if let Some(mode) = form.optional_text("mode") {
         body["mode"] = serde_json::json!(mode);
+    }
+    if form.optional_text("light_challenge") == Some("true") {
+        body["light_challenge"] = serde_json::json!(true);
     }
     if let Some(selfie) = form.optional_file("reference") {
         use base64::Engine as _;
