@@ -31,6 +31,18 @@ pub fn sniff(bytes: &[u8]) -> Option<ImageFormat> {
     }
 }
 
+/// Which upload format the bytes are: JPEG, PNG or WebP, the formats the API takes
+/// (PPM is for local files only).
+pub fn sniff_upload(bytes: &[u8]) -> Option<ImageFormat> {
+    sniff(bytes).filter(|f| *f != ImageFormat::Pnm)
+}
+
+/// Decodes an uploaded image (JPEG, PNG or WebP) into upright RGBA.
+pub fn decode_upload(bytes: &[u8]) -> Result<RgbaImage, DecodeError> {
+    sniff_upload(bytes).ok_or(DecodeError::UnsupportedFormat)?;
+    decode(bytes)
+}
+
 /// Decodes bytes into upright RGBA.
 pub fn decode(bytes: &[u8]) -> Result<RgbaImage, DecodeError> {
     let format = sniff(bytes).ok_or(DecodeError::UnsupportedFormat)?;
@@ -141,6 +153,15 @@ mod tests {
             Err(DecodeError::UnsupportedFormat)
         );
         assert_eq!(decode(&[]), Err(DecodeError::UnsupportedFormat));
+    }
+
+    #[test]
+    fn ppm_is_read_from_files_but_not_taken_as_an_upload() {
+        let mut ppm = b"P6\n64 64\n255\n".to_vec();
+        ppm.extend(std::iter::repeat_n(128u8, 64 * 64 * 3));
+        assert_eq!(decode(&ppm).map(|i| i.width), Ok(64));
+        assert_eq!(sniff_upload(&ppm), None);
+        assert_eq!(decode_upload(&ppm), Err(DecodeError::UnsupportedFormat));
     }
 
     #[test]

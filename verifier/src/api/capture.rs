@@ -6,7 +6,7 @@
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use livecheck_core::decode::{decode, sniff};
+use livecheck_core::decode::{decode_upload, sniff_upload};
 use livecheck_core::protocol::{CaptureParams, ChallengeScript, FrameEnvelope};
 use livecheck_core::timeline::{CapturePlan, ClockLimits, Cue, LightPlan};
 use serde::{Deserialize, Serialize};
@@ -283,12 +283,15 @@ pub async fn upload_frame(
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    if !IMAGE_TYPES.contains(&declared.as_str()) || sniff(&body).is_none() {
+    // Declared as an image, and one of the three by its bytes (kept and served as what
+    // the bytes are, whatever was declared).
+    let Some(format) = sniff_upload(&body).filter(|_| IMAGE_TYPES.contains(&declared.as_str()))
+    else {
         return Err(ApiError::new(
             "unsupported_media_type",
             "frames must be JPEG, PNG or WebP images",
         ));
-    }
+    };
     let envelope: FrameEnvelope = req
         .headers()
         .get(ENVELOPE_HEADER)
@@ -345,12 +348,12 @@ pub async fn upload_frame(
         envelope.challenge_index,
     )?;
     let bytes = body.to_vec();
-    let decoded = web::block(move || decode(&bytes).map(|_| bytes)).await?;
+    let decoded = web::block(move || decode_upload(&bytes).map(|_| bytes)).await?;
     let bytes = decoded.map_err(|e| ApiError::bad_image("frame", &e))?;
     let frame = StoredFrame {
         seq: envelope.seq,
         t_ms: envelope.t_ms,
-        content_type: declared,
+        content_type: format.to_mime_type().to_string(),
         bytes,
     };
     let store = state.store.clone();

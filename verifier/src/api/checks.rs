@@ -208,6 +208,13 @@ const MAX_URL: usize = 2048;
 
 pub(crate) fn check_url(field: &str, value: &str) -> ApiResult<()> {
     let bad = || ApiError::invalid(format!("{field} must be an absolute http(s) URL"));
+    // The URL parser drops tabs and line breaks; they would come back in a Location
+    // header (and a CRLF there breaks the response).
+    if value.chars().any(char::is_control) {
+        return Err(ApiError::invalid(format!(
+            "{field} must not contain control characters"
+        )));
+    }
     if value.len() > MAX_URL {
         return Err(ApiError::invalid(format!(
             "{field} is longer than {MAX_URL}"

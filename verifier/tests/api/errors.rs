@@ -300,3 +300,49 @@ fn customer_api_refuses_bad_keys_and_bad_requests_without_writing() {
     let (s, e) = v.post("/liveness_check/redeem", &json!({"lc_token": "a.b.c"}));
     assert_eq!((s, e["code"].as_str()), (401, Some("invalid_token")));
 }
+
+#[test]
+fn ppm_uploads_and_control_characters_in_urls_are_refused() {
+    let shared = shared();
+    let v = &*shared;
+    // A PPM declared as a JPEG: refused as a frame and as a reference.
+    let mut ppm = b"P6\n64 64\n255\n".to_vec();
+    ppm.extend(std::iter::repeat_n(128u8, 64 * 64 * 3));
+    let created = v.create(json!({"return_url": "https://c.example/r", "challenges": ["BLINK"]}));
+    let cap = Capture::claim(v, &created);
+    let env = json!(cap.signer.clone().sign(0, None, &ppm).unwrap());
+    let (s, e) = cap.send_raw(&env, ppm.clone(), "image/jpeg");
+    assert_eq!(
+        (s, e["code"].as_str()),
+        (415, Some("unsupported_media_type")),
+        "{e}"
+    );
+    let r = v
+        .http
+        .put(v.url(&format!(
+            "/liveness_check/{}/reference",
+            created["id"].as_str().unwrap()
+        )))
+        .bearer_auth(&v.api_key)
+        .header("content-type", "image/jpeg")
+        .body(ppm)
+        .send()
+        .unwrap();
+    let (s, e) = status_json(r);
+    assert_eq!(
+        (s, e["code"].as_str()),
+        (415, Some("unsupported_media_type")),
+        "{e}"
+    );
+    // A line break in a URL would come back in a Location header.
+    for field in ["return_url", "cancel_url"] {
+        let mut body = json!({"return_url": "https://c.example/r"});
+        body[field] = json!("https://c.example/back\r\nSet-Cookie: x=1");
+        let (s, e) = v.post("/liveness_check", &body);
+        assert_eq!(
+            (s, e["code"].as_str()),
+            (400, Some("invalid_request")),
+            "{field}: {e}"
+        );
+    }
+}
