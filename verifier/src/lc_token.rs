@@ -99,20 +99,43 @@ impl TokenIssuer {
     }
 
     /// Checks signature, algorithm, kid, issuer, audience and expiry.
+    /// Verifies a token this verifier issued: its key, issuer and audience, times
+    /// (`exp`, and `nbf` when present, with no leeway), a lifetime no longer than the
+    /// configured one, and no `crit` header (no extension is understood here, so none
+    /// may be required).
     pub fn verify(&self, jwt: &str) -> Result<Claims, TokenError> {
         let header =
             jsonwebtoken::decode_header(jwt).map_err(|e| TokenError::Invalid(e.to_string()))?;
         if header.kid.as_deref() != Some(&self.kid) {
             return Err(TokenError::Invalid("unknown kid".into()));
         }
+        // jsonwebtoken's header type drops `crit`: read it from the raw header.
+        let raw: serde_json::Value = jwt
+            .split('.')
+            .next()
+            .and_then(|h| URL_SAFE_NO_PAD.decode(h).ok())
+            .and_then(|h| serde_json::from_slice(&h).ok())
+            .ok_or_else(|| TokenError::Invalid("malformed header".into()))?;
+        if raw.get("crit").is_some() {
+            return Err(TokenError::Invalid(
+                "the header names critical extensions this verifier does not know".into(),
+            ));
+        }
         let mut v = Validation::new(Algorithm::EdDSA);
         v.set_issuer(&[&self.issuer]);
         v.set_audience(&[&self.audience]);
         v.leeway = 0;
+        v.validate_nbf = true;
         v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        jsonwebtoken::decode::<Claims>(jwt, &self.decoding, &v)
+        let claims = jsonwebtoken::decode::<Claims>(jwt, &self.decoding, &v)
             .map(|d| d.claims)
-            .map_err(|e| TokenError::Invalid(e.to_string()))
+            .map_err(|e| TokenError::Invalid(e.to_string()))?;
+        if claims.exp - claims.iat > self.ttl.num_seconds() {
+            return Err(TokenError::Invalid(
+                "the token lives longer than this verifier issues them".into(),
+            ));
+        }
+        Ok(claims)
     }
 
     pub fn jwks(&self) -> serde_json::Value {
@@ -197,5 +220,49 @@ mod tests {
         let other = issuer(&SqliteStore::open(other_dir.path()).unwrap());
         assert!(other.verify(&jwt).is_err());
         assert!(a.verify("garbage").is_err());
+    }
+
+    /// Signs `claims` under `header` with the issuer's own key (what only a holder of
+    /// the key could do: defence in depth).
+    fn sign(a: &TokenIssuer, header: serde_json::Value, claims: serde_json::Value) -> String {
+        let h = URL_SAFE_NO_PAD.encode(header.to_string());
+        let c = URL_SAFE_NO_PAD.encode(claims.to_string());
+        let sig = jsonwebtoken::crypto::sign(
+            format!("{h}.{c}").as_bytes(),
+            &a.encoding,
+            Algorithm::EdDSA,
+        )
+        .unwrap();
+        format!("{h}.{c}.{sig}")
+    }
+
+    #[test]
+    fn not_yet_valid_overlong_and_critical_tokens_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let a = issuer(&store);
+        let now = Utc::now().timestamp();
+        let header = serde_json::json!({"alg": "EdDSA", "kid": a.kid});
+        let claims = |iat: i64, exp: i64| {
+            serde_json::json!({"iss": "http://verifier.test", "aud": "livecheck", "sub": "c1",
+                "jti": "j1", "iat": iat, "exp": exp, "passed": true, "status": "completed"})
+        };
+        // As issued: fine.
+        assert!(a
+            .verify(&sign(&a, header.clone(), claims(now, now + 600)))
+            .is_ok());
+        // Not before a minute from now.
+        let mut early = claims(now, now + 600);
+        early["nbf"] = (now + 60).into();
+        assert!(a.verify(&sign(&a, header.clone(), early)).is_err());
+        // Longer-lived than the configured ten minutes.
+        assert!(a
+            .verify(&sign(&a, header.clone(), claims(now, now + 3600)))
+            .is_err());
+        // A critical extension this verifier does not know.
+        let mut crit = header.clone();
+        crit["crit"] = serde_json::json!(["exp-policy"]);
+        crit["exp-policy"] = "lenient".into();
+        assert!(a.verify(&sign(&a, crit, claims(now, now + 600))).is_err());
     }
 }

@@ -618,8 +618,8 @@ pub async fn redeem(
         .await
         .map_err(|_| ApiError::new("invalid_token", "the token's check is not yours"))?;
     let store = state.store.clone();
-    let jti = claims.jti.clone();
-    match web::block(move || store.redeem_token(&jti, Utc::now())).await? {
+    let (jti, sub) = (claims.jti.clone(), claims.sub.clone());
+    match web::block(move || store.redeem_token(&jti, &sub, Utc::now())).await? {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
             return Err(ApiError::new(

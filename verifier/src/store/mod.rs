@@ -163,8 +163,9 @@ pub trait Store: Send + Sync + 'static {
         check: &Check,
     ) -> StoreResult<()>;
 
-    /// Marks a token redeemed; `Conflict` if it already was, `NotFound` if unknown.
-    fn redeem_token(&self, jti: &str, at: DateTime<Utc>) -> StoreResult<()>;
+    /// Marks check `check_id`'s token `jti` redeemed; `Conflict` if it already was,
+    /// `NotFound` if that check issued no such token.
+    fn redeem_token(&self, jti: &str, check_id: &str, at: DateTime<Utc>) -> StoreResult<()>;
 
     fn due_deliveries(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Delivery>>;
     /// Logs an attempt and sets the delivery's next state.

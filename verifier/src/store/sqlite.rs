@@ -761,17 +761,22 @@ impl Store for SqliteStore {
         }
     }
 
-    fn redeem_token(&self, jti: &str, at: DateTime<Utc>) -> StoreResult<()> {
+    fn redeem_token(&self, jti: &str, check_id: &str, at: DateTime<Utc>) -> StoreResult<()> {
         self.with(|c| {
             let n = c.execute(
-                "UPDATE tokens SET redeemed_at = ?2 WHERE jti = ?1 AND redeemed_at IS NULL",
-                params![jti, ms(at)],
+                "UPDATE tokens SET redeemed_at = ?3 \
+                 WHERE jti = ?1 AND check_id = ?2 AND redeemed_at IS NULL",
+                params![jti, check_id, ms(at)],
             )?;
             if n == 1 {
                 return Ok(Ok(()));
             }
             let known = c
-                .query_row("SELECT 1 FROM tokens WHERE jti = ?1", [jti], |_| Ok(()))
+                .query_row(
+                    "SELECT 1 FROM tokens WHERE jti = ?1 AND check_id = ?2",
+                    [jti, check_id],
+                    |_| Ok(()),
+                )
                 .optional()?
                 .is_some();
             Ok(Err(if known {
@@ -1006,12 +1011,17 @@ mod tests {
         // The losing transition wrote nothing: one delivery, one token, frames gone.
         assert_eq!(s.deliveries("c1").unwrap().len(), 1);
         assert!(matches!(
-            s.redeem_token("j2", Utc::now()),
+            s.redeem_token("j2", "c1", Utc::now()),
             Err(StoreError::NotFound)
         ));
-        s.redeem_token("j1", Utc::now()).unwrap();
+        // A token's id redeems only the check it was issued for.
         assert!(matches!(
-            s.redeem_token("j1", Utc::now()),
+            s.redeem_token("j1", "c2", Utc::now()),
+            Err(StoreError::NotFound)
+        ));
+        s.redeem_token("j1", "c1", Utc::now()).unwrap();
+        assert!(matches!(
+            s.redeem_token("j1", "c1", Utc::now()),
             Err(StoreError::Conflict(_))
         ));
         assert!(s.frames("c1").unwrap().is_empty());
