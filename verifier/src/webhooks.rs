@@ -22,22 +22,73 @@ use crate::store::{NewDelivery, Store};
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// Loopback, private, link-local, unique-local or unspecified: this machine or its
-/// network, which a customer's webhook must not reach unless allowed.
+/// Whether `ip` is outside the public Internet: any block the IANA special-purpose
+/// address registries mark not globally reachable (this host, private and shared
+/// networks, link-local, documentation, benchmarking, multicast, reserved, broadcast,
+/// unique-local, deprecated site-local, discard), and IPv6 forms that carry such an
+/// IPv4 address inside them (IPv4-mapped, IPv4-compatible, SIIT, NAT64, 6to4).
+/// A customer's webhook must not reach any of them unless allowed.
 pub fn is_private_ip(ip: std::net::IpAddr) -> bool {
+    use std::net::{IpAddr, Ipv4Addr};
+    let in4 = |v4: Ipv4Addr, net: [u8; 4], bits: u32| {
+        let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
+        (u32::from(v4) & mask) == (u32::from(Ipv4Addr::from(net)) & mask)
+    };
     match ip {
-        std::net::IpAddr::V4(v4) => {
-            v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified()
-        }
-        std::net::IpAddr::V6(v6) => {
-            let seg = v6.segments()[0];
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || (seg & 0xfe00) == 0xfc00
-                || (seg & 0xffc0) == 0xfe80
-                || v6
-                    .to_ipv4_mapped()
-                    .is_some_and(|v4| is_private_ip(v4.into()))
+        IpAddr::V4(v4) => [
+            ([0, 0, 0, 0], 8),
+            ([10, 0, 0, 0], 8),
+            ([100, 64, 0, 0], 10),
+            ([127, 0, 0, 0], 8),
+            ([169, 254, 0, 0], 16),
+            ([172, 16, 0, 0], 12),
+            ([192, 0, 0, 0], 24),
+            ([192, 0, 2, 0], 24),
+            ([192, 88, 99, 0], 24),
+            ([192, 168, 0, 0], 16),
+            ([198, 18, 0, 0], 15),
+            ([198, 51, 100, 0], 24),
+            ([203, 0, 113, 0], 24),
+            ([224, 0, 0, 0], 4),
+            ([240, 0, 0, 0], 4),
+        ]
+        .iter()
+        .any(|&(net, bits)| in4(v4, net, bits)),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            let o = v6.octets();
+            let tail4 = Ipv4Addr::new(o[12], o[13], o[14], o[15]);
+            let in6 = |net: [u16; 8], bits: u32| {
+                let (a, b) = (u128::from(v6), u128::from(std::net::Ipv6Addr::from(net)));
+                let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+                (a & mask) == (b & mask)
+            };
+            // ::/96 (unspecified, loopback, IPv4-compatible), ::ffff:0:0/96 (mapped),
+            // ::ffff:0:0:0/96 (SIIT), 64:ff9b::/96 (NAT64): an IPv4 address inside.
+            let embeds_tail = in6([0; 8], 96)
+                || in6([0, 0, 0, 0, 0, 0xffff, 0, 0], 96)
+                || in6([0, 0, 0, 0, 0xffff, 0, 0, 0], 96)
+                || in6([0x64, 0xff9b, 0, 0, 0, 0, 0, 0], 96);
+            // 2002::/16 (6to4): the IPv4 address is in segments 1 and 2.
+            let six_to_four = (s[0] == 0x2002).then(|| {
+                Ipv4Addr::new((s[1] >> 8) as u8, s[1] as u8, (s[2] >> 8) as u8, s[2] as u8)
+            });
+            (embeds_tail && (in6([0; 8], 96) || is_private_ip(tail4.into())))
+                || six_to_four.is_some_and(|v4| is_private_ip(v4.into()))
+                || [
+                    ([0x64, 0xff9b, 1, 0, 0, 0, 0, 0], 48),
+                    ([0x100, 0, 0, 0, 0, 0, 0, 0], 64),
+                    ([0x2001, 0, 0, 0, 0, 0, 0, 0], 23),
+                    ([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0], 32),
+                    ([0x3fff, 0, 0, 0, 0, 0, 0, 0], 20),
+                    ([0x5f00, 0, 0, 0, 0, 0, 0, 0], 16),
+                    ([0xfc00, 0, 0, 0, 0, 0, 0, 0], 7),
+                    ([0xfe80, 0, 0, 0, 0, 0, 0, 0], 10),
+                    ([0xfec0, 0, 0, 0, 0, 0, 0, 0], 10),
+                    ([0xff00, 0, 0, 0, 0, 0, 0, 0], 8),
+                ]
+                .iter()
+                .any(|&(net, bits)| in6(net, bits))
         }
     }
 }
@@ -172,6 +223,13 @@ pub struct Deliverer {
     pub store: Arc<dyn Store>,
     pub client: reqwest::Client,
     pub schedule: Vec<Duration>,
+    pub allow_private_targets: bool,
+}
+
+/// Why a delivery may not be sent to `url` at all, if it may not.
+fn refusal(url: &str, allow_private_targets: bool) -> Option<String> {
+    (!allow_private_targets && is_private_host(url))
+        .then(|| "refused: the URL names a private or special-purpose address".to_string())
 }
 
 impl Deliverer {
@@ -193,6 +251,7 @@ impl Deliverer {
             store,
             client,
             schedule,
+            allow_private_targets,
         }
     }
 
@@ -220,6 +279,13 @@ impl Deliverer {
         let started = Instant::now();
         let at = Utc::now();
         let ts = at.timestamp();
+        // An address in the URL itself never goes through the resolver's filter: the
+        // same rule as at create, again before connecting (the setting may have changed
+        // since the check was created).
+        if let Some(refusal) = refusal(&d.url, self.allow_private_targets) {
+            self.record(d, at, started, None, Some(refusal)).await;
+            return;
+        }
         let result = self
             .client
             .post(&d.url)
@@ -243,6 +309,18 @@ impl Deliverer {
             // The error text names the URL's host only, never the secret.
             Err(e) => (None, Some(describe(&e))),
         };
+        self.record(d, at, started, status, error).await;
+    }
+
+    /// Logs an attempt and moves the delivery on: delivered, retried later, or failed.
+    async fn record(
+        &self,
+        d: Delivery,
+        at: chrono::DateTime<Utc>,
+        started: Instant,
+        status: Option<u16>,
+        error: Option<String>,
+    ) {
         let attempt = Attempt {
             at,
             status,
@@ -323,16 +401,45 @@ mod tests {
             "http://[::1]/h",
             "http://[fd00::1]/h",
             "http://[::ffff:10.0.0.1]/h",
+            // Shared address space (a cloud's metadata service at 100.100.100.200),
+            // IETF protocol assignments, documentation, benchmarking, multicast,
+            // reserved and broadcast.
+            "http://100.100.100.200/latest",
+            "http://192.0.0.8/h",
+            "http://192.0.2.10/h",
+            "http://198.18.0.1/h",
+            "http://224.0.0.1/h",
+            "http://240.0.0.1/h",
+            "http://255.255.255.255/h",
+            // IPv6 forms carrying loopback or metadata addresses, and special blocks.
+            "http://[::127.0.0.1]/h",
+            "http://[::ffff:0:127.0.0.1]/h",
+            "http://[64:ff9b::a9fe:a9fe]/h",
+            "http://[2002:7f00:1::1]/h",
+            "http://[fec0::1]/h",
+            "http://[ff02::1]/h",
+            "http://[2001:db8::1]/h",
         ] {
             assert!(is_private_host(url), "{url}");
         }
         for url in [
             "https://hooks.example.com/h",
             "http://8.8.8.8/h",
-            "http://[2001:db8::1]/h",
+            "http://100.128.0.1/h",
+            "http://[2606:4700:4700::1111]/h",
+            "http://[64:ff9b::808:808]/h",
+            "http://[2002:808:808::1]/h",
         ] {
             assert!(!is_private_host(url), "{url}");
         }
+    }
+
+    #[test]
+    fn an_address_in_the_url_is_refused_before_connecting_unless_allowed() {
+        assert!(refusal("http://169.254.169.254/latest", false).is_some());
+        assert!(refusal("http://[::ffff:127.0.0.1]:9/h", false).is_some());
+        assert_eq!(refusal("http://127.0.0.1:9/h", true), None);
+        assert_eq!(refusal("https://hooks.example.com/h", false), None);
     }
 
     #[test]
