@@ -1,9 +1,13 @@
 //! Traces what the capture checks read, frame by frame (the continuity and light
 //! measurements, for setting their limits): one tab-separated line per frame.
 //!
-//! `cargo run --release -p livecheck-core --example capture_trace -- [--fps N] [--every K] [--still N] FILE`
+//! `cargo run --release -p livecheck-core --example capture_trace -- [--fps N] [--every K] [--descriptors] [--still N] FILE`
 //! FILE is an MJPEG clip or a folder of frames. `--every K` keeps one frame in K (a
-//! slower camera). `--matrix F` writes every pair's patch distance to F. `--still N`: instead, the first frame sent N times as a still
+//! slower camera). `--matrix F` writes every pair's patch distance to F. On stderr:
+//! each frame's consistency readings (shape signature against the first five's median;
+//! with `--descriptors`, identity descriptor against the first frame's, and every
+//! frame's pose, expression and descriptor as JSON), the median signature, and live
+//! signs. `--still N`: instead, the first frame sent N times as a still
 //! picture would be: re-encoded each time with `--noise N` (±N per channel, 4) and
 //! `--tremor PX` (1.5) of shift.
 
@@ -22,6 +26,7 @@ fn main() -> ExitCode {
     let mut noise = 4i32;
     let mut tremor = 1.5f32;
     let mut reencode = 0u8;
+    let mut descriptors = false;
     let mut file = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -32,6 +37,7 @@ fn main() -> ExitCode {
             "--still" => still = num().map(|v| v as usize).unwrap_or(30),
             "--noise" => noise = num().map(|v| v as i32).unwrap_or(noise),
             "--tremor" => tremor = num().map(|v| v as f32).unwrap_or(tremor),
+            "--descriptors" => descriptors = true,
             "--reencode" => reencode = num().map(|v| v as u8).unwrap_or(75),
             "--matrix" => matrix = args.next().map(PathBuf::from),
             _ => file = Some(PathBuf::from(a)),
@@ -77,7 +83,7 @@ fn main() -> ExitCode {
     };
     let options = ObserveOptions {
         anti_spoof: false,
-        descriptor: false,
+        descriptor: descriptors,
         ..ObserveOptions::default()
     };
     println!("t_ms\tcx\tcy\tw\tyaw\tpitch\troll\teye\tsmile\tjaw\td_prev\td_min_earlier\tface_rgb\tbg_rgb");
@@ -112,6 +118,55 @@ fn main() -> ExitCode {
             a.background_rgb,
         );
         seen.push(o);
+    }
+    // Consistency: each frame's shape signature against the median of the first five,
+    // and (with --descriptors) its identity descriptor against the first frame's; as
+    // `consistency` reads them. On stderr: t, shape distance, descriptor distance.
+    let sigs: Vec<(u64, Vec<f32>)> = seen
+        .iter()
+        .filter_map(|o| {
+            let m = o.mesh.as_ref()?;
+            Some((
+                o.t_ms,
+                livecheck_core::consistency::shape_signature(&m.landmarks)?,
+            ))
+        })
+        .collect();
+    if let Some(first) = sigs.first() {
+        let head = &sigs[..sigs.len().min(5)];
+        let centre: Vec<f32> = (0..first.1.len())
+            .map(|d| {
+                let mut v: Vec<f32> = head.iter().map(|s| s.1[d]).collect();
+                v.sort_by(f32::total_cmp);
+                v[v.len() / 2]
+            })
+            .collect();
+        eprintln!("signature\t{centre:?}");
+        if descriptors {
+            // Every frame's pose, expression and descriptor, one JSON line each.
+            for o in &seen {
+                if let (Some(m), Some(d)) = (&o.mesh, &o.descriptor) {
+                    eprintln!(
+                        "descriptor\t{}",
+                        serde_json::json!({"t": o.t_ms, "yaw": m.pose.yaw, "pitch": m.pose.pitch,
+                            "eye": m.expression.eye_closure, "smile": m.expression.smile,
+                            "jaw": m.expression.jaw_open, "d": d})
+                    );
+                }
+            }
+        }
+        let first_desc = seen.iter().find_map(|o| o.descriptor.clone());
+        for (o, (t, sig)) in seen.iter().filter(|o| o.mesh.is_some()).zip(&sigs) {
+            let d = match (&first_desc, &o.descriptor) {
+                (Some(a), Some(b)) => a.distance(b).unwrap_or(f32::NAN),
+                _ => f32::NAN,
+            };
+            eprintln!(
+                "consistency\t{t}\t{:.4}\t{:.3}",
+                livecheck_core::consistency::signature_distance(sig, &centre),
+                d
+            );
+        }
     }
     // Live signs over the first two seconds and over the whole capture, on stderr.
     let rules = livecheck_core::challenge::ChallengeRules::default();
