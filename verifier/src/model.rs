@@ -158,6 +158,8 @@ pub struct Check {
     /// The capture runs the light challenge (unless the user opts out).
     pub light_challenge: bool,
     pub capture: CaptureState,
+    /// A finish holds the check's lease since then: no frame is added under it.
+    pub finishing_at: Option<DateTime<Utc>>,
 }
 
 impl Outcome {

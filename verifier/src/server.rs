@@ -378,7 +378,6 @@ pub async fn serve(
         engine,
         models: checks::model_refs(),
         tokens,
-        finishing: Default::default(),
         judging: tokio::sync::Semaphore::new(
             std::thread::available_parallelism().map_or(1, |n| n.get()),
         ),

@@ -1,6 +1,6 @@
 //! What every handler shares.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
@@ -21,8 +21,6 @@ pub struct AppState {
     /// `(name, sha256)` of the models the engine runs, reported with each result.
     pub models: Vec<(String, String)>,
     pub tokens: TokenIssuer,
-    /// Checks whose finish is being judged: uploads and a second finish wait out.
-    pub finishing: Mutex<HashSet<String>>,
     /// Decisions run at most one per core; more finishes wait their turn.
     pub judging: tokio::sync::Semaphore,
     pub limiter: RateLimiter,

@@ -323,12 +323,7 @@ pub async fn upload_frame(
             "the frame is outside the session's capture time window",
         ));
     }
-    if state
-        .finishing
-        .lock()
-        .map_err(ApiError::internal)?
-        .contains(&check.id)
-    {
+    if finishing(&check, Utc::now()) {
         return Err(ApiError::invalid_state("the check is being finished"));
     }
     // The envelope first (cheap, and a forged frame costs us no decoding), then the
@@ -364,10 +359,19 @@ pub async fn upload_frame(
     {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
-            return Err(ApiError::new(
-                "replayed_frame",
-                "this sequence number was already received",
-            ))
+            // A finish took the lease meanwhile, or a concurrent upload won.
+            let store = state.store.clone();
+            let id = check.id.clone();
+            let now = blocking(move || store.check(&id)).await?;
+            return Err(match now {
+                Some(c) if finishing(&c, Utc::now()) || c.status != Status::InProgress => {
+                    ApiError::invalid_state("the check is being finished")
+                }
+                _ => ApiError::new(
+                    "replayed_frame",
+                    "this sequence number was already received",
+                ),
+            });
         }
         Err(e) => return Err(e.into()),
     }
@@ -388,14 +392,31 @@ pub(crate) fn with_params(base: &str, params: &[(&str, &str)]) -> String {
     }
 }
 
-/// Removes the check from the finishing set however the finish ends.
-struct FinishGuard<'a>(&'a AppState, String);
+/// How long a finish's lease holds: a finish takes seconds; a lease this old was left
+/// by a process that died mid-finish, and another finish may take it over.
+const FINISH_LEASE: chrono::Duration = chrono::Duration::minutes(2);
 
-impl Drop for FinishGuard<'_> {
+/// Whether a finish holds the check's lease at `now`.
+fn finishing(check: &Check, now: DateTime<Utc>) -> bool {
+    check.finishing_at.is_some_and(|at| at > now - FINISH_LEASE)
+}
+
+/// Releases the finish lease however the finish ends (after a decision the check is
+/// no longer in progress, and the release changes nothing).
+struct FinishLease {
+    store: std::sync::Arc<dyn crate::store::Store>,
+    check_id: String,
+}
+
+impl Drop for FinishLease {
     fn drop(&mut self) {
-        if let Ok(mut set) = self.0.finishing.lock() {
-            set.remove(&self.1);
-        }
+        let (store, id) = (self.store.clone(), std::mem::take(&mut self.check_id));
+        // Drop cannot wait; the store call is short and runs on its own thread.
+        std::thread::spawn(move || {
+            if let Err(e) = store.end_finish(&id) {
+                tracing::error!(error = %e, "could not release a finish lease");
+            }
+        });
     }
 }
 
@@ -417,21 +438,29 @@ pub async fn finish(
     };
     let check = session(&state, &req, link.into_inner()).await?;
     state.engine()?;
-    if !state
-        .finishing
-        .lock()
-        .map_err(ApiError::internal)?
-        .insert(check.id.clone())
-    {
-        return Err(ApiError::invalid_state(
-            "the check is already being finished",
-        ));
+    // The lease first: from here on no frame is added, so the frames and the capture's
+    // log read next are the whole capture.
+    let (store, id, now) = (state.store.clone(), check.id.clone(), Utc::now());
+    match web::block(move || store.begin_finish(&id, now, now - FINISH_LEASE)).await? {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => {
+            return Err(ApiError::invalid_state(
+                "the check is already being finished",
+            ))
+        }
+        Err(e) => return Err(e.into()),
     }
-    let _guard = FinishGuard(&state, check.id.clone());
-
+    let _lease = FinishLease {
+        store: state.store.clone(),
+        check_id: check.id.clone(),
+    };
     let store = state.store.clone();
     let id = check.id.clone();
-    let frames = blocking(move || store.frames(&id)).await?;
+    let (check, frames) = blocking(move || {
+        let check = store.check(&id)?.ok_or(StoreError::NotFound)?;
+        Ok((check, store.frames(&id)?))
+    })
+    .await?;
     let _turn = state.judging.acquire().await.map_err(ApiError::internal)?;
     let plan = plan(&check);
     let log = check.capture.log.clone();

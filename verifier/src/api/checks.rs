@@ -353,6 +353,7 @@ pub fn new_check(
         photo_session: false,
         light_challenge: req.light_challenge.unwrap_or(false),
         capture: Default::default(),
+        finishing_at: None,
     })
 }
 

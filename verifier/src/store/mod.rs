@@ -121,6 +121,17 @@ pub trait Store: Send + Sync + 'static {
         capture: &CaptureState,
         frame: &StoredFrame,
     ) -> StoreResult<()>;
+    /// Takes the finish lease of an in-progress check: from now on no frame is added
+    /// (`add_frame` answers `Conflict`). `Conflict` when another finish holds a lease
+    /// taken after `stale_before` (one whose process died leaves a stale lease).
+    fn begin_finish(
+        &self,
+        check_id: &str,
+        at: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Releases a finish lease that did not end in a decision.
+    fn end_finish(&self, check_id: &str) -> StoreResult<()>;
     fn frames(&self, check_id: &str) -> StoreResult<Vec<StoredFrame>>;
 
     /// Moves a pending or in-progress check to a terminal status, with its outcome,

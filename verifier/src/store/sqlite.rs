@@ -125,6 +125,10 @@ ALTER TABLE checks ADD COLUMN photo_session INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE checks ADD COLUMN light_challenge INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE checks ADD COLUMN capture TEXT;
 "#,
+    // A finish in progress holds a lease: no frame is added under it.
+    r#"
+ALTER TABLE checks ADD COLUMN finishing_at INTEGER;
+"#,
 ];
 
 pub struct SqliteStore {
@@ -156,7 +160,8 @@ fn parse_json<T: serde::de::DeserializeOwned>(s: &str) -> rusqlite::Result<T> {
 const CHECK_COLUMNS: &str = "id, api_key_id, token, link, secret, webhook_url, return_url, \
     cancel_url, threshold, audit_images, challenges, user_id, metadata, status, created_at, \
     expires_at, claimed_at, client_token_hash, frame_key, nonce, chain, frames, outcome, \
-    completed_at, erased_at, reference_descriptor, photo_session, light_challenge, capture";
+    completed_at, erased_at, reference_descriptor, photo_session, light_challenge, capture, \
+    finishing_at";
 
 fn check_row(r: &Row<'_>) -> rusqlite::Result<Check> {
     let challenges: Vec<ChallengeKind> = parse_json(&r.get::<_, String>(10)?)?;
@@ -199,6 +204,7 @@ fn check_row(r: &Row<'_>) -> rusqlite::Result<Check> {
             .map(parse_json)
             .transpose()?
             .unwrap_or_default(),
+        finishing_at: r.get::<_, Option<i64>>(29)?.map(time),
     })
 }
 
@@ -468,7 +474,8 @@ impl Store for SqliteStore {
             let tx = c.transaction()?;
             let n = tx.execute(
                 "UPDATE checks SET chain = ?2, capture = ?4, frames = frames + 1 \
-                 WHERE id = ?1 AND frames = ?3 AND status = 'in_progress'",
+                 WHERE id = ?1 AND frames = ?3 AND status = 'in_progress' \
+                 AND finishing_at IS NULL",
                 params![check_id, chain, expected_seq, capture],
             )?;
             if n != 1 {
@@ -495,6 +502,38 @@ impl Store for SqliteStore {
                 "the session moved on (concurrent upload or finished)".into(),
             ))
         }
+    }
+
+    fn begin_finish(
+        &self,
+        check_id: &str,
+        at: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let n = self.with(|c| {
+            c.execute(
+                "UPDATE checks SET finishing_at = ?2 WHERE id = ?1 AND status = 'in_progress' \
+                 AND (finishing_at IS NULL OR finishing_at < ?3)",
+                params![check_id, ms(at), ms(stale_before)],
+            )
+        })?;
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict(
+                "the check is already being finished, or not in progress".into(),
+            ))
+        }
+    }
+
+    fn end_finish(&self, check_id: &str) -> StoreResult<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE checks SET finishing_at = NULL WHERE id = ?1 AND status = 'in_progress'",
+                [check_id],
+            )
+        })
+        .map(|_| ())
     }
 
     fn frames(&self, check_id: &str) -> StoreResult<Vec<StoredFrame>> {
@@ -919,6 +958,7 @@ mod tests {
             photo_session: false,
             light_challenge: false,
             capture: CaptureState::default(),
+            finishing_at: None,
         }
     }
 
@@ -966,6 +1006,37 @@ mod tests {
         let c = s.check("c1").unwrap().unwrap();
         assert_eq!((c.frames, c.chain.next_seq), (1, 1));
         assert_eq!(s.frames("c1").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn under_a_finish_lease_no_frame_is_added_and_a_second_finish_waits() {
+        let (_d, s) = store();
+        s.insert_check(&check("c1", "l1")).unwrap();
+        s.claim("c1", "h1", Utc::now(), &CaptureState::default())
+            .unwrap();
+        let chain = s.check("c1").unwrap().unwrap().chain;
+        let now = Utc::now();
+        let minute = chrono::Duration::minutes(1);
+        s.begin_finish("c1", now, now - minute).unwrap();
+        assert!(s.check("c1").unwrap().unwrap().finishing_at.is_some());
+        // An upload that read the check before the lease loses.
+        assert!(matches!(
+            s.add_frame("c1", 0, &chain, &CaptureState::default(), &frame(0)),
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(s.frames("c1").unwrap().is_empty());
+        // A second finish waits for the first; a lease older than the stale line is
+        // taken over (its process died mid-finish).
+        assert!(matches!(
+            s.begin_finish("c1", now, now - minute),
+            Err(StoreError::Conflict(_))
+        ));
+        let later = now + chrono::Duration::minutes(3);
+        s.begin_finish("c1", later, later - minute).unwrap();
+        // Released, frames are added again.
+        s.end_finish("c1").unwrap();
+        s.add_frame("c1", 0, &chain, &CaptureState::default(), &frame(0))
+            .unwrap();
     }
 
     #[test]

@@ -346,3 +346,56 @@ fn ppm_uploads_and_control_characters_in_urls_are_refused() {
         );
     }
 }
+
+#[test]
+fn a_frame_is_either_refused_or_judged_when_a_finish_runs() {
+    let shared = shared();
+    let v = &*shared;
+    let created = v.create(json!({"return_url": "https://c.example/r", "challenges": ["BLINK"]}));
+    let mut cap = Capture::claim(v, &created);
+    let frames = clip_frames("video/lp_d18_actions_640x480_30fps.mjpeg", 3);
+    let (before, during) = frames.split_at(20);
+    cap.play(before, &[1000]);
+    let (link, token) = (cap.link.clone(), cap.client_token.clone());
+    let (accepted, refused, fin) = std::thread::scope(|s| {
+        // The browser keeps sending frames while the finish call runs.
+        let uploads = s.spawn(|| {
+            let mut codes = Vec::new();
+            for (t, jpeg) in during.iter().take(30) {
+                let (s, body) = cap.upload(*t, jpeg);
+                codes.push((s, body["code"].as_str().unwrap_or("").to_string()));
+            }
+            codes
+        });
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        let fin = status_json(
+            v.http
+                .post(v.url(&format!("/capture/{link}/finish")))
+                .bearer_auth(&token)
+                .send()
+                .unwrap(),
+        );
+        let codes = uploads.join().unwrap();
+        let accepted = codes.iter().filter(|c| c.0 == 201).count();
+        let refused: Vec<_> = codes.into_iter().filter(|c| c.0 != 201).collect();
+        (accepted, refused, fin)
+    });
+    assert_eq!(fin.0, 200, "{}", fin.1);
+    assert!(
+        !refused.is_empty(),
+        "the finish ended while frames were still coming"
+    );
+    for (s, code) in &refused {
+        assert_eq!((*s, code.as_str()), (409, "invalid_state"));
+    }
+    // Every frame the verifier accepted is one it judged.
+    let (_, r) = v.get(&format!(
+        "/liveness_check/{}",
+        created["id"].as_str().unwrap()
+    ));
+    assert_eq!(
+        r["frames"].as_u64().unwrap() as usize,
+        before.len() + accepted,
+        "{r}"
+    );
+}
