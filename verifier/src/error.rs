@@ -60,6 +60,11 @@ pub const CODES: &[(&str, u16, &str)] = &[
         "The route exists but not with this method.",
     ),
     (
+        "request_timeout",
+        408,
+        "The request body did not arrive in full in time.",
+    ),
+    (
         "link_already_used",
         409,
         "The capture link was already claimed by another browser.",

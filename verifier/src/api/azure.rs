@@ -244,7 +244,12 @@ pub async fn create_with_verify(
     customer: Customer,
     payload: Multipart,
 ) -> ApiResult<HttpResponse> {
-    let mut form = Form::read(payload, state.config.checks.max_frame_bytes).await?;
+    let mut form = Form::read(
+        payload,
+        state.config.checks.max_frame_bytes,
+        state.config.limits.form_read_timeout,
+    )
+    .await?;
     let req: CreateSession = serde_json::from_str(form.text("Parameters")?)
         .map_err(|e| ApiError::invalid(format!("Parameters: {e}")))?;
     let image = form.image("VerifyImage")?;

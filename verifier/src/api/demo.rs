@@ -75,9 +75,22 @@ pub async fn start(state: web::Data<AppState>, payload: Multipart) -> HttpRespon
     let Some(key) = demo_key(&state) else {
         return not_demo();
     };
-    let mut form = match Form::read(payload, state.config.checks.max_frame_bytes).await {
+    let mut form = match Form::read(
+        payload,
+        state.config.checks.max_frame_bytes,
+        state.config.limits.form_read_timeout,
+    )
+    .await
+    {
         Ok(f) => f,
-        Err(e) => return trouble(&e.message),
+        // The browser's own upload failed (too large, too slow): say so with its status.
+        Err(e) => {
+            return page(
+                e.status,
+                "The form did not arrive",
+                &format!("<p>{} ({})</p>", escape(&e.message), e.code),
+            )
+        }
     };
     let mut body = serde_json::json!({
         "return_url": format!("{}/demo/done", state.public_url),

@@ -399,3 +399,43 @@ fn a_frame_is_either_refused_or_judged_when_a_finish_runs() {
         "{r}"
     );
 }
+
+/// Sends a multipart body that stops inside its closing boundary (its Content-Length
+/// counts only what is sent) and keeps the connection open: the answer must come.
+fn stalled_multipart(v: &crate::harness::Verifier, path: &str, headers: &str) -> (String, u64) {
+    use std::io::{Read, Write};
+    let addr = v.base.trim_start_matches("http://");
+    let mut sock = std::net::TcpStream::connect(addr).unwrap();
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let body = "--XYZ\r\ncontent-disposition: form-data; name=\"sessionToken\"\r\n\r\nabc\r\n--XY";
+    let started = std::time::Instant::now();
+    write!(
+        sock,
+        "POST {path} HTTP/1.1\r\nhost: {addr}\r\n{headers}content-type: multipart/form-data; \
+         boundary=XYZ\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len() + 1000
+    )
+    .unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = sock.read(&mut answer).unwrap_or(0);
+    (
+        String::from_utf8_lossy(&answer[..n]).into_owned(),
+        started.elapsed().as_millis() as u64,
+    )
+}
+
+#[test]
+fn a_multipart_upload_that_stops_short_is_answered_408_in_time() {
+    let v = crate::harness::Verifier::start_temp(&[("LIVECHECK_LIMITS_FORM_READ_TIMEOUT", "2s")]);
+    let key = format!("x-api-key: {}\r\n", v.api_key);
+    for (path, headers) in [
+        ("/verifications/liveness/challenge", key.as_str()),
+        ("/demo/start", ""),
+    ] {
+        let (answer, ms) = stalled_multipart(&v, path, headers);
+        assert!(answer.starts_with("HTTP/1.1 408"), "{path}: {answer}");
+        assert!(answer.contains("request_timeout"), "{path}: {answer}");
+        assert!((1900..6000).contains(&ms), "{path}: answered after {ms} ms");
+    }
+}
