@@ -419,6 +419,32 @@ pub async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// The optional body of `POST /api/s`: none (as Azure's own samples send it), or JSON.
+/// Anything else is the caller's mistake, said so rather than ignored.
+fn quick_link_body(req: &HttpRequest, body: &[u8]) -> ApiResult<Option<QuickLinkRequest>> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let json = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        });
+    if !json {
+        return Err(ApiError::new(
+            "unsupported_media_type",
+            "the body of /api/s must be JSON (content-type: application/json)",
+        ));
+    }
+    serde_json::from_slice(body)
+        .map(Some)
+        .map_err(|e| ApiError::invalid(format!("/api/s body: {e}")))
+}
+
 #[utoipa::path(post, path = "/api/s", request_body = Option<QuickLinkRequest>,
     responses((status = 200, body = QuickLink),
         (status = 401, description = "invalid_token (unknown, expired or deleted session)"),
@@ -427,7 +453,7 @@ pub async fn delete(
 pub async fn quick_link(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: Option<web::Json<QuickLinkRequest>>,
+    body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
     let token = bearer(&req).ok_or_else(|| {
         ApiError::new(
@@ -465,7 +491,7 @@ pub async fn quick_link(
     {
         return Err(ApiError::invalid_state("an attempt is still running"));
     }
-    if let Some(url) = body.and_then(|b| b.into_inner().callback_url) {
+    if let Some(url) = quick_link_body(&req, &body)?.and_then(|b| b.callback_url) {
         check_url("callbackUrl", &url)?;
         session.callback_url = Some(url);
     }

@@ -228,6 +228,51 @@ fn azure_requests_are_checked_and_tokens_expire() {
     assert_eq!((s, e["code"].as_str()), (401, Some("invalid_token")), "{e}");
     assert_eq!(open(v, "/?s=00000000-0000-4000-8000-000000000000").0, 410);
 
+    // /api/s takes no body or a JSON one: malformed JSON and other types are refused.
+    let (_, live) = azure(
+        v,
+        reqwest::Method::POST,
+        SESSIONS,
+        &v.api_key,
+        Some(json!({"livenessOperationMode": "Passive"})),
+    );
+    let token = live["authToken"].as_str().unwrap();
+    let raw = |body: &str, content_type: &str| {
+        status_json(
+            v.http
+                .post(v.url("/api/s"))
+                .bearer_auth(token)
+                .header("content-type", content_type)
+                .body(body.to_string())
+                .send()
+                .unwrap(),
+        )
+    };
+    let (s, e) = raw("{\"callbackUrl\": ", "application/json");
+    assert_eq!(
+        (s, e["code"].as_str()),
+        (400, Some("invalid_request")),
+        "{e}"
+    );
+    let (s, e) = raw(
+        "callbackUrl=https://x.example/",
+        "application/x-www-form-urlencoded",
+    );
+    assert_eq!(
+        (s, e["code"].as_str()),
+        (415, Some("unsupported_media_type")),
+        "{e}"
+    );
+    // No body at all, as Azure's own sample sends it, still works.
+    let (s, e) = status_json(
+        v.http
+            .post(v.url("/api/s"))
+            .bearer_auth(token)
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(s, 200, "{e}");
+
     // The auth token's lifetime ends: no more Quick Links, the session failed unstarted.
     let (_, created) = azure(
         v,
