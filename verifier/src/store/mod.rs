@@ -150,7 +150,9 @@ pub trait Store: Send + Sync + 'static {
     fn image_counts(&self, check_id: &str) -> StoreResult<(bool, u32)>;
     /// Erases audit images of checks completed before `before`; returns how many.
     fn erase_audit_images(&self, before: DateTime<Utc>) -> StoreResult<u64>;
-    /// Erases images and biometric data, keeping a minimal audit row.
+    /// Erases images and biometric data, keeping a minimal audit row, and the user id
+    /// and metadata in the check's webhook events; a check still open is cancelled so
+    /// that nothing is stored into it afterwards.
     fn erase_check(&self, check_id: &str, at: DateTime<Utc>) -> StoreResult<Erased>;
     /// Sets a check's reference descriptor and, for a decided check, its outcome with
     /// the new face match. `Conflict` if the check was erased meanwhile.

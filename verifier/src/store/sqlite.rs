@@ -683,10 +683,21 @@ impl Store for SqliteStore {
                 "DELETE FROM images WHERE check_id = ?1 AND kind = 'audit'",
                 [check_id],
             )? as u32;
+            // An open check ends here (cancelled): nothing can be claimed, uploaded or
+            // decided into it afterwards, so no finish racing the erasure stores anything.
             tx.execute(
                 "UPDATE checks SET outcome = ?2, user_id = NULL, metadata = NULL, erased_at = ?3, \
-                 frames = 0, reference_descriptor = NULL WHERE id = ?1",
+                 frames = 0, reference_descriptor = NULL, \
+                 status = CASE WHEN status IN ('pending', 'in_progress') THEN 'cancelled' \
+                 ELSE status END, completed_at = COALESCE(completed_at, ?3) WHERE id = ?1",
                 params![check_id, minimal, ms(at)],
+            )?;
+            // The outbox too: an event sent again after the erasure carries no user id
+            // or metadata.
+            tx.execute(
+                "UPDATE deliveries SET body = json_set(body, '$.data.user_id', NULL, \
+                 '$.data.metadata', NULL) WHERE check_id = ?1 AND json_valid(body)",
+                [check_id],
             )?;
             tx.commit()?;
             Ok(Erased {

@@ -247,3 +247,86 @@ fn a_live_still_photo_repeated_is_refused_as_repeated_frames() {
         .iter()
         .all(|c| c["passed"] == false));
 }
+
+#[test]
+fn erasure_wins_over_a_capture_under_way_and_covers_the_outbox() {
+    let shared = shared();
+    let v = &*shared;
+    // Erased mid-capture: the finish that follows stores nothing.
+    let created = v.create(json!({
+        "return_url": "https://customer.example/r", "challenges": ["BLINK"],
+        "user_id": "user-erased", "audit_images": 2,
+    }));
+    let id = created["id"].as_str().unwrap().to_string();
+    let mut cap = Capture::claim(v, &created);
+    cap.play(
+        &clip_frames("video/lp_d18_actions_640x480_30fps.mjpeg", 6)[..12],
+        &[1000],
+    );
+    let erase = |id: &str| {
+        crate::harness::status_json(
+            v.http
+                .delete(v.url(&format!("/liveness_check/{id}")))
+                .bearer_auth(&v.api_key)
+                .send()
+                .unwrap(),
+        )
+    };
+    assert_eq!(erase(&id).0, 200);
+    let (s, e) = cap.finish();
+    assert_eq!((s, e["code"].as_str()), (409, Some("invalid_state")), "{e}");
+    let (_, r) = v.get(&format!("/liveness_check/{id}"));
+    assert_eq!(r["status"], "cancelled", "{r}");
+    assert!(r["erased_at"].is_string(), "{r}");
+    assert_eq!(r["probe_image"], Value::Null, "{r}");
+    assert_eq!(r["anti_spoof_score"], Value::Null, "{r}");
+    assert_eq!(r["user_id"], Value::Null, "{r}");
+
+    // An erased pending link can no longer be claimed.
+    let pending = v.create(json!({"return_url": "https://customer.example/r"}));
+    assert_eq!(erase(pending["id"].as_str().unwrap()).0, 200);
+    let (s, e) = crate::harness::status_json(
+        v.http
+            .post(v.url(&format!(
+                "/capture/{}/claim",
+                crate::harness::link_of(&pending)
+            )))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(
+        (s, e["code"].as_str()),
+        (409, Some("link_already_used")),
+        "{e}"
+    );
+
+    // A webhook sent again after the erasure carries no user id or metadata.
+    let hook = Receiver::start(vec![500]);
+    let created = v.create(json!({
+        "return_url": "https://customer.example/r", "mode": "passive",
+        "webhook_url": hook.url, "user_id": "user-hook", "metadata": {"order": 7},
+    }));
+    let id = created["id"].as_str().unwrap().to_string();
+    let mut cap = Capture::claim(v, &created);
+    cap.play(
+        &clip_frames("video/lp_d18_actions_640x480_30fps.mjpeg", 3)[..30],
+        &[],
+    );
+    assert_eq!(cap.finish().0, 200);
+    let first = hook.wait_for(1, Duration::from_secs(20));
+    let event: Value = serde_json::from_slice(&first[0].body).unwrap();
+    assert_eq!(event["data"]["user_id"], "user-hook");
+    assert_eq!(erase(&id).0, 200);
+    let (_, deliveries) = v.get(&format!("/liveness_check/{id}/deliveries"));
+    let delivery = deliveries[0]["id"].as_str().unwrap();
+    let (s, _) = v.post(
+        &format!("/liveness_check/{id}/deliveries/{delivery}/retry"),
+        &json!({}),
+    );
+    assert_eq!(s, 202);
+    let again = hook.wait_for(2, Duration::from_secs(20));
+    let event: Value = serde_json::from_slice(&again[1].body).unwrap();
+    assert_eq!(event["data"]["check_id"], id.as_str());
+    assert_eq!(event["data"]["user_id"], Value::Null, "{event}");
+    assert_eq!(event["data"]["metadata"], Value::Null, "{event}");
+}

@@ -260,21 +260,30 @@ impl<'a> Capture<'a> {
         (s, body)
     }
 
-    /// Plays frames at real speed, asking for challenge `i` from the frame at
-    /// `ask_at[i]` on (once the one before it was revealed), as the SDK moves on when
-    /// it has seen an action. Every frame must be accepted.
+    /// Plays frames at real speed, asking for challenge `i` once `ask_at[i]` ms have
+    /// passed (and the one before it was revealed), as the SDK moves on when it has
+    /// seen an action. Like the SDK, a frame that would go out more than 1.5 s after
+    /// it was taken (the uploads fell behind) is dropped, not sent late. Every frame
+    /// sent must be accepted.
     pub fn play(&mut self, frames: &[(u64, Vec<u8>)], ask_at: &[u64]) {
         for (t, jpeg) in frames {
-            self.ask(*t, ask_at);
-            let (s, body) = self.upload(*t, jpeg);
+            self.wait_until(*t);
+            let elapsed = self.start.elapsed().as_millis() as u64;
+            if elapsed > t + 1500 {
+                continue;
+            }
+            // By the clock, not by the frame's time: when the uploads fall behind, the
+            // next challenge is still asked for when the recording is about to act.
+            self.ask(elapsed, ask_at);
+            let (s, body) = self.upload_now(*t, jpeg);
             assert_eq!(s, 201, "frame at {t} ms: {body}");
         }
     }
 
-    /// Tags the next frames with the challenge `ask_at` calls for at `t_ms`, never more
-    /// than one past those revealed.
-    pub fn ask(&mut self, t_ms: u64, ask_at: &[u64]) {
-        let wanted = ask_at.iter().filter(|&&a| a <= t_ms).count() as u16;
+    /// Tags the next frames with the challenge `ask_at` calls for at `ms` after the
+    /// claim, never more than one past those revealed.
+    pub fn ask(&mut self, ms: u64, ask_at: &[u64]) {
+        let wanted = ask_at.iter().filter(|&&a| a <= ms).count() as u16;
         self.index = wanted.min(self.revealed() + 1).checked_sub(1);
     }
 
