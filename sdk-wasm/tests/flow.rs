@@ -117,10 +117,10 @@ impl Session {
     }
 
     /// With the light challenge: the verifier's plan as its claim makes it (the
-    /// baseline lasts the sequence and 300 ms more).
+    /// baseline lasts the sequence and 800 ms more).
     fn with_light(kinds: &[ChallengeKind]) -> Self {
         let light = LightPlan::from_seed(&[9; 32]);
-        let baseline_ms = light.start_ms + light.total_ms() + 300;
+        let baseline_ms = light.start_ms + light.total_ms() + 800;
         let mut verifier = Verifier::new(kinds);
         verifier.plan.baseline_ms = baseline_ms;
         verifier.plan.light = Some(light);

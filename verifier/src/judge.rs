@@ -36,7 +36,7 @@ pub struct Judgement {
 
 pub fn judge(engine: &Engine, input: &JudgeInput<'_>) -> Result<Judgement, ModelError> {
     let n = input.frames.len();
-    let spoof_at = spread(n, input.anti_spoof_frames);
+    let spoof_at = anti_spoof_frames(input);
     let mut observations: Vec<Observation> = Vec::with_capacity(n);
     let mut sources: Vec<usize> = Vec::with_capacity(n);
     for (i, f) in input.frames.iter().enumerate() {
@@ -94,6 +94,33 @@ pub fn judge(engine: &Engine, input: &JudgeInput<'_>) -> Result<Judgement, Model
     })
 }
 
+/// The frames the anti-spoof models and the descriptor run on: spread over the capture,
+/// leaving out the frames the light sequence lit when enough others remain (a face in
+/// coloured light is not what the anti-spoof models learnt live faces look like: d18
+/// lit by the e2e's scripted camera read 69.3 against the pass mark of 70).
+fn anti_spoof_frames(input: &JudgeInput<'_>) -> Vec<usize> {
+    let n = input.frames.len();
+    let lit = |t: u64| {
+        input.light.is_some_and(|(shown, off)| {
+            shown.first().is_some_and(|s| t >= s.at_ms) && t <= off + LIGHT_SETTLE_MS
+        })
+    };
+    let unlit: Vec<usize> = (0..n).filter(|&i| !lit(input.frames[i].t_ms)).collect();
+    if unlit.len() >= MIN_UNLIT_FRAMES.min(input.anti_spoof_frames) {
+        spread(unlit.len(), input.anti_spoof_frames)
+            .into_iter()
+            .map(|j| unlit[j])
+            .collect()
+    } else {
+        spread(n, input.anti_spoof_frames)
+    }
+}
+
+/// The camera shows the light's end a frame or two late.
+const LIGHT_SETTLE_MS: u64 = 200;
+/// Least number of unlit frames worth judging anti-spoof on alone.
+const MIN_UNLIT_FRAMES: usize = 3;
+
 /// `k` indices spread evenly over `0..n`.
 fn spread(n: usize, k: usize) -> Vec<usize> {
     let k = k.min(n);
@@ -127,7 +154,41 @@ fn image(frames: &[StoredFrame], i: usize, kind: ImageKind, index: u32) -> Store
 
 #[cfg(test)]
 mod tests {
-    use super::spread;
+    use super::*;
+
+    #[test]
+    fn anti_spoof_runs_on_frames_the_light_did_not_colour() {
+        let frames: Vec<StoredFrame> = (0..60)
+            .map(|i| StoredFrame {
+                seq: i,
+                t_ms: i as u64 * 100,
+                content_type: "image/jpeg".into(),
+                bytes: Vec::new(),
+            })
+            .collect();
+        let shown = [Shown {
+            at_ms: 500,
+            colour: [30, 60, 255],
+        }];
+        let input = JudgeInput {
+            frames: &frames,
+            windows: &[],
+            baseline_ms: 5000,
+            light: Some((&shown, 4300)),
+            threshold: 70.0,
+            audit_images: 0,
+            anti_spoof_frames: 6,
+        };
+        let picked = anti_spoof_frames(&input);
+        assert_eq!(picked.len(), 6);
+        assert!(picked.iter().all(|&i| !(5..=45).contains(&i)), "{picked:?}");
+        // Without a light sequence, spread over the whole capture.
+        let plain = JudgeInput {
+            light: None,
+            ..input
+        };
+        assert_eq!(anti_spoof_frames(&plain), spread(60, 6));
+    }
 
     #[test]
     fn spread_covers_the_range_without_repeats() {

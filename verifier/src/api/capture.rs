@@ -31,8 +31,9 @@ pub const CHALLENGE_WINDOW_MS: u64 = 5000;
 pub const BASELINE_MS: u64 = 1000;
 /// A passive capture: this long of the user simply looking at the camera.
 pub const PASSIVE_CAPTURE_MS: u64 = 3000;
-/// Neutral time kept after the light sequence, so its last step is measured at rest.
-pub const LIGHT_TAIL_MS: u64 = 300;
+/// Neutral time kept after the light sequence: its last step is measured at rest, and
+/// anti-spoof runs on frames in plain light.
+pub const LIGHT_TAIL_MS: u64 = 800;
 pub const CLIENT_COOKIE: &str = "lc_client";
 pub const ENVELOPE_HEADER: &str = "livecheck-envelope";
 
