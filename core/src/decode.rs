@@ -17,6 +17,13 @@ pub enum DecodeError {
         "image is {width}x{height}; each side must be between {MIN_SIDE} and {MAX_SIDE} pixels"
     )]
     BadSize { width: u32, height: u32 },
+    #[error("image is {width}x{height}; at most {max_side} pixels a side and {max_pixels} in all")]
+    TooLarge {
+        width: u32,
+        height: u32,
+        max_side: u32,
+        max_pixels: u64,
+    },
     #[error("image data is corrupt or truncated: {0}")]
     Corrupt(String),
 }
@@ -37,14 +44,47 @@ pub fn sniff_upload(bytes: &[u8]) -> Option<ImageFormat> {
     sniff(bytes).filter(|f| *f != ImageFormat::Pnm)
 }
 
-/// Decodes an uploaded image (JPEG, PNG or WebP) into upright RGBA.
-pub fn decode_upload(bytes: &[u8]) -> Result<RgbaImage, DecodeError> {
+/// The largest image an upload may declare: its header is read and checked against
+/// this before any pixel is decoded, so a small file that declares a huge picture costs
+/// nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SizeLimit {
+    pub max_side: u32,
+    pub max_pixels: u64,
+}
+
+impl SizeLimit {
+    /// A camera frame: 1920×1080 at most, either way up (8 MB of RGBA).
+    pub const FRAME: SizeLimit = SizeLimit {
+        max_side: 1920,
+        max_pixels: 1920 * 1080,
+    };
+    /// A photo (a reference selfie, a VerifyHQ challenge photo): a 12 MP phone
+    /// picture fits, 4096 a side and 16.8 MP at most (67 MB of RGBA).
+    pub const PHOTO: SizeLimit = SizeLimit {
+        max_side: 4096,
+        max_pixels: 4096 * 4096,
+    };
+    /// Local files (the analyze tools): core's own bounds.
+    pub const FILE: SizeLimit = SizeLimit {
+        max_side: MAX_SIDE,
+        max_pixels: MAX_SIDE as u64 * MAX_SIDE as u64,
+    };
+}
+
+/// Decodes an uploaded image (JPEG, PNG or WebP) no larger than `limit` into upright RGBA.
+pub fn decode_upload(bytes: &[u8], limit: SizeLimit) -> Result<RgbaImage, DecodeError> {
     sniff_upload(bytes).ok_or(DecodeError::UnsupportedFormat)?;
-    decode(bytes)
+    decode_within(bytes, limit)
 }
 
 /// Decodes bytes into upright RGBA.
 pub fn decode(bytes: &[u8]) -> Result<RgbaImage, DecodeError> {
+    decode_within(bytes, SizeLimit::FILE)
+}
+
+/// Decodes bytes no larger than `limit` (checked from the header) into upright RGBA.
+pub fn decode_within(bytes: &[u8], limit: SizeLimit) -> Result<RgbaImage, DecodeError> {
     let format = sniff(bytes).ok_or(DecodeError::UnsupportedFormat)?;
     // The JPEG decoder pads a cut-off stream with grey; a frame that lost its end is
     // refused instead of judged.
@@ -57,19 +97,29 @@ pub fn decode(bytes: &[u8]) -> Result<RgbaImage, DecodeError> {
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
-    limits.max_alloc = Some(512 * 1024 * 1024);
+    // The decoded picture and the RGBA copy made of it, and no more.
+    limits.max_alloc = Some((limit.max_pixels * 4 * 2).min(512 * 1024 * 1024));
     reader.limits(limits);
+    let too_large = |width, height| DecodeError::TooLarge {
+        width,
+        height,
+        max_side: limit.max_side,
+        max_pixels: limit.max_pixels,
+    };
     let corrupt = |e: image::ImageError| match e {
-        image::ImageError::Limits(_) => DecodeError::BadSize {
-            width: 0,
-            height: 0,
-        },
+        image::ImageError::Limits(_) => too_large(0, 0),
         other => DecodeError::Corrupt(other.to_string()),
     };
+    // The header only: the declared size is judged before any pixel is decoded.
     let mut decoder = reader.into_decoder().map_err(corrupt)?;
     let (width, height) = decoder.dimensions();
-    if !(MIN_SIDE..=MAX_SIDE).contains(&width) || !(MIN_SIDE..=MAX_SIDE).contains(&height) {
+    if width < MIN_SIDE || height < MIN_SIDE {
         return Err(DecodeError::BadSize { width, height });
+    }
+    if width.max(height) > limit.max_side.min(MAX_SIDE)
+        || width as u64 * height as u64 > limit.max_pixels
+    {
+        return Err(too_large(width, height));
     }
     let orientation = decoder.orientation().map_err(corrupt)?;
     let mut img = image::DynamicImage::from_decoder(decoder).map_err(corrupt)?;
@@ -161,7 +211,37 @@ mod tests {
         ppm.extend(std::iter::repeat_n(128u8, 64 * 64 * 3));
         assert_eq!(decode(&ppm).map(|i| i.width), Ok(64));
         assert_eq!(sniff_upload(&ppm), None);
-        assert_eq!(decode_upload(&ppm), Err(DecodeError::UnsupportedFormat));
+        assert_eq!(
+            decode_upload(&ppm, SizeLimit::FRAME),
+            Err(DecodeError::UnsupportedFormat)
+        );
+    }
+
+    #[test]
+    fn a_size_over_the_limit_is_refused_from_the_header_alone() {
+        // A 2000×2000 grey PNG (a few kB: one colour compresses to nothing).
+        let img = image::GrayImage::new(2000, 2000);
+        let mut png = Vec::new();
+        image::DynamicImage::ImageLuma8(img)
+            .write_to(&mut Cursor::new(&mut png), ImageFormat::Png)
+            .unwrap();
+        assert!(matches!(
+            decode_upload(&png, SizeLimit::FRAME),
+            Err(DecodeError::TooLarge {
+                width: 2000,
+                height: 2000,
+                ..
+            })
+        ));
+        assert_eq!(
+            decode_upload(&png, SizeLimit::PHOTO).map(|i| i.width),
+            Ok(2000)
+        );
+        // The header is all that is read: a truncated body behind it changes nothing.
+        assert!(matches!(
+            decode_upload(&png[..60], SizeLimit::FRAME),
+            Err(DecodeError::TooLarge { .. })
+        ));
     }
 
     #[test]

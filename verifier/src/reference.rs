@@ -2,7 +2,7 @@
 //! becomes a descriptor (the image itself is not kept), and a decided check's probe
 //! image is compared with it.
 
-use livecheck_core::decode::{decode, decode_upload};
+use livecheck_core::decode::{decode, decode_upload, SizeLimit};
 use livecheck_core::face_match::{FaceDescriptor, FaceMatch, MatchThresholds};
 use livecheck_core::Engine;
 
@@ -18,7 +18,8 @@ pub fn reference_descriptor(engine: &Engine, bytes: &[u8]) -> Result<FaceDescrip
             "the reference image is HEIC; send JPEG, PNG or WebP",
         ));
     }
-    let img = decode_upload(bytes).map_err(|e| ApiError::bad_image("reference_image", &e))?;
+    let img = decode_upload(bytes, SizeLimit::PHOTO)
+        .map_err(|e| ApiError::bad_image("reference_image", &e))?;
     let frame = img
         .frame()
         .map_err(|e| ApiError::new("invalid_image", format!("reference_image: {e}")))?;

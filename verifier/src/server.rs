@@ -381,6 +381,10 @@ pub async fn serve(
         judging: tokio::sync::Semaphore::new(
             std::thread::available_parallelism().map_or(1, |n| n.get()),
         ),
+        decoding: tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(1, |n| n.get()),
+        ),
+        uploading: Default::default(),
         limiter: RateLimiter::default(),
         demo_key: demo_key.clone(),
         assets: Default::default(),

@@ -1,6 +1,6 @@
 //! What every handler shares.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
@@ -23,6 +23,13 @@ pub struct AppState {
     pub tokens: TokenIssuer,
     /// Decisions run at most one per core; more finishes wait their turn.
     pub judging: tokio::sync::Semaphore,
+    /// Uploads decode at most one per core at a time (memory stays bounded however
+    /// many arrive at once).
+    pub decoding: tokio::sync::Semaphore,
+    /// `(check, seq)` of the frame uploads being decoded: a second upload of the same
+    /// frame is refused before it costs a decode (the store still decides the winner
+    /// across processes).
+    pub uploading: Mutex<HashSet<(String, u32)>>,
     pub limiter: RateLimiter,
     /// Demo mode's API key: the demo pages call the API with it, as a customer would.
     pub demo_key: Option<String>,

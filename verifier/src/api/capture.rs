@@ -6,7 +6,7 @@
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use livecheck_core::decode::{decode_upload, sniff_upload};
+use livecheck_core::decode::{decode_upload, sniff_upload, SizeLimit};
 use livecheck_core::protocol::{CaptureParams, ChallengeScript, FrameEnvelope};
 use livecheck_core::timeline::{CapturePlan, ClockLimits, Cue, LightPlan};
 use serde::{Deserialize, Serialize};
@@ -343,8 +343,12 @@ pub async fn upload_frame(
         clock_ms,
         envelope.challenge_index,
     )?;
+    // One decode per frame position at a time, and a bounded number in all.
+    let _slot = UploadSlot::take(&state, &check.id, envelope.seq)?;
+    let _permit = state.decoding.acquire().await.map_err(ApiError::internal)?;
     let bytes = body.to_vec();
-    let decoded = web::block(move || decode_upload(&bytes).map(|_| bytes)).await?;
+    let decoded =
+        web::block(move || decode_upload(&bytes, SizeLimit::FRAME).map(|_| bytes)).await?;
     let bytes = decoded.map_err(|e| ApiError::bad_image("frame", &e))?;
     let frame = StoredFrame {
         seq: envelope.seq,
@@ -390,6 +394,34 @@ pub(crate) fn with_params(base: &str, params: &[(&str, &str)]) -> String {
             u.to_string()
         }
         Err(_) => base.to_string(),
+    }
+}
+
+/// A frame position being uploaded in this process, released however the upload ends.
+struct UploadSlot<'a> {
+    state: &'a AppState,
+    key: (String, u32),
+}
+
+impl<'a> UploadSlot<'a> {
+    fn take(state: &'a AppState, check_id: &str, seq: u32) -> ApiResult<Self> {
+        let key = (check_id.to_string(), seq);
+        let mut set = state.uploading.lock().map_err(ApiError::internal)?;
+        if !set.insert(key.clone()) {
+            return Err(ApiError::new(
+                "replayed_frame",
+                "this sequence number is already being received",
+            ));
+        }
+        Ok(Self { state, key })
+    }
+}
+
+impl Drop for UploadSlot<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut set) = self.state.uploading.lock() {
+            set.remove(&self.key);
+        }
     }
 }
 

@@ -665,6 +665,7 @@ pub(crate) async fn describe_reference(
     bytes: Vec<u8>,
 ) -> ApiResult<FaceDescriptor> {
     state.engine()?;
+    let _permit = state.decoding.acquire().await.map_err(ApiError::internal)?;
     let st = state.clone();
     web::block(move || reference_descriptor(st.engine()?, &bytes)).await?
 }

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use livecheck_core::challenge::{ChallengeKind, StillRules};
 use livecheck_core::consistency::ConsistencyLimits;
 use livecheck_core::decision::{decide_stills, StillsInput};
-use livecheck_core::decode::{decode, decode_upload, sniff_upload, DecodeError};
+use livecheck_core::decode::{decode, decode_upload, sniff_upload, DecodeError, SizeLimit};
 use livecheck_core::{Engine, ObserveOptions};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -278,7 +278,10 @@ pub async fn answer(
         .ok_or_else(|| ApiError::bad_image("photo", &DecodeError::UnsupportedFormat))?
         .to_mime_type()
         .to_string();
-    let checked = web::block(move || decode_upload(&photo).map(|_| photo)).await?;
+    let permit = state.decoding.acquire().await.map_err(ApiError::internal)?;
+    let checked =
+        web::block(move || decode_upload(&photo, SizeLimit::PHOTO).map(|_| photo)).await?;
+    drop(permit);
     let photo = checked.map_err(|e| ApiError::bad_image("photo", &e))?;
 
     let store = state.store.clone();
