@@ -6,9 +6,9 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use livecheck_core::challenge::{ChallengeKind, ChallengeWindow};
 use livecheck_core::decode::split_mjpeg;
 use livecheck_core::manifest::ModelFiles;
-use livecheck_core::Engine;
+use livecheck_core::{Engine, ModelError};
 use livecheck_verifier::judge::{judge, JudgeInput};
-use livecheck_verifier::model::StoredFrame;
+use livecheck_verifier::model::{FrameRef, StoredFrame};
 
 fn session() -> Vec<StoredFrame> {
     let path = concat!(
@@ -36,8 +36,10 @@ fn bench(c: &mut Criterion) {
         ChallengeWindow::new(ChallengeKind::Blink, 1000, 6000),
         ChallengeWindow::new(ChallengeKind::Smile, 1000, 11000),
     ];
+    let refs: Vec<_> = frames.iter().map(StoredFrame::to_ref).collect();
+    let load = |f: &FrameRef| Ok::<_, ModelError>(frames[f.seq as usize].bytes.clone());
     let input = JudgeInput {
-        frames: &frames,
+        frames: &refs,
         windows: &windows,
         baseline_ms: 1000,
         light: None,
@@ -48,7 +50,7 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("verifier");
     g.sample_size(10);
     g.bench_function("judge_10_frames_640x480", |b| {
-        b.iter(|| judge(&engine, &input).expect("judge"))
+        b.iter(|| judge(&engine, &input, load).expect("judge"))
     });
     g.finish();
 }

@@ -35,6 +35,7 @@ pub struct ServerConfig {
 pub struct ChecksConfig {
     pub max_frame_bytes: usize,
     pub max_frames: u32,
+    pub max_session_bytes: u64,
     #[serde(with = "duration_text")]
     pub capture_grace: Duration,
     #[serde(with = "duration_text")]
@@ -127,6 +128,11 @@ impl Config {
         }
         if self.checks.max_frame_bytes == 0 || self.checks.max_frame_bytes > 64 << 20 {
             return bad("checks.max_frame_bytes must be between 1 and 64 MiB");
+        }
+        if self.checks.max_session_bytes < self.checks.max_frame_bytes as u64
+            || self.checks.max_session_bytes > 1 << 30
+        {
+            return bad("checks.max_session_bytes must be between max_frame_bytes and 1 GiB");
         }
         if !(1..=1000).contains(&self.checks.max_frames) {
             return bad("checks.max_frames must be between 1 and 1000");
@@ -278,6 +284,7 @@ mod tests {
         let c = Config::defaults();
         assert_eq!(c.server.bind, "127.0.0.1:8080");
         assert_eq!(c.checks.max_frame_bytes, 10 * 1024 * 1024);
+        assert_eq!(c.checks.max_session_bytes, 48 * 1024 * 1024);
         assert_eq!(c.checks.audit_retention, Duration::from_secs(1800));
         let secs: Vec<u64> = c
             .webhooks

@@ -284,6 +284,12 @@ impl From<crate::store::StoreError> for ApiError {
     }
 }
 
+impl From<livecheck_core::ModelError> for ApiError {
+    fn from(e: livecheck_core::ModelError) -> Self {
+        Self::internal(e)
+    }
+}
+
 impl From<actix_web::error::BlockingError> for ApiError {
     fn from(e: actix_web::error::BlockingError) -> Self {
         Self::internal(e)

@@ -12,10 +12,12 @@ use livecheck_core::light::{LightLimits, LightResult};
 use livecheck_core::timeline::Shown;
 use livecheck_core::{Engine, ModelError};
 
-use crate::model::{ImageKind, Outcome, StoredFrame, StoredImage};
+use crate::model::{FrameRef, ImageKind, Outcome, StoredImage};
 
 pub struct JudgeInput<'a> {
-    pub frames: &'a [StoredFrame],
+    /// The frames in order; their bytes are loaded one at a time, so a decision holds
+    /// one frame's pixels however many the session stored.
+    pub frames: &'a [FrameRef],
     /// Each challenge's window as the timeline revealed it.
     pub windows: &'a [ChallengeWindow],
     /// Frames before this are the neutral baseline.
@@ -34,14 +36,19 @@ pub struct Judgement {
     pub light: Option<LightResult>,
 }
 
-pub fn judge(engine: &Engine, input: &JudgeInput<'_>) -> Result<Judgement, ModelError> {
+/// Judges the frames, reading each one's bytes through `load` when it is its turn.
+pub fn judge<E: From<ModelError>>(
+    engine: &Engine,
+    input: &JudgeInput<'_>,
+    load: impl Fn(&FrameRef) -> Result<Vec<u8>, E>,
+) -> Result<Judgement, E> {
     let n = input.frames.len();
     let spoof_at = anti_spoof_frames(input);
     let mut observations: Vec<Observation> = Vec::with_capacity(n);
     let mut sources: Vec<usize> = Vec::with_capacity(n);
     for (i, f) in input.frames.iter().enumerate() {
         // Uploads were decoded once on arrival; a frame that fails now is skipped.
-        let Ok(img) = decode(&f.bytes) else { continue };
+        let Ok(img) = decode(&load(f)?) else { continue };
         let Ok(frame) = img.frame() else { continue };
         // Anti-spoof and the identity descriptor are the costly models: a spread of
         // frames is enough for both.
@@ -72,9 +79,18 @@ pub fn judge(engine: &Engine, input: &JudgeInput<'_>) -> Result<Judgement, Model
     let light = d.light.clone();
     let outcome = Outcome::from_decision(d);
 
+    let image = |i: usize, kind: ImageKind, index: u32| -> Result<StoredImage, E> {
+        let f = &input.frames[sources[i]];
+        Ok(StoredImage {
+            kind,
+            index,
+            content_type: f.content_type.clone(),
+            bytes: load(f)?,
+        })
+    };
     let mut images = Vec::new();
     if let Some(p) = probe(&observations, input.baseline_ms) {
-        images.push(image(input.frames, sources[p], ImageKind::Probe, 0));
+        images.push(image(p, ImageKind::Probe, 0)?);
     }
     let mut audit: Vec<usize> = outcome
         .challenges
@@ -85,7 +101,7 @@ pub fn judge(engine: &Engine, input: &JudgeInput<'_>) -> Result<Judgement, Model
     let mut seen = std::collections::HashSet::new();
     audit.retain(|i| *i < observations.len() && seen.insert(*i));
     for (k, i) in audit.into_iter().take(input.audit_images).enumerate() {
-        images.push(image(input.frames, sources[i], ImageKind::Audit, k as u32));
+        images.push(image(i, ImageKind::Audit, k as u32)?);
     }
     Ok(Judgement {
         outcome,
@@ -143,27 +159,17 @@ fn probe(obs: &[Observation], baseline_ms: u64) -> Option<usize> {
         .or_else(|| best(&|_| true))
 }
 
-fn image(frames: &[StoredFrame], i: usize, kind: ImageKind, index: u32) -> StoredImage {
-    StoredImage {
-        kind,
-        index,
-        content_type: frames[i].content_type.clone(),
-        bytes: frames[i].bytes.clone(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn anti_spoof_runs_on_frames_the_light_did_not_colour() {
-        let frames: Vec<StoredFrame> = (0..60)
-            .map(|i| StoredFrame {
+        let frames: Vec<FrameRef> = (0..60)
+            .map(|i| FrameRef {
                 seq: i,
                 t_ms: i as u64 * 100,
                 content_type: "image/jpeg".into(),
-                bytes: Vec::new(),
             })
             .collect();
         let shown = [Shown {

@@ -148,6 +148,8 @@ pub struct Check {
     pub nonce: String,
     pub chain: ChainState,
     pub frames: u32,
+    /// Bytes of the frames stored so far.
+    pub frame_bytes: u64,
     pub outcome: Option<Outcome>,
     pub completed_at: Option<DateTime<Utc>>,
     pub erased_at: Option<DateTime<Utc>>,
@@ -235,6 +237,25 @@ pub struct StoredFrame {
     pub t_ms: u64,
     pub content_type: String,
     pub bytes: Vec<u8>,
+}
+
+/// A stored frame without its bytes: a decision lists these and loads the bytes one
+/// frame at a time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FrameRef {
+    pub seq: u32,
+    pub t_ms: u64,
+    pub content_type: String,
+}
+
+impl StoredFrame {
+    pub fn to_ref(&self) -> FrameRef {
+        FrameRef {
+            seq: self.seq,
+            t_ms: self.t_ms,
+            content_type: self.content_type.clone(),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -16,7 +16,8 @@ use super::{bearer, blocking};
 use crate::error::{ApiError, ApiResult};
 use crate::judge::{judge, JudgeInput};
 use crate::model::{
-    CaptureState, Check, ImageKind, LightOutcome, Outcome, Status, StoredFrame, StoredImage,
+    CaptureState, Check, FrameRef, ImageKind, LightOutcome, Outcome, Status, StoredFrame,
+    StoredImage,
 };
 use crate::reference::match_probe;
 use crate::risk::{FinishIn, RiskSignals};
@@ -316,6 +317,13 @@ pub async fn upload_frame(
             ),
         ));
     }
+    let max_bytes = state.config.checks.max_session_bytes;
+    if check.frame_bytes + body.len() as u64 > max_bytes {
+        return Err(ApiError::new(
+            "frame_limit_reached",
+            format!("a session holds at most {max_bytes} bytes of frames"),
+        ));
+    }
     let plan = plan(&check);
     let grace = state.config.checks.capture_grace.as_millis() as u64;
     if envelope.t_ms > plan_ms(&plan) + grace || Utc::now() > deadline(&check, &state) {
@@ -359,8 +367,10 @@ pub async fn upload_frame(
     let store = state.store.clone();
     let (id, expected) = (check.id.clone(), check.frames);
     let stored_chain = chain.clone();
-    match web::block(move || store.add_frame(&id, expected, &stored_chain, &capture, &frame))
-        .await?
+    match web::block(move || {
+        store.add_frame(&id, expected, &stored_chain, &capture, &frame, max_bytes)
+    })
+    .await?
     {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
@@ -487,14 +497,15 @@ pub async fn finish(
         store: state.store.clone(),
         check_id: check.id.clone(),
     };
+    // The decision's turn before any frame is read: waiting finishes hold nothing.
+    let _turn = state.judging.acquire().await.map_err(ApiError::internal)?;
     let store = state.store.clone();
     let id = check.id.clone();
     let (check, frames) = blocking(move || {
         let check = store.check(&id)?.ok_or(StoreError::NotFound)?;
-        Ok((check, store.frames(&id)?))
+        Ok((check, store.frame_refs(&id)?))
     })
     .await?;
-    let _turn = state.judging.acquire().await.map_err(ApiError::internal)?;
     let plan = plan(&check);
     let log = check.capture.log.clone();
     let limits = ClockLimits::default();
@@ -507,8 +518,16 @@ pub async fn finish(
     let st = state.clone();
     let audit = check.audit_images as usize;
     let threshold = check.threshold as f32;
+    let id = check.id.clone();
     let judgement = web::block(move || {
         let engine = st.engine()?;
+        // A frame gone meanwhile: the check was erased or ended under the finish.
+        let load = |f: &FrameRef| -> ApiResult<Vec<u8>> {
+            st.store.frame_bytes(&id, f.seq).map_err(|e| match e {
+                StoreError::NotFound => ApiError::invalid_state("the check ended while judged"),
+                e => e.into(),
+            })
+        };
         judge(
             engine,
             &JudgeInput {
@@ -520,8 +539,8 @@ pub async fn finish(
                 audit_images: audit,
                 anti_spoof_frames: st.config.checks.anti_spoof_frames,
             },
+            load,
         )
-        .map_err(ApiError::internal)
     })
     .await??;
 

@@ -299,7 +299,15 @@ pub async fn answer(
             let holder = crate::secrets::digest_hex(&crate::secrets::new_token());
             store.claim(&id, &holder, Utc::now(), &Default::default())?;
         }
-        store.add_frame(&id, next as u32, &chain, &Default::default(), &frame)
+        // One photo per challenge, each within max_frame_bytes: bounded without a cap.
+        store.add_frame(
+            &id,
+            next as u32,
+            &chain,
+            &Default::default(),
+            &frame,
+            u64::MAX,
+        )
     })
     .await?;
 
@@ -334,6 +342,8 @@ fn completed(check: &Check) -> Progress {
 
 /// Judges the stored photos and records the decision (with its webhook event).
 async fn finish(state: &web::Data<AppState>, mut check: Check) -> ApiResult<Check> {
+    // The decision's turn before the photos are read, as a capture's finish.
+    let _turn = state.judging.acquire().await.map_err(ApiError::internal)?;
     let store = state.store.clone();
     let id = check.id.clone();
     let frames = blocking(move || store.frames(&id)).await?;

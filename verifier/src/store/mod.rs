@@ -12,8 +12,8 @@ use livecheck_core::face_match::FaceDescriptor;
 use livecheck_core::protocol::ChainState;
 
 use crate::model::{
-    ApiKey, Attempt, CaptureState, Check, Delivery, DeliveryState, ImageKind, LivenessSession,
-    Outcome, Status, StoredFrame, StoredImage,
+    ApiKey, Attempt, CaptureState, Check, Delivery, DeliveryState, FrameRef, ImageKind,
+    LivenessSession, Outcome, Status, StoredFrame, StoredImage,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -112,7 +112,8 @@ pub trait Store: Send + Sync + 'static {
         capture: &CaptureState,
     ) -> StoreResult<()>;
     /// Stores a frame with the chain and capture state after it, if the chain is still
-    /// at `expected_seq` (else `Conflict`: a concurrent upload won).
+    /// at `expected_seq` and the session's frames stay within `max_bytes` (else
+    /// `Conflict`: a concurrent upload won, or the session is full).
     fn add_frame(
         &self,
         check_id: &str,
@@ -120,6 +121,7 @@ pub trait Store: Send + Sync + 'static {
         chain: &ChainState,
         capture: &CaptureState,
         frame: &StoredFrame,
+        max_bytes: u64,
     ) -> StoreResult<()>;
     /// Takes the finish lease of an in-progress check: from now on no frame is added
     /// (`add_frame` answers `Conflict`). `Conflict` when another finish holds a lease
@@ -132,6 +134,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// Releases a finish lease that did not end in a decision.
     fn end_finish(&self, check_id: &str) -> StoreResult<()>;
+    /// A check's frames, without their bytes, in order.
+    fn frame_refs(&self, check_id: &str) -> StoreResult<Vec<FrameRef>>;
+    /// One frame's bytes.
+    fn frame_bytes(&self, check_id: &str, seq: u32) -> StoreResult<Vec<u8>>;
+    /// A check's frames with their bytes (photo sessions: a handful of photos).
     fn frames(&self, check_id: &str) -> StoreResult<Vec<StoredFrame>>;
 
     /// Moves a pending or in-progress check to a terminal status, with its outcome,

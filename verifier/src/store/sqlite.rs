@@ -11,8 +11,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{Erased, SessionKey, Store, StoreError, StoreResult, Transition};
 use crate::model::{
-    ApiKey, Attempt, CaptureState, Check, Delivery, DeliveryState, ImageKind, LivenessSession,
-    Outcome, Status, StoredFrame, StoredImage,
+    ApiKey, Attempt, CaptureState, Check, Delivery, DeliveryState, FrameRef, ImageKind,
+    LivenessSession, Outcome, Status, StoredFrame, StoredImage,
 };
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many ran.
@@ -129,6 +129,10 @@ ALTER TABLE checks ADD COLUMN capture TEXT;
     r#"
 ALTER TABLE checks ADD COLUMN finishing_at INTEGER;
 "#,
+    // The bytes of a check's stored frames, capped per session.
+    r#"
+ALTER TABLE checks ADD COLUMN frame_bytes INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 pub struct SqliteStore {
@@ -161,7 +165,7 @@ const CHECK_COLUMNS: &str = "id, api_key_id, token, link, secret, webhook_url, r
     cancel_url, threshold, audit_images, challenges, user_id, metadata, status, created_at, \
     expires_at, claimed_at, client_token_hash, frame_key, nonce, chain, frames, outcome, \
     completed_at, erased_at, reference_descriptor, photo_session, light_challenge, capture, \
-    finishing_at";
+    finishing_at, frame_bytes";
 
 fn check_row(r: &Row<'_>) -> rusqlite::Result<Check> {
     let challenges: Vec<ChallengeKind> = parse_json(&r.get::<_, String>(10)?)?;
@@ -205,6 +209,7 @@ fn check_row(r: &Row<'_>) -> rusqlite::Result<Check> {
             .transpose()?
             .unwrap_or_default(),
         finishing_at: r.get::<_, Option<i64>>(29)?.map(time),
+        frame_bytes: r.get::<_, i64>(30)? as u64,
     })
 }
 
@@ -467,16 +472,25 @@ impl Store for SqliteStore {
         chain: &ChainState,
         capture: &CaptureState,
         frame: &StoredFrame,
+        max_bytes: u64,
     ) -> StoreResult<()> {
         let chain = json(chain)?;
         let capture = json(capture)?;
         let won = self.with(|c| {
             let tx = c.transaction()?;
             let n = tx.execute(
-                "UPDATE checks SET chain = ?2, capture = ?4, frames = frames + 1 \
+                "UPDATE checks SET chain = ?2, capture = ?4, frames = frames + 1, \
+                 frame_bytes = frame_bytes + ?5 \
                  WHERE id = ?1 AND frames = ?3 AND status = 'in_progress' \
-                 AND finishing_at IS NULL",
-                params![check_id, chain, expected_seq, capture],
+                 AND finishing_at IS NULL AND frame_bytes + ?5 <= ?6",
+                params![
+                    check_id,
+                    chain,
+                    expected_seq,
+                    capture,
+                    frame.bytes.len() as i64,
+                    max_bytes.min(i64::MAX as u64) as i64
+                ],
             )?;
             if n != 1 {
                 return Ok(false);
@@ -534,6 +548,36 @@ impl Store for SqliteStore {
             )
         })
         .map(|_| ())
+    }
+
+    fn frame_refs(&self, check_id: &str) -> StoreResult<Vec<FrameRef>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT seq, t_ms, content_type FROM frames WHERE check_id = ?1 ORDER BY seq",
+            )?;
+            let rows = stmt
+                .query_map([check_id], |r| {
+                    Ok(FrameRef {
+                        seq: r.get(0)?,
+                        t_ms: r.get::<_, i64>(1)? as u64,
+                        content_type: r.get(2)?,
+                    })
+                })?
+                .collect();
+            rows
+        })
+    }
+
+    fn frame_bytes(&self, check_id: &str, seq: u32) -> StoreResult<Vec<u8>> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT bytes FROM frames WHERE check_id = ?1 AND seq = ?2",
+                params![check_id, seq],
+                |r| r.get(0),
+            )
+            .optional()
+        })?
+        .ok_or(StoreError::NotFound)
     }
 
     fn frames(&self, check_id: &str) -> StoreResult<Vec<StoredFrame>> {
@@ -970,6 +1014,7 @@ mod tests {
             light_challenge: false,
             capture: CaptureState::default(),
             finishing_at: None,
+            frame_bytes: 0,
         }
     }
 
@@ -1007,17 +1052,66 @@ mod tests {
 
         let mut chain = c.chain.clone();
         chain.next_seq = 1;
-        s.add_frame("c1", 0, &chain, &CaptureState::default(), &frame(0))
+        s.add_frame("c1", 0, &chain, &CaptureState::default(), &frame(0), ANY)
             .unwrap();
         // A second writer that read the same position loses and writes nothing.
         assert!(matches!(
-            s.add_frame("c1", 0, &chain, &CaptureState::default(), &frame(0)),
+            s.add_frame("c1", 0, &chain, &CaptureState::default(), &frame(0), ANY),
             Err(StoreError::Conflict(_))
         ));
         let c = s.check("c1").unwrap().unwrap();
         assert_eq!((c.frames, c.chain.next_seq), (1, 1));
         assert_eq!(s.frames("c1").unwrap().len(), 1);
+        assert_eq!(s.frame_refs("c1").unwrap(), [frame(0).to_ref()]);
+        assert_eq!(s.frame_bytes("c1", 0).unwrap(), frame(0).bytes);
+        assert!(matches!(s.frame_bytes("c1", 1), Err(StoreError::NotFound)));
     }
+
+    #[test]
+    fn a_session_stores_frames_up_to_its_byte_cap() {
+        let (_d, s) = store();
+        s.insert_check(&check("c1", "l1")).unwrap();
+        s.claim("c1", "h1", Utc::now(), &CaptureState::default())
+            .unwrap();
+        let chain = s.check("c1").unwrap().unwrap().chain;
+        let size = frame(0).bytes.len() as u64;
+        s.add_frame(
+            "c1",
+            0,
+            &chain,
+            &CaptureState::default(),
+            &frame(0),
+            2 * size,
+        )
+        .unwrap();
+        s.add_frame(
+            "c1",
+            1,
+            &chain,
+            &CaptureState::default(),
+            &frame(1),
+            2 * size,
+        )
+        .unwrap();
+        // The third would pass the cap: refused, and nothing of it is kept.
+        assert!(matches!(
+            s.add_frame(
+                "c1",
+                2,
+                &chain,
+                &CaptureState::default(),
+                &frame(2),
+                2 * size
+            ),
+            Err(StoreError::Conflict(_))
+        ));
+        let c = s.check("c1").unwrap().unwrap();
+        assert_eq!((c.frames, c.frame_bytes), (2, 2 * size));
+        assert_eq!(s.frame_refs("c1").unwrap().len(), 2);
+    }
+
+    /// No byte cap.
+    const ANY: u64 = u64::MAX;
 
     #[test]
     fn under_a_finish_lease_no_frame_is_added_and_a_second_finish_waits() {
@@ -1032,7 +1126,7 @@ mod tests {
         assert!(s.check("c1").unwrap().unwrap().finishing_at.is_some());
         // An upload that read the check before the lease loses.
         assert!(matches!(
-            s.add_frame("c1", 0, &chain, &CaptureState::default(), &frame(0)),
+            s.add_frame("c1", 0, &chain, &CaptureState::default(), &frame(0), ANY),
             Err(StoreError::Conflict(_))
         ));
         assert!(s.frames("c1").unwrap().is_empty());
@@ -1046,7 +1140,7 @@ mod tests {
         s.begin_finish("c1", later, later - minute).unwrap();
         // Released, frames are added again.
         s.end_finish("c1").unwrap();
-        s.add_frame("c1", 0, &chain, &CaptureState::default(), &frame(0))
+        s.add_frame("c1", 0, &chain, &CaptureState::default(), &frame(0), ANY)
             .unwrap();
     }
 
@@ -1062,6 +1156,7 @@ mod tests {
             &check("c1", "l1").chain,
             &CaptureState::default(),
             &frame(0),
+            ANY,
         )
         .unwrap();
         let img = StoredImage {

@@ -100,3 +100,92 @@ fn image_bombs_are_refused_from_their_headers_and_memory_stays_bounded() {
     );
     assert!(grown_mib < 64, "peak RSS grew by {grown_mib} MiB");
 }
+
+/// A 1920×1080 picture of sensor noise as a JPEG: about 2.5 MB that no encoder shrinks.
+fn noisy_1080p(seed: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(1920, 1080, |x, y| {
+        let h = (x.wrapping_mul(73_856_093) ^ y.wrapping_mul(19_349_663) ^ seed)
+            .wrapping_mul(2_654_435_761);
+        image::Rgb([(h >> 24) as u8, (h >> 16) as u8, (h >> 8) as u8])
+    });
+    jpeg(&img, 92)
+}
+
+/// The same JPEG with a comment naming `n`: other bytes, the same picture.
+fn numbered(jpeg: &[u8], n: u64) -> Vec<u8> {
+    let mut out = jpeg[..2].to_vec();
+    out.extend_from_slice(&[0xFF, 0xFE, 0x00, 0x0A]);
+    out.extend_from_slice(&n.to_be_bytes());
+    out.extend_from_slice(&jpeg[2..]);
+    out
+}
+
+#[test]
+fn a_session_stores_bounded_bytes_and_finishes_read_them_one_frame_at_a_time() {
+    const CAP_MIB: u64 = 24;
+    let cap_bytes = (CAP_MIB << 20).to_string();
+    let v = Verifier::start_temp(&[
+        ("LIVECHECK_CHECKS_MAX_SESSION_BYTES", &cap_bytes),
+        // One malloc arena: glibc gives each thread its own, and memory one thread
+        // freed is not reused by another, so the peak would count thread churn
+        // rather than what a finish holds (six finishes: +100 MiB either way).
+        ("MALLOC_ARENA_MAX", "1"),
+    ]);
+    let frame = noisy_1080p(7);
+    let size = frame.len() as u64 + 12;
+    assert!(size > 2_000_000, "{size} bytes");
+    let fit = (CAP_MIB << 20) / size;
+
+    // Sessions filled to the cap; the frame past it is refused and not kept.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (warm, measured) = (cores, 3 * cores);
+    let created: Vec<_> = (0..warm + measured)
+        .map(|_| v.create(json!({"return_url": "https://c.example/r", "challenges": ["BLINK"]})))
+        .collect();
+    let mut caps: Vec<Capture> = Vec::new();
+    for c in &created {
+        // Claimed just before its frames: they are sent as they are taken.
+        let mut cap = Capture::claim(&v, c);
+        for i in 0..fit {
+            cap.wait_until(40 * i);
+            let (s, body) = cap.upload_now(40 * i, &numbered(&frame, i));
+            assert_eq!(s, 201, "frame {i}: {body}");
+        }
+        let started = Instant::now();
+        let (s, e) = cap.upload_now(40 * fit, &numbered(&frame, fit));
+        assert_eq!(
+            (s, e["code"].as_str()),
+            (409, Some("frame_limit_reached")),
+            "{e}"
+        );
+        assert!(e["message"].as_str().unwrap().contains("bytes"), "{e}");
+        assert!(started.elapsed() < Duration::from_secs(1));
+        caps.push(cap);
+    }
+    let id = created[0]["id"].as_str().unwrap();
+    assert_eq!(
+        v.get(&format!("/liveness_check/{id}")).1["frames"],
+        json!(null)
+    );
+
+    // As many finishes at once as decisions run at once (models and threads warm),
+    // then three times as many: each reads one frame at a time, and those waiting
+    // for their turn hold none.
+    let finish_all = |caps: &[Capture]| -> Vec<u16> {
+        std::thread::scope(|s| {
+            let finishes: Vec<_> = caps.iter().map(|cap| s.spawn(|| cap.finish().0)).collect();
+            finishes.into_iter().map(|h| h.join().unwrap()).collect()
+        })
+    };
+    assert!(finish_all(&caps[..warm]).iter().all(|&c| c == 200));
+    let before = v.peak_rss_kib();
+    assert!(finish_all(&caps[warm..]).iter().all(|&c| c == 200));
+    let grown_mib = v.peak_rss_kib().saturating_sub(before) / 1024;
+    println!(
+        "{fit} frames of {size} bytes a session; finish: peak RSS {} MiB after {warm}, \
+         grew by {grown_mib} MiB for {measured} more",
+        before / 1024
+    );
+    // Holding the waiting sessions' frames would take 2 × cores × 20 MiB and more.
+    assert!(grown_mib < 24, "peak RSS grew by {grown_mib} MiB");
+}
