@@ -72,7 +72,7 @@ pub struct LimitsConfig {
     pub creates_per_minute: u32,
     pub claims_per_minute: u32,
     #[serde(with = "duration_text")]
-    pub form_read_timeout: Duration,
+    pub body_read_timeout: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -102,7 +102,7 @@ pub const CODES: &[(&str, u16, &str)] = &[
     (
         "frame_limit_reached",
         409,
-        "The session already holds its maximum number of frames.",
+        "The session already holds its maximum number of frames or bytes of frames.",
     ),
     (
         "invalid_state",
@@ -137,7 +137,7 @@ pub const CODES: &[(&str, u16, &str)] = &[
     (
         "invalid_image",
         422,
-        "The image cannot be decoded (truncated, corrupt or of absurd size).",
+        "The image cannot be decoded (truncated, corrupt), or its header declares more pixels than the endpoint takes.",
     ),
     (
         "reference_no_face",

@@ -405,6 +405,7 @@ pub async fn serve(
     let server = HttpServer::new(move || {
         App::new()
             .app_data(app_state.clone())
+            .wrap(from_fn(crate::deadline::body_deadline))
             .wrap(from_fn(cors))
             .wrap(from_fn(request_context))
             .configure(|cfg| routes(cfg, max_frame))

@@ -244,12 +244,7 @@ pub async fn create_with_verify(
     customer: Customer,
     payload: Multipart,
 ) -> ApiResult<HttpResponse> {
-    let mut form = Form::read(
-        payload,
-        state.config.checks.max_frame_bytes,
-        state.config.limits.form_read_timeout,
-    )
-    .await?;
+    let mut form = Form::read(payload, state.config.checks.max_frame_bytes).await?;
     let req: CreateSession = serde_json::from_str(form.text("Parameters")?)
         .map_err(|e| ApiError::invalid(format!("Parameters: {e}")))?;
     let image = form.image("VerifyImage")?;

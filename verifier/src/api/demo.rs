@@ -75,13 +75,7 @@ pub async fn start(state: web::Data<AppState>, payload: Multipart) -> HttpRespon
     let Some(key) = demo_key(&state) else {
         return not_demo();
     };
-    let mut form = match Form::read(
-        payload,
-        state.config.checks.max_frame_bytes,
-        state.config.limits.form_read_timeout,
-    )
-    .await
-    {
+    let mut form = match Form::read(payload, state.config.checks.max_frame_bytes).await {
         Ok(f) => f,
         // The browser's own upload failed (too large, too slow): say so with its status.
         Err(e) => {

@@ -19,28 +19,9 @@ pub struct Form {
 }
 
 impl Form {
-    /// Reads every part: files (parts with a file name) up to `max_file` bytes each,
-    /// all of it within `deadline` (a body that stops short would otherwise hold the
-    /// request open for as long as the client keeps the connection).
-    pub async fn read(
-        payload: Multipart,
-        max_file: usize,
-        deadline: std::time::Duration,
-    ) -> ApiResult<Self> {
-        tokio::time::timeout(deadline, Self::read_all(payload, max_file))
-            .await
-            .unwrap_or_else(|_| {
-                Err(ApiError::new(
-                    "request_timeout",
-                    format!(
-                        "the upload did not arrive in full within {} s",
-                        deadline.as_secs()
-                    ),
-                ))
-            })
-    }
-
-    async fn read_all(mut payload: Multipart, max_file: usize) -> ApiResult<Self> {
+    /// Reads every part: files (parts with a file name) up to `max_file` bytes each.
+    /// (A body that stops short ends at the server's body deadline.)
+    pub async fn read(mut payload: Multipart, max_file: usize) -> ApiResult<Self> {
         let mut form = Form::default();
         let mut parts = 0;
         while let Some(field) = payload.next().await {

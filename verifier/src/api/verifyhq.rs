@@ -240,12 +240,7 @@ pub async fn answer(
     customer: Customer,
     payload: Multipart,
 ) -> ApiResult<HttpResponse> {
-    let mut form = Form::read(
-        payload,
-        state.config.checks.max_frame_bytes,
-        state.config.limits.form_read_timeout,
-    )
-    .await?;
+    let mut form = Form::read(payload, state.config.checks.max_frame_bytes).await?;
     let token = form.text("sessionToken")?.to_string();
     let challenge_id = form.text("challengeId")?.to_string();
     let photo = form.image("photo")?;
@@ -420,12 +415,7 @@ pub async fn reference_selfie(
     customer: Customer,
     payload: Multipart,
 ) -> ApiResult<HttpResponse> {
-    let mut form = Form::read(
-        payload,
-        state.config.checks.max_frame_bytes,
-        state.config.limits.form_read_timeout,
-    )
-    .await?;
+    let mut form = Form::read(payload, state.config.checks.max_frame_bytes).await?;
     let token = form.text("sessionToken")?.to_string();
     let selfie = form.image("selfie")?;
     let check = by_token_or_id(&state, &customer, token).await?;

@@ -400,23 +400,29 @@ fn a_frame_is_either_refused_or_judged_when_a_finish_runs() {
     );
 }
 
-/// Sends a multipart body that stops inside its closing boundary (its Content-Length
-/// counts only what is sent) and keeps the connection open: the answer must come.
-fn stalled_multipart(v: &crate::harness::Verifier, path: &str, headers: &str) -> (String, u64) {
+/// Sends a body that stops short (its Content-Length counts 1000 bytes more than are
+/// sent) and keeps the connection open: the answer must come.
+fn stalled(
+    v: &crate::harness::Verifier,
+    path: &str,
+    headers: &str,
+    content_type: &str,
+    body: &[u8],
+) -> (String, u64) {
     use std::io::{Read, Write};
     let addr = v.base.trim_start_matches("http://");
     let mut sock = std::net::TcpStream::connect(addr).unwrap();
     sock.set_read_timeout(Some(std::time::Duration::from_secs(20)))
         .unwrap();
-    let body = "--XYZ\r\ncontent-disposition: form-data; name=\"sessionToken\"\r\n\r\nabc\r\n--XY";
     let started = std::time::Instant::now();
     write!(
         sock,
-        "POST {path} HTTP/1.1\r\nhost: {addr}\r\n{headers}content-type: multipart/form-data; \
-         boundary=XYZ\r\ncontent-length: {}\r\n\r\n{body}",
+        "POST {path} HTTP/1.1\r\nhost: {addr}\r\n{headers}content-type: {content_type}\r\n\
+         content-length: {}\r\n\r\n",
         body.len() + 1000
     )
     .unwrap();
+    sock.write_all(body).unwrap();
     let mut answer = vec![0u8; 4096];
     let n = sock.read(&mut answer).unwrap_or(0);
     (
@@ -426,16 +432,55 @@ fn stalled_multipart(v: &crate::harness::Verifier, path: &str, headers: &str) ->
 }
 
 #[test]
-fn a_multipart_upload_that_stops_short_is_answered_408_in_time() {
-    let v = crate::harness::Verifier::start_temp(&[("LIVECHECK_LIMITS_FORM_READ_TIMEOUT", "2s")]);
+fn a_body_that_stops_short_is_answered_408_in_time() {
+    let v = crate::harness::Verifier::start_temp(&[("LIVECHECK_LIMITS_BODY_READ_TIMEOUT", "2s")]);
     let key = format!("x-api-key: {}\r\n", v.api_key);
-    for (path, headers) in [
-        ("/verifications/liveness/challenge", key.as_str()),
-        ("/demo/start", ""),
+    let bearer = format!("authorization: Bearer {}\r\n", v.api_key);
+    let created = v.create(json!({"return_url": "https://c.example/r"}));
+    let cap = Capture::claim(&v, &created);
+    let frame = clip_frames("video/lp_d18_actions_640x480_30fps.mjpeg", 30)[0]
+        .1
+        .clone();
+    let envelope = json!(cap.signer.clone().sign(0, None, &frame).unwrap());
+    let frame_headers = format!(
+        "authorization: Bearer {}\r\nlivecheck-envelope: {envelope}\r\n",
+        cap.client_token
+    );
+    let multipart: &[u8] =
+        b"--XYZ\r\ncontent-disposition: form-data; name=\"sessionToken\"\r\n\r\nabc\r\n--XY";
+    let form = "multipart/form-data; boundary=XYZ";
+    let frames_path = format!("/capture/{}/frames", link_of(&created));
+    for (path, headers, content_type, body) in [
+        (
+            "/verifications/liveness/challenge",
+            key.as_str(),
+            form,
+            multipart,
+        ),
+        ("/demo/start", "", form, multipart),
+        // A frame cut off half way, and a JSON create cut off after its first byte.
+        (
+            frames_path.as_str(),
+            frame_headers.as_str(),
+            "image/jpeg",
+            &frame[..frame.len() / 2],
+        ),
+        ("/liveness_check", bearer.as_str(), "application/json", b"{"),
     ] {
-        let (answer, ms) = stalled_multipart(&v, path, headers);
+        let (answer, ms) = stalled(&v, path, headers, content_type, body);
         assert!(answer.starts_with("HTTP/1.1 408"), "{path}: {answer}");
         assert!(answer.contains("request_timeout"), "{path}: {answer}");
+        assert!(answer.contains("x-request-id"), "{path}: {answer}");
         assert!((1900..6000).contains(&ms), "{path}: answered after {ms} ms");
     }
+    // Nothing of the cut-off frame was kept; the session goes on.
+    let (_, got) = v.get(&format!(
+        "/liveness_check/{}",
+        created["id"].as_str().unwrap()
+    ));
+    assert_eq!(got["status"], "in_progress", "{got}");
+    let mut cap = cap;
+    let now = cap.start.elapsed().as_millis() as u64;
+    let (s, e) = cap.upload_now(now, &frame);
+    assert_eq!(s, 201, "{e}");
 }

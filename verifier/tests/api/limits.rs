@@ -186,6 +186,8 @@ fn a_session_stores_bounded_bytes_and_finishes_read_them_one_frame_at_a_time() {
          grew by {grown_mib} MiB for {measured} more",
         before / 1024
     );
-    // Holding the waiting sessions' frames would take 2 × cores × 20 MiB and more.
-    assert!(grown_mib < 24, "peak RSS grew by {grown_mib} MiB");
+    // Holding the waiting sessions' frames takes 2 × cores × 20 MiB and more (106 MiB
+    // seen); a decision in progress holds one frame decoded and its probe and audit
+    // images (11 MiB seen alone, 28 MiB beside the other tests).
+    assert!(grown_mib < 48, "peak RSS grew by {grown_mib} MiB");
 }
