@@ -229,6 +229,10 @@ pub struct LivenessSession {
     pub quick_link: Option<String>,
     /// Attempt check ids, oldest first.
     pub attempts: Vec<String>,
+    /// The stored revision this copy was read at: an update names it, and loses to any
+    /// write made since (kept in its own column, not in the body).
+    #[serde(skip)]
+    pub revision: u64,
 }
 
 #[derive(Clone, Debug)]

@@ -27,7 +27,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::model::{Check, LivenessSession, Status};
 use crate::secrets;
 use crate::state::AppState;
-use crate::store::{SessionKey, Transition};
+use crate::store::{SessionKey, StoreError, Transition};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -193,6 +193,7 @@ async fn create_session(
         callback_url: None,
         quick_link: None,
         attempts: Vec::new(),
+        revision: 0,
     };
     let store = state.store.clone();
     let stored = session.clone();
@@ -383,14 +384,28 @@ pub async fn delete(
     customer: Customer,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let mut session = owned_session(&state, &customer, id.into_inner()).await?;
+    let session = owned_session(&state, &customer, id.into_inner()).await?;
     if session.deleted_at.is_none() {
         let now = Utc::now();
-        session.deleted_at = Some(now);
-        session.quick_link = None;
         let store = state.store.clone();
         blocking(move || {
-            store.update_session(&session)?;
+            // Deletion wins: an attempt started or a link issued meanwhile is read
+            // again and ended with the rest.
+            let mut session = session;
+            loop {
+                session.deleted_at = Some(now);
+                session.quick_link = None;
+                match store.update_session(&session) {
+                    Err(StoreError::Conflict(_)) => {}
+                    done => break done?,
+                }
+                session = store
+                    .session(SessionKey::Id(&session.id))?
+                    .ok_or(StoreError::NotFound)?;
+                if session.deleted_at.is_some() {
+                    return Ok(());
+                }
+            }
             // An attempt still open ends as cancelled.
             for id in &session.attempts {
                 if let Some(c) = store.check(id)? {
@@ -493,7 +508,18 @@ pub async fn quick_link(
     let link = uuid();
     session.quick_link = Some(link.clone());
     let store = state.store.clone();
-    blocking(move || store.update_session(&session)).await?;
+    let written = blocking(move || match store.update_session(&session) {
+        Err(StoreError::Conflict(_)) => Ok(false),
+        other => other.map(|()| true),
+    })
+    .await?;
+    if !written {
+        // An attempt started (or another link was issued) since the session was read:
+        // this link could be one attempt too many.
+        return Err(ApiError::invalid_state(
+            "the session changed while the link was made; ask again",
+        ));
+    }
     Ok(HttpResponse::Ok().json(QuickLink {
         url: format!("/?s={link}"),
     }))

@@ -172,10 +172,12 @@ pub trait Store: Send + Sync + 'static {
 
     fn insert_session(&self, session: &LivenessSession) -> StoreResult<()>;
     fn session(&self, by: SessionKey<'_>) -> StoreResult<Option<LivenessSession>>;
-    /// Overwrites a session (its quick link and body).
+    /// Writes a session (its quick link and body) if it is still at the revision it was
+    /// read at; `Conflict` when another write came first (re-read and decide again).
     fn update_session(&self, session: &LivenessSession) -> StoreResult<()>;
     /// Opens an attempt in one transaction: consumes `quick_link` (`Conflict` if it was
-    /// already used), stores `session` as given (with the attempt listed) and `check`.
+    /// already used, or the session changed since it was read), stores `session` as
+    /// given (with the attempt listed) and `check`.
     fn start_attempt(
         &self,
         session: &LivenessSession,

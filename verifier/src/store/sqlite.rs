@@ -133,6 +133,10 @@ ALTER TABLE checks ADD COLUMN finishing_at INTEGER;
     r#"
 ALTER TABLE checks ADD COLUMN frame_bytes INTEGER NOT NULL DEFAULT 0;
 "#,
+    // Session writes are conditional on the revision they read.
+    r#"
+ALTER TABLE liveness_sessions ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 pub struct SqliteStore {
@@ -807,9 +811,13 @@ impl Store for SqliteStore {
         };
         self.with(|c| {
             c.query_row(
-                &format!("SELECT body FROM liveness_sessions WHERE {column} = ?1"),
+                &format!("SELECT body, revision FROM liveness_sessions WHERE {column} = ?1"),
                 [value],
-                |r| parse_json::<LivenessSession>(&r.get::<_, String>(0)?),
+                |r| {
+                    let mut session = parse_json::<LivenessSession>(&r.get::<_, String>(0)?)?;
+                    session.revision = r.get::<_, i64>(1)? as u64;
+                    Ok(session)
+                },
             )
             .optional()
         })
@@ -817,13 +825,19 @@ impl Store for SqliteStore {
 
     fn update_session(&self, session: &LivenessSession) -> StoreResult<()> {
         let body = json(session)?;
-        self.with(|c| {
-            c.execute(
-                "UPDATE liveness_sessions SET quick_link = ?2, body = ?3 WHERE id = ?1",
-                params![session.id, session.quick_link, body],
+        let n =
+            self.with(|c| {
+                c.execute(
+                "UPDATE liveness_sessions SET quick_link = ?2, body = ?3, revision = revision + 1 \
+                 WHERE id = ?1 AND revision = ?4",
+                params![session.id, session.quick_link, body, session.revision as i64],
             )
-            .map(|_| ())
-        })
+            })?;
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict("the session changed meanwhile".into()))
+        }
     }
 
     fn start_attempt(
@@ -837,9 +851,9 @@ impl Store for SqliteStore {
         let won = self.with(|c| {
             let tx = c.transaction()?;
             let n = tx.execute(
-                "UPDATE liveness_sessions SET quick_link = NULL, body = ?3 \
-                 WHERE id = ?1 AND quick_link = ?2",
-                params![session.id, quick_link, body],
+                "UPDATE liveness_sessions SET quick_link = NULL, body = ?3, \
+                 revision = revision + 1 WHERE id = ?1 AND quick_link = ?2 AND revision = ?4",
+                params![session.id, quick_link, body, session.revision as i64],
             )?;
             if n != 1 {
                 return Ok(false);
@@ -1065,6 +1079,45 @@ mod tests {
         assert_eq!(s.frame_refs("c1").unwrap(), [frame(0).to_ref()]);
         assert_eq!(s.frame_bytes("c1", 0).unwrap(), frame(0).bytes);
         assert!(matches!(s.frame_bytes("c1", 1), Err(StoreError::NotFound)));
+    }
+
+    #[test]
+    fn a_session_update_loses_to_a_write_made_since_it_was_read() {
+        let (_d, s) = store();
+        let now = Utc::now();
+        let session = LivenessSession {
+            id: "s1".into(),
+            api_key_id: "k".into(),
+            token_hash: "t1".into(),
+            passive: true,
+            device_correlation_id: None,
+            token_ttl_secs: 600,
+            attempts_allowed: 1,
+            verify: None,
+            with_verify: false,
+            created_at: now,
+            expires_at: now,
+            deleted_at: None,
+            callback_url: None,
+            quick_link: Some("q1".into()),
+            attempts: Vec::new(),
+            revision: 0,
+        };
+        s.insert_session(&session).unwrap();
+        let read = |s: &SqliteStore| s.session(SessionKey::Id("s1")).unwrap().unwrap();
+        let (mut a, mut b) = (read(&s), read(&s));
+        a.attempts.push("c1".into());
+        s.update_session(&a).unwrap();
+        b.quick_link = Some("q2".into());
+        assert!(matches!(s.update_session(&b), Err(StoreError::Conflict(_))));
+        let now = read(&s);
+        assert_eq!((now.attempts.len(), now.revision), (1, 1));
+        assert_eq!(now.quick_link.as_deref(), Some("q1"));
+        // Opening a link also names the revision it read.
+        assert!(matches!(
+            s.start_attempt(&b, "q1", &check("c2", "l2")),
+            Err(StoreError::Conflict(_))
+        ));
     }
 
     #[test]

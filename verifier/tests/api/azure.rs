@@ -303,3 +303,47 @@ fn azure_requests_are_checked_and_tokens_expire() {
     assert_eq!(got["status"], "Failed", "{got}");
     assert_eq!(got["livenessOperationMode"], "PassiveActive");
 }
+
+#[test]
+fn a_quick_link_racing_the_opening_of_another_starts_no_extra_attempt() {
+    let shared = shared();
+    let v = &*shared;
+    let mut extra = Vec::new();
+    for round in 0..24 {
+        let (s, created) = azure(
+            v,
+            reqwest::Method::POST,
+            SESSIONS,
+            &v.api_key,
+            Some(json!({"livenessOperationMode": "Passive", "numberOfClientAttemptsAllowed": 1})),
+        );
+        assert_eq!(s, 200, "{created}");
+        let token = created["authToken"].as_str().unwrap();
+        let path = format!("{SESSIONS}/{}", created["sessionId"].as_str().unwrap());
+        let first = quick_link(v, token, json!({})).1["url"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        // The browser opens the first link while the app asks for another.
+        let (opened, second) = std::thread::scope(|s| {
+            let a = s.spawn(|| open(v, &first).0);
+            let b = s.spawn(|| quick_link(v, token, json!({})));
+            (a.join().unwrap(), b.join().unwrap())
+        });
+        let mut started = u32::from(opened == 303);
+        if second.0 == 200 {
+            started += u32::from(open(v, second.1["url"].as_str().unwrap()).0 == 303);
+        } else {
+            assert_eq!(second.1["code"], "invalid_state", "{}", second.1);
+        }
+        let (_, got) = azure(v, reqwest::Method::GET, &path, &v.api_key, None);
+        let listed = got["results"]["attempts"].as_array().unwrap().len() as u32;
+        if started != 1 || listed != 1 {
+            extra.push((round, started, listed));
+        }
+    }
+    assert!(
+        extra.is_empty(),
+        "(round, attempts started, listed): {extra:?}"
+    );
+}
