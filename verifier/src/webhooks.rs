@@ -7,7 +7,8 @@
 //!   `webhook-timestamp` (unix seconds) and `webhook-signature: v1,<base64>` =
 //!   HMAC-SHA256 keyed with the base64-decoded part of `whsec_…`, over `id.timestamp.body`.
 
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD;
@@ -219,11 +220,79 @@ pub fn new_delivery(
     })
 }
 
+/// Attempts in flight to one receiver (scheme, host and port) at most: a receiver that
+/// never answers holds this many, and every other receiver's events go out meanwhile.
+const PER_RECEIVER: usize = 4;
+/// Attempts in flight in all.
+const IN_FLIGHT: usize = 64;
+/// Time to open a connection (the whole attempt has `webhooks.timeout`).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// A receiver that gave no answer is left alone for 1 s, doubling with each further
+/// such attempt, up to this.
+const MAX_COOL_DOWN: Duration = Duration::from_secs(60);
+
 pub struct Deliverer {
     pub store: Arc<dyn Store>,
     pub client: reqwest::Client,
     pub schedule: Vec<Duration>,
     pub allow_private_targets: bool,
+    traffic: Mutex<Traffic>,
+}
+
+/// What is in flight, and which receivers are cooling down.
+#[derive(Default)]
+struct Traffic {
+    deliveries: HashSet<String>,
+    per_receiver: HashMap<String, usize>,
+    /// Until when a receiver is skipped, and how many unanswered attempts in a row.
+    cooling: HashMap<String, (Instant, u32)>,
+}
+
+impl Traffic {
+    /// Whether `d` may go now; if so it is counted in flight.
+    fn admit(&mut self, d: &Delivery, receiver: &str, now: Instant) -> bool {
+        let busy = self.per_receiver.get(receiver).copied().unwrap_or(0);
+        let cooling = self
+            .cooling
+            .get(receiver)
+            .is_some_and(|(until, _)| now < *until);
+        if cooling
+            || busy >= PER_RECEIVER
+            || self.deliveries.len() >= IN_FLIGHT
+            || self.deliveries.contains(&d.id)
+        {
+            return false;
+        }
+        self.deliveries.insert(d.id.clone());
+        *self.per_receiver.entry(receiver.to_string()).or_default() += 1;
+        true
+    }
+
+    /// `d` is no longer in flight; `answered` says whether the receiver gave any answer.
+    fn release(&mut self, d: &Delivery, receiver: &str, answered: bool, now: Instant) {
+        self.deliveries.remove(&d.id);
+        if let Some(n) = self.per_receiver.get_mut(receiver) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_receiver.remove(receiver);
+            }
+        }
+        if answered {
+            self.cooling.remove(receiver);
+        } else {
+            let misses = self.cooling.get(receiver).map_or(0, |(_, m)| *m) + 1;
+            let wait = Duration::from_secs(1 << (misses - 1).min(6)).min(MAX_COOL_DOWN);
+            self.cooling
+                .insert(receiver.to_string(), (now + wait, misses));
+        }
+    }
+}
+
+/// The receiver a URL names: its scheme, host and port.
+fn receiver(url: &str) -> String {
+    url::Url::parse(url)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_else(|_| url.to_string())
 }
 
 /// Why a delivery may not be sent to `url` at all, if it may not.
@@ -241,6 +310,7 @@ impl Deliverer {
     ) -> Self {
         let mut builder = reqwest::Client::builder()
             .timeout(timeout)
+            .connect_timeout(CONNECT_TIMEOUT.min(timeout))
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("livecheck-verifier/", env!("CARGO_PKG_VERSION")));
         if !allow_private_targets {
@@ -252,30 +322,52 @@ impl Deliverer {
             client,
             schedule,
             allow_private_targets,
+            traffic: Mutex::default(),
         }
     }
 
-    /// Sends every due delivery once; returns how many were attempted.
-    pub async fn run_once(&self) -> usize {
+    /// Starts every due delivery that its receiver's share allows, each on its own
+    /// task (a slow receiver holds only its own); returns how many were started.
+    pub async fn dispatch(self: &Arc<Self>) -> usize {
         let store = self.store.clone();
-        let due =
-            match tokio::task::spawn_blocking(move || store.due_deliveries(Utc::now(), 32)).await {
-                Ok(Ok(d)) => d,
-                Ok(Err(e)) => {
-                    tracing::error!(error = %e, "outbox read failed");
-                    return 0;
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "outbox task failed");
-                    return 0;
-                }
+        let read = tokio::task::spawn_blocking(move || {
+            store.due_deliveries(Utc::now(), PER_RECEIVER as u32, 4 * IN_FLIGHT as u32)
+        });
+        let due = match read.await {
+            Ok(Ok(d)) => d,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "outbox read failed");
+                return 0;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "outbox task failed");
+                return 0;
+            }
+        };
+        let mut started = 0;
+        for d in due {
+            let to = receiver(&d.url);
+            let admitted = match self.traffic.lock() {
+                Ok(mut t) => t.admit(&d, &to, Instant::now()),
+                Err(_) => false,
             };
-        let n = due.len();
-        futures_util::future::join_all(due.into_iter().map(|d| self.attempt(d))).await;
-        n
+            if !admitted {
+                continue;
+            }
+            started += 1;
+            let me = self.clone();
+            tokio::spawn(async move {
+                let answered = me.attempt(d.clone()).await;
+                if let Ok(mut t) = me.traffic.lock() {
+                    t.release(&d, &to, answered, Instant::now());
+                }
+            });
+        }
+        started
     }
 
-    async fn attempt(&self, d: Delivery) {
+    /// One attempt, recorded; whether the receiver answered at all.
+    async fn attempt(&self, d: Delivery) -> bool {
         let started = Instant::now();
         let at = Utc::now();
         let ts = at.timestamp();
@@ -284,7 +376,7 @@ impl Deliverer {
         // since the check was created).
         if let Some(refusal) = refusal(&d.url, self.allow_private_targets) {
             self.record(d, at, started, None, Some(refusal)).await;
-            return;
+            return true;
         }
         let result = self
             .client
@@ -310,6 +402,7 @@ impl Deliverer {
             Err(e) => (None, Some(describe(&e))),
         };
         self.record(d, at, started, status, error).await;
+        status.is_some()
     }
 
     /// Logs an attempt and moves the delivery on: delivered, retried later, or failed.
@@ -358,8 +451,9 @@ impl Deliverer {
     }
 
     pub async fn run(self, poll: Duration) {
+        let me = Arc::new(self);
         loop {
-            self.run_once().await;
+            me.dispatch().await;
             tokio::time::sleep(poll).await;
         }
     }
@@ -378,6 +472,48 @@ fn describe(e: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn delivery(id: &str, url: &str) -> Delivery {
+        Delivery {
+            id: id.into(),
+            check_id: "c".into(),
+            event: "failed".into(),
+            url: url.into(),
+            body: "{}".into(),
+            secret: "s".into(),
+            state: DeliveryState::Pending,
+            attempts: 0,
+            next_attempt_at: None,
+            created_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn a_receiver_gets_its_share_in_flight_and_cools_down_when_silent() {
+        let mut t = Traffic::default();
+        let now = Instant::now();
+        let a = receiver("https://a.example/hook?x=1");
+        assert_eq!(a, receiver("https://A.example:443/other"));
+        let to_a: Vec<Delivery> = (0..6)
+            .map(|i| delivery(&format!("d{i}"), "https://a.example/hook"))
+            .collect();
+        let admitted: Vec<bool> = to_a.iter().map(|d| t.admit(d, &a, now)).collect();
+        assert_eq!(admitted, [true, true, true, true, false, false]);
+        // The same delivery is never in flight twice; another receiver still goes.
+        t.release(&to_a[0], &a, true, now);
+        assert!(t.admit(&to_a[4], &a, now));
+        assert!(!t.admit(&to_a[4], &a, now));
+        let b = receiver("https://b.example/hook");
+        assert!(t.admit(&delivery("e0", "https://b.example/hook"), &b, now));
+        // No answer: the receiver is left alone 1 s, then 2 s; an answer ends that.
+        t.release(&to_a[1], &a, false, now);
+        assert!(!t.admit(&to_a[5], &a, now + Duration::from_millis(900)));
+        t.release(&to_a[2], &a, false, now);
+        assert!(!t.admit(&to_a[5], &a, now + Duration::from_millis(1900)));
+        assert!(t.admit(&to_a[5], &a, now + Duration::from_millis(2100)));
+        t.release(&to_a[3], &a, true, now);
+        assert!(!t.cooling.contains_key(&a));
+    }
 
     #[test]
     fn standard_webhooks_signature_matches_the_specs_example() {

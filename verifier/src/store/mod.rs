@@ -189,7 +189,14 @@ pub trait Store: Send + Sync + 'static {
     /// `NotFound` if that check issued no such token.
     fn redeem_token(&self, jti: &str, check_id: &str, at: DateTime<Utc>) -> StoreResult<()>;
 
-    fn due_deliveries(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Delivery>>;
+    /// Pending deliveries due at `now`, oldest first: at most `per_url` to one URL and
+    /// `limit` in all.
+    fn due_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        per_url: u32,
+        limit: u32,
+    ) -> StoreResult<Vec<Delivery>>;
     /// Logs an attempt and sets the delivery's next state.
     fn record_attempt(
         &self,

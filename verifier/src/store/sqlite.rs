@@ -895,14 +895,23 @@ impl Store for SqliteStore {
         })?
     }
 
-    fn due_deliveries(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Delivery>> {
+    fn due_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        per_url: u32,
+        limit: u32,
+    ) -> StoreResult<Vec<Delivery>> {
         self.with(|c| {
+            // The oldest few of each URL: a receiver with a long backlog takes no more
+            // of the batch than one with a single event.
             let mut stmt = c.prepare(&format!(
-                "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE state = 'pending' \
-                 AND next_attempt_at <= ?1 ORDER BY next_attempt_at LIMIT ?2"
+                "SELECT {DELIVERY_COLUMNS} FROM (SELECT *, ROW_NUMBER() OVER \
+                 (PARTITION BY url ORDER BY next_attempt_at, id) AS nth FROM deliveries \
+                 WHERE state = 'pending' AND next_attempt_at <= ?1) \
+                 WHERE nth <= ?2 ORDER BY next_attempt_at LIMIT ?3"
             ))?;
             let rows = stmt
-                .query_map(params![ms(now), limit], delivery_row)?
+                .query_map(params![ms(now), per_url, limit], delivery_row)?
                 .collect();
             rows
         })

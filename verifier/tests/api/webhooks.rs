@@ -122,3 +122,35 @@ fn an_expired_check_fires_expired() {
     assert_eq!(event["type"], "expired");
     assert_eq!(event["data"]["check_id"], created["id"]);
 }
+
+#[test]
+fn a_receiver_that_never_answers_does_not_delay_another_receivers_events() {
+    let v = Verifier::start_temp(&[]);
+    // Accepts connections and never answers (until the test ends).
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("http://{}/hook", silent.local_addr().unwrap());
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let h = held.clone();
+    std::thread::spawn(move || {
+        for s in silent.incoming().flatten() {
+            h.lock().unwrap().push(s);
+        }
+    });
+    let hook = Receiver::start(vec![]);
+    for _ in 0..64 {
+        let created =
+            v.create(json!({"return_url": "https://c.example/r", "webhook_url": silent_url}));
+        cancel(&v, &created);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let created = v.create(json!({"return_url": "https://c.example/r", "webhook_url": hook.url}));
+    let started = std::time::Instant::now();
+    cancel(&v, &created);
+    hook.wait_for(1, Duration::from_secs(20));
+    let waited = started.elapsed();
+    let connections = held.lock().unwrap().len();
+    println!("the other receiver's event came after {waited:?}; the silent one holds {connections} connections");
+    assert!(waited < Duration::from_secs(3), "{waited:?}");
+    // The silent receiver is sent a few at a time, not the whole backlog.
+    assert!((1..=4).contains(&connections), "{connections} connections");
+}
