@@ -16,6 +16,31 @@ pub struct Config {
     pub tokens: TokensConfig,
     pub webhooks: WebhooksConfig,
     pub limits: LimitsConfig,
+    pub secrets: SecretsConfig,
+}
+
+/// The key that seals secrets at rest (base64 of 32 bytes); empty keeps them plain.
+/// Best given as `LIVECHECK_SECRETS_KEY` rather than in a file.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsConfig {
+    pub key: String,
+}
+
+impl std::fmt::Debug for SecretsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let key = if self.key.is_empty() { "none" } else { "set" };
+        f.debug_struct("SecretsConfig").field("key", &key).finish()
+    }
+}
+
+impl SecretsConfig {
+    pub fn sealer(&self) -> Result<Option<crate::store::Sealer>, crate::store::StoreError> {
+        if self.key.is_empty() {
+            return Ok(None);
+        }
+        crate::store::Sealer::from_base64(&self.key).map(Some)
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -133,6 +158,9 @@ impl Config {
             || self.checks.max_session_bytes > 1 << 30
         {
             return bad("checks.max_session_bytes must be between max_frame_bytes and 1 GiB");
+        }
+        if self.secrets.sealer().is_err() {
+            return bad("secrets.key must be base64 of 32 bytes (openssl rand -base64 32)");
         }
         if !(1..=1000).contains(&self.checks.max_frames) {
             return bad("checks.max_frames must be between 1 and 1000");

@@ -1,11 +1,17 @@
 //! The `lc_token` a browser carries back to the customer's `return_url`: an EdDSA
 //! (Ed25519) JWT with `kid`, short-lived, redeemable once. The key pair is made on first
-//! start and kept in the store; its public half is served at `/.well-known/jwks.json`.
+//! start and kept in the store; `livecheck-verifier keys rotate` adds a new one. Tokens
+//! are signed with the newest key; the newest and the one before it verify, and both
+//! public halves are served at `/.well-known/jwks.json`, so tokens signed before a
+//! rotation verify until they expire. Running verifiers pick a rotation up from the
+//! store within a sweep interval.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use std::sync::Arc;
+
 use ring::signature::{Ed25519KeyPair, KeyPair};
 use serde::{Deserialize, Serialize};
 
@@ -26,13 +32,51 @@ pub struct Claims {
 }
 
 pub struct TokenIssuer {
+    /// The current key first, then the one before it.
+    keys: std::sync::RwLock<Arc<Vec<SigningKey>>>,
+    issuer: String,
+    audience: String,
+    ttl: chrono::Duration,
+}
+
+struct SigningKey {
     kid: String,
     encoding: EncodingKey,
     decoding: DecodingKey,
     public_x: String,
-    issuer: String,
-    audience: String,
-    ttl: chrono::Duration,
+}
+
+impl SigningKey {
+    fn from_pkcs8(kid: String, pkcs8: &[u8]) -> Result<Self, TokenError> {
+        let pair = Ed25519KeyPair::from_pkcs8(pkcs8)
+            .map_err(|e| TokenError::Key(format!("stored key {kid} does not parse: {e}")))?;
+        let public_x = URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
+        let decoding = DecodingKey::from_ed_components(&public_x)
+            .map_err(|e| TokenError::Key(e.to_string()))?;
+        Ok(Self {
+            kid,
+            encoding: EncodingKey::from_ed_der(pkcs8),
+            decoding,
+            public_x,
+        })
+    }
+}
+
+/// A new key pair: its id and PKCS#8 document.
+fn new_key() -> (String, Vec<u8>) {
+    let rng = ring::rand::SystemRandom::new();
+    let doc = Ed25519KeyPair::generate_pkcs8(&rng).map(|d| d.as_ref().to_vec());
+    (crate::secrets::new_id(), doc.unwrap_or_default())
+}
+
+fn load_keys(store: &dyn Store) -> Result<Vec<SigningKey>, TokenError> {
+    let stored = store
+        .signing_keys(&new_key)
+        .map_err(|e: StoreError| TokenError::Key(e.to_string()))?;
+    stored
+        .into_iter()
+        .map(|(kid, pkcs8)| SigningKey::from_pkcs8(kid, &pkcs8))
+        .collect()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,28 +94,42 @@ impl TokenIssuer {
         audience: String,
         ttl: std::time::Duration,
     ) -> Result<Self, TokenError> {
-        let rng = ring::rand::SystemRandom::new();
-        let make = || {
-            let doc = Ed25519KeyPair::generate_pkcs8(&rng).map(|d| d.as_ref().to_vec());
-            (crate::secrets::new_id(), doc.unwrap_or_default())
-        };
-        let (kid, pkcs8) = store
-            .signing_key(&make)
-            .map_err(|e: StoreError| TokenError::Key(e.to_string()))?;
-        let pair = Ed25519KeyPair::from_pkcs8(&pkcs8)
-            .map_err(|e| TokenError::Key(format!("stored key does not parse: {e}")))?;
-        let public_x = URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
-        let decoding = DecodingKey::from_ed_components(&public_x)
-            .map_err(|e| TokenError::Key(e.to_string()))?;
         Ok(Self {
-            kid,
-            encoding: EncodingKey::from_ed_der(&pkcs8),
-            decoding,
-            public_x,
+            keys: std::sync::RwLock::new(Arc::new(load_keys(store)?)),
             issuer,
             audience,
             ttl: chrono::Duration::from_std(ttl).map_err(|e| TokenError::Key(e.to_string()))?,
         })
+    }
+
+    /// Adds a new current key to the store; returns its kid. The previous current key
+    /// still verifies (and is published) until the next rotation.
+    pub fn rotate(store: &dyn Store) -> Result<String, TokenError> {
+        let (kid, pkcs8) = new_key();
+        store
+            .add_signing_key(&kid, &pkcs8)
+            .map_err(|e| TokenError::Key(e.to_string()))?;
+        Ok(kid)
+    }
+
+    /// Reads the keys again if the store's current key changed (a rotation by another
+    /// process); whether it did.
+    pub fn refresh(&self, store: &dyn Store) -> Result<bool, TokenError> {
+        let keys = load_keys(store)?;
+        let changed = keys.first().map(|k| &k.kid) != self.keys().first().map(|k| &k.kid);
+        if changed {
+            if let Ok(mut slot) = self.keys.write() {
+                *slot = Arc::new(keys);
+            }
+        }
+        Ok(changed)
+    }
+
+    fn keys(&self) -> Arc<Vec<SigningKey>> {
+        match self.keys.read() {
+            Ok(k) => k.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
     }
 
     pub fn issue(
@@ -91,9 +149,13 @@ impl TokenIssuer {
             passed,
             status: status.to_string(),
         };
+        let keys = self.keys();
+        let current = keys
+            .first()
+            .ok_or_else(|| TokenError::Key("no signing key".into()))?;
         let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(self.kid.clone());
-        let jwt = jsonwebtoken::encode(&header, &claims, &self.encoding)
+        header.kid = Some(current.kid.clone());
+        let jwt = jsonwebtoken::encode(&header, &claims, &current.encoding)
             .map_err(|e| TokenError::Key(e.to_string()))?;
         Ok((jwt, claims))
     }
@@ -106,9 +168,11 @@ impl TokenIssuer {
     pub fn verify(&self, jwt: &str) -> Result<Claims, TokenError> {
         let header =
             jsonwebtoken::decode_header(jwt).map_err(|e| TokenError::Invalid(e.to_string()))?;
-        if header.kid.as_deref() != Some(&self.kid) {
-            return Err(TokenError::Invalid("unknown kid".into()));
-        }
+        let keys = self.keys();
+        let key = keys
+            .iter()
+            .find(|k| header.kid.as_deref() == Some(k.kid.as_str()))
+            .ok_or_else(|| TokenError::Invalid("unknown kid".into()))?;
         // jsonwebtoken's header type drops `crit`: read it from the raw header.
         let raw: serde_json::Value = jwt
             .split('.')
@@ -127,7 +191,7 @@ impl TokenIssuer {
         v.leeway = 0;
         v.validate_nbf = true;
         v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        let claims = jsonwebtoken::decode::<Claims>(jwt, &self.decoding, &v)
+        let claims = jsonwebtoken::decode::<Claims>(jwt, &key.decoding, &v)
             .map(|d| d.claims)
             .map_err(|e| TokenError::Invalid(e.to_string()))?;
         if claims.exp - claims.iat > self.ttl.num_seconds() {
@@ -138,17 +202,23 @@ impl TokenIssuer {
         Ok(claims)
     }
 
+    /// The public keys that verify tokens: the current one first.
     pub fn jwks(&self) -> serde_json::Value {
-        serde_json::json!({
-            "keys": [{
-                "kty": "OKP",
-                "crv": "Ed25519",
-                "x": self.public_x,
-                "kid": self.kid,
-                "alg": "EdDSA",
-                "use": "sig",
-            }]
-        })
+        let keys: Vec<serde_json::Value> = self
+            .keys()
+            .iter()
+            .map(|k| {
+                serde_json::json!({
+                    "kty": "OKP",
+                    "crv": "Ed25519",
+                    "x": k.public_x,
+                    "kid": k.kid,
+                    "alg": "EdDSA",
+                    "use": "sig",
+                })
+            })
+            .collect();
+        serde_json::json!({ "keys": keys })
     }
 }
 
@@ -187,6 +257,38 @@ mod tests {
         let mut v = Validation::new(Algorithm::EdDSA);
         v.set_audience(&["livecheck"]);
         assert!(jsonwebtoken::decode::<Claims>(&jwt, &key, &v).is_ok());
+    }
+
+    #[test]
+    fn after_a_rotation_old_tokens_verify_until_the_next_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let a = issuer(&store);
+        let kid = |jwt: &str| jsonwebtoken::decode_header(jwt).unwrap().kid.unwrap();
+        let (first, _) = a.issue("c1", true, "completed", Utc::now()).unwrap();
+        assert!(!a.refresh(&store).unwrap(), "nothing changed");
+
+        let new = TokenIssuer::rotate(&store).unwrap();
+        assert!(a.refresh(&store).unwrap());
+        let (second, _) = a.issue("c2", true, "completed", Utc::now()).unwrap();
+        assert_eq!(kid(&second), new);
+        assert_ne!(kid(&first), new);
+        assert_eq!(a.verify(&first).unwrap().sub, "c1");
+        assert_eq!(a.verify(&second).unwrap().sub, "c2");
+        let published: Vec<String> = a.jwks()["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(published, [new.clone(), kid(&first)]);
+
+        // A second rotation retires the first key: its tokens no longer verify.
+        TokenIssuer::rotate(&store).unwrap();
+        a.refresh(&store).unwrap();
+        assert!(a.verify(&first).is_err());
+        assert_eq!(a.verify(&second).unwrap().sub, "c2");
+        assert_eq!(a.jwks()["keys"].as_array().unwrap().len(), 2);
     }
 
     #[test]
@@ -229,7 +331,7 @@ mod tests {
         let c = URL_SAFE_NO_PAD.encode(claims.to_string());
         let sig = jsonwebtoken::crypto::sign(
             format!("{h}.{c}").as_bytes(),
-            &a.encoding,
+            &a.keys()[0].encoding,
             Algorithm::EdDSA,
         )
         .unwrap();
@@ -242,7 +344,7 @@ mod tests {
         let store = SqliteStore::open(dir.path()).unwrap();
         let a = issuer(&store);
         let now = Utc::now().timestamp();
-        let header = serde_json::json!({"alg": "EdDSA", "kid": a.kid});
+        let header = serde_json::json!({"alg": "EdDSA", "kid": a.keys()[0].kid});
         let claims = |iat: i64, exp: i64| {
             serde_json::json!({"iss": "http://verifier.test", "aud": "livecheck", "sub": "c1",
                 "jti": "j1", "iat": iat, "exp": exp, "passed": true, "status": "completed"})

@@ -1,4 +1,4 @@
-//! `livecheck-verifier serve | keys create | analyze`. Other tools drive this command
+//! `livecheck-verifier serve | keys create | keys rotate | analyze`. Other tools drive this command
 //! line: keep its output lines stable.
 
 use std::io::Write;
@@ -61,6 +61,13 @@ enum KeysCommand {
     Create {
         #[arg(long)]
         name: String,
+        #[arg(long, env = "LIVECHECK_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+    },
+    /// Makes a new lc_token signing key current and prints its kid; the previous key
+    /// verifies (and stays in the JWKS) until the next rotation. Running verifiers on
+    /// the same store sign with it within a sweep interval.
+    Rotate {
         #[arg(long, env = "LIVECHECK_DATA_DIR")]
         data_dir: Option<PathBuf>,
     },
@@ -131,6 +138,27 @@ fn main() -> ExitCode {
             match created {
                 Ok((key, _)) => {
                     println!("{key}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("livecheck-verifier: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Keys {
+            command: KeysCommand::Rotate { data_dir },
+        } => {
+            if let Some(d) = data_dir {
+                config.server.data_dir = d;
+            }
+            let rotated = server::open_store(&config).and_then(|store| {
+                livecheck_verifier::lc_token::TokenIssuer::rotate(store.as_ref())
+                    .map_err(server::StartError::from)
+            });
+            match rotated {
+                Ok(kid) => {
+                    println!("{kid}");
                     ExitCode::SUCCESS
                 }
                 Err(e) => {

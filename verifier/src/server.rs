@@ -261,7 +261,10 @@ pub fn routes(cfg: &mut web::ServiceConfig, max_frame_bytes: usize) {
 }
 
 pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
-    Ok(Arc::new(SqliteStore::open(&config.server.data_dir)?))
+    let sealer = config.secrets.sealer()?;
+    Ok(Arc::new(
+        SqliteStore::open(&config.server.data_dir)?.sealed_with(sealer),
+    ))
 }
 
 /// Creates an API key; returns the key (shown once) and its id.
@@ -320,6 +323,12 @@ async fn sweep(state: web::Data<AppState>) {
             let retention =
                 chrono::Duration::from_std(st.config.checks.audit_retention).unwrap_or_default();
             let erased = st.store.erase_audit_images(now - retention)?;
+            // A key rotation by another process: sign with the new key from now on.
+            match st.tokens.refresh(st.store.as_ref()) {
+                Ok(true) => tracing::info!("signing keys reloaded"),
+                Ok(false) => {}
+                Err(e) => tracing::error!(error = %e, "signing keys"),
+            }
             Ok((expired, erased))
         })
         .await;

@@ -3,8 +3,10 @@
 //! handlers. Every method that changes more than one row does it in one transaction:
 //! a check is never half-written.
 
+mod sealed;
 mod sqlite;
 
+pub use sealed::Sealer;
 pub use sqlite::SqliteStore;
 
 use chrono::{DateTime, Utc};
@@ -84,8 +86,14 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     fn api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<ApiKey>>;
 
-    /// The JWT signing key `(kid, pkcs8)`, creating it with `make` on first use.
-    fn signing_key(&self, make: &dyn Fn() -> (String, Vec<u8>)) -> StoreResult<(String, Vec<u8>)>;
+    /// The lc_token signing keys, newest first: the current one and the one before it
+    /// (made with `make` when there is none yet), as `(kid, pkcs8)`.
+    fn signing_keys(
+        &self,
+        make: &dyn Fn() -> (String, Vec<u8>),
+    ) -> StoreResult<Vec<(String, Vec<u8>)>>;
+    /// Makes `kid` the current signing key; keys older than the one before it are dropped.
+    fn add_signing_key(&self, kid: &str, pkcs8: &[u8]) -> StoreResult<()>;
 
     fn insert_check(&self, check: &Check) -> StoreResult<()>;
     fn check(&self, id: &str) -> StoreResult<Option<Check>>;

@@ -9,6 +9,7 @@ use livecheck_core::face_match::FaceDescriptor;
 use livecheck_core::protocol::ChainState;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use super::sealed::{open, open_text, seal, seal_text, Sealer};
 use super::{Erased, SessionKey, Store, StoreError, StoreResult, Transition};
 use crate::model::{
     ApiKey, Attempt, CaptureState, Check, Delivery, DeliveryState, FrameRef, ImageKind,
@@ -141,6 +142,8 @@ ALTER TABLE liveness_sessions ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    /// Seals secrets at rest when a key is configured.
+    sealer: Option<Sealer>,
 }
 
 fn db(e: impl std::fmt::Display) -> StoreError {
@@ -220,6 +223,8 @@ fn check_row(r: &Row<'_>) -> rusqlite::Result<Check> {
 /// A check's column values, serialised once, for an INSERT inside any transaction.
 struct CheckRow<'a> {
     k: &'a Check,
+    secret: String,
+    frame_key: String,
     challenges: String,
     metadata: Option<String>,
     chain: String,
@@ -227,9 +232,11 @@ struct CheckRow<'a> {
 }
 
 impl<'a> CheckRow<'a> {
-    fn of(k: &'a Check) -> StoreResult<Self> {
+    fn of(k: &'a Check, sealer: Option<&Sealer>) -> StoreResult<Self> {
         Ok(Self {
             k,
+            secret: seal_text(sealer, &format!("checks.secret:{}", k.id), &k.secret),
+            frame_key: seal_text(sealer, &format!("checks.frame_key:{}", k.id), &k.frame_key),
             challenges: json(&k.challenges)?,
             metadata: k.metadata.as_ref().map(json).transpose()?,
             chain: json(&k.chain)?,
@@ -251,7 +258,7 @@ impl<'a> CheckRow<'a> {
                 k.api_key_id,
                 k.token,
                 k.link,
-                k.secret,
+                self.secret,
                 k.webhook_url,
                 k.return_url,
                 k.cancel_url,
@@ -263,7 +270,7 @@ impl<'a> CheckRow<'a> {
                 k.status.as_str(),
                 ms(k.created_at),
                 ms(k.expires_at),
-                k.frame_key,
+                self.frame_key,
                 k.nonce,
                 self.chain,
                 self.reference,
@@ -315,7 +322,28 @@ impl SqliteStore {
         }
         Ok(Self {
             conn: Mutex::new(conn),
+            sealer: None,
         })
+    }
+
+    /// Seals the secrets written from now on with `sealer`, and opens sealed ones.
+    pub fn sealed_with(mut self, sealer: Option<Sealer>) -> Self {
+        self.sealer = sealer;
+        self
+    }
+
+    /// A check as read, its sealed secrets opened.
+    fn opened(&self, mut k: Check) -> StoreResult<Check> {
+        let s = self.sealer.as_ref();
+        k.secret = open_text(s, &format!("checks.secret:{}", k.id), k.secret)?;
+        k.frame_key = open_text(s, &format!("checks.frame_key:{}", k.id), k.frame_key)?;
+        Ok(k)
+    }
+
+    fn opened_delivery(&self, mut d: Delivery) -> StoreResult<Delivery> {
+        let place = format!("deliveries.secret:{}", d.id);
+        d.secret = open_text(self.sealer.as_ref(), &place, d.secret)?;
+        Ok(d)
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
@@ -331,7 +359,9 @@ impl SqliteStore {
                 check_row,
             )
             .optional()
-        })
+        })?
+        .map(|k| self.opened(k))
+        .transpose()
     }
 }
 
@@ -373,34 +403,75 @@ impl Store for SqliteStore {
         })
     }
 
-    fn signing_key(&self, make: &dyn Fn() -> (String, Vec<u8>)) -> StoreResult<(String, Vec<u8>)> {
+    fn signing_keys(
+        &self,
+        make: &dyn Fn() -> (String, Vec<u8>),
+    ) -> StoreResult<Vec<(String, Vec<u8>)>> {
+        let sealer = self.sealer.as_ref();
+        let stored = self.with(|c| {
+            let tx = c.transaction()?;
+            let newest = |tx: &rusqlite::Transaction<'_>| {
+                let mut stmt = tx.prepare(
+                    "SELECT kid, pkcs8 FROM signing_keys ORDER BY created_at DESC, rowid DESC \
+                     LIMIT 2",
+                )?;
+                let rows = stmt
+                    .query_map([], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>();
+                rows
+            };
+            let mut keys = newest(&tx)?;
+            if keys.is_empty() {
+                let (kid, pkcs8) = make();
+                let sealed = seal(sealer, &format!("signing_keys.pkcs8:{kid}"), &pkcs8);
+                tx.execute(
+                    "INSERT INTO signing_keys (kid, pkcs8, created_at) VALUES (?1, ?2, ?3)",
+                    params![kid, sealed, ms(Utc::now())],
+                )?;
+                keys = newest(&tx)?;
+            }
+            tx.commit()?;
+            Ok(keys)
+        })?;
+        stored
+            .into_iter()
+            .map(|(kid, pkcs8)| {
+                let plain = open(sealer, &format!("signing_keys.pkcs8:{kid}"), &pkcs8)?;
+                Ok((kid, plain))
+            })
+            .collect()
+    }
+
+    fn add_signing_key(&self, kid: &str, pkcs8: &[u8]) -> StoreResult<()> {
+        let sealed = seal(
+            self.sealer.as_ref(),
+            &format!("signing_keys.pkcs8:{kid}"),
+            pkcs8,
+        );
         self.with(|c| {
             let tx = c.transaction()?;
-            let existing = tx
-                .query_row(
-                    "SELECT kid, pkcs8 FROM signing_keys ORDER BY created_at DESC LIMIT 1",
-                    [],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
-            let key = match existing {
-                Some(k) => k,
-                None => {
-                    let (kid, pkcs8) = make();
-                    tx.execute(
-                        "INSERT INTO signing_keys (kid, pkcs8, created_at) VALUES (?1, ?2, ?3)",
-                        params![kid, pkcs8, ms(Utc::now())],
-                    )?;
-                    (kid, pkcs8)
-                }
-            };
-            tx.commit()?;
-            Ok(key)
+            let newest: Option<i64> =
+                tx.query_row("SELECT MAX(created_at) FROM signing_keys", [], |r| r.get(0))?;
+            // Strictly newer than every key so far, whatever the clock says.
+            let at = ms(Utc::now()).max(newest.map_or(0, |n| n + 1));
+            tx.execute(
+                "INSERT INTO signing_keys (kid, pkcs8, created_at) VALUES (?1, ?2, ?3)",
+                params![kid, sealed, at],
+            )?;
+            // Only the new key and the one before it are kept (and published).
+            tx.execute(
+                "DELETE FROM signing_keys WHERE kid NOT IN \
+                 (SELECT kid FROM signing_keys ORDER BY created_at DESC, rowid DESC LIMIT 2)",
+                [],
+            )?;
+            tx.commit()
         })
     }
 
     fn insert_check(&self, k: &Check) -> StoreResult<()> {
-        let row = CheckRow::of(k)?;
+        let row = CheckRow::of(k, self.sealer.as_ref())?;
         self.with(|c| row.insert(c))
     }
 
@@ -443,6 +514,10 @@ impl Store for SqliteStore {
                 )?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok((rows, total))
+        })
+        .and_then(|(rows, total)| {
+            let rows = rows.into_iter().map(|k| self.opened(k));
+            Ok((rows.collect::<StoreResult<Vec<_>>>()?, total))
         })
     }
 
@@ -630,10 +705,15 @@ impl Store for SqliteStore {
                 )?;
             }
             if let Some(d) = &t.event {
+                let secret = seal_text(
+                    self.sealer.as_ref(),
+                    &format!("deliveries.secret:{}", d.id),
+                    &d.secret,
+                );
                 tx.execute(
                     "INSERT INTO deliveries (id, check_id, event, url, body, secret, state, \
                      next_attempt_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7)",
-                    params![d.id, t.check_id, d.event, d.url, d.body, d.secret, ms(t.at)],
+                    params![d.id, t.check_id, d.event, d.url, d.body, secret, ms(t.at)],
                 )?;
             }
             tx.commit()?;
@@ -655,6 +735,10 @@ impl Store for SqliteStore {
             let rows = stmt.query_map([ms(now)], check_row)?.collect();
             rows
         })
+        .map(|rows: Vec<Check>| rows)?
+        .into_iter()
+        .map(|k| self.opened(k))
+        .collect()
     }
 
     fn image(
@@ -847,7 +931,7 @@ impl Store for SqliteStore {
         check: &Check,
     ) -> StoreResult<()> {
         let body = json(session)?;
-        let row = CheckRow::of(check)?;
+        let row = CheckRow::of(check, self.sealer.as_ref())?;
         let won = self.with(|c| {
             let tx = c.transaction()?;
             let n = tx.execute(
@@ -915,6 +999,10 @@ impl Store for SqliteStore {
                 .collect();
             rows
         })
+        .map(|rows: Vec<Delivery>| rows)?
+        .into_iter()
+        .map(|d| self.opened_delivery(d))
+        .collect()
     }
 
     fn record_attempt(
@@ -973,8 +1061,11 @@ impl Store for SqliteStore {
                         .collect::<rusqlite::Result<Vec<_>>>()?;
                     Ok((d, attempts))
                 })
-                .collect()
-        })
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })?
+        .into_iter()
+        .map(|(d, attempts)| Ok((self.opened_delivery(d)?, attempts)))
+        .collect()
     }
 
     fn retry_delivery(

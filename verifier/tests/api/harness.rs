@@ -173,6 +173,8 @@ pub struct Capture<'a> {
     pub v: &'a Verifier,
     pub link: String,
     pub client_token: String,
+    /// The session's frame-signing key, hex, as the claim gave it.
+    pub frame_key: String,
     pub script: ChallengeScript,
     pub signer: FrameSigner,
     /// The client's clock: it starts as the claim answers, as the SDK's does.
@@ -215,6 +217,7 @@ impl<'a> Capture<'a> {
             v,
             link,
             client_token: body["client_token"].as_str().unwrap().to_string(),
+            frame_key: body["frame_key"].as_str().unwrap().to_string(),
             script,
             signer,
             start,

@@ -11,6 +11,7 @@ mod face_match;
 mod flows;
 mod glair;
 mod harness;
+mod keys;
 mod limits;
 mod passive;
 mod verifyhq;
