@@ -12,7 +12,6 @@
 //! carries `verifyResult {matchConfidence (0–1: face match score / 100), isIdentical
 //! (face match verdict "match")}`.
 
-use actix_multipart::Multipart;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -243,9 +242,10 @@ pub async fn create(
 pub async fn create_with_verify(
     state: web::Data<AppState>,
     customer: Customer,
-    payload: Multipart,
+    req: HttpRequest,
+    payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let mut form = Form::read(payload, state.config.checks.max_frame_bytes).await?;
+    let mut form = Form::read(req.headers(), payload, state.config.checks.max_frame_bytes).await?;
     let req: CreateSession = serde_json::from_str(form.text("Parameters")?)
         .map_err(|e| ApiError::invalid(format!("Parameters: {e}")))?;
     let image = form.image("VerifyImage")?;

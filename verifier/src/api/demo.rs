@@ -4,7 +4,6 @@
 //! browser to the capture link; the return page fetches the result with
 //! `GET /liveness_check?token=` and shows it.
 
-use actix_multipart::Multipart;
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -71,21 +70,26 @@ fn trouble(message: &str) -> HttpResponse {
     )
 }
 
-pub async fn start(state: web::Data<AppState>, payload: Multipart) -> HttpResponse {
+pub async fn start(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
     let Some(key) = demo_key(&state) else {
         return not_demo();
     };
-    let mut form = match Form::read(payload, state.config.checks.max_frame_bytes).await {
-        Ok(f) => f,
-        // The browser's own upload failed (too large, too slow): say so with its status.
-        Err(e) => {
-            return page(
-                e.status,
-                "The form did not arrive",
-                &format!("<p>{} ({})</p>", escape(&e.message), e.code),
-            )
-        }
-    };
+    let mut form =
+        match Form::read(req.headers(), payload, state.config.checks.max_frame_bytes).await {
+            Ok(f) => f,
+            // The browser's own upload failed (too large, too slow): say so with its status.
+            Err(e) => {
+                return page(
+                    e.status,
+                    "The form did not arrive",
+                    &format!("<p>{} ({})</p>", escape(&e.message), e.code),
+                )
+            }
+        };
     let mut body = serde_json::json!({
         "return_url": format!("{}/demo/done", state.public_url),
         "cancel_url": format!("{}/demo", state.public_url),

@@ -1,16 +1,27 @@
 //! `multipart/form-data` uploads (the dialects that send photos that way): text fields
 //! and one or more files, read with limits, then handed over as plain values.
 
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
 
 use actix_multipart::Multipart;
-use futures_util::StreamExt;
+use actix_web::error::PayloadError;
+use actix_web::http::header::HeaderMap;
+use actix_web::web::Bytes;
+use futures_util::{FutureExt, Stream, StreamExt};
 
 use crate::error::{ApiError, ApiResult};
 
 /// Text fields are small; anything longer is not a field we read.
 const MAX_TEXT: usize = 4096;
 const MAX_PARTS: usize = 16;
+/// Parsing what has arrived needs no waiting: a form not read after the parser was
+/// given this many more turns once its body ended never will be.
+const TURNS_AFTER_END: usize = 64;
 
 #[derive(Default)]
 pub struct Form {
@@ -19,9 +30,43 @@ pub struct Form {
 }
 
 impl Form {
-    /// Reads every part: files (parts with a file name) up to `max_file` bytes each.
-    /// (A body that stops short ends at the server's body deadline.)
-    pub async fn read(mut payload: Multipart, max_file: usize) -> ApiResult<Self> {
+    /// Reads every part of a `multipart/form-data` body (the boundary from `headers`):
+    /// files (parts with a file name) up to `max_file` bytes each. A body that stops
+    /// short ends at the server's body deadline; one that ends inside a part is refused
+    /// as soon as it ends.
+    pub async fn read<S>(headers: &HeaderMap, body: S, max_file: usize) -> ApiResult<Self>
+    where
+        S: Stream<Item = Result<Bytes, PayloadError>> + 'static,
+    {
+        let end = Rc::new(End::default());
+        let body = EndWatch {
+            inner: Box::pin(body),
+            end: end.clone(),
+        };
+        // actix-multipart 0.7.2 panics on some malformed bodies (a line no longer than
+        // a boundary of up to 3 characters, which the sender picks: `--\n` under
+        // `boundary=XYZ`), which took down the worker and every request on it; and it
+        // waits forever for the rest of a part when the body ends inside one.
+        let parse = AssertUnwindSafe(Self::read_all(Multipart::new(headers, body), max_file))
+            .catch_unwind();
+        let stuck = async {
+            std::future::poll_fn(|cx| end.poll(cx)).await;
+            for _ in 0..TURNS_AFTER_END {
+                tokio::task::yield_now().await;
+            }
+        };
+        tokio::select! {
+            biased;
+            read = parse => read.unwrap_or_else(|_| {
+                Err(ApiError::invalid("multipart: the body is malformed"))
+            }),
+            () = stuck => Err(ApiError::invalid(
+                "multipart: the body ended inside a part (no closing boundary)",
+            )),
+        }
+    }
+
+    async fn read_all(mut payload: Multipart, max_file: usize) -> ApiResult<Self> {
         let mut form = Form::default();
         let mut parts = 0;
         while let Some(field) = payload.next().await {
@@ -96,6 +141,48 @@ impl Form {
             ));
         }
         Ok(bytes)
+    }
+}
+
+/// Whether the body has ended, and who waits to hear it.
+#[derive(Default)]
+struct End {
+    ended: Cell<bool>,
+    waiting: RefCell<Option<Waker>>,
+}
+
+impl End {
+    fn poll(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.ended.get() {
+            return Poll::Ready(());
+        }
+        *self.waiting.borrow_mut() = Some(cx.waker().clone());
+        Poll::Pending
+    }
+
+    fn set(&self) {
+        self.ended.set(true);
+        if let Some(w) = self.waiting.borrow_mut().take() {
+            w.wake();
+        }
+    }
+}
+
+/// The body as it comes, telling `End` when it has ended.
+struct EndWatch<S> {
+    inner: Pin<Box<S>>,
+    end: Rc<End>,
+}
+
+impl<S: Stream<Item = Result<Bytes, PayloadError>>> Stream for EndWatch<S> {
+    type Item = Result<Bytes, PayloadError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let next = self.inner.as_mut().poll_next(cx);
+        if matches!(next, Poll::Ready(None) | Poll::Ready(Some(Err(_)))) {
+            self.end.set();
+        }
+        next
     }
 }
 

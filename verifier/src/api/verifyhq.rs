@@ -5,8 +5,7 @@
 //! decides: every photo passed its challenge, one face in each, the same person in all,
 //! anti-spoof over all photos. One photo per challenge, in order; no retries.
 
-use actix_multipart::Multipart;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use livecheck_core::challenge::{ChallengeKind, StillRules};
 use livecheck_core::consistency::ConsistencyLimits;
@@ -238,9 +237,10 @@ pub async fn create(
 pub async fn answer(
     state: web::Data<AppState>,
     customer: Customer,
-    payload: Multipart,
+    req: HttpRequest,
+    payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let mut form = Form::read(payload, state.config.checks.max_frame_bytes).await?;
+    let mut form = Form::read(req.headers(), payload, state.config.checks.max_frame_bytes).await?;
     let token = form.text("sessionToken")?.to_string();
     let challenge_id = form.text("challengeId")?.to_string();
     let photo = form.image("photo")?;
@@ -413,9 +413,10 @@ async fn finish(state: &web::Data<AppState>, mut check: Check) -> ApiResult<Chec
 pub async fn reference_selfie(
     state: web::Data<AppState>,
     customer: Customer,
-    payload: Multipart,
+    req: HttpRequest,
+    payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let mut form = Form::read(payload, state.config.checks.max_frame_bytes).await?;
+    let mut form = Form::read(req.headers(), payload, state.config.checks.max_frame_bytes).await?;
     let token = form.text("sessionToken")?.to_string();
     let selfie = form.image("selfie")?;
     let check = by_token_or_id(&state, &customer, token).await?;
