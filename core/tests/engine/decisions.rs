@@ -64,8 +64,16 @@ fn printed_and_screen_photos_repeated_are_refused_as_spoofs() {
 
 #[test]
 fn a_capture_that_switches_faces_is_inconsistent() {
-    let d18 = observe_clip("video/lp_d18_actions_640x480_30fps.mjpeg", 6, false);
-    let s32 = observe_clip("video/lp_s32_turns_640x480_30fps.mjpeg", 6, false);
+    // The mesh every 6th frame, with the identity descriptor as the verifier takes it.
+    let with_descriptors = |rel: &str| {
+        let mut obs = observe_clip(rel, 6, false);
+        for (o, d) in obs.iter_mut().zip(clip_descriptors(rel, 6)) {
+            o.descriptor = d.descriptor;
+        }
+        obs
+    };
+    let d18 = with_descriptors("video/lp_d18_actions_640x480_30fps.mjpeg");
+    let s32 = with_descriptors("video/lp_s32_turns_640x480_30fps.mjpeg");
     let same = check(&d18, &ConsistencyLimits::default());
     assert!(same.consistent, "{same:?}");
     let same = check(&s32, &ConsistencyLimits::default());
@@ -99,7 +107,7 @@ fn descriptors_keep_one_person_through_head_turns_and_catch_a_second() {
     mixed.extend(s32[3..].iter().cloned());
     let c = check(&mixed, &limits);
     println!("mixed: {c:?}");
-    assert!(!c.consistent && c.max_identity_distance > 0.65, "{c:?}");
+    assert!(!c.consistent && c.max_identity_distance > 0.55, "{c:?}");
 }
 
 #[test]
