@@ -22,7 +22,7 @@ use crate::engine::Observation;
 use crate::light::{evaluate, LightLimits, LightResult};
 use crate::live_signs::{live_signs, LiveSignLimits, LiveSigns};
 use crate::liveness::aggregate_score;
-use crate::quality::QualityIssue;
+use crate::quality::{QualityIssue, QualityLimits};
 use crate::timeline::Shown;
 
 /// Stable failure codes, in the order they are checked.
@@ -44,6 +44,10 @@ pub enum FailureReason {
     ChallengeFailed,
     /// Passive: the face never moved the way a live face does.
     NoLiveMotion,
+    /// The anti-spoof models could not judge the face: most frames they ran on were
+    /// grey-scale or showed the face too small. Not an attack: the user can act (a
+    /// colour camera, closer).
+    UnsuitableCapture,
 }
 
 impl FailureReason {
@@ -59,10 +63,11 @@ impl FailureReason {
             Self::LightNotReflected => "light_not_reflected",
             Self::ChallengeFailed => "challenge_failed",
             Self::NoLiveMotion => "no_live_motion",
+            Self::UnsuitableCapture => "unsuitable_capture",
         }
     }
 
-    pub const ALL: [FailureReason; 10] = [
+    pub const ALL: [FailureReason; 11] = [
         Self::NoFrames,
         Self::FaceNotFound,
         Self::MultipleFaces,
@@ -73,6 +78,7 @@ impl FailureReason {
         Self::LightNotReflected,
         Self::ChallengeFailed,
         Self::NoLiveMotion,
+        Self::UnsuitableCapture,
     ];
 
     pub fn parse(code: &str) -> Option<Self> {
@@ -82,6 +88,28 @@ impl FailureReason {
 
 /// Least number of single-face frames a capture needs.
 pub const MIN_FACE_FRAMES: usize = 3;
+
+/// Why anti-spoof did not pass: the pictures it ran on were unfit to judge (most of
+/// them grey-scale, or the face too small in pixels), or they looked like an attack.
+fn spoof_failure<'a>(judged: impl Iterator<Item = &'a Observation>) -> FailureReason {
+    let (mut unfit, mut all) = (0, 0);
+    for o in judged.filter(|o| o.live_probability.is_some()) {
+        all += 1;
+        let issues = &o.quality.issues;
+        let tiny = o
+            .face
+            .as_ref()
+            .is_some_and(|f| f.bbox.height < QualityLimits::default().min_face_pixels);
+        if issues.contains(&QualityIssue::Greyscale) || tiny {
+            unfit += 1;
+        }
+    }
+    if all > 0 && unfit * 2 > all {
+        FailureReason::UnsuitableCapture
+    } else {
+        FailureReason::SpoofDetected
+    }
+}
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Decision {
@@ -187,7 +215,7 @@ pub fn decide(input: &DecisionInput<'_>) -> Decision {
     } else if !consistency.consistent {
         Some(FailureReason::FaceMismatch)
     } else if anti_spoof_score.is_none_or(|s| s < input.threshold) {
-        Some(FailureReason::SpoofDetected)
+        Some(spoof_failure(single.iter().copied()))
     } else if continuity.broken == Some(Break::Repeats) {
         Some(FailureReason::RepeatedFrames)
     } else if continuity.broken.is_some() {
@@ -274,7 +302,7 @@ pub fn decide_stills(input: &StillsInput<'_>) -> Decision {
     } else if !consistency.consistent {
         Some(FailureReason::FaceMismatch)
     } else if anti_spoof_score.is_none_or(|s| s < input.threshold) {
-        Some(FailureReason::SpoofDetected)
+        Some(spoof_failure(obs.iter()))
     } else if challenges.iter().any(|c| !c.passed) {
         Some(FailureReason::ChallengeFailed)
     } else {

@@ -18,6 +18,8 @@ pub enum QualityIssue {
     TooDark,
     TooBright,
     Blurred,
+    /// No colour in the face: a monochrome (infrared) camera or a grey-scale picture.
+    Greyscale,
 }
 
 impl QualityIssue {
@@ -32,6 +34,7 @@ impl QualityIssue {
             Self::TooDark => "too_dark",
             Self::TooBright => "too_bright",
             Self::Blurred => "blurred",
+            Self::Greyscale => "greyscale",
         }
     }
 }
@@ -52,6 +55,10 @@ pub struct QualityLimits {
     pub min_sharpness: f32,
     /// A second face counts only when its box is at least this share of the main one's.
     pub second_face_ratio: f32,
+    /// Smallest face box height in pixels, whatever the frame's size.
+    pub min_face_pixels: f32,
+    /// Smallest mean colour difference (|R−G| + |G−B|, 0–510) over the face.
+    pub min_chroma: f32,
 }
 
 impl Default for QualityLimits {
@@ -65,6 +72,8 @@ impl Default for QualityLimits {
             max_luma: 215.0,
             min_sharpness: 1.5,
             second_face_ratio: 0.25,
+            min_face_pixels: 64.0,
+            min_chroma: 4.0,
         }
     }
 }
@@ -77,6 +86,9 @@ pub struct Quality {
     pub centre_offset: f32,
     pub luma: f32,
     pub sharpness: f32,
+    /// Mean |R−G| + |G−B| over the face.
+    #[serde(default)]
+    pub chroma: f32,
 }
 
 impl Quality {
@@ -104,7 +116,7 @@ pub fn assess(frame: &Frame<'_>, faces: &[DetectedFace], limits: &QualityLimits)
     let (fw, fh) = (frame.width() as f32, frame.height() as f32);
     let b = face.bbox;
     let face_fraction = b.height / fh;
-    if face_fraction < limits.min_face_fraction {
+    if face_fraction < limits.min_face_fraction || b.height < limits.min_face_pixels {
         issues.push(QualityIssue::FaceTooSmall);
     } else if face_fraction > limits.max_face_fraction {
         issues.push(QualityIssue::FaceTooLarge);
@@ -121,7 +133,7 @@ pub fn assess(frame: &Frame<'_>, faces: &[DetectedFace], limits: &QualityLimits)
     } else if centre_offset > limits.max_centre_offset {
         issues.push(QualityIssue::OffCentre);
     }
-    let (luma, sharpness) = face_luma_and_sharpness(frame, face);
+    let (luma, sharpness, chroma) = face_luma_and_sharpness(frame, face);
     if luma < limits.min_luma {
         issues.push(QualityIssue::TooDark);
     } else if luma > limits.max_luma {
@@ -130,29 +142,36 @@ pub fn assess(frame: &Frame<'_>, faces: &[DetectedFace], limits: &QualityLimits)
     if sharpness < limits.min_sharpness {
         issues.push(QualityIssue::Blurred);
     }
+    if chroma < limits.min_chroma {
+        issues.push(QualityIssue::Greyscale);
+    }
     Quality {
         issues,
         face_fraction,
         centre_offset,
         luma,
         sharpness,
+        chroma,
     }
 }
 
 /// Mean luma of the face box and the mean absolute 4-neighbour Laplacian of the face
 /// resampled to a fixed 96×96 grid (so the figure does not depend on resolution).
-fn face_luma_and_sharpness(frame: &Frame<'_>, face: &DetectedFace) -> (f32, f32) {
+fn face_luma_and_sharpness(frame: &Frame<'_>, face: &DetectedFace) -> (f32, f32, f32) {
     const N: usize = 96;
     let b = face.bbox;
     let mut grid = vec![0f32; N * N];
+    let mut colour = 0.0;
     crate::frame::sample_rect(
         frame,
         (b.x, b.y, b.x + b.width, b.y + b.height),
         (N, N),
         |u, v, [r, g, bl]| {
             grid[v * N + u] = 0.299 * r + 0.587 * g + 0.114 * bl;
+            colour += (r - g).abs() + (g - bl).abs();
         },
     );
+    let chroma = colour / (N * N) as f32;
     let luma = grid.iter().sum::<f32>() / grid.len() as f32;
     let mut acc = 0.0;
     for y in 1..N - 1 {
@@ -166,5 +185,5 @@ fn face_luma_and_sharpness(frame: &Frame<'_>, face: &DetectedFace) -> (f32, f32)
             acc += lap.abs();
         }
     }
-    (luma, acc / ((N - 2) * (N - 2)) as f32)
+    (luma, acc / ((N - 2) * (N - 2)) as f32, chroma)
 }

@@ -20,6 +20,8 @@ pub enum Guidance {
     FaceOutOfFrame,
     TooDark,
     TooBright,
+    /// The camera gives no colour (monochrome or infrared).
+    ColourCamera,
     HoldSteady,
     LookStraight,
     /// The light challenge's colours are showing.
@@ -38,7 +40,7 @@ pub enum Guidance {
 }
 
 impl Guidance {
-    pub const ALL: [Guidance; 24] = [
+    pub const ALL: [Guidance; 25] = [
         Self::Loading,
         Self::CameraStarting,
         Self::FaceNotFound,
@@ -49,6 +51,7 @@ impl Guidance {
         Self::FaceOutOfFrame,
         Self::TooDark,
         Self::TooBright,
+        Self::ColourCamera,
         Self::HoldSteady,
         Self::LookStraight,
         Self::Light,
@@ -77,6 +80,7 @@ impl Guidance {
             Self::FaceOutOfFrame => "face_out_of_frame",
             Self::TooDark => "too_dark",
             Self::TooBright => "too_bright",
+            Self::ColourCamera => "colour_camera",
             Self::HoldSteady => "hold_steady",
             Self::LookStraight => "look_straight",
             Self::Light => "light",
@@ -107,6 +111,7 @@ impl Guidance {
             Self::FaceOutOfFrame => "Keep your whole face in the frame.",
             Self::TooDark => "It's too dark. Find more light.",
             Self::TooBright => "It's too bright. Avoid direct light behind or on you.",
+            Self::ColourCamera => "This camera shows no colour. Use a colour camera.",
             Self::HoldSteady => "Hold still, looking at the camera.",
             Self::LookStraight => "Look straight at the camera with a relaxed face.",
             Self::Light => "Hold still while the screen changes colour.",
@@ -155,6 +160,7 @@ impl Guidance {
             QualityIssue::TooDark => Self::TooDark,
             QualityIssue::TooBright => Self::TooBright,
             QualityIssue::Blurred => Self::HoldSteady,
+            QualityIssue::Greyscale => Self::ColourCamera,
         }
     }
 }

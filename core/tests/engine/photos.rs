@@ -106,3 +106,123 @@ fn d18_frames_show_blink_smile_and_open_mouth_against_the_neutral_frame() {
         "{closed:?}"
     );
 }
+
+/// The picture in grey (Rec. 601 luma in all three channels).
+fn grey(img: &livecheck_core::RgbaImage) -> livecheck_core::RgbaImage {
+    let mut out = img.clone();
+    for px in out.data.chunks_exact_mut(4) {
+        let y = (0.299 * px[0] as f32 + 0.587 * px[1] as f32 + 0.114 * px[2] as f32) as u8;
+        px[..3].copy_from_slice(&[y, y, y]);
+    }
+    out
+}
+
+/// The picture shrunk `k` times (box filter).
+fn shrunk(img: &livecheck_core::RgbaImage, k: u32) -> livecheck_core::RgbaImage {
+    let (w, h) = (img.width / k, img.height / k);
+    let mut data = vec![0u8; (w * h * 4) as usize];
+    for y in 0..h {
+        for x in 0..w {
+            for c in 0..4 {
+                let mut sum = 0u32;
+                for dy in 0..k {
+                    for dx in 0..k {
+                        let i = (((y * k + dy) * img.width + x * k + dx) * 4 + c) as usize;
+                        sum += img.data[i] as u32;
+                    }
+                }
+                data[((y * w + x) * 4 + c) as usize] = (sum / (k * k)) as u8;
+            }
+        }
+    }
+    livecheck_core::RgbaImage {
+        width: w,
+        height: h,
+        data,
+    }
+}
+
+#[test]
+fn grey_scale_and_tiny_faces_are_unsuitable_captures_not_spoofs() {
+    use livecheck_core::challenge::StillRules;
+    use livecheck_core::consistency::ConsistencyLimits;
+    use livecheck_core::decision::{decide_stills, FailureReason, StillsInput};
+    use livecheck_core::quality::QualityIssue;
+    use livecheck_core::{ChallengeKind, ObserveOptions};
+
+    let observe_all = |img: &livecheck_core::RgbaImage| {
+        crate::helpers::engine()
+            .observe(&img.frame().unwrap(), 0, ObserveOptions::default())
+            .unwrap()
+    };
+    let files = [
+        "live_frames/lp_d18_t3.2_eyes_closed.png",
+        "live_frames/lp_d18_t3.8_smile.png",
+        "live/fr_obama_official_portrait.jpg",
+        "live/skimage_astronaut.png",
+        "spoof/silentface_F1_print_upright.jpg",
+    ];
+    for f in files {
+        let colour = observe_all(&image(f));
+        let grey = observe_all(&grey(&image(f)));
+        println!(
+            "{f}: chroma {:.1} in colour, {:.1} in grey; anti-spoof {:.2} → {:.2}",
+            colour.quality.chroma,
+            grey.quality.chroma,
+            colour.live_probability.unwrap_or(0.0),
+            grey.live_probability.unwrap_or(0.0),
+        );
+        assert!(
+            !colour.quality.issues.contains(&QualityIssue::Greyscale),
+            "{f}"
+        );
+        assert!(
+            grey.quality.issues.contains(&QualityIssue::Greyscale),
+            "{f}"
+        );
+    }
+
+    let decide = |photos: Vec<(ChallengeKind, livecheck_core::Observation)>| {
+        decide_stills(&StillsInput {
+            photos: &photos,
+            threshold: 70.0,
+            rules: StillRules::default(),
+            consistency: ConsistencyLimits::default(),
+        })
+    };
+    let closed = image("live_frames/lp_d18_t3.2_eyes_closed.png");
+    let smile = image("live_frames/lp_d18_t3.8_smile.png");
+    // d18 in grey: the anti-spoof models refuse it (0.18 for the smile), but it is a
+    // camera without colour, not an attack.
+    let d = decide(vec![
+        (ChallengeKind::Blink, observe_all(&grey(&closed))),
+        (ChallengeKind::Smile, observe_all(&grey(&smile))),
+    ]);
+    assert_eq!(
+        d.failure_reason,
+        Some(FailureReason::UnsuitableCapture),
+        "{d:#?}"
+    );
+    // So small the face is a few dozen pixels high.
+    let tiny = observe_all(&shrunk(&smile, 8));
+    println!(
+        "d18 smile at 1/8: face {:.0} px high, anti-spoof {:.2}",
+        tiny.face.as_ref().map_or(0.0, |f| f.bbox.height),
+        tiny.live_probability.unwrap_or(0.0)
+    );
+    assert!(tiny.quality.issues.contains(&QualityIssue::FaceTooSmall));
+    let d = decide(vec![(ChallengeKind::Smile, tiny)]);
+    assert_eq!(
+        d.failure_reason,
+        Some(FailureReason::UnsuitableCapture),
+        "{d:#?}"
+    );
+    // A printed photo in colour stays a spoof.
+    let print = observe_all(&image("spoof/silentface_F1_print_upright.jpg"));
+    let d = decide(vec![(ChallengeKind::Smile, print)]);
+    assert_eq!(
+        d.failure_reason,
+        Some(FailureReason::SpoofDetected),
+        "{d:#?}"
+    );
+}

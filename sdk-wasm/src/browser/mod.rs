@@ -23,7 +23,7 @@ export type ChallengeType = "BLINK" | "TURN_LEFT" | "TURN_RIGHT" | "LOOK_UP" | "
 export type GuidanceCode =
   | "loading" | "camera_starting" | "face_not_found" | "multiple_faces" | "move_closer"
   | "move_back" | "centre_face" | "face_out_of_frame" | "too_dark" | "too_bright"
-  | "hold_steady" | "look_straight" | "light" | "blink" | "turn_left" | "turn_right" | "look_up"
+  | "colour_camera" | "hold_steady" | "look_straight" | "light" | "blink" | "turn_left" | "turn_right" | "look_up"
   | "smile" | "open_mouth" | "checking" | "passed" | "not_passed" | "cancelled" | "error";
 
 /** Errors to branch on (`error.code`). */

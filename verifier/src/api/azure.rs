@@ -294,6 +294,10 @@ fn attempt(i: usize, check: &Check, with_verify: bool, now: DateTime<Utc>) -> Li
             let code = o.failure_reason.clone().unwrap_or_default();
             failed(&code, "the capture had no usable face")
         }
+        (_, Some(o)) if o.failure_reason.as_deref() == Some("unsuitable_capture") => failed(
+            "unsuitable_capture",
+            "the camera gave no colour, or the face was too small to judge",
+        ),
         (_, Some(o)) => LivenessAttempt {
             attempt_id: i + 1,
             attempt_status: "Succeeded".into(),

@@ -113,7 +113,8 @@ pub struct CheckResult {
     pub live_signs: Option<LiveSignsView>,
     /// Stable code: no_frames, face_not_found, multiple_faces, face_mismatch,
     /// spoof_detected, repeated_frames, capture_discontinuous, light_not_reflected,
-    /// challenge_failed, no_live_motion (passive).
+    /// challenge_failed, no_live_motion (passive), unsuitable_capture (grey-scale or
+    /// too small a face to judge: not an attack).
     pub failure_reason: Option<String>,
     /// Once decided: whether the frames were one continuous take (repeated pictures
     /// set aside, the fastest motion as a share of a head's, flickers, the longest gap

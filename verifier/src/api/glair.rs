@@ -92,7 +92,9 @@ fn spoof(check: &Check) -> Option<GlairResult> {
         o.failure_reason.as_deref(),
         Some("spoof_detected" | "no_live_motion" | "face_mismatch")
     );
-    let Some(score) = o.anti_spoof_score else {
+    // Grey-scale or too small to judge: no spoof risk to report either way.
+    let unsuitable = o.failure_reason.as_deref() == Some("unsuitable_capture");
+    let Some(score) = o.anti_spoof_score.filter(|_| !unsuitable) else {
         return Some(GlairResult {
             status: "failed".into(),
             result: None,

@@ -65,7 +65,8 @@ pub struct LivenessResult {
     /// 0–100 against the reference selfie (null without one).
     pub face_match_score: Option<f32>,
     /// Null when alive; else no_frames, face_not_found, multiple_faces, face_mismatch,
-    /// spoof_detected or challenge_failed.
+    /// spoof_detected, unsuitable_capture (grey-scale or too small a face to judge) or
+    /// challenge_failed.
     pub failure_reason: Option<String>,
 }
 
