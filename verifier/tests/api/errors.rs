@@ -317,18 +317,7 @@ fn ppm_uploads_and_control_characters_in_urls_are_refused() {
         (415, Some("unsupported_media_type")),
         "{e}"
     );
-    let r = v
-        .http
-        .put(v.url(&format!(
-            "/liveness_check/{}/reference",
-            created["id"].as_str().unwrap()
-        )))
-        .bearer_auth(&v.api_key)
-        .header("content-type", "image/jpeg")
-        .body(ppm)
-        .send()
-        .unwrap();
-    let (s, e) = status_json(r);
+    let (s, e) = v.put_reference(created["id"].as_str().unwrap(), "image/jpeg", ppm);
     assert_eq!(
         (s, e["code"].as_str()),
         (415, Some("unsupported_media_type")),

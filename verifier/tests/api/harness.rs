@@ -132,6 +132,24 @@ impl Verifier {
         status_json(r)
     }
 
+    /// `PUT /liveness_check/{id}/reference` with raw image bytes.
+    pub fn put_reference(
+        &self,
+        check_id: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> (u16, Value) {
+        let r = self
+            .http
+            .put(self.url(&format!("/liveness_check/{check_id}/reference")))
+            .bearer_auth(&self.api_key)
+            .header("content-type", content_type)
+            .body(bytes)
+            .send()
+            .unwrap();
+        status_json(r)
+    }
+
     pub fn create(&self, body: Value) -> Value {
         let (s, v) = self.post("/liveness_check", &body);
         assert_eq!(s, 201, "{v}");

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::harness::{clip_frames, jpeg, status_json, Capture, Verifier};
+use crate::harness::{clip_frames, jpeg, Capture, Verifier};
 
 /// A real 640×480 JPEG whose header says 8192×8192.
 fn jpeg_declaring_8192() -> Vec<u8> {
@@ -61,18 +61,7 @@ fn image_bombs_are_refused_from_their_headers_and_memory_stays_bounded() {
         assert!(started.elapsed() < Duration::from_secs(2), "{name}");
     }
     // As a reference selfie too (photos may be larger than frames, not that large).
-    let r = v
-        .http
-        .put(v.url(&format!(
-            "/liveness_check/{}/reference",
-            created["id"].as_str().unwrap()
-        )))
-        .bearer_auth(&v.api_key)
-        .header("content-type", "image/png")
-        .body(png)
-        .send()
-        .unwrap();
-    let (s, e) = status_json(r);
+    let (s, e) = v.put_reference(created["id"].as_str().unwrap(), "image/png", png);
     assert_eq!((s, e["code"].as_str()), (422, Some("invalid_image")), "{e}");
 
     // Six uploads of the same frame position at once: one is decoded and kept.
