@@ -7,6 +7,7 @@ pub mod api;
 pub mod config;
 pub mod deadline;
 pub mod error;
+pub mod evaluate;
 pub mod judge;
 pub mod lc_token;
 pub mod model;

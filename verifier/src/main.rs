@@ -1,4 +1,4 @@
-//! `livecheck-verifier serve | keys create | keys rotate | analyze`. Other tools drive this command
+//! `livecheck-verifier serve | keys create | keys rotate | analyze | evaluate`. Other tools drive this command
 //! line: keep its output lines stable.
 
 use std::io::Write;
@@ -43,6 +43,20 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Runs the decision over a labelled folder (DIR/labels.toml): one line per item,
+    /// BPCER and APCER per attack species, and an HTML report of the per-frame signals.
+    Evaluate {
+        dir: PathBuf,
+        /// Where the HTML report goes.
+        #[arg(long, default_value = "evaluation.html")]
+        out: PathBuf,
+        /// The anti-spoof pass mark, 0–100.
+        #[arg(long, default_value_t = 70.0)]
+        threshold: f32,
+        /// Clips: judge every STEP-th frame (3: 10 frames a second of a 30 fps clip).
+        #[arg(long, default_value_t = 3)]
+        step: usize,
     },
     /// Prints one JSON object per file, as the engine sees it (images, MJPEG videos,
     /// folders of frames).
@@ -168,6 +182,12 @@ fn main() -> ExitCode {
             }
         }
         Command::Analyze { fps, files } => analyze(&config, fps, &files),
+        Command::Evaluate {
+            dir,
+            out,
+            threshold,
+            step,
+        } => evaluate(&config, &dir, &out, threshold, step),
     }
 }
 
@@ -203,4 +223,48 @@ fn analyze(config: &Config, fps: f64, files: &[PathBuf]) -> ExitCode {
         }
     }
     status
+}
+
+fn evaluate(
+    config: &Config,
+    dir: &std::path::Path,
+    out: &std::path::Path,
+    threshold: f32,
+    step: usize,
+) -> ExitCode {
+    use livecheck_verifier::evaluate::{html, judge_item, load_labels, summary};
+    let items = match load_labels(dir) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("livecheck-verifier: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let models = config.server.models_dir();
+    let engine = match ModelFiles::load_dir(&models)
+        .and_then(|m| Engine::from_model_bytes(&m.model_bytes()))
+    {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("livecheck-verifier: {e} (run models/fetch.sh)");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut judged = Vec::new();
+    for item in &items {
+        match judge_item(&engine, dir, item, threshold, step) {
+            Ok(j) => judged.push(j),
+            Err(e) => {
+                eprintln!("livecheck-verifier: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    print!("{}", summary(&judged));
+    if let Err(e) = std::fs::write(out, html(&judged)) {
+        eprintln!("livecheck-verifier: {}: {e}", out.display());
+        return ExitCode::FAILURE;
+    }
+    println!("report: {}", out.display());
+    ExitCode::SUCCESS
 }
