@@ -8,4 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --demo >&2
 scripts/build-sdk.sh --release >&2
-exec cargo run --quiet -p livecheck-verifier -- serve --demo "$@"
+# The build the test command makes (scripts/check.sh): `--workspace --bins --tests`
+# resolves dependency features as `cargo test --workspace` does, so one build serves
+# both (`cargo run -p livecheck-verifier` resolved others and rebuilt tract, image and
+# reqwest: 22.6 minutes, silently). Cargo's progress goes to stderr.
+cargo build --workspace --bins --tests >&2
+exec "${CARGO_TARGET_DIR:-target}/debug/livecheck-verifier" serve --demo "$@"
