@@ -143,9 +143,7 @@ pub fn judge_item(
     let jpegs = split_mjpeg(&bytes);
     let sampled: Vec<usize> = (0..jpegs.len()).step_by(step.max(1)).collect();
     let n = sampled.len();
-    let spread: Vec<usize> = (0..SPREAD_FRAMES.min(n))
-        .map(|j| (2 * j + 1) * n / (2 * SPREAD_FRAMES.min(n)))
-        .collect();
+    let spread = crate::judge::spread(n, SPREAD_FRAMES);
     let mut observations = Vec::with_capacity(n);
     for (k, &i) in sampled.iter().enumerate() {
         let Ok(img) = decode(jpegs[i]) else { continue };

@@ -138,7 +138,7 @@ const LIGHT_SETTLE_MS: u64 = 200;
 const MIN_UNLIT_FRAMES: usize = 3;
 
 /// `k` indices spread evenly over `0..n`.
-fn spread(n: usize, k: usize) -> Vec<usize> {
+pub(crate) fn spread(n: usize, k: usize) -> Vec<usize> {
     let k = k.min(n);
     (0..k).map(|j| (2 * j + 1) * n / (2 * k)).collect()
 }

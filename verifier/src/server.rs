@@ -380,6 +380,8 @@ pub async fn serve(
     };
     let engine = Arc::new(OnceLock::new());
     load_engine(&config, engine.clone());
+    // Decodes and decisions each run at most one per core.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let state = web::Data::new(AppState {
         config: config.clone(),
         public_url,
@@ -387,12 +389,8 @@ pub async fn serve(
         engine,
         models: checks::model_refs(),
         tokens,
-        judging: tokio::sync::Semaphore::new(
-            std::thread::available_parallelism().map_or(1, |n| n.get()),
-        ),
-        decoding: tokio::sync::Semaphore::new(
-            std::thread::available_parallelism().map_or(1, |n| n.get()),
-        ),
+        judging: tokio::sync::Semaphore::new(cores),
+        decoding: tokio::sync::Semaphore::new(cores),
         uploading: Default::default(),
         limiter: RateLimiter::default(),
         demo_key: demo_key.clone(),

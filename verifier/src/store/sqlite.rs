@@ -732,10 +732,10 @@ impl Store for SqliteStore {
                 "SELECT {CHECK_COLUMNS} FROM checks \
                  WHERE status IN ('pending', 'in_progress') AND expires_at <= ?1 LIMIT 500"
             ))?;
-            let rows = stmt.query_map([ms(now)], check_row)?.collect();
+            let rows: rusqlite::Result<Vec<Check>> =
+                stmt.query_map([ms(now)], check_row)?.collect();
             rows
-        })
-        .map(|rows: Vec<Check>| rows)?
+        })?
         .into_iter()
         .map(|k| self.opened(k))
         .collect()
@@ -994,12 +994,11 @@ impl Store for SqliteStore {
                  WHERE state = 'pending' AND next_attempt_at <= ?1) \
                  WHERE nth <= ?2 ORDER BY next_attempt_at LIMIT ?3"
             ))?;
-            let rows = stmt
+            let rows: rusqlite::Result<Vec<Delivery>> = stmt
                 .query_map(params![ms(now), per_url, limit], delivery_row)?
                 .collect();
             rows
-        })
-        .map(|rows: Vec<Delivery>| rows)?
+        })?
         .into_iter()
         .map(|d| self.opened_delivery(d))
         .collect()
