@@ -21,7 +21,7 @@ use crate::lc_token::TokenIssuer;
 use crate::model::Status;
 use crate::state::{AppState, RateLimiter};
 use crate::store::{SqliteStore, Store, Transition};
-use crate::webhooks::{new_delivery, Deliverer};
+use crate::webhooks::{new_deliveries, Deliverer};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -304,13 +304,13 @@ async fn sweep(state: web::Data<AppState>) {
             let overdue = st.store.overdue_checks(now)?;
             let mut expired = 0;
             for check in overdue {
-                let event = new_delivery(&check, Status::Expired, false, Some("expired"), now);
+                let events = new_deliveries(&check, Status::Expired, false, Some("expired"), now);
                 match st.store.transition(Transition {
                     check_id: &check.id,
                     to: Status::Expired,
                     outcome: None,
                     images: &[],
-                    event,
+                    events,
                     token: None,
                     at: now,
                 }) {

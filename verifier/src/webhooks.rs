@@ -156,17 +156,6 @@ pub fn standard_signature(secret: &str, msg_id: &str, timestamp: i64, body: &[u8
     format!("v1,{}", STANDARD.encode(sig))
 }
 
-/// Event name for a terminal status.
-pub fn event_for(status: Status) -> Option<&'static str> {
-    match status {
-        Status::Completed => Some("complete"),
-        Status::Failed => Some("failed"),
-        Status::Expired => Some("expired"),
-        Status::Cancelled => Some("cancelled"),
-        Status::Pending | Status::InProgress => None,
-    }
-}
-
 #[derive(Serialize)]
 struct EventBody<'a> {
     id: &'a str,
@@ -186,38 +175,55 @@ struct EventData<'a> {
     metadata: Option<&'a serde_json::Value>,
 }
 
-/// The outbox row for a check moving to `to` (None when it has no webhook URL).
-pub fn new_delivery(
+/// The outbox rows for a check moving to `to` (none when it has no webhook URL).
+///
+/// A decided capture, passed or not, fires `complete` (the GlobalData document's event
+/// for "the user has finished the capture flow", with `passed` in its data); one not
+/// passed also fires `failed`, an extra type for receivers that want failures alone.
+pub fn new_deliveries(
     check: &Check,
     to: Status,
     passed: bool,
     failure_reason: Option<&str>,
     at: DateTime<Utc>,
-) -> Option<NewDelivery> {
-    let url = check.webhook_url.clone()?;
-    let kind = event_for(to)?;
-    let id = format!("msg_{}", crate::secrets::new_id());
-    let body = serde_json::to_string(&EventBody {
-        id: &id,
-        kind,
-        created_at: at,
-        data: EventData {
-            check_id: &check.id,
-            status: to.as_str(),
-            passed,
-            failure_reason,
-            user_id: check.user_id.as_deref(),
-            metadata: check.metadata.as_ref(),
-        },
-    })
-    .ok()?;
-    Some(NewDelivery {
-        id,
-        event: kind.to_string(),
-        url,
-        body,
-        secret: check.secret.clone(),
-    })
+) -> Vec<NewDelivery> {
+    let Some(url) = check.webhook_url.clone() else {
+        return Vec::new();
+    };
+    let kinds: &[&str] = match to {
+        Status::Completed => &["complete"],
+        Status::Failed => &["complete", "failed"],
+        Status::Expired => &["expired"],
+        Status::Cancelled => &["cancelled"],
+        Status::Pending | Status::InProgress => &[],
+    };
+    kinds
+        .iter()
+        .filter_map(|kind| {
+            let id = format!("msg_{}", crate::secrets::new_id());
+            let body = serde_json::to_string(&EventBody {
+                id: &id,
+                kind,
+                created_at: at,
+                data: EventData {
+                    check_id: &check.id,
+                    status: to.as_str(),
+                    passed,
+                    failure_reason,
+                    user_id: check.user_id.as_deref(),
+                    metadata: check.metadata.as_ref(),
+                },
+            })
+            .ok()?;
+            Some(NewDelivery {
+                id,
+                event: kind.to_string(),
+                url: url.clone(),
+                body,
+                secret: check.secret.clone(),
+            })
+        })
+        .collect()
 }
 
 /// Attempts in flight to one receiver (scheme, host and port) at most: a receiver that
@@ -286,6 +292,13 @@ impl Traffic {
                 .insert(receiver.to_string(), (now + wait, misses));
         }
     }
+}
+
+/// A retry delay drawn within ±10 % of `wait`, so the deliveries that failed together
+/// (a receiver's outage) come back spread out rather than all at once.
+pub fn jittered(wait: Duration) -> Duration {
+    use rand::Rng;
+    wait.mul_f64(rand::thread_rng().gen_range(0.9..=1.1))
 }
 
 /// The receiver a URL names: its scheme, host and port.
@@ -426,7 +439,7 @@ impl Deliverer {
             match self.schedule.get(d.attempts as usize) {
                 Some(wait) => (
                     DeliveryState::Pending,
-                    Some(at + chrono::Duration::from_std(*wait).unwrap_or_default()),
+                    Some(at + chrono::Duration::from_std(jittered(*wait)).unwrap_or_default()),
                 ),
                 None => (DeliveryState::Failed, None),
             }
@@ -486,6 +499,21 @@ mod tests {
             next_attempt_at: None,
             created_at: Utc::now(),
         }
+    }
+
+    #[test]
+    fn retries_span_three_days_by_default_and_are_spread_around_their_delay() {
+        let schedule = crate::config::Config::defaults().webhooks.retry_schedule;
+        let span: Duration = schedule.iter().sum();
+        assert!(span >= Duration::from_secs(72 * 3600), "{span:?}");
+        let wait = Duration::from_secs(3600);
+        let drawn: Vec<Duration> = (0..200).map(|_| jittered(wait)).collect();
+        assert!(drawn
+            .iter()
+            .all(|d| (wait.mul_f64(0.9)..=wait.mul_f64(1.1)).contains(d)));
+        // Spread, not one value: the draws cover most of the ±10 % band.
+        let (lo, hi) = (drawn.iter().min().unwrap(), drawn.iter().max().unwrap());
+        assert!(*hi - *lo > Duration::from_secs(500), "{lo:?}..{hi:?}");
     }
 
     #[test]

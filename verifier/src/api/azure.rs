@@ -419,7 +419,7 @@ pub async fn delete(
                             to: Status::Cancelled,
                             outcome: None,
                             images: &[],
-                            event: None,
+                            events: Vec::new(),
                             token: None,
                             at: now,
                         });

@@ -24,7 +24,7 @@ use crate::risk::{FinishIn, RiskSignals};
 use crate::secrets;
 use crate::state::AppState;
 use crate::store::{StoreError, Transition};
-use crate::webhooks::new_delivery;
+use crate::webhooks::new_deliveries;
 
 /// Time the user has for each challenge of the script.
 pub const CHALLENGE_WINDOW_MS: u64 = 5000;
@@ -612,7 +612,7 @@ pub(crate) async fn record_decision(
     now: DateTime<Utc>,
 ) -> ApiResult<Status> {
     let status = Status::decided(outcome.passed);
-    let event = new_delivery(
+    let events = new_deliveries(
         check,
         status,
         outcome.passed,
@@ -627,7 +627,7 @@ pub(crate) async fn record_decision(
             to: status,
             outcome: Some(&stored),
             images: &images,
-            event,
+            events,
             token,
             at: now,
         })
@@ -656,7 +656,7 @@ pub async fn cancel_check(
         return Err(ApiError::expired());
     }
     let now = Utc::now();
-    let event = new_delivery(&check, Status::Cancelled, false, Some("cancelled"), now);
+    let events = new_deliveries(&check, Status::Cancelled, false, Some("cancelled"), now);
     let store = state.store.clone();
     let id = check.id.clone();
     blocking(move || {
@@ -665,7 +665,7 @@ pub async fn cancel_check(
             to: Status::Cancelled,
             outcome: None,
             images: &[],
-            event,
+            events,
             token: None,
             at: now,
         })

@@ -31,13 +31,13 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// A status change with the webhook event it fires (if the check has a webhook URL).
+/// A status change with the webhook events it fires (if the check has a webhook URL).
 pub struct Transition<'a> {
     pub check_id: &'a str,
     pub to: Status,
     pub outcome: Option<&'a Outcome>,
     pub images: &'a [StoredImage],
-    pub event: Option<NewDelivery>,
+    pub events: Vec<NewDelivery>,
     /// An issued lc_token `(jti, expires_at)`, recorded for single redemption.
     pub token: Option<(String, DateTime<Utc>)>,
     pub at: DateTime<Utc>,

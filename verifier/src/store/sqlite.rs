@@ -704,7 +704,7 @@ impl Store for SqliteStore {
                     params![jti, t.check_id, ms(*exp)],
                 )?;
             }
-            if let Some(d) = &t.event {
+            for d in &t.events {
                 let secret = seal_text(
                     self.sealer.as_ref(),
                     &format!("deliveries.secret:{}", d.id),
@@ -1322,13 +1322,13 @@ mod tests {
             to: Status::Failed,
             outcome: None,
             images: std::slice::from_ref(&img),
-            event: Some(NewDelivery {
+            events: vec![NewDelivery {
                 id: format!("d-{jti}"),
                 event: "failed".into(),
                 url: "http://127.0.0.1:9/hook".into(),
                 body: "{}".into(),
                 secret: "whsec_x".into(),
-            }),
+            }],
             token: Some((jti.to_string(), Utc::now())),
             at: Utc::now(),
         };

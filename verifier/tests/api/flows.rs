@@ -196,8 +196,12 @@ fn d18_capture_passes_with_token_result_webhook_and_erasure() {
 fn run_still(photo: &str, challenges: Value) -> (Value, Value) {
     let shared = shared();
     let v = &*shared;
-    let created =
-        v.create(json!({"return_url": "https://customer.example/r", "challenges": challenges}));
+    let hook = Receiver::start(vec![]);
+    let created = v.create(json!({
+        "return_url": "https://customer.example/r",
+        "challenges": challenges,
+        "webhook_url": hook.url,
+    }));
     let mut cap = Capture::claim(v, &created);
     cap.play(&still_frames(photo, 4), &[1000, 2500]);
     let (s, fin) = cap.finish();
@@ -206,6 +210,21 @@ fn run_still(photo: &str, challenges: Value) -> (Value, Value) {
         "/liveness_check/{}",
         created["id"].as_str().unwrap()
     ));
+    // A capture not passed is still a finished one: `complete` (the documented event,
+    // telling the integrator to fetch the result), then the extra `failed`.
+    let got = hook.wait_for(2, Duration::from_secs(20));
+    let events: Vec<Value> = got
+        .iter()
+        .map(|g| serde_json::from_slice(&g.body).unwrap())
+        .collect();
+    let mut kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    kinds.sort();
+    assert_eq!(kinds, ["complete", "failed"], "{events:?}");
+    for e in &events {
+        assert_eq!(e["data"]["passed"], false, "{e}");
+        assert_eq!(e["data"]["status"], "failed", "{e}");
+        assert_eq!(e["data"]["check_id"], created["id"], "{e}");
+    }
     (fin, r)
 }
 
