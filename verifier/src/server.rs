@@ -127,7 +127,7 @@ fn json_error(
 }
 
 /// A path whose other methods answer 405 `method_not_allowed`.
-fn resource(path: &str) -> actix_web::Resource {
+pub(crate) fn resource(path: &str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(|| async {
         Err::<actix_web::HttpResponse, _>(ApiError::new(
             "method_not_allowed",
@@ -221,21 +221,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, max_frame_bytes: usize) {
                 .route(web::delete().to(azure::delete)),
         )
         .service(resource("/api/s").route(web::post().to(azure::quick_link)))
-        .service(
-            resource("/verifications/liveness/session").route(web::post().to(verifyhq::create)),
-        )
-        .service(
-            resource("/verifications/liveness/challenge").route(web::post().to(verifyhq::answer)),
-        )
-        .service(
-            resource("/verifications/liveness/reference-selfie")
-                .route(web::post().to(verifyhq::reference_selfie)),
-        )
-        .service(
-            resource("/verifications/liveness/user/{user_id}")
-                .route(web::get().to(verifyhq::by_user)),
-        )
-        .service(resource("/verifications/liveness/{id}").route(web::get().to(verifyhq::get)))
+        .configure(verifyhq::configure)
         .service(
             resource("/face/v1/passive-liveness-sessions").route(web::post().to(glair::create)),
         )

@@ -245,7 +245,13 @@ pub async fn create_with_verify(
     req: HttpRequest,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let mut form = Form::read(req.headers(), payload, state.config.checks.max_frame_bytes).await?;
+    let mut form = Form::read(
+        req.headers(),
+        payload,
+        &["VerifyImage"],
+        state.config.checks.max_frame_bytes,
+    )
+    .await?;
     let req: CreateSession = serde_json::from_str(form.text("Parameters")?)
         .map_err(|e| ApiError::invalid(format!("Parameters: {e}")))?;
     let image = form.image("VerifyImage")?;

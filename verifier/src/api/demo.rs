@@ -79,7 +79,12 @@ pub async fn start(
         return not_demo();
     };
     let mut form =
-        match Form::read(req.headers(), payload, state.config.checks.max_frame_bytes).await {
+        match Form::read(
+            req.headers(),
+            payload,
+            &["reference"],
+            state.config.checks.max_frame_bytes,
+        ).await {
             Ok(f) => f,
             // The browser's own upload failed (too large, too slow): say so with its status.
             Err(e) => {

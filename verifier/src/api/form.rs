@@ -31,10 +31,17 @@ pub struct Form {
 
 impl Form {
     /// Reads every part of a `multipart/form-data` body (the boundary from `headers`):
-    /// files (parts with a file name) up to `max_file` bytes each. A body that stops
-    /// short ends at the server's body deadline; one that ends inside a part is refused
-    /// as soon as it ends.
-    pub async fn read<S>(headers: &HeaderMap, body: S, max_file: usize) -> ApiResult<Self>
+    /// the parts named in `files` are files of up to `max_file` bytes each, whether or
+    /// not the client gave them a file name (curl's `-F photo=<file` and many HTTP
+    /// libraries send none); every other part is a text field. A body that stops short
+    /// ends at the server's body deadline; one that ends inside a part is refused as
+    /// soon as it ends.
+    pub async fn read<S>(
+        headers: &HeaderMap,
+        body: S,
+        files: &[&str],
+        max_file: usize,
+    ) -> ApiResult<Self>
     where
         S: Stream<Item = Result<Bytes, PayloadError>> + 'static,
     {
@@ -47,8 +54,12 @@ impl Form {
         // a boundary of up to 3 characters, which the sender picks: `--\n` under
         // `boundary=XYZ`), which took down the worker and every request on it; and it
         // waits forever for the rest of a part when the body ends inside one.
-        let parse = AssertUnwindSafe(Self::read_all(Multipart::new(headers, body), max_file))
-            .catch_unwind();
+        let parse = AssertUnwindSafe(Self::read_all(
+            Multipart::new(headers, body),
+            files,
+            max_file,
+        ))
+        .catch_unwind();
         let stuck = async {
             std::future::poll_fn(|cx| end.poll(cx)).await;
             for _ in 0..TURNS_AFTER_END {
@@ -66,7 +77,7 @@ impl Form {
         }
     }
 
-    async fn read_all(mut payload: Multipart, max_file: usize) -> ApiResult<Self> {
+    async fn read_all(mut payload: Multipart, files: &[&str], max_file: usize) -> ApiResult<Self> {
         let mut form = Form::default();
         let mut parts = 0;
         while let Some(field) = payload.next().await {
@@ -76,10 +87,7 @@ impl Form {
                 return Err(ApiError::invalid("multipart: too many parts"));
             }
             let name = field.name().unwrap_or_default().to_string();
-            let is_file = field
-                .content_disposition()
-                .and_then(|d| d.get_filename())
-                .is_some();
+            let is_file = files.contains(&name.as_str());
             let limit = if is_file { max_file } else { MAX_TEXT };
             let mut bytes = Vec::new();
             while let Some(chunk) = field.next().await {

@@ -26,6 +26,20 @@ use crate::state::AppState;
 
 const SESSION_MINUTES: i64 = 10;
 
+/// The dialect's routes, at the document's `/v1/verifications/…` and without the
+/// version prefix.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    use crate::server::resource;
+    for prefix in ["", "/v1"] {
+        let at = |path: &str| resource(&format!("{prefix}/verifications/liveness{path}"));
+        cfg.service(at("/session").route(web::post().to(create)))
+            .service(at("/challenge").route(web::post().to(answer)))
+            .service(at("/reference-selfie").route(web::post().to(reference_selfie)))
+            .service(at("/user/{user_id}").route(web::get().to(by_user)))
+            .service(at("/{id}").route(web::get().to(get)));
+    }
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateSession {
@@ -34,7 +48,7 @@ pub struct CreateSession {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Challenge {
-    /// `ch_1`, `ch_2`, … in the order they must be answered.
+    /// `ch_001`, `ch_002`, … in the order they must be answered.
     pub id: String,
     /// BLINK | TURN_LEFT | TURN_RIGHT | LOOK_UP | SMILE | OPEN_MOUTH
     #[serde(rename = "type")]
@@ -58,11 +72,11 @@ pub struct SessionCreated {
 #[serde(rename_all = "camelCase")]
 pub struct LivenessResult {
     pub is_alive: bool,
-    /// 0–100: the anti-spoof score scaled by the share of challenges passed.
+    /// 0–1: the anti-spoof score scaled by the share of challenges passed.
     pub confidence: f32,
-    /// 0–100, higher = more live.
+    /// 0–1, higher = more live.
     pub anti_spoof_score: Option<f32>,
-    /// 0–100 against the reference selfie (null without one).
+    /// 0–1 against the reference selfie (null without one).
     pub face_match_score: Option<f32>,
     /// Null when alive; else no_frames, face_not_found, multiple_faces, face_mismatch,
     /// spoof_detected, unsuitable_capture (grey-scale or too small a face to judge) or
@@ -79,9 +93,13 @@ pub struct Progress {
     pub challenges_completed: usize,
     pub challenges_total: usize,
     pub is_complete: bool,
-    /// The challenge to answer next (while IN_PROGRESS).
+    /// What to do next, in words (while IN_PROGRESS): "Submit photo for remaining 1
+    /// challenge(s)".
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_step: Option<Challenge>,
+    pub next_step: Option<String>,
+    /// The challenge to answer next (while IN_PROGRESS); an extension of livecheck's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_challenge: Option<Challenge>,
     /// Once COMPLETED.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<LivenessResult>,
@@ -111,20 +129,29 @@ pub struct SessionPage {
     pub total: u64,
 }
 
+/// The document's wording, except where a still photo must show more than it says: a
+/// blink is a photo with the eyes shut, and an open mouth must be open wide (a resting
+/// mouth reads 0.02–0.36 jaw-open on the test photos, a slightly open one 0.28–0.36).
 fn instruction(kind: ChallengeKind) -> &'static str {
     match kind {
-        ChallengeKind::Blink => "Take a photo with both eyes closed.",
-        ChallengeKind::TurnLeft => "Take a photo with your head turned well to your left.",
-        ChallengeKind::TurnRight => "Take a photo with your head turned well to your right.",
-        ChallengeKind::LookUp => "Take a photo looking up, chin raised.",
-        ChallengeKind::Smile => "Take a photo with a broad smile.",
-        ChallengeKind::OpenMouth => "Take a photo with your mouth wide open.",
+        ChallengeKind::Blink => "Blink both eyes: take the photo with them closed",
+        ChallengeKind::TurnLeft => "Turn your head to the left",
+        ChallengeKind::TurnRight => "Turn your head to the right",
+        ChallengeKind::LookUp => "Look upward",
+        ChallengeKind::Smile => "Smile naturally",
+        ChallengeKind::OpenMouth => "Open your mouth wide",
     }
+}
+
+/// Scores are 0–1 in this dialect (the document's samples: 0.95, 0.98, 0.92), 0–100 in
+/// the check model; four decimals, as the model's own two.
+fn unit(score: f32) -> f32 {
+    (score / 100.0 * 10_000.0).round() / 10_000.0
 }
 
 fn challenge(i: usize, kind: ChallengeKind) -> Challenge {
     Challenge {
-        id: format!("ch_{}", i + 1),
+        id: format!("ch_{:03}", i + 1),
         kind,
         instruction: instruction(kind).into(),
     }
@@ -143,9 +170,9 @@ fn result(check: &Check) -> Option<LivenessResult> {
     let o = check.outcome.as_ref()?;
     Some(LivenessResult {
         is_alive: o.passed,
-        confidence: o.confidence,
-        anti_spoof_score: o.anti_spoof_score,
-        face_match_score: o.face_match.as_ref().map(|m| m.score),
+        confidence: unit(o.confidence),
+        anti_spoof_score: o.anti_spoof_score.map(unit),
+        face_match_score: o.face_match.as_ref().map(|m| unit(m.score)),
         failure_reason: o.failure_reason.clone(),
     })
 }
@@ -195,7 +222,7 @@ async fn by_token_or_id(
     }
 }
 
-#[utoipa::path(post, path = "/verifications/liveness/session", request_body = CreateSession,
+#[utoipa::path(post, path = "/v1/verifications/liveness/session", request_body = CreateSession,
     responses((status = 201, body = SessionCreated), (status = 400, description = "invalid_request"),
               (status = 401, description = "unauthorized")),
     security(("api_key" = [])))]
@@ -219,13 +246,14 @@ pub async fn create(
         session_token: check.token.clone(),
         expires_at: check.expires_at,
         challenges: challenges(&check),
-        instructions: "Answer each challenge in order with one photo of your face \
-                       (JPEG, PNG or WebP, at most 10 MB), taken now."
-            .into(),
+        instructions: format!(
+            "Submit a photo for each challenge using POST /verifications/liveness/challenge. \
+             Complete all challenges within {SESSION_MINUTES} minutes."
+        ),
     }))
 }
 
-#[utoipa::path(post, path = "/verifications/liveness/challenge",
+#[utoipa::path(post, path = "/v1/verifications/liveness/challenge",
     request_body(content = String, content_type = "multipart/form-data",
         description = "sessionToken, challengeId, photo (file)"),
     responses((status = 200, body = Progress), (status = 400, description = "invalid_request"),
@@ -241,7 +269,13 @@ pub async fn answer(
     req: HttpRequest,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let mut form = Form::read(req.headers(), payload, state.config.checks.max_frame_bytes).await?;
+    let mut form = Form::read(
+        req.headers(),
+        payload,
+        &["photo"],
+        state.config.checks.max_frame_bytes,
+    )
+    .await?;
     let token = form.text("sessionToken")?.to_string();
     let challenge_id = form.text("challengeId")?.to_string();
     let photo = form.image("photo")?;
@@ -315,7 +349,11 @@ pub async fn answer(
             challenges_completed: done,
             challenges_total: total,
             is_complete: false,
-            next_step: Some(challenge(done, check.challenges[done])),
+            next_step: Some(format!(
+                "Submit photo for remaining {} challenge(s)",
+                total - done
+            )),
+            next_challenge: Some(challenge(done, check.challenges[done])),
             result: None,
         }));
     }
@@ -332,6 +370,7 @@ fn completed(check: &Check) -> Progress {
         challenges_total: total,
         is_complete: true,
         next_step: None,
+        next_challenge: None,
         result: result(check),
     }
 }
@@ -403,7 +442,7 @@ async fn finish(state: &web::Data<AppState>, mut check: Check) -> ApiResult<Chec
     Ok(check)
 }
 
-#[utoipa::path(post, path = "/verifications/liveness/reference-selfie",
+#[utoipa::path(post, path = "/v1/verifications/liveness/reference-selfie",
     request_body(content = String, content_type = "multipart/form-data",
         description = "sessionToken, selfie (file)"),
     responses((status = 200, body = Session), (status = 404, description = "not_found"),
@@ -417,7 +456,13 @@ pub async fn reference_selfie(
     req: HttpRequest,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let mut form = Form::read(req.headers(), payload, state.config.checks.max_frame_bytes).await?;
+    let mut form = Form::read(
+        req.headers(),
+        payload,
+        &["selfie"],
+        state.config.checks.max_frame_bytes,
+    )
+    .await?;
     let token = form.text("sessionToken")?.to_string();
     let selfie = form.image("selfie")?;
     let check = by_token_or_id(&state, &customer, token).await?;
@@ -425,7 +470,7 @@ pub async fn reference_selfie(
     Ok(HttpResponse::Ok().json(session(&check)))
 }
 
-#[utoipa::path(get, path = "/verifications/liveness/{id}",
+#[utoipa::path(get, path = "/v1/verifications/liveness/{id}",
     params(("id" = String, Path, description = "the session's id or its sessionToken")),
     responses((status = 200, body = Session), (status = 404, description = "not_found")),
     security(("api_key" = [])))]
@@ -438,7 +483,7 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(session(&check)))
 }
 
-#[utoipa::path(get, path = "/verifications/liveness/user/{user_id}",
+#[utoipa::path(get, path = "/v1/verifications/liveness/user/{user_id}",
     params(("user_id" = String, Path), ("page" = Option<u32>, Query), ("limit" = Option<u32>, Query)),
     responses((status = 200, body = SessionPage)),
     security(("api_key" = [])))]

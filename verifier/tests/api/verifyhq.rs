@@ -1,5 +1,6 @@
 //! The VerifyHQ dialect over HTTP, requests as its integrators send them (`X-API-Key`,
-//! JSON to create, multipart photos), every documented field and status checked.
+//! JSON to create, multipart photos, the document's `/v1` paths and the unprefixed
+//! ones), every documented field and status checked.
 
 use reqwest::blocking::multipart::{Form, Part};
 use serde_json::{json, Value};
@@ -35,6 +36,10 @@ fn photo(rel: &str) -> Part {
     Part::bytes(bytes).file_name(name)
 }
 
+fn unnamed(rel: &str) -> Part {
+    Part::bytes(std::fs::read(testdata(rel)).unwrap())
+}
+
 fn get(v: &Verifier, path: &str) -> (u16, Value) {
     status_json(
         v.http
@@ -64,7 +69,7 @@ fn a_verifyhq_session_judges_one_photo_per_challenge() {
         .find_map(|_| {
             let (s, c) = post_json(
                 v,
-                "/verifications/liveness/session",
+                "/v1/verifications/liveness/session",
                 &v.api_key,
                 json!({"userId": "vhq-user"}),
             );
@@ -90,17 +95,17 @@ fn a_verifyhq_session_judges_one_photo_per_challenge() {
     let challenges = created["challenges"].as_array().unwrap().clone();
     assert!((2..=3).contains(&challenges.len()));
     for (i, ch) in challenges.iter().enumerate() {
-        assert_eq!(ch["id"], format!("ch_{}", i + 1));
+        assert_eq!(ch["id"], format!("ch_{:03}", i + 1));
         assert!(!ch["instruction"].as_str().unwrap().is_empty());
     }
 
     // Out of order: refused, nothing consumed.
     let (s, e) = post_form(
         v,
-        "/verifications/liveness/challenge",
+        "/v1/verifications/liveness/challenge",
         Form::new()
             .text("sessionToken", token.clone())
-            .text("challengeId", "ch_2")
+            .text("challengeId", "ch_002")
             .part("photo", photo(shows(&kinds[1]).unwrap())),
     );
     assert_eq!((s, e["code"].as_str()), (409, Some("invalid_state")), "{e}");
@@ -109,10 +114,10 @@ fn a_verifyhq_session_judges_one_photo_per_challenge() {
     heic.extend_from_slice(b"ftypheic\0\0\0\0mif1heic");
     let (s, e) = post_form(
         v,
-        "/verifications/liveness/challenge",
+        "/v1/verifications/liveness/challenge",
         Form::new()
             .text("sessionToken", token.clone())
-            .text("challengeId", "ch_1")
+            .text("challengeId", "ch_001")
             .part("photo", Part::bytes(heic).file_name("IMG_0001.HEIC")),
     );
     assert_eq!(
@@ -124,7 +129,7 @@ fn a_verifyhq_session_judges_one_photo_per_challenge() {
     // The reference selfie: the same person, another moment.
     let (s, r) = post_form(
         v,
-        "/verifications/liveness/reference-selfie",
+        "/v1/verifications/liveness/reference-selfie",
         Form::new()
             .text("sessionToken", token.clone())
             .part("selfie", photo("live_frames/lp_d18_t0.5_neutral.png")),
@@ -134,11 +139,12 @@ fn a_verifyhq_session_judges_one_photo_per_challenge() {
     for (i, kind) in kinds.iter().enumerate() {
         let (s, p) = post_form(
             v,
-            "/verifications/liveness/challenge",
+            "/v1/verifications/liveness/challenge",
             Form::new()
                 .text("sessionToken", token.clone())
-                .text("challengeId", format!("ch_{}", i + 1))
-                .part("photo", photo(shows(kind).unwrap())),
+                .text("challengeId", format!("ch_{:03}", i + 1))
+                // No file name on the part, as many HTTP clients send it.
+                .part("photo", unnamed(shows(kind).unwrap())),
         );
         assert_eq!(s, 200, "{p}");
         assert_eq!(p["sessionToken"], token.as_str());
@@ -147,39 +153,47 @@ fn a_verifyhq_session_judges_one_photo_per_challenge() {
         if i + 1 < kinds.len() {
             assert_eq!(p["status"], "IN_PROGRESS", "{p}");
             assert_eq!(p["isComplete"], false);
-            assert_eq!(p["nextStep"]["id"], format!("ch_{}", i + 2), "{p}");
-            assert_eq!(p["nextStep"]["type"], kinds[i + 1].as_str());
+            let left = kinds.len() - i - 1;
+            assert_eq!(
+                p["nextStep"],
+                format!("Submit photo for remaining {left} challenge(s)"),
+                "{p}"
+            );
+            assert_eq!(p["nextChallenge"]["id"], format!("ch_{:03}", i + 2), "{p}");
+            assert_eq!(p["nextChallenge"]["type"], kinds[i + 1].as_str());
         } else {
             assert_eq!(p["status"], "COMPLETED", "{p}");
             assert_eq!(p["isComplete"], true);
             let r = &p["result"];
             assert_eq!(r["isAlive"], true, "{p}");
-            assert!(r["confidence"].as_f64().unwrap() >= 70.0, "{p}");
-            assert!(r["antiSpoofScore"].as_f64().unwrap() >= 70.0, "{p}");
-            assert!(r["faceMatchScore"].as_f64().unwrap() > 54.0, "{p}");
+            // The document's scale, 0–1: a client testing `confidence > 0.9` works.
+            let unit = |k: &str| r[k].as_f64().unwrap_or_else(|| panic!("{k}: {p}"));
+            assert!((0.7..=1.0).contains(&unit("confidence")), "{p}");
+            assert!((0.7..=1.0).contains(&unit("antiSpoofScore")), "{p}");
+            assert!((0.54..=1.0).contains(&unit("faceMatchScore")), "{p}");
             assert_eq!(r["failureReason"], Value::Null);
         }
     }
     // Finished: no more photos.
     let (s, e) = post_form(
         v,
-        "/verifications/liveness/challenge",
+        "/v1/verifications/liveness/challenge",
         Form::new()
             .text("sessionToken", token.clone())
-            .text("challengeId", "ch_1")
+            .text("challengeId", "ch_001")
             .part("photo", photo(shows(&kinds[0]).unwrap())),
     );
     assert_eq!((s, e["code"].as_str()), (409, Some("invalid_state")), "{e}");
 
     let id = created["id"].as_str().unwrap();
-    let (s, got) = get(v, &format!("/verifications/liveness/{id}"));
+    let (s, got) = get(v, &format!("/v1/verifications/liveness/{id}"));
     assert_eq!(s, 200, "{got}");
     assert_eq!(got["status"], "COMPLETED");
     assert_eq!(got["result"]["isAlive"], true);
     assert_eq!(got["userId"], "vhq-user");
-    let (_, by_token) = get(v, &format!("/verifications/liveness/{token}"));
+    let (_, by_token) = get(v, &format!("/v1/verifications/liveness/{token}"));
     assert_eq!(by_token["id"], id);
-    let (s, page) = get(v, "/verifications/liveness/user/vhq-user?page=1&limit=100");
+    let (s, page) = get(v, "/v1/verifications/liveness/user/vhq-user?page=1&limit=100");
     assert_eq!(s, 200, "{page}");
     assert!(page["items"]
         .as_array()
@@ -215,7 +229,7 @@ fn verifyhq_refuses_other_people_wrong_keys_and_expired_sessions() {
             "/verifications/liveness/challenge",
             Form::new()
                 .text("sessionToken", token.clone())
-                .text("challengeId", format!("ch_{}", i + 1))
+                .text("challengeId", format!("ch_{:03}", i + 1))
                 .part("photo", photo(who)),
         );
         assert_eq!(s, 200, "{p}");
@@ -264,7 +278,7 @@ fn verifyhq_refuses_other_people_wrong_keys_and_expired_sessions() {
                 "sessionToken",
                 fresh["sessionToken"].as_str().unwrap().to_string(),
             )
-            .text("challengeId", "ch_1")
+            .text("challengeId", "ch_001")
             .part("photo", photo("live_frames/lp_d18_t3.8_smile.png")),
     );
     assert_eq!((s, e["code"].as_str()), (410, Some("expired")), "{e}");

@@ -170,7 +170,7 @@ impl Target for Multipart {
         let body = futures_util::stream::iter(chunks);
         let read = self.runtime.block_on(async {
             let limit = std::time::Duration::from_secs(2);
-            tokio::time::timeout(limit, Form::read(&headers, body, 4096)).await
+            tokio::time::timeout(limit, Form::read(&headers, body, &["photo"], 4096)).await
         });
         let Ok(read) = read else {
             return Err("the whole body was given, and the form never came".into());
