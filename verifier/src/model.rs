@@ -162,6 +162,20 @@ pub struct Check {
     pub capture: CaptureState,
     /// A finish holds the check's lease since then: no frame is added under it.
     pub finishing_at: Option<DateTime<Utc>>,
+    /// The query parameter that brings the check's id back to `return_url` (GLAIR's
+    /// `sid`); `return_url` itself stays as the customer gave it.
+    pub return_id_param: Option<String>,
+}
+
+/// `base` with `params` appended to its query (a base that is no URL is kept as is).
+pub fn with_params(base: &str, params: &[(&str, &str)]) -> String {
+    match url::Url::parse(base) {
+        Ok(mut u) => {
+            u.query_pairs_mut().extend_pairs(params);
+            u.to_string()
+        }
+        Err(_) => base.to_string(),
+    }
 }
 
 impl Outcome {
@@ -185,6 +199,17 @@ impl Outcome {
 }
 
 impl Check {
+    /// Where the browser goes back to the customer: `return_url` with the check's id
+    /// (when the dialect asks for it) and `params` appended.
+    pub fn back_to(&self, params: &[(&str, &str)]) -> String {
+        let mut all: Vec<(&str, &str)> = Vec::with_capacity(params.len() + 1);
+        if let Some(name) = &self.return_id_param {
+            all.push((name, &self.id));
+        }
+        all.extend_from_slice(params);
+        with_params(&self.return_url, &all)
+    }
+
     /// The link's validity ended before the check completed (whether or not the
     /// sweeper has marked it yet).
     pub fn is_expired(&self, now: DateTime<Utc>) -> bool {

@@ -17,13 +17,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::capture::with_params;
 use super::checks::{check_url, describe_reference, new_check, CreateCheck};
 use super::form::Form;
 use super::pages::page;
 use super::{bearer, blocking, Customer};
 use crate::error::{ApiError, ApiResult};
-use crate::model::{Check, LivenessSession, Status};
+use crate::model::{with_params, Check, LivenessSession, Status};
 use crate::secrets;
 use crate::state::AppState;
 use crate::store::{SessionKey, StoreError, Transition};

@@ -397,15 +397,6 @@ pub async fn upload_frame(
     }))
 }
 
-pub(crate) fn with_params(base: &str, params: &[(&str, &str)]) -> String {
-    match url::Url::parse(base) {
-        Ok(mut u) => {
-            u.query_pairs_mut().extend_pairs(params);
-            u.to_string()
-        }
-        Err(_) => base.to_string(),
-    }
-}
 
 /// A frame position being uploaded in this process, released however the upload ends.
 struct UploadSlot<'a> {
@@ -597,7 +588,7 @@ pub async fn finish(
             status,
             passed: outcome.passed,
             failure_reason: outcome.failure_reason.clone(),
-            redirect_url: with_params(&check.return_url, &params),
+            redirect_url: check.back_to(&params),
         }))
 }
 
@@ -673,7 +664,7 @@ pub async fn cancel_check(
     .await?;
     Ok(match &check.cancel_url {
         Some(u) => u.clone(),
-        None => with_params(&check.return_url, &[("error", "cancelled")]),
+        None => check.back_to(&[("error", "cancelled")]),
     })
 }
 

@@ -355,6 +355,7 @@ pub fn new_check(
         light_challenge: req.light_challenge.unwrap_or(false),
         capture: Default::default(),
         finishing_at: None,
+        return_id_param: None,
         frame_bytes: 0,
     })
 }

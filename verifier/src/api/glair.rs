@@ -2,18 +2,19 @@
 //! session is a passive check (its id is the `sid`) whose return URL is the success URL
 //! with `sid` appended; the hosted page is the usual one. Same API keys.
 //!
-//! The result's `spoof_percentage` is `100 − anti_spoof_score` (0–100), or 100 when the
-//! capture showed a presentation attack beyond its pixels (no live motion, or the face
-//! changed). Its `status` is the spoof risk: `LOW` (≤ 30: the check passed at the
-//! default threshold 70), `MODERATE` (30–60: not passed, doubtful), `HIGH` (> 60, or any
-//! capture refused as spoof_detected, no_live_motion or face_mismatch).
+//! The result's `spoof_percentage` is on the document's 0–1 scale (its sample: 0.99768,
+//! HIGH): `(100 − anti_spoof_score) / 100`, or 1 when the capture showed a presentation
+//! attack beyond its pixels (no live motion, or the face changed). Its `status` is the
+//! spoof risk: `LOW` (≤ 0.30: the check passed at the default threshold 70), `MODERATE`
+//! (0.30–0.60: not passed, doubtful), `HIGH` (> 0.60, or any capture refused as
+//! spoof_detected, no_live_motion or face_mismatch). `success_url` and `cancel_url` are
+//! kept as given and echoed byte for byte; `sid` is appended only on the way back.
 
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::capture::with_params;
 use super::checks::{capture_url, create_check, owned, CreateCheck};
 use super::Customer;
 use crate::error::ApiResult;
@@ -43,8 +44,7 @@ pub struct GlairSession {
     pub url: String,
     pub success_url: String,
     pub cancel_url: Option<String>,
-    /// Once FINISHED.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Null until FINISHED.
     pub result: Option<GlairResult>,
 }
 
@@ -61,29 +61,10 @@ pub struct GlairResult {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct GlairSpoof {
-    /// 0–100: how likely the face was presented rather than live.
+    /// 0–1: how likely the face was presented rather than live.
     pub spoof_percentage: f32,
     /// Spoof risk: LOW | MODERATE | HIGH.
     pub status: String,
-}
-
-/// The success URL as given: the return URL without the `sid` we appended.
-fn success_url(check: &Check) -> String {
-    match url::Url::parse(&check.return_url) {
-        Ok(mut u) => {
-            let kept: Vec<(String, String)> = u
-                .query_pairs()
-                .filter(|(k, v)| !(k == "sid" && *v == check.id))
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect();
-            u.set_query(None);
-            if !kept.is_empty() {
-                u.query_pairs_mut().extend_pairs(kept);
-            }
-            u.to_string()
-        }
-        Err(_) => check.return_url.clone(),
-    }
 }
 
 fn spoof(check: &Check) -> Option<GlairResult> {
@@ -105,13 +86,14 @@ fn spoof(check: &Check) -> Option<GlairResult> {
         o.failure_reason.as_deref(),
         Some("no_live_motion" | "face_mismatch")
     ) {
-        100.0
+        1.0
     } else {
-        (100.0 - score).clamp(0.0, 100.0)
+        // Five decimals, as the document's sample.
+        ((100.0 - score).clamp(0.0, 100.0) * 1000.0).round() / 100_000.0
     };
-    let level = if attack || pct > 60.0 {
+    let level = if attack || pct > 0.6 {
         "HIGH"
-    } else if pct > 30.0 || !o.passed {
+    } else if pct > 0.3 || !o.passed {
         "MODERATE"
     } else {
         "LOW"
@@ -142,7 +124,7 @@ fn session(state: &AppState, check: &Check) -> GlairSession {
         status: status.into(),
         expired: check.expires_at.timestamp_millis(),
         url: capture_url(state, check),
-        success_url: success_url(check),
+        success_url: check.return_url.clone(),
         cancel_url: check.cancel_url.clone(),
         result: spoof(check),
     }
@@ -166,7 +148,7 @@ pub async fn create(
         ..CreateCheck::default()
     };
     let check = create_check(&state, &customer, req, |c| {
-        c.return_url = with_params(&c.return_url, &[("sid", c.id.as_str())]);
+        c.return_id_param = Some("sid".into());
     })
     .await?;
     Ok(HttpResponse::Ok().json(session(&state, &check)))

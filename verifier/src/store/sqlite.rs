@@ -138,6 +138,11 @@ ALTER TABLE checks ADD COLUMN frame_bytes INTEGER NOT NULL DEFAULT 0;
     r#"
 ALTER TABLE liveness_sessions ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
 "#,
+    // The query parameter that brings the check's id back to return_url (GLAIR's sid),
+    // so return_url is kept as the customer gave it.
+    r#"
+ALTER TABLE checks ADD COLUMN return_id_param TEXT;
+"#,
 ];
 
 pub struct SqliteStore {
@@ -172,7 +177,7 @@ const CHECK_COLUMNS: &str = "id, api_key_id, token, link, secret, webhook_url, r
     cancel_url, threshold, audit_images, challenges, user_id, metadata, status, created_at, \
     expires_at, claimed_at, client_token_hash, frame_key, nonce, chain, frames, outcome, \
     completed_at, erased_at, reference_descriptor, photo_session, light_challenge, capture, \
-    finishing_at, frame_bytes";
+    finishing_at, frame_bytes, return_id_param";
 
 fn check_row(r: &Row<'_>) -> rusqlite::Result<Check> {
     let challenges: Vec<ChallengeKind> = parse_json(&r.get::<_, String>(10)?)?;
@@ -217,6 +222,7 @@ fn check_row(r: &Row<'_>) -> rusqlite::Result<Check> {
             .unwrap_or_default(),
         finishing_at: r.get::<_, Option<i64>>(29)?.map(time),
         frame_bytes: r.get::<_, i64>(30)? as u64,
+        return_id_param: r.get(31)?,
     })
 }
 
@@ -250,9 +256,9 @@ impl<'a> CheckRow<'a> {
             "INSERT INTO checks (id, api_key_id, token, link, secret, webhook_url, return_url, \
              cancel_url, threshold, audit_images, challenges, user_id, metadata, status, \
              created_at, expires_at, frame_key, nonce, chain, reference_descriptor, photo_session, \
-             light_challenge) \
+             light_challenge, return_id_param) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
-             ?17, ?18, ?19, ?20, ?21, ?22)",
+             ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
             params![
                 k.id,
                 k.api_key_id,
@@ -275,7 +281,8 @@ impl<'a> CheckRow<'a> {
                 self.chain,
                 self.reference,
                 k.photo_session,
-                k.light_challenge
+                k.light_challenge,
+                k.return_id_param
             ],
         )
         .map(|_| ())
@@ -1127,6 +1134,7 @@ mod tests {
             light_challenge: false,
             capture: CaptureState::default(),
             finishing_at: None,
+            return_id_param: None,
             frame_bytes: 0,
         }
     }

@@ -3,10 +3,12 @@
 
 use serde_json::{json, Value};
 
-use crate::harness::{clip_frames, status_json, still_frames, Capture, Verifier};
+use crate::harness::{clip_frames, link_of, status_json, still_frames, Capture, Verifier};
 use crate::shared;
 
 const SESSIONS: &str = "/face/v1/passive-liveness-sessions";
+const SUCCESS: &str = "https://yourdomain.com?success=true";
+const CANCEL: &str = "https://yourdomain.com?cancel=true";
 
 fn call(
     v: &Verifier,
@@ -41,13 +43,17 @@ fn a_glair_session_runs_passive_and_reports_spoof_levels() {
         SESSIONS,
         &v.api_key,
         Some(
-            json!({"success_url": "https://shop.example/ok?cart=7", "cancel_url": "https://shop.example/back"}),
+            // The document's sample values: URLs without a path, which a URL parser
+            // would rewrite with a "/", echoed byte for byte.
+            json!({"success_url": SUCCESS, "cancel_url": CANCEL}),
         ),
     );
     assert_eq!(s, 200, "{created}");
     assert_eq!(created["status"], "PENDING");
-    assert_eq!(created["success_url"], "https://shop.example/ok?cart=7");
-    assert_eq!(created["cancel_url"], "https://shop.example/back");
+    assert_eq!(created["success_url"], SUCCESS);
+    assert_eq!(created["cancel_url"], CANCEL);
+    // Present and null while PENDING, as the document says.
+    assert_eq!(created.get("result"), Some(&Value::Null), "{created}");
     let expired = created["expired"].as_i64().unwrap();
     let day = 24 * 3600 * 1000;
     assert!((expired - before - day).abs() < 60_000, "{created}");
@@ -70,7 +76,7 @@ fn a_glair_session_runs_passive_and_reports_spoof_levels() {
     assert_eq!((s, &fin["passed"]), (200, &json!(true)), "{fin}");
     let redirect = fin["redirect_url"].as_str().unwrap();
     assert!(
-        redirect.starts_with("https://shop.example/ok?cart=7&sid="),
+        redirect.starts_with("https://yourdomain.com/?success=true&sid="),
         "{redirect}"
     );
     assert_eq!(query_param(redirect, "sid").as_deref(), Some(sid.as_str()));
@@ -84,12 +90,14 @@ fn a_glair_session_runs_passive_and_reports_spoof_levels() {
     );
     assert_eq!(s, 200, "{got}");
     assert_eq!(got["status"], "FINISHED", "{got}");
-    assert_eq!(got["success_url"], "https://shop.example/ok?cart=7");
+    assert_eq!(got["success_url"], SUCCESS);
+    assert_eq!(got["cancel_url"], CANCEL);
     assert_eq!(got["result"]["status"], "success", "{got}");
+    // The document's scale, 0–1.
     let pct = got["result"]["result"]["spoof_percentage"]
         .as_f64()
         .unwrap();
-    assert!((0.0..=30.0).contains(&pct), "{got}");
+    assert!((0.0..=0.3).contains(&pct), "{got}");
     assert_eq!(got["result"]["result"]["status"], "LOW", "{got}");
 
     // A photo: finished, high spoof risk.
@@ -118,7 +126,14 @@ fn a_glair_session_runs_passive_and_reports_spoof_levels() {
         got["result"]["result"]["spoof_percentage"]
             .as_f64()
             .unwrap()
-            > 60.0,
+            > 0.6,
+        "{got}"
+    );
+    assert!(
+        got["result"]["result"]["spoof_percentage"]
+            .as_f64()
+            .unwrap()
+            <= 1.0,
         "{got}"
     );
 }
@@ -136,6 +151,22 @@ fn glair_sessions_expire_and_refuse_wrong_keys() {
     );
     let sid = created["sid"].as_str().unwrap();
     v.expire_now(sid);
+
+    // The Back button leads to cancel_url exactly as given.
+    let (_, backed) = call(
+        v,
+        reqwest::Method::POST,
+        SESSIONS,
+        &v.api_key,
+        Some(json!({"success_url": SUCCESS, "cancel_url": CANCEL})),
+    );
+    let r = v
+        .http
+        .post(v.url(&format!("/capture/{}/cancel", link_of(&backed))))
+        .send()
+        .unwrap();
+    let (s, body) = status_json(r);
+    assert_eq!((s, body["redirect_url"].as_str()), (200, Some(CANCEL)), "{body}");
     let (s, got) = call(
         v,
         reqwest::Method::GET,
@@ -144,7 +175,7 @@ fn glair_sessions_expire_and_refuse_wrong_keys() {
         None,
     );
     assert_eq!((s, got["status"].as_str()), (200, Some("EXPIRED")), "{got}");
-    assert!(got.get("result").is_none(), "{got}");
+    assert_eq!(got.get("result"), Some(&Value::Null), "{got}");
 
     let (s, e) = call(
         v,
