@@ -162,9 +162,59 @@ pub struct Check {
     pub capture: CaptureState,
     /// A finish holds the check's lease since then: no frame is added under it.
     pub finishing_at: Option<DateTime<Utc>>,
-    /// The query parameter that brings the check's id back to `return_url` (GLAIR's
-    /// `sid`); `return_url` itself stays as the customer gave it.
-    pub return_id_param: Option<String>,
+    /// What the browser carries back besides `return_url` itself, which stays as the
+    /// customer gave it.
+    pub return_params: ReturnParams,
+}
+
+/// The query parameters a dialect adds on the way back to the customer.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReturnParams {
+    /// The parameter naming the check's id (GLAIR's `sid`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Whether `outcome=<completed|canceled|expired|used>` is added (Azure Quick Link's
+    /// callback, which has no lc_token to read it from).
+    #[serde(default)]
+    pub outcome: bool,
+}
+
+/// How a browser leaves the hosted page for the customer's page.
+#[derive(Clone, Copy, Debug)]
+pub enum WayBack<'a> {
+    /// The check was decided: the lc_token, and the failure code when not passed.
+    Decided {
+        lc_token: &'a str,
+        error: Option<&'a str>,
+    },
+    /// The user backed out (with no `cancel_url` to go to).
+    Cancelled,
+    /// The link's time ran out.
+    Expired,
+    /// The link was already used (finished, or held by another browser).
+    Used,
+}
+
+impl WayBack<'_> {
+    /// The `error` parameter (GlobalData: "an error parameter on terminal failure
+    /// states"), from the API's error codes.
+    fn error(&self) -> Option<&str> {
+        match self {
+            WayBack::Decided { error, .. } => *error,
+            WayBack::Cancelled => Some("cancelled"),
+            WayBack::Expired => Some("expired"),
+            WayBack::Used => Some("link_already_used"),
+        }
+    }
+
+    fn outcome(&self) -> &'static str {
+        match self {
+            WayBack::Decided { .. } => "completed",
+            WayBack::Cancelled => "canceled",
+            WayBack::Expired => "expired",
+            WayBack::Used => "used",
+        }
+    }
 }
 
 /// `base` with `params` appended to its query (a base that is no URL is kept as is).
@@ -200,14 +250,23 @@ impl Outcome {
 
 impl Check {
     /// Where the browser goes back to the customer: `return_url` with the check's id
-    /// (when the dialect asks for it) and `params` appended.
-    pub fn back_to(&self, params: &[(&str, &str)]) -> String {
-        let mut all: Vec<(&str, &str)> = Vec::with_capacity(params.len() + 1);
-        if let Some(name) = &self.return_id_param {
-            all.push((name, &self.id));
+    /// (when the dialect asks for it), the lc_token, the `error` code of a terminal
+    /// failure and the dialect's `outcome`.
+    pub fn back_to(&self, way: WayBack<'_>) -> String {
+        let mut params: Vec<(&str, &str)> = Vec::with_capacity(4);
+        if let Some(name) = &self.return_params.id {
+            params.push((name, &self.id));
         }
-        all.extend_from_slice(params);
-        with_params(&self.return_url, &all)
+        if let WayBack::Decided { lc_token, .. } = way {
+            params.push(("lc_token", lc_token));
+        }
+        if let Some(code) = way.error() {
+            params.push(("error", code));
+        }
+        if self.return_params.outcome {
+            params.push(("outcome", way.outcome()));
+        }
+        with_params(&self.return_url, &params)
     }
 
     /// The link's validity ended before the check completed (whether or not the

@@ -228,6 +228,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, max_frame_bytes: usize) {
         .service(
             resource("/face/v1/passive-liveness-sessions/{sid}").route(web::get().to(glair::get)),
         )
+        .service(resource("/end").route(web::get().to(pages::end)))
         .service(resource("/l/{link}").route(web::get().to(pages::capture_page)))
         .service(resource("/l/{link}/cancel").route(web::post().to(pages::cancel_form)))
         .service(resource("/capture/{link}/claim").route(web::post().to(capture::claim)))

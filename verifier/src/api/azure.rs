@@ -534,18 +534,58 @@ pub async fn quick_link(
     }))
 }
 
-/// `/?s=<uuid>`: opens the Quick Link once, starting an attempt, and sends the browser to
-/// its capture page.
-pub async fn open_quick_link(state: &web::Data<AppState>, link: String) -> HttpResponse {
-    match start_attempt(state, link).await {
-        Ok(location) => HttpResponse::SeeOther()
+/// What opening a Quick Link led to.
+enum Opened {
+    /// An attempt started: its capture page.
+    Capture(String),
+    /// No attempt can start; where the browser goes back to, if anywhere.
+    Ended {
+        title: &'static str,
+        callback: Option<String>,
+    },
+}
+
+/// `/?s=<uuid>[&callbackUrl=<url>]`: opens the Quick Link once, starting an attempt, and
+/// sends the browser to its capture page. The callback rides on the link (Azure's form)
+/// or was given to `/api/s`. A link that cannot start an attempt returns the browser to
+/// that callback with `outcome` and `error` (an expired or deleted session, or a link
+/// opened before: then only to the callback the session remembered, never to one
+/// written on the URL, so a used link redirects nowhere it is told); an unknown link,
+/// or one with no callback, ends on a page of its own.
+pub async fn open_quick_link(
+    state: &web::Data<AppState>,
+    link: String,
+    callback: Option<String>,
+) -> HttpResponse {
+    if let Some(Err(e)) = callback.as_deref().map(|u| check_url("callbackUrl", u)) {
+        return page(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            "This link is not valid",
+            &format!("<p>{}</p>", super::pages::escape(&e.message)),
+        );
+    }
+    match start_attempt(state, link, callback).await {
+        Ok(Opened::Capture(location))
+        | Ok(Opened::Ended {
+            callback: Some(location),
+            ..
+        }) => HttpResponse::SeeOther()
             .insert_header(("location", location))
             .insert_header(("cache-control", "no-store"))
             .finish(),
+        Ok(Opened::Ended {
+            title,
+            callback: None,
+        }) => page(
+            actix_web::http::StatusCode::GONE,
+            title,
+            "<p>Ask the service that sent you for a new link. You can close this window.</p>",
+        ),
+        // Opened at the same moment by another browser.
         Err(e) if e.status.is_client_error() => page(
             actix_web::http::StatusCode::GONE,
-            "Link no longer valid",
-            "<p>This link was already used, or its session ended. Ask for a new link.</p>",
+            "This link was already used",
+            "<p>Ask the service that sent you for a new link. You can close this window.</p>",
         ),
         Err(e) => {
             tracing::error!(error = %e.message, "quick link");
@@ -558,16 +598,73 @@ pub async fn open_quick_link(state: &web::Data<AppState>, link: String) -> HttpR
     }
 }
 
-async fn start_attempt(state: &web::Data<AppState>, link: String) -> ApiResult<String> {
+/// `callback` with the session's id and `outcome` (and `error`, the API's code for why
+/// it ended) appended.
+fn back_to_callback(
+    callback: Option<&str>,
+    session: &LivenessSession,
+    outcome: &str,
+    error: Option<&str>,
+) -> Option<String> {
+    callback.map(|u| {
+        let mut params = vec![("sessionId", session.id.as_str()), ("outcome", outcome)];
+        params.extend(error.map(|e| ("error", e)));
+        with_params(u, &params)
+    })
+}
+
+async fn start_attempt(
+    state: &web::Data<AppState>,
+    link: String,
+    from_link: Option<String>,
+) -> ApiResult<Opened> {
     let store = state.store.clone();
     let l = link.clone();
-    let mut session = blocking(move || store.session(SessionKey::QuickLink(&l)))
-        .await?
-        .ok_or_else(|| ApiError::not_found("link"))?;
+    let (found, used) = blocking(move || {
+        Ok(match store.session(SessionKey::QuickLink(&l))? {
+            Some(s) => (Some(s), None),
+            None => (None, store.session(SessionKey::UsedQuickLink(&l))?),
+        })
+    })
+    .await?;
+    let Some(mut session) = found else {
+        return Ok(match used {
+            Some(s) => Opened::Ended {
+                title: "This link was already used",
+                callback: back_to_callback(
+                    s.callback_url.as_deref(),
+                    &s,
+                    "used",
+                    Some("link_already_used"),
+                ),
+            },
+            None => Opened::Ended {
+                title: "This link is not valid",
+                callback: None,
+            },
+        });
+    };
+    let callback = from_link.or_else(|| session.callback_url.clone());
     let now = Utc::now();
-    if session.deleted_at.is_some() || now >= session.expires_at {
-        return Err(ApiError::expired());
+    if session.deleted_at.is_some() {
+        return Ok(Opened::Ended {
+            title: "This check was cancelled",
+            callback: back_to_callback(
+                callback.as_deref(),
+                &session,
+                "canceled",
+                Some("cancelled"),
+            ),
+        });
     }
+    if now >= session.expires_at {
+        return Ok(Opened::Ended {
+            title: "This link has expired",
+            callback: back_to_callback(callback.as_deref(), &session, "expired", Some("expired")),
+        });
+    }
+    // Remembered: a second opening of this link returns here.
+    session.callback_url = callback;
     let back = |extra: &[(&str, &str)]| {
         session.callback_url.as_ref().map(|u| {
             let mut params = vec![("sessionId", session.id.as_str())];
@@ -577,7 +674,8 @@ async fn start_attempt(state: &web::Data<AppState>, link: String) -> ApiResult<S
     };
     let mins = ((session.expires_at - now).num_seconds() + 59) / 60;
     let req = CreateCheck {
-        return_url: back(&[]).unwrap_or_else(|| format!("{}/", state.public_url)),
+        // With no callback, the verifier's own end page (not the API's index).
+        return_url: back(&[]).unwrap_or_else(|| format!("{}/end", state.public_url)),
         cancel_url: back(&[("outcome", "canceled")]),
         link_valid_mins: Some(mins.clamp(1, 1440)),
         mode: session.passive.then(|| "passive".to_string()),
@@ -590,11 +688,12 @@ async fn start_attempt(state: &web::Data<AppState>, link: String) -> ApiResult<S
         state.config.webhooks.allow_private_targets,
         now,
     )?;
+    check.return_params.outcome = true;
     check.reference = session.verify.clone();
     session.attempts.push(check.id.clone());
     session.quick_link = None;
     let location = format!("/l/{}", check.link);
     let store = state.store.clone();
     blocking(move || store.start_attempt(&session, &link, &check)).await?;
-    Ok(location)
+    Ok(Opened::Capture(location))
 }

@@ -17,7 +17,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::judge::{judge, JudgeInput};
 use crate::model::{
     CaptureState, Check, FrameRef, ImageKind, LightOutcome, Outcome, Status, StoredFrame,
-    StoredImage,
+    StoredImage, WayBack,
 };
 use crate::reference::match_probe;
 use crate::risk::{FinishIn, RiskSignals};
@@ -397,7 +397,6 @@ pub async fn upload_frame(
     }))
 }
 
-
 /// A frame position being uploaded in this process, released however the upload ends.
 struct UploadSlot<'a> {
     state: &'a AppState,
@@ -578,17 +577,17 @@ pub async fn finish(
     .await?;
     tracing::info!(check = %check.id, passed = outcome.passed, frames = outcome.frames, "check decided");
 
-    let mut params = vec![("lc_token", jwt.as_str())];
-    if let Some(code) = &outcome.failure_reason {
-        params.push(("error", code.as_str()));
-    }
+    let back = check.back_to(WayBack::Decided {
+        lc_token: &jwt,
+        error: outcome.failure_reason.as_deref(),
+    });
     Ok(HttpResponse::Ok()
         .insert_header(("cache-control", "no-store"))
         .json(Finished {
             status,
             passed: outcome.passed,
             failure_reason: outcome.failure_reason.clone(),
-            redirect_url: check.back_to(&params),
+            redirect_url: back,
         }))
 }
 
@@ -664,7 +663,7 @@ pub async fn cancel_check(
     .await?;
     Ok(match &check.cancel_url {
         Some(u) => u.clone(),
-        None => check.back_to(&[("error", "cancelled")]),
+        None => check.back_to(WayBack::Cancelled),
     })
 }
 

@@ -355,7 +355,7 @@ pub fn new_check(
         light_challenge: req.light_challenge.unwrap_or(false),
         capture: Default::default(),
         finishing_at: None,
-        return_id_param: None,
+        return_params: Default::default(),
         frame_bytes: 0,
     })
 }

@@ -78,23 +78,24 @@ pub async fn start(
     let Some(key) = demo_key(&state) else {
         return not_demo();
     };
-    let mut form =
-        match Form::read(
-            req.headers(),
-            payload,
-            &["reference"],
-            state.config.checks.max_frame_bytes,
-        ).await {
-            Ok(f) => f,
-            // The browser's own upload failed (too large, too slow): say so with its status.
-            Err(e) => {
-                return page(
-                    e.status,
-                    "The form did not arrive",
-                    &format!("<p>{} ({})</p>", escape(&e.message), e.code),
-                )
-            }
-        };
+    let mut form = match Form::read(
+        req.headers(),
+        payload,
+        &["reference"],
+        state.config.checks.max_frame_bytes,
+    )
+    .await
+    {
+        Ok(f) => f,
+        // The browser's own upload failed (too large, too slow): say so with its status.
+        Err(e) => {
+            return page(
+                e.status,
+                "The form did not arrive",
+                &format!("<p>{} ({})</p>", escape(&e.message), e.code),
+            )
+        }
+    };
     let mut body = serde_json::json!({
         "return_url": format!("{}/demo/done", state.public_url),
         "cancel_url": format!("{}/demo", state.public_url),

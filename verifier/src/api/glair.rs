@@ -148,7 +148,7 @@ pub async fn create(
         ..CreateCheck::default()
     };
     let check = create_check(&state, &customer, req, |c| {
-        c.return_id_param = Some("sid".into());
+        c.return_params.id = Some("sid".into());
     })
     .await?;
     Ok(HttpResponse::Ok().json(session(&state, &check)))

@@ -6,7 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 
 use super::capture::{cancel_check, client_token};
-use crate::model::Status;
+use crate::model::{Check, Status, WayBack};
 use crate::state::AppState;
 
 pub fn escape(s: &str) -> String {
@@ -60,9 +60,13 @@ pub fn page_with_script(
         ))
 }
 
-fn way_back(url: Option<String>) -> String {
-    url.map(|u| format!("<p><a href=\"{}\">Go back</a></p>", escape(&u)))
-        .unwrap_or_default()
+/// The link back to the customer's page, with the `error` code of how the check ended:
+/// every page a capture link can end on has one.
+fn way_back(check: &Check, way: WayBack<'_>) -> String {
+    format!(
+        "<p><a class=\"button\" href=\"{}\">Return to the service</a></p>",
+        escape(&check.back_to(way))
+    )
 }
 
 pub async fn capture_page(
@@ -90,17 +94,13 @@ pub async fn capture_page(
             )
         }
     };
-    let back = check
-        .cancel_url
-        .clone()
-        .or_else(|| Some(check.return_url.clone()));
     if check.is_expired(Utc::now()) {
         return page(
             StatusCode::GONE,
             "This link has expired",
             &format!(
                 "<p>Links are valid for a limited time.</p>{}",
-                way_back(back)
+                way_back(&check, WayBack::Expired)
             ),
         );
     }
@@ -111,7 +111,7 @@ pub async fn capture_page(
             "This link was already used",
             &format!(
                 "<p>Each link works once, in one browser.</p>{}",
-                way_back(back)
+                way_back(&check, WayBack::Used)
             ),
         );
     }
@@ -154,25 +154,73 @@ pub async fn cancel_form(
     req: HttpRequest,
     link: web::Path<String>,
 ) -> HttpResponse {
-    match cancel_check(&state, &req, link.into_inner()).await {
+    let link = link.into_inner();
+    match cancel_check(&state, &req, link.clone()).await {
         Ok(url) => HttpResponse::SeeOther()
             .insert_header(("location", url))
             .finish(),
-        Err(e) => page(
-            e.status,
-            "This check cannot be cancelled",
-            &format!("<p>{}</p>", escape(&e.message)),
-        ),
+        Err(e) => {
+            // Finished, expired or held by another browser: still a way back.
+            let store = state.store.clone();
+            let back = match web::block(move || store.check_by_link(&link)).await {
+                Ok(Ok(Some(check))) => way_back(
+                    &check,
+                    if check.is_expired(Utc::now()) {
+                        WayBack::Expired
+                    } else {
+                        WayBack::Used
+                    },
+                ),
+                _ => String::new(),
+            };
+            page(
+                e.status,
+                "This check cannot be cancelled",
+                &format!("<p>{}</p>{back}", escape(&e.message)),
+            )
+        }
     }
 }
 
+/// Where a capture ends when the customer gave no page to return to (a Quick Link
+/// without a callback): says how it ended, and that the window may be closed.
+pub async fn end(req: HttpRequest) -> HttpResponse {
+    let error = url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, _)| k == "error")
+        .map(|(_, v)| v.into_owned());
+    let (title, text) = match error.as_deref() {
+        None => ("All done", "Thank you: your check is complete."),
+        Some("expired") => (
+            "This link has expired",
+            "Ask the service that sent you for a new link.",
+        ),
+        Some("link_already_used") => (
+            "This link was already used",
+            "Each link works once. Ask the service that sent you for a new link.",
+        ),
+        Some("cancelled") => ("Check cancelled", "You left the check before it finished."),
+        // A verdict is the service's to explain, never this page's.
+        Some(_) => (
+            "Check finished",
+            "The service that sent you has the result.",
+        ),
+    };
+    page(
+        StatusCode::OK,
+        title,
+        &format!("<p>{text}</p><p>You can close this window.</p>"),
+    )
+}
+
 pub async fn index(state: web::Data<AppState>, req: actix_web::HttpRequest) -> HttpResponse {
-    // `/?s=<uuid>`: an Azure Quick Link.
-    if let Some(link) = url::form_urlencoded::parse(req.query_string().as_bytes())
-        .find(|(k, _)| k == "s")
-        .map(|(_, v)| v.into_owned())
-    {
-        return super::azure::open_quick_link(&state, link).await;
+    // `/?s=<uuid>[&callbackUrl=<url>]`: an Azure Quick Link.
+    let query = |name: &str| {
+        url::form_urlencoded::parse(req.query_string().as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    if let Some(link) = query("s") {
+        return super::azure::open_quick_link(&state, link, query("callbackUrl")).await;
     }
     let demo = if state.demo_key.is_some() {
         "<p>Demo mode: <a href=\"/demo\">try the whole integration</a>, or create checks \

@@ -233,7 +233,7 @@ pub async fn create(
 ) -> ApiResult<HttpResponse> {
     let req = CreateCheck {
         // No browser comes back from a server-driven session; the field is required.
-        return_url: format!("{}/", state.public_url),
+        return_url: format!("{}/end", state.public_url),
         link_valid_mins: Some(SESSION_MINUTES),
         user_id: Some(body.into_inner().user_id),
         // Photos answered one by one: no screen to light the face.

@@ -72,6 +72,8 @@ pub enum SessionKey<'a> {
     /// The SHA-256 digest of its client auth token.
     TokenHash(&'a str),
     QuickLink(&'a str),
+    /// The last Quick Link that opened an attempt.
+    UsedQuickLink(&'a str),
 }
 
 pub trait Store: Send + Sync + 'static {

@@ -13,7 +13,7 @@ use super::sealed::{open, open_text, seal, seal_text, Sealer};
 use super::{Erased, SessionKey, Store, StoreError, StoreResult, Transition};
 use crate::model::{
     ApiKey, Attempt, CaptureState, Check, Delivery, DeliveryState, FrameRef, ImageKind,
-    LivenessSession, Outcome, Status, StoredFrame, StoredImage,
+    LivenessSession, Outcome, ReturnParams, Status, StoredFrame, StoredImage,
 };
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many ran.
@@ -138,10 +138,16 @@ ALTER TABLE checks ADD COLUMN frame_bytes INTEGER NOT NULL DEFAULT 0;
     r#"
 ALTER TABLE liveness_sessions ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
 "#,
-    // The query parameter that brings the check's id back to return_url (GLAIR's sid),
-    // so return_url is kept as the customer gave it.
+    // What the browser carries back to return_url besides it (GLAIR's sid, Azure's
+    // outcome), so return_url is kept as the customer gave it.
     r#"
-ALTER TABLE checks ADD COLUMN return_id_param TEXT;
+ALTER TABLE checks ADD COLUMN return_params TEXT;
+"#,
+    // A Quick Link opened once is remembered, so opening it again returns the user to
+    // the session's callback instead of a dead end.
+    r#"
+ALTER TABLE liveness_sessions ADD COLUMN used_quick_link TEXT;
+CREATE INDEX liveness_sessions_used_quick_link ON liveness_sessions (used_quick_link);
 "#,
 ];
 
@@ -177,7 +183,7 @@ const CHECK_COLUMNS: &str = "id, api_key_id, token, link, secret, webhook_url, r
     cancel_url, threshold, audit_images, challenges, user_id, metadata, status, created_at, \
     expires_at, claimed_at, client_token_hash, frame_key, nonce, chain, frames, outcome, \
     completed_at, erased_at, reference_descriptor, photo_session, light_challenge, capture, \
-    finishing_at, frame_bytes, return_id_param";
+    finishing_at, frame_bytes, return_params";
 
 fn check_row(r: &Row<'_>) -> rusqlite::Result<Check> {
     let challenges: Vec<ChallengeKind> = parse_json(&r.get::<_, String>(10)?)?;
@@ -222,7 +228,12 @@ fn check_row(r: &Row<'_>) -> rusqlite::Result<Check> {
             .unwrap_or_default(),
         finishing_at: r.get::<_, Option<i64>>(29)?.map(time),
         frame_bytes: r.get::<_, i64>(30)? as u64,
-        return_id_param: r.get(31)?,
+        return_params: r
+            .get::<_, Option<String>>(31)?
+            .as_deref()
+            .map(parse_json)
+            .transpose()?
+            .unwrap_or_default(),
     })
 }
 
@@ -235,6 +246,7 @@ struct CheckRow<'a> {
     metadata: Option<String>,
     chain: String,
     reference: Option<String>,
+    return_params: Option<String>,
 }
 
 impl<'a> CheckRow<'a> {
@@ -247,6 +259,9 @@ impl<'a> CheckRow<'a> {
             metadata: k.metadata.as_ref().map(json).transpose()?,
             chain: json(&k.chain)?,
             reference: k.reference.as_ref().map(json).transpose()?,
+            return_params: (k.return_params != ReturnParams::default())
+                .then(|| json(&k.return_params))
+                .transpose()?,
         })
     }
 
@@ -256,7 +271,7 @@ impl<'a> CheckRow<'a> {
             "INSERT INTO checks (id, api_key_id, token, link, secret, webhook_url, return_url, \
              cancel_url, threshold, audit_images, challenges, user_id, metadata, status, \
              created_at, expires_at, frame_key, nonce, chain, reference_descriptor, photo_session, \
-             light_challenge, return_id_param) \
+             light_challenge, return_params) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
              ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
             params![
@@ -282,7 +297,7 @@ impl<'a> CheckRow<'a> {
                 self.reference,
                 k.photo_session,
                 k.light_challenge,
-                k.return_id_param
+                self.return_params
             ],
         )
         .map(|_| ())
@@ -899,6 +914,7 @@ impl Store for SqliteStore {
             SessionKey::Id(v) => ("id", v),
             SessionKey::TokenHash(v) => ("token_hash", v),
             SessionKey::QuickLink(v) => ("quick_link", v),
+            SessionKey::UsedQuickLink(v) => ("used_quick_link", v),
         };
         self.with(|c| {
             c.query_row(
@@ -942,7 +958,7 @@ impl Store for SqliteStore {
         let won = self.with(|c| {
             let tx = c.transaction()?;
             let n = tx.execute(
-                "UPDATE liveness_sessions SET quick_link = NULL, body = ?3, \
+                "UPDATE liveness_sessions SET quick_link = NULL, used_quick_link = ?2, body = ?3, \
                  revision = revision + 1 WHERE id = ?1 AND quick_link = ?2 AND revision = ?4",
                 params![session.id, quick_link, body, session.revision as i64],
             )?;
@@ -1134,7 +1150,7 @@ mod tests {
             light_challenge: false,
             capture: CaptureState::default(),
             finishing_at: None,
-            return_id_param: None,
+            return_params: Default::default(),
             frame_bytes: 0,
         }
     }

@@ -100,7 +100,17 @@ fn an_azure_session_runs_attempts_through_quick_links() {
     assert_eq!(s, 303);
     let page = page.unwrap();
     assert!(page.starts_with("/l/"), "{page}");
-    assert_eq!(open(v, url).0, 410, "a Quick Link is single use");
+    // Single use: opened again, it returns to the callback saying so.
+    let (s, again) = open(v, url);
+    assert_eq!(
+        (s, again.as_deref()),
+        (
+            303,
+            Some(
+                format!("{callback}?sessionId={id}&outcome=used&error=link_already_used").as_str()
+            )
+        )
+    );
     let (_, got) = azure(v, reqwest::Method::GET, &path, &v.api_key, None);
     assert_eq!(got["status"], "Running", "{got}");
     assert_eq!(got["results"]["attempts"][0]["attemptStatus"], "Running");
@@ -130,6 +140,7 @@ fn an_azure_session_runs_attempts_through_quick_links() {
         redirect.starts_with(&format!("{callback}?sessionId={id}&lc_token=")),
         "{redirect}"
     );
+    assert!(redirect.ends_with("&outcome=completed"), "{redirect}");
     let (_, got) = azure(v, reqwest::Method::GET, &path, &v.api_key, None);
     assert_eq!(got["status"], "Succeeded", "{got}");
     let second = &got["results"]["attempts"][1];
@@ -346,4 +357,148 @@ fn a_quick_link_racing_the_opening_of_another_starts_no_extra_attempt() {
         extra.is_empty(),
         "(round, attempts started, listed): {extra:?}"
     );
+}
+
+fn new_session(v: &Verifier) -> (String, String) {
+    let (s, created) = azure(
+        v,
+        reqwest::Method::POST,
+        SESSIONS,
+        &v.api_key,
+        Some(json!({"livenessOperationMode": "Passive", "numberOfClientAttemptsAllowed": 3})),
+    );
+    assert_eq!(s, 200, "{created}");
+    (
+        created["sessionId"].as_str().unwrap().to_string(),
+        created["authToken"].as_str().unwrap().to_string(),
+    )
+}
+
+/// `POST /api/s` with no body, as every sample in Azure's document sends it.
+fn bare_link(v: &Verifier, token: &str) -> String {
+    let (s, ql) = status_json(
+        v.http
+            .post(v.url("/api/s"))
+            .header("authorization", format!("Bearer {token}"))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(s, 200, "{ql}");
+    ql["url"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn a_quick_link_carries_its_callback_and_never_ends_in_a_dead_end() {
+    let shared = shared();
+    let v = &*shared;
+    let callback = "https://app.example/liveness?step=3";
+    let encoded: String = url::form_urlencoded::byte_serialize(callback.as_bytes()).collect();
+
+    // Azure's form: the callback rides on the link itself.
+    let (id, token) = new_session(v);
+    let url = bare_link(v, &token);
+    let (s, page) = open(v, &format!("{url}&callbackUrl={encoded}"));
+    assert_eq!(s, 303);
+    let page = page.unwrap();
+    assert!(page.starts_with("/l/"), "{page}");
+    let link = page.trim_start_matches("/l/");
+    let (s, cancelled) = status_json(
+        v.http
+            .post(v.url(&format!("/capture/{link}/cancel")))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(s, 200, "{cancelled}");
+    assert_eq!(
+        cancelled["redirect_url"],
+        format!("https://app.example/liveness?step=3&sessionId={id}&outcome=canceled")
+    );
+    // Opened again, even with another callback written on it: back to the one the
+    // session remembered, never to the one on the URL.
+    let (s, again) = open(
+        v,
+        &format!("{url}&callbackUrl=https%3A%2F%2Fevil.example%2F"),
+    );
+    assert_eq!(
+        (s, again.as_deref()),
+        (
+            303,
+            Some(
+                format!(
+                    "https://app.example/liveness?step=3&sessionId={id}&outcome=used&error=link_already_used"
+                )
+                .as_str()
+            )
+        )
+    );
+    // The capture page of the ended attempt links back with its error code too.
+    let body = v.http.get(v.url(&page)).send().unwrap().text().unwrap();
+    assert!(
+        body.contains(&format!(
+            "href=\"https://app.example/liveness?step=3&amp;sessionId={id}&amp;error=link_already_used&amp;outcome=used\""
+        )),
+        "{body}"
+    );
+
+    // An unknown link goes nowhere it is told: its own page, no redirect.
+    let (s, to) = open(
+        v,
+        "/?s=00000000-0000-4000-8000-000000000000&callbackUrl=https%3A%2F%2Fevil.example%2F",
+    );
+    assert_eq!((s, to), (410, None));
+    // A callback that is no web address is refused on a page of its own.
+    let fresh = bare_link(v, &token);
+    let (s, to) = open(v, &format!("{fresh}&callbackUrl=javascript%3Aalert(1)"));
+    assert_eq!((s, to), (400, None));
+
+    // The session's time runs out before the link is opened: back with the outcome.
+    let db = rusqlite::Connection::open(v.data_dir.join("livecheck.sqlite3")).unwrap();
+    db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+    db.execute(
+        "UPDATE liveness_sessions SET body = json_set(body, '$.expires_at', '2001-01-01T00:00:00Z') WHERE id = ?1",
+        [&id],
+    )
+    .unwrap();
+    let (s, to) = open(v, &format!("{fresh}&callbackUrl={encoded}"));
+    assert_eq!(
+        (s, to.as_deref()),
+        (
+            303,
+            Some(
+                format!("https://app.example/liveness?step=3&sessionId={id}&outcome=expired&error=expired")
+                    .as_str()
+            )
+        )
+    );
+
+    // No callback at all: the capture ends on the verifier's own end page.
+    let (_, token) = new_session(v);
+    let (s, page) = open(v, &bare_link(v, &token));
+    assert_eq!(s, 303);
+    let link = page.unwrap().trim_start_matches("/l/").to_string();
+    let (_, cancelled) = status_json(
+        v.http
+            .post(v.url(&format!("/capture/{link}/cancel")))
+            .send()
+            .unwrap(),
+    );
+    // Without a callback there is no Back button; the API cancel goes to the end page.
+    let end = cancelled["redirect_url"].as_str().unwrap();
+    assert!(
+        end.starts_with(&format!("{}/end?error=cancelled", v.base)),
+        "{cancelled}"
+    );
+    let r = v.http.get(end).send().unwrap();
+    assert_eq!(r.status(), 200);
+    let text = r.text().unwrap();
+    assert!(
+        text.contains("Check cancelled") && text.contains("close this window"),
+        "{text}"
+    );
+    let done = v
+        .http
+        .get(v.url("/end?lc_token=x&outcome=completed"))
+        .send()
+        .unwrap();
+    assert!(done.text().unwrap().contains("All done"));
 }

@@ -167,7 +167,26 @@ fn links_are_single_use_and_expire() {
     assert_eq!((s, e["code"].as_str()), (409, Some("link_already_used")));
     let page = v.http.get(created["url"].as_str().unwrap()).send().unwrap();
     assert_eq!(page.status(), 409);
-    assert!(page.text().unwrap().contains("already used"));
+    let text = page.text().unwrap();
+    assert!(text.contains("already used"));
+    // Every end links back to return_url with the error code (GlobalData: "an error
+    // parameter on terminal failure states"), never a page without a way out.
+    assert!(
+        text.contains("href=\"https://c.example/r?error=link_already_used\""),
+        "{text}"
+    );
+    // The Back form of a check another browser holds cannot cancel it: still a way back.
+    let r = v
+        .http
+        .post(v.url(&format!("/l/{link}/cancel")))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let text = r.text().unwrap();
+    assert!(
+        text.contains("href=\"https://c.example/r?error=link_already_used\""),
+        "{text}"
+    );
 
     // Expiry: GET result 410, the page says expired with the way back, claims refused.
     let fresh = v.create(
@@ -181,7 +200,11 @@ fn links_are_single_use_and_expire() {
     assert_eq!((s, e["code"].as_str()), (410, Some("expired")));
     let page = v.http.get(fresh["url"].as_str().unwrap()).send().unwrap();
     assert_eq!(page.status(), 410);
-    assert!(page.text().unwrap().contains("https://c.example/back"));
+    let text = page.text().unwrap();
+    assert!(
+        text.contains("href=\"https://c.example/r?error=expired\""),
+        "{text}"
+    );
     let r = v
         .http
         .post(v.url(&format!("/capture/{}/claim", link_of(&fresh))))

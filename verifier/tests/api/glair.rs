@@ -166,7 +166,11 @@ fn glair_sessions_expire_and_refuse_wrong_keys() {
         .send()
         .unwrap();
     let (s, body) = status_json(r);
-    assert_eq!((s, body["redirect_url"].as_str()), (200, Some(CANCEL)), "{body}");
+    assert_eq!(
+        (s, body["redirect_url"].as_str()),
+        (200, Some(CANCEL)),
+        "{body}"
+    );
     let (s, got) = call(
         v,
         reqwest::Method::GET,

@@ -193,7 +193,10 @@ fn a_verifyhq_session_judges_one_photo_per_challenge() {
     assert_eq!(got["userId"], "vhq-user");
     let (_, by_token) = get(v, &format!("/v1/verifications/liveness/{token}"));
     assert_eq!(by_token["id"], id);
-    let (s, page) = get(v, "/v1/verifications/liveness/user/vhq-user?page=1&limit=100");
+    let (s, page) = get(
+        v,
+        "/v1/verifications/liveness/user/vhq-user?page=1&limit=100",
+    );
     assert_eq!(s, 200, "{page}");
     assert!(page["items"]
         .as_array()
