@@ -13,6 +13,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Headers the answer carries besides the body (`Retry-After` on 429, `Allow` on 405).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 /// Every code the API can answer with, its status and meaning (the README's table and
@@ -169,7 +171,13 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            headers: Vec::new(),
         }
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {
@@ -237,7 +245,11 @@ impl ApiError {
             message: &'a str,
             request_id: &'a str,
         }
-        HttpResponse::build(self.status).json(Body {
+        let mut res = HttpResponse::build(self.status);
+        for (name, value) in &self.headers {
+            res.insert_header((*name, value.as_str()));
+        }
+        res.json(Body {
             code: self.code,
             message: &self.message,
             request_id,

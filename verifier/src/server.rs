@@ -88,7 +88,15 @@ async fn request_context(
 /// Paths a page on another origin may call (an integrator serving the SDK itself):
 /// the capture API is authorised by the link and a bearer client token, never by
 /// cookies, so any origin may use it; models and SDK files are public.
-const OPEN_TO_ALL_ORIGINS: [&str; 3] = ["/capture/", "/models/", "/sdk/"];
+/// The JWKS (to read an lc_token's claims in the page) and the API description (an
+/// OpenAPI viewer) are public too.
+const OPEN_TO_ALL_ORIGINS: [&str; 5] = [
+    "/capture/",
+    "/models/",
+    "/sdk/",
+    "/.well-known/jwks.json",
+    "/openapi.json",
+];
 
 async fn cors(
     req: ServiceRequest,
@@ -126,15 +134,33 @@ fn json_error(
     ApiError::from_status(status, err.to_string()).into()
 }
 
-/// A path whose other methods answer 405 `method_not_allowed`.
-pub(crate) fn resource(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(|| async {
-        Err::<actix_web::HttpResponse, _>(ApiError::new(
-            "method_not_allowed",
-            "this path does not take that method",
-        ))
+/// A path whose other methods answer 405 `method_not_allowed` with `Allow: <allow>`.
+pub(crate) fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move || async move {
+        Err::<actix_web::HttpResponse, _>(
+            ApiError::new(
+                "method_not_allowed",
+                format!("this path takes {allow}, not that method"),
+            )
+            .with_header("allow", allow),
+        )
     }))
 }
+
+/// `at!(path, GET => handler, POST => handler)`: a resource with its routes, whose
+/// `Allow` on 405 is built from the same list, so the two cannot disagree.
+macro_rules! at {
+    ($path:expr, $m1:ident => $h1:expr $(, $m:ident => $h:expr)* $(,)?) => {
+        $crate::server::resource($path, concat!(stringify!($m1) $(, ", ", stringify!($m))*))
+            .route(
+                actix_web::web::route()
+                    .method(actix_web::http::Method::$m1)
+                    .to($h1),
+            )
+            $(.route(actix_web::web::route().method(actix_web::http::Method::$m).to($h)))*
+    };
+}
+pub(crate) use at;
 
 /// JSON bodies up to `limit` bytes, with errors in the API's own shape.
 fn json_config(limit: usize) -> web::JsonConfig {
@@ -165,86 +191,65 @@ pub fn routes(cfg: &mut web::ServiceConfig, max_frame_bytes: usize) {
             web::PathConfig::default()
                 .error_handler(|e, _| json_error(e, actix_web::http::StatusCode::NOT_FOUND)),
         )
-        .service(resource("/").route(web::get().to(pages::index)))
-        .service(resource("/healthz").route(web::get().to(meta::healthz)))
-        .service(resource("/readyz").route(web::get().to(meta::readyz)))
-        .service(resource("/openapi.json").route(web::get().to(meta::openapi)))
-        .service(resource("/.well-known/jwks.json").route(web::get().to(meta::jwks)))
+        .service(at!("/", GET => pages::index))
+        .service(at!("/end", GET => pages::end))
+        .service(at!("/healthz", GET => meta::healthz))
+        .service(at!("/readyz", GET => meta::readyz))
+        .service(at!("/openapi.json", GET => meta::openapi))
+        .service(at!("/.well-known/jwks.json", GET => meta::jwks))
         .service(
-            resource("/liveness_check")
+            at!("/liveness_check", POST => checks::create, GET => checks::get_by_token)
                 // Room for a base64 reference_image of the largest accepted upload.
-                .app_data(json_config(max_frame_bytes / 3 * 4 + 64 * 1024))
-                .route(web::post().to(checks::create))
-                .route(web::get().to(checks::get_by_token)),
+                .app_data(json_config(max_frame_bytes / 3 * 4 + 64 * 1024)),
         )
-        .service(resource("/liveness_check/redeem").route(web::post().to(checks::redeem)))
-        .service(resource("/liveness_check/user/{user_id}").route(web::get().to(checks::by_user)))
+        .service(at!("/liveness_check/redeem", POST => checks::redeem))
+        .service(at!("/liveness_check/user/{user_id}", GET => checks::by_user))
+        .service(at!("/liveness_check/{id}", GET => checks::get_by_id, DELETE => checks::erase))
         .service(
-            resource("/liveness_check/{id}")
-                .route(web::get().to(checks::get_by_id))
-                .route(web::delete().to(checks::erase)),
+            at!("/liveness_check/{id}/reference", PUT => checks::put_reference)
+                .app_data(web::PayloadConfig::new(max_frame_bytes)),
         )
-        .service(
-            resource("/liveness_check/{id}/reference")
-                .app_data(web::PayloadConfig::new(max_frame_bytes))
-                .route(web::put().to(checks::put_reference)),
-        )
-        .service(
-            resource("/liveness_check/{id}/images/probe").route(web::get().to(checks::probe_image)),
-        )
-        .service(
-            resource("/liveness_check/{id}/images/audit/{index}")
-                .route(web::get().to(checks::audit_image)),
-        )
-        .service(
-            resource("/liveness_check/{id}/deliveries").route(web::get().to(checks::deliveries)),
-        )
-        .service(
-            resource("/liveness_check/{id}/deliveries/{delivery_id}/retry")
-                .route(web::post().to(checks::retry_delivery)),
-        )
-        .service(
-            resource("/face/v1.2/detectLiveness-sessions").route(web::post().to(azure::create)),
-        )
-        .service(
-            resource("/face/v1.2/detectLiveness-sessions/{sessionId}")
-                .route(web::get().to(azure::get))
-                .route(web::delete().to(azure::delete)),
-        )
-        .service(
-            resource("/face/v1.2/detectLivenessWithVerify-sessions")
-                .route(web::post().to(azure::create_with_verify)),
-        )
-        .service(
-            resource("/face/v1.2/detectLivenessWithVerify-sessions/{sessionId}")
-                .route(web::get().to(azure::get))
-                .route(web::delete().to(azure::delete)),
-        )
-        .service(resource("/api/s").route(web::post().to(azure::quick_link)))
+        .service(at!("/liveness_check/{id}/images/probe", GET => checks::probe_image))
+        .service(at!("/liveness_check/{id}/images/audit/{index}", GET => checks::audit_image))
+        .service(at!("/liveness_check/{id}/deliveries", GET => checks::deliveries))
+        .service(at!(
+            "/liveness_check/{id}/deliveries/{delivery_id}/retry",
+            POST => checks::retry_delivery
+        ))
+        .service(at!("/face/v1.2/detectLiveness-sessions", POST => azure::create))
+        .service(at!(
+            "/face/v1.2/detectLiveness-sessions/{sessionId}",
+            GET => azure::get,
+            DELETE => azure::delete
+        ))
+        .service(at!(
+            "/face/v1.2/detectLivenessWithVerify-sessions",
+            POST => azure::create_with_verify
+        ))
+        .service(at!(
+            "/face/v1.2/detectLivenessWithVerify-sessions/{sessionId}",
+            GET => azure::get,
+            DELETE => azure::delete
+        ))
+        .service(at!("/api/s", POST => azure::quick_link))
         .configure(verifyhq::configure)
+        .service(at!("/face/v1/passive-liveness-sessions", POST => glair::create))
+        .service(at!("/face/v1/passive-liveness-sessions/{sid}", GET => glair::get))
+        .service(at!("/l/{link}", GET => pages::capture_page))
+        .service(at!("/l/{link}/cancel", POST => pages::cancel_form))
+        .service(at!("/capture/{link}/claim", POST => capture::claim))
         .service(
-            resource("/face/v1/passive-liveness-sessions").route(web::post().to(glair::create)),
+            at!("/capture/{link}/frames", POST => capture::upload_frame)
+                .app_data(web::PayloadConfig::new(max_frame_bytes)),
         )
-        .service(
-            resource("/face/v1/passive-liveness-sessions/{sid}").route(web::get().to(glair::get)),
-        )
-        .service(resource("/end").route(web::get().to(pages::end)))
-        .service(resource("/l/{link}").route(web::get().to(pages::capture_page)))
-        .service(resource("/l/{link}/cancel").route(web::post().to(pages::cancel_form)))
-        .service(resource("/capture/{link}/claim").route(web::post().to(capture::claim)))
-        .service(
-            resource("/capture/{link}/frames")
-                .app_data(web::PayloadConfig::new(max_frame_bytes))
-                .route(web::post().to(capture::upload_frame)),
-        )
-        .service(resource("/capture/{link}/finish").route(web::post().to(capture::finish)))
-        .service(resource("/capture/{link}/cancel").route(web::post().to(capture::cancel)))
-        .service(resource("/sdk/{file}").route(web::get().to(assets::sdk_file)))
-        .service(resource("/models/{file}").route(web::get().to(assets::model_file)))
-        .service(resource("/web/{file}").route(web::get().to(assets::web_file)))
-        .service(resource("/demo").route(web::get().to(demo::home)))
-        .service(resource("/demo/start").route(web::post().to(demo::start)))
-        .service(resource("/demo/done").route(web::get().to(demo::done)));
+        .service(at!("/capture/{link}/finish", POST => capture::finish))
+        .service(at!("/capture/{link}/cancel", POST => capture::cancel))
+        .service(at!("/sdk/{file}", GET => assets::sdk_file))
+        .service(at!("/models/{file}", GET => assets::model_file))
+        .service(at!("/web/{file}", GET => assets::web_file))
+        .service(at!("/demo", GET => demo::home))
+        .service(at!("/demo/start", POST => demo::start))
+        .service(at!("/demo/done", GET => demo::done));
 }
 
 pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {

@@ -70,10 +70,13 @@ impl RateLimiter {
         }
         entry.1 += 1;
         if entry.1 > per_minute {
+            // When this key's window opens again, in whole seconds.
+            let wait = 60 - now.duration_since(entry.0).as_secs().min(59);
             return Err(ApiError::new(
                 "rate_limited",
-                "too many requests; retry in a minute",
-            ));
+                format!("too many requests; retry in {wait} s"),
+            )
+            .with_header("retry-after", wait.to_string()));
         }
         Ok(())
     }
@@ -89,7 +92,9 @@ mod tests {
         for _ in 0..3 {
             l.check("a".into(), 3).unwrap();
         }
-        assert_eq!(l.check("a".into(), 3).unwrap_err().code, "rate_limited");
+        let refused = l.check("a".into(), 3).unwrap_err();
+        assert_eq!(refused.code, "rate_limited");
+        assert_eq!(refused.headers, [("retry-after", "60".to_string())]);
         l.check("b".into(), 3).unwrap();
         l.check("a".into(), 0).unwrap();
     }

@@ -29,14 +29,14 @@ const SESSION_MINUTES: i64 = 10;
 /// The dialect's routes, at the document's `/v1/verifications/…` and without the
 /// version prefix.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    use crate::server::resource;
+    use crate::server::at;
     for prefix in ["", "/v1"] {
-        let at = |path: &str| resource(&format!("{prefix}/verifications/liveness{path}"));
-        cfg.service(at("/session").route(web::post().to(create)))
-            .service(at("/challenge").route(web::post().to(answer)))
-            .service(at("/reference-selfie").route(web::post().to(reference_selfie)))
-            .service(at("/user/{user_id}").route(web::get().to(by_user)))
-            .service(at("/{id}").route(web::get().to(get)));
+        let path = |p: &str| format!("{prefix}/verifications/liveness{p}");
+        cfg.service(at!(&path("/session"), POST => create))
+            .service(at!(&path("/challenge"), POST => answer))
+            .service(at!(&path("/reference-selfie"), POST => reference_selfie))
+            .service(at!(&path("/user/{user_id}"), GET => by_user))
+            .service(at!(&path("/{id}"), GET => get));
     }
 }
 

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::harness::{clip_frames, link_of, status_json, Capture};
+use crate::harness::{clip_frames, link_of, status_json, Capture, Verifier};
 use crate::shared;
 
 #[test]
@@ -532,4 +532,82 @@ fn a_multipart_body_its_parser_chokes_on_is_a_400() {
         assert!(text.contains("multipart: the body"), "{path}: {text}");
     }
     assert_eq!(v.get("/healthz").0, 200);
+}
+
+#[test]
+fn http_manners_allow_retry_after_and_preflight() {
+    // 405 names the methods the path takes, from the same list that routes them.
+    let shared = shared();
+    let v = &*shared;
+    for (method, path, allow) in [
+        (reqwest::Method::PUT, "/healthz", "GET"),
+        (reqwest::Method::DELETE, "/liveness_check", "POST, GET"),
+        (reqwest::Method::PATCH, "/liveness_check/x", "GET, DELETE"),
+        (reqwest::Method::GET, "/capture/x/claim", "POST"),
+        (
+            reqwest::Method::GET,
+            "/v1/verifications/liveness/session",
+            "POST",
+        ),
+        (
+            reqwest::Method::DELETE,
+            "/face/v1/passive-liveness-sessions/x",
+            "GET",
+        ),
+    ] {
+        let r = v.http.request(method.clone(), v.url(path)).send().unwrap();
+        let got = r
+            .headers()
+            .get("allow")
+            .map(|a| a.to_str().unwrap().to_string());
+        let (s, e) = status_json(r);
+        assert_eq!(
+            (s, e["code"].as_str(), got.as_deref()),
+            (405, Some("method_not_allowed"), Some(allow)),
+            "{method} {path}"
+        );
+    }
+
+    // A page on another origin may call what a browser calls (the capture API with its
+    // link and client token, the SDK, models, keys, the API description).
+    for path in [
+        "/capture/x/frames",
+        "/sdk/livecheck_sdk.js",
+        "/models/x.onnx",
+        "/.well-known/jwks.json",
+        "/openapi.json",
+    ] {
+        let r = v
+            .http
+            .request(reqwest::Method::OPTIONS, v.url(path))
+            .header("origin", "https://shop.example")
+            .header("access-control-request-method", "POST")
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 204, "{path}");
+        assert_eq!(r.headers()["access-control-allow-origin"], "*", "{path}");
+    }
+    let jwks = v.http.get(v.url("/.well-known/jwks.json")).send().unwrap();
+    assert_eq!(jwks.headers()["access-control-allow-origin"], "*");
+
+    // 429 says when to come back.
+    let v = Verifier::start_temp(&[("LIVECHECK_LIMITS_CREATES_PER_MINUTE", "2")]);
+    let body = json!({"return_url": "https://c.example/r"});
+    assert_eq!(v.post("/liveness_check", &body).0, 201);
+    assert_eq!(v.post("/liveness_check", &body).0, 201);
+    let r = v
+        .http
+        .post(v.url("/liveness_check"))
+        .bearer_auth(&v.api_key)
+        .json(&body)
+        .send()
+        .unwrap();
+    let wait: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let (s, e) = status_json(r);
+    assert_eq!((s, e["code"].as_str()), (429, Some("rate_limited")), "{e}");
+    assert!((1..=60).contains(&wait), "{wait}");
 }
