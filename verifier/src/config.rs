@@ -320,7 +320,10 @@ mod tests {
             .iter()
             .map(|d| d.as_secs())
             .collect();
-        assert_eq!(secs, [5, 30, 120, 600, 3600, 21600]);
+        assert_eq!(
+            secs,
+            [5, 60, 300, 1800, 7200, 18000, 36000, 50400, 86400, 86400]
+        );
     }
 
     #[test]

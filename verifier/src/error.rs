@@ -117,6 +117,11 @@ pub const CODES: &[(&str, u16, &str)] = &[
         "This lc_token was already redeemed.",
     ),
     (
+        "idempotency_key_in_use",
+        409,
+        "A request with this Idempotency-Key is still running; retry when it ends.",
+    ),
+    (
         "expired",
         410,
         "The link's validity ended before the check completed.",
@@ -150,6 +155,11 @@ pub const CODES: &[(&str, u16, &str)] = &[
         "reference_multiple_faces",
         422,
         "The reference image shows more than one face.",
+    ),
+    (
+        "idempotency_key_reused",
+        422,
+        "This Idempotency-Key was used with another request in the last 24 hours.",
     ),
     ("rate_limited", 429, "Too many requests; retry later."),
     (

@@ -10,7 +10,8 @@ use crate::api::{azure, capture, checks, glair, meta, verifyhq};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "livecheck verifier", description = "Self-hosted face liveness checks. \
-        Errors are `{\"code\", \"message\", \"request_id\"}`; the codes are listed in the README."),
+        Errors are `{\"code\", \"message\", \"request_id\"}`; the codes are listed in the README. \
+        Every POST that creates something takes an `Idempotency-Key` header (24 hours)."),
     paths(
         checks::create, checks::get_by_token, checks::get_by_id, checks::by_user, checks::erase,
         checks::redeem, checks::put_reference, checks::probe_image, checks::audit_image, checks::deliveries,

@@ -17,6 +17,7 @@ use livecheck_core::Engine;
 use crate::api::{assets, azure, capture, checks, demo, glair, meta, pages, verifyhq};
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::idempotency::idempotent;
 use crate::lc_token::TokenIssuer;
 use crate::model::Status;
 use crate::state::{AppState, RateLimiter};
@@ -200,7 +201,8 @@ pub fn routes(cfg: &mut web::ServiceConfig, max_frame_bytes: usize) {
         .service(
             at!("/liveness_check", POST => checks::create, GET => checks::get_by_token)
                 // Room for a base64 reference_image of the largest accepted upload.
-                .app_data(json_config(max_frame_bytes / 3 * 4 + 64 * 1024)),
+                .app_data(json_config(max_frame_bytes / 3 * 4 + 64 * 1024))
+                .wrap(from_fn(idempotent)),
         )
         .service(at!("/liveness_check/redeem", POST => checks::redeem))
         .service(at!("/liveness_check/user/{user_id}", GET => checks::by_user))
@@ -216,24 +218,33 @@ pub fn routes(cfg: &mut web::ServiceConfig, max_frame_bytes: usize) {
             "/liveness_check/{id}/deliveries/{delivery_id}/retry",
             POST => checks::retry_delivery
         ))
-        .service(at!("/face/v1.2/detectLiveness-sessions", POST => azure::create))
+        .service(
+            at!("/face/v1.2/detectLiveness-sessions", POST => azure::create)
+                .wrap(from_fn(idempotent)),
+        )
         .service(at!(
             "/face/v1.2/detectLiveness-sessions/{sessionId}",
             GET => azure::get,
             DELETE => azure::delete
         ))
-        .service(at!(
-            "/face/v1.2/detectLivenessWithVerify-sessions",
-            POST => azure::create_with_verify
-        ))
+        .service(
+            at!(
+                "/face/v1.2/detectLivenessWithVerify-sessions",
+                POST => azure::create_with_verify
+            )
+            .wrap(from_fn(idempotent)),
+        )
         .service(at!(
             "/face/v1.2/detectLivenessWithVerify-sessions/{sessionId}",
             GET => azure::get,
             DELETE => azure::delete
         ))
-        .service(at!("/api/s", POST => azure::quick_link))
+        .service(at!("/api/s", POST => azure::quick_link).wrap(from_fn(idempotent)))
         .configure(verifyhq::configure)
-        .service(at!("/face/v1/passive-liveness-sessions", POST => glair::create))
+        .service(
+            at!("/face/v1/passive-liveness-sessions", POST => glair::create)
+                .wrap(from_fn(idempotent)),
+        )
         .service(at!("/face/v1/passive-liveness-sessions/{sid}", GET => glair::get))
         .service(at!("/l/{link}", GET => pages::capture_page))
         .service(at!("/l/{link}/cancel", POST => pages::cancel_form))
@@ -315,6 +326,8 @@ async fn sweep(state: web::Data<AppState>) {
             let retention =
                 chrono::Duration::from_std(st.config.checks.audit_retention).unwrap_or_default();
             let erased = st.store.erase_audit_images(now - retention)?;
+            st.store
+                .erase_idempotency_keys(now - crate::idempotency::KEEP)?;
             // A key rotation by another process: sign with the new key from now on.
             match st.tokens.refresh(st.store.as_ref()) {
                 Ok(true) => tracing::info!("signing keys reloaded"),

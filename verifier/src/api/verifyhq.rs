@@ -32,11 +32,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     use crate::server::at;
     for prefix in ["", "/v1"] {
         let path = |p: &str| format!("{prefix}/verifications/liveness{p}");
-        cfg.service(at!(&path("/session"), POST => create))
-            .service(at!(&path("/challenge"), POST => answer))
-            .service(at!(&path("/reference-selfie"), POST => reference_selfie))
-            .service(at!(&path("/user/{user_id}"), GET => by_user))
-            .service(at!(&path("/{id}"), GET => get));
+        cfg.service(
+            at!(&path("/session"), POST => create).wrap(actix_web::middleware::from_fn(
+                crate::idempotency::idempotent,
+            )),
+        )
+        .service(at!(&path("/challenge"), POST => answer))
+        .service(at!(&path("/reference-selfie"), POST => reference_selfie))
+        .service(at!(&path("/user/{user_id}"), GET => by_user))
+        .service(at!(&path("/{id}"), GET => get));
     }
 }
 

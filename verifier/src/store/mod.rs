@@ -223,4 +223,42 @@ pub trait Store: Send + Sync + 'static {
         delivery_id: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
+
+    /// Claims `(scope, key)` for a request whose digest is `request`: `Claimed` when it
+    /// is new (or its earlier claim is older than `stale_before`, a request that died),
+    /// else what the first request left. Keys older than `expired_before` are new.
+    fn begin_idempotent(
+        &self,
+        scope: &str,
+        key: &str,
+        request: &str,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+        expired_before: DateTime<Utc>,
+    ) -> StoreResult<Idempotent>;
+    /// Keeps the first answer to `(scope, key)`, replayed to every retry.
+    fn finish_idempotent(
+        &self,
+        scope: &str,
+        key: &str,
+        status: u16,
+        body: &[u8],
+    ) -> StoreResult<()>;
+    /// Lets `(scope, key)` go: the request was refused, and may be sent again.
+    fn abandon_idempotent(&self, scope: &str, key: &str) -> StoreResult<()>;
+    /// Forgets keys created before `before`; returns how many.
+    fn erase_idempotency_keys(&self, before: DateTime<Utc>) -> StoreResult<u64>;
+}
+
+/// What an `Idempotency-Key` found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Idempotent {
+    /// First use: the request runs.
+    Claimed,
+    /// Used with this request before: its answer.
+    Answered { status: u16, body: Vec<u8> },
+    /// Used with this request, which is still running.
+    InFlight,
+    /// Used with another request.
+    Mismatch,
 }

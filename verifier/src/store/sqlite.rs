@@ -10,7 +10,7 @@ use livecheck_core::protocol::ChainState;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::sealed::{open, open_text, seal, seal_text, Sealer};
-use super::{Erased, SessionKey, Store, StoreError, StoreResult, Transition};
+use super::{Erased, Idempotent, SessionKey, Store, StoreError, StoreResult, Transition};
 use crate::model::{
     ApiKey, Attempt, CaptureState, Check, Delivery, DeliveryState, FrameRef, ImageKind,
     LivenessSession, Outcome, ReturnParams, Status, StoredFrame, StoredImage,
@@ -148,6 +148,19 @@ ALTER TABLE checks ADD COLUMN return_params TEXT;
     r#"
 ALTER TABLE liveness_sessions ADD COLUMN used_quick_link TEXT;
 CREATE INDEX liveness_sessions_used_quick_link ON liveness_sessions (used_quick_link);
+"#,
+    // Idempotency-Key: the first answer to each (caller, key), kept 24 h.
+    r#"
+CREATE TABLE idempotency_keys (
+    scope TEXT NOT NULL,
+    key TEXT NOT NULL,
+    request TEXT NOT NULL,
+    status INTEGER,
+    body TEXT,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (scope, key)
+);
+CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
 "#,
 ];
 
@@ -1108,6 +1121,94 @@ impl Store for SqliteStore {
         } else {
             Err(StoreError::NotFound)
         }
+    }
+
+    fn begin_idempotent(
+        &self,
+        scope: &str,
+        key: &str,
+        request: &str,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+        expired_before: DateTime<Utc>,
+    ) -> StoreResult<Idempotent> {
+        let found = self.with(|c| {
+            let tx = c.transaction()?;
+            let row: Option<(String, Option<u16>, Option<String>, i64)> = tx
+                .query_row(
+                    "SELECT request, status, body, created_at FROM idempotency_keys \
+                     WHERE scope = ?1 AND key = ?2",
+                    params![scope, key],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .optional()?;
+            // Past its day, or claimed by a request that never answered: new again.
+            let found = row.filter(|(_, status, _, created)| {
+                *created >= ms(expired_before) && (status.is_some() || *created >= ms(stale_before))
+            });
+            if let Some((req, status, body, _)) = found {
+                return Ok(Some((req, status, body)));
+            }
+            tx.execute(
+                "INSERT OR REPLACE INTO idempotency_keys (scope, key, request, created_at) \
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![scope, key, request, ms(now)],
+            )?;
+            tx.commit()?;
+            Ok(None)
+        })?;
+        Ok(match found {
+            None => Idempotent::Claimed,
+            Some((req, _, _)) if req != request => Idempotent::Mismatch,
+            Some((_, None, _)) => Idempotent::InFlight,
+            Some((_, Some(status), body)) => {
+                let place = format!("idempotency_keys.body:{scope}:{key}");
+                let body = open_text(self.sealer.as_ref(), &place, body.unwrap_or_default())?;
+                Idempotent::Answered {
+                    status,
+                    body: body.into_bytes(),
+                }
+            }
+        })
+    }
+
+    fn finish_idempotent(
+        &self,
+        scope: &str,
+        key: &str,
+        status: u16,
+        body: &[u8],
+    ) -> StoreResult<()> {
+        // The answer holds credentials (a check's token, link and webhook secret).
+        let place = format!("idempotency_keys.body:{scope}:{key}");
+        let body = seal_text(self.sealer.as_ref(), &place, &String::from_utf8_lossy(body));
+        self.with(|c| {
+            c.execute(
+                "UPDATE idempotency_keys SET status = ?3, body = ?4 WHERE scope = ?1 AND key = ?2",
+                params![scope, key, status, body],
+            )
+        })
+        .map(|_| ())
+    }
+
+    fn abandon_idempotent(&self, scope: &str, key: &str) -> StoreResult<()> {
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM idempotency_keys WHERE scope = ?1 AND key = ?2 AND status IS NULL",
+                params![scope, key],
+            )
+        })
+        .map(|_| ())
+    }
+
+    fn erase_idempotency_keys(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM idempotency_keys WHERE created_at < ?1",
+                [ms(before)],
+            )
+        })
+        .map(|n| n as u64)
     }
 }
 

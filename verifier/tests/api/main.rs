@@ -12,6 +12,7 @@ mod face_match;
 mod flows;
 mod glair;
 mod harness;
+mod idempotency;
 mod keys;
 mod limits;
 mod passive;
