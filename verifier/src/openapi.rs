@@ -47,6 +47,23 @@ impl Modify for Security {
             "api_key_header",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))),
         );
+        // The Azure dialect's header for the same API keys.
+        components.add_security_scheme(
+            "ocp_apim_subscription_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new(
+                "Ocp-Apim-Subscription-Key",
+            ))),
+        );
+        // An Azure session's authToken, for `POST /api/s` (Quick Link).
+        components.add_security_scheme(
+            "auth_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("the authToken of an Azure liveness session"))
+                    .build(),
+            ),
+        );
     }
 }
 

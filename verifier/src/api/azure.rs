@@ -218,10 +218,10 @@ fn uuid() -> String {
     )
 }
 
-#[utoipa::path(post, path = "/face/v1.2/detectLiveness-sessions", request_body = CreateSession,
+#[utoipa::path(post, operation_id = "azure_create", path = "/face/v1.2/detectLiveness-sessions", request_body = CreateSession,
     responses((status = 200, body = SessionCreated), (status = 400, description = "invalid_request"),
               (status = 401, description = "unauthorized")),
-    security(("api_key" = [])))]
+    security(("ocp_apim_subscription_key" = []), ("api_key" = [])))]
 pub async fn create(
     state: web::Data<AppState>,
     customer: Customer,
@@ -230,14 +230,14 @@ pub async fn create(
     create_session(&state, &customer, body.into_inner(), None).await
 }
 
-#[utoipa::path(post, path = "/face/v1.2/detectLivenessWithVerify-sessions",
+#[utoipa::path(post, operation_id = "azure_create_with_verify", path = "/face/v1.2/detectLivenessWithVerify-sessions",
     request_body(content = String, content_type = "multipart/form-data",
         description = "Parameters (the JSON of detectLiveness-sessions), VerifyImage (file)"),
     responses((status = 200, body = SessionCreated), (status = 400, description = "invalid_request"),
         (status = 401, description = "unauthorized"),
         (status = 415, description = "unsupported_media_type, heic_not_supported"),
         (status = 422, description = "invalid_image, reference_no_face, reference_multiple_faces")),
-    security(("api_key" = [])))]
+    security(("ocp_apim_subscription_key" = []), ("api_key" = [])))]
 pub async fn create_with_verify(
     state: web::Data<AppState>,
     customer: Customer,
@@ -370,10 +370,10 @@ async fn view(state: &web::Data<AppState>, session: &LivenessSession) -> ApiResu
     })
 }
 
-#[utoipa::path(get, path = "/face/v1.2/detectLiveness-sessions/{sessionId}",
+#[utoipa::path(get, operation_id = "azure_get", path = "/face/v1.2/detectLiveness-sessions/{sessionId}",
     params(("sessionId" = String, Path)),
     responses((status = 200, body = SessionView), (status = 404, description = "not_found")),
-    security(("api_key" = [])))]
+    security(("ocp_apim_subscription_key" = []), ("api_key" = [])))]
 pub async fn get(
     state: web::Data<AppState>,
     customer: Customer,
@@ -383,11 +383,11 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(view(&state, &session).await?))
 }
 
-#[utoipa::path(delete, path = "/face/v1.2/detectLiveness-sessions/{sessionId}",
+#[utoipa::path(delete, operation_id = "azure_delete", path = "/face/v1.2/detectLiveness-sessions/{sessionId}",
     params(("sessionId" = String, Path)),
     responses((status = 204, description = "deleted: the auth token and any Quick Link stop working"),
               (status = 404, description = "not_found")),
-    security(("api_key" = [])))]
+    security(("ocp_apim_subscription_key" = []), ("api_key" = [])))]
 pub async fn delete(
     state: web::Data<AppState>,
     customer: Customer,
@@ -464,7 +464,7 @@ fn quick_link_body(req: &HttpRequest, body: &[u8]) -> ApiResult<Option<QuickLink
         .map_err(|e| ApiError::invalid(format!("/api/s body: {e}")))
 }
 
-#[utoipa::path(post, path = "/api/s", request_body = Option<QuickLinkRequest>,
+#[utoipa::path(post, operation_id = "azure_quick_link", path = "/api/s", request_body = Option<QuickLinkRequest>,
     responses((status = 200, body = QuickLink),
         (status = 401, description = "invalid_token (unknown, expired or deleted session)"),
         (status = 409, description = "invalid_state (no attempts left, or already succeeded)")),

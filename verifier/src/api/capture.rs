@@ -172,7 +172,7 @@ async fn session(state: &web::Data<AppState>, req: &HttpRequest, link: String) -
     Ok(check)
 }
 
-#[utoipa::path(post, path = "/capture/{link}/claim", params(("link" = String, Path)),
+#[utoipa::path(post, operation_id = "capture_claim", path = "/capture/{link}/claim", params(("link" = String, Path)),
     request_body(content = Option<ClaimIn>, content_type = "application/json",
         description = "optional: `{\"light_opt_out\": true}` declines the light challenge"),
     responses((status = 200, body = Claimed), (status = 404, description = "not_found"),
@@ -259,7 +259,7 @@ pub async fn claim(
 
 const IMAGE_TYPES: &[&str] = &["image/jpeg", "image/png", "image/webp"];
 
-#[utoipa::path(post, path = "/capture/{link}/frames", params(("link" = String, Path),
+#[utoipa::path(post, operation_id = "capture_upload_frame", path = "/capture/{link}/frames", params(("link" = String, Path),
         ("livecheck-envelope" = String, Header, description = "the frame's signed envelope, JSON")),
     request_body(content = Vec<u8>, content_type = "image/jpeg"),
     responses((status = 201, body = FrameAccepted),
@@ -453,7 +453,7 @@ impl Drop for FinishLease {
     }
 }
 
-#[utoipa::path(post, path = "/capture/{link}/finish", params(("link" = String, Path)),
+#[utoipa::path(post, operation_id = "capture_finish", path = "/capture/{link}/finish", params(("link" = String, Path)),
     request_body(content = Option<FinishIn>, content_type = "application/json",
         description = "optional: what the SDK saw of its camera and frame timing (risk signals only)"),
     responses((status = 200, body = Finished), (status = 409, description = "invalid_state"),
@@ -667,7 +667,7 @@ pub async fn cancel_check(
     })
 }
 
-#[utoipa::path(post, path = "/capture/{link}/cancel", params(("link" = String, Path)),
+#[utoipa::path(post, operation_id = "capture_cancel", path = "/capture/{link}/cancel", params(("link" = String, Path)),
     responses((status = 200, body = Cancelled), (status = 409, description = "invalid_state")))]
 pub async fn cancel(
     state: web::Data<AppState>,

@@ -456,10 +456,10 @@ pub(crate) async fn owned(
     }
 }
 
-#[utoipa::path(post, path = "/liveness_check", request_body = CreateCheck,
+#[utoipa::path(post, operation_id = "checks_create", path = "/liveness_check", request_body = CreateCheck,
     responses((status = 201, body = CheckCreated), (status = 400, description = "invalid_request"),
               (status = 401, description = "unauthorized"), (status = 429, description = "rate_limited")),
-    security(("api_key" = [])))]
+    security(("api_key" = []), ("api_key_header" = [])))]
 pub async fn create(
     state: web::Data<AppState>,
     customer: Customer,
@@ -515,10 +515,10 @@ pub(crate) fn capture_url(state: &AppState, check: &Check) -> String {
     format!("{}/l/{}", state.public_url, check.link)
 }
 
-#[utoipa::path(get, path = "/liveness_check", params(("token" = String, Query)),
+#[utoipa::path(get, operation_id = "checks_get_by_token", path = "/liveness_check", params(("token" = String, Query)),
     responses((status = 200, body = CheckResult), (status = 404, description = "not_found"),
               (status = 410, description = "expired")),
-    security(("api_key" = [])))]
+    security(("api_key" = []), ("api_key_header" = [])))]
 pub async fn get_by_token(
     state: web::Data<AppState>,
     customer: Customer,
@@ -540,9 +540,9 @@ pub async fn get_by_token(
     Ok(HttpResponse::Ok().json(load_view(&state, check).await?))
 }
 
-#[utoipa::path(get, path = "/liveness_check/{id}", params(("id" = String, Path)),
+#[utoipa::path(get, operation_id = "checks_get_by_id", path = "/liveness_check/{id}", params(("id" = String, Path)),
     responses((status = 200, body = CheckResult), (status = 404, description = "not_found")),
-    security(("api_key" = [])))]
+    security(("api_key" = []), ("api_key_header" = [])))]
 pub async fn get_by_id(
     state: web::Data<AppState>,
     customer: Customer,
@@ -552,9 +552,9 @@ pub async fn get_by_id(
     Ok(HttpResponse::Ok().json(load_view(&state, check).await?))
 }
 
-#[utoipa::path(get, path = "/liveness_check/user/{user_id}",
+#[utoipa::path(get, operation_id = "checks_by_user", path = "/liveness_check/user/{user_id}",
     params(("user_id" = String, Path), ("page" = Option<u32>, Query), ("limit" = Option<u32>, Query)),
-    responses((status = 200, body = CheckPage)), security(("api_key" = [])))]
+    responses((status = 200, body = CheckPage)), security(("api_key" = []), ("api_key_header" = [])))]
 pub async fn by_user(
     state: web::Data<AppState>,
     customer: Customer,
@@ -590,9 +590,9 @@ pub(crate) fn page_and_limit(query: &PageQuery) -> ApiResult<(u32, u32)> {
     Ok((page, limit))
 }
 
-#[utoipa::path(delete, path = "/liveness_check/{id}", params(("id" = String, Path)),
+#[utoipa::path(delete, operation_id = "checks_erase", path = "/liveness_check/{id}", params(("id" = String, Path)),
     responses((status = 200, body = Erased), (status = 404, description = "not_found")),
-    security(("api_key" = [])))]
+    security(("api_key" = []), ("api_key_header" = [])))]
 pub async fn erase(
     state: web::Data<AppState>,
     customer: Customer,
@@ -605,10 +605,10 @@ pub async fn erase(
     Ok(HttpResponse::Ok().json(erased))
 }
 
-#[utoipa::path(post, path = "/liveness_check/redeem", request_body = Redeem,
+#[utoipa::path(post, operation_id = "checks_redeem", path = "/liveness_check/redeem", request_body = Redeem,
     responses((status = 200, body = CheckResult), (status = 401, description = "invalid_token"),
               (status = 409, description = "already_redeemed")),
-    security(("api_key" = [])))]
+    security(("api_key" = []), ("api_key_header" = [])))]
 pub async fn redeem(
     state: web::Data<AppState>,
     customer: Customer,
@@ -673,7 +673,7 @@ pub(crate) async fn describe_reference(
     web::block(move || reference_descriptor(st.engine()?, &bytes)).await?
 }
 
-#[utoipa::path(put, path = "/liveness_check/{id}/reference", params(("id" = String, Path)),
+#[utoipa::path(put, operation_id = "checks_put_reference", path = "/liveness_check/{id}/reference", params(("id" = String, Path)),
     request_body(content = Vec<u8>, content_type = "image/jpeg",
         description = "a JPEG, PNG or WebP image showing one face"),
     responses((status = 200, body = CheckResult), (status = 404, description = "not_found"),
@@ -681,7 +681,7 @@ pub(crate) async fn describe_reference(
         (status = 413, description = "payload_too_large"),
         (status = 415, description = "unsupported_media_type"),
         (status = 422, description = "invalid_image, reference_no_face, reference_multiple_faces")),
-    security(("api_key" = [])))]
+    security(("api_key" = []), ("api_key_header" = [])))]
 /// Attaches (or replaces) the reference selfie. On a decided check the face match is
 /// computed at once against the stored probe image.
 pub async fn put_reference(
@@ -723,9 +723,9 @@ pub(crate) async fn attach_reference(
     Ok(check)
 }
 
-#[utoipa::path(get, path = "/liveness_check/{id}/images/probe", params(("id" = String, Path)),
+#[utoipa::path(get, operation_id = "checks_probe_image", path = "/liveness_check/{id}/images/probe", params(("id" = String, Path)),
     responses((status = 200, description = "the image bytes"), (status = 404, description = "not_found")),
-    security(("api_key" = [])))]
+    security(("api_key" = []), ("api_key_header" = [])))]
 pub async fn probe_image(
     state: web::Data<AppState>,
     customer: Customer,
@@ -734,10 +734,10 @@ pub async fn probe_image(
     image(state, customer, id.into_inner(), ImageKind::Probe, 0).await
 }
 
-#[utoipa::path(get, path = "/liveness_check/{id}/images/audit/{index}",
+#[utoipa::path(get, operation_id = "checks_audit_image", path = "/liveness_check/{id}/images/audit/{index}",
     params(("id" = String, Path), ("index" = u32, Path)),
     responses((status = 200, description = "the image bytes"), (status = 404, description = "not_found")),
-    security(("api_key" = [])))]
+    security(("api_key" = []), ("api_key_header" = [])))]
 pub async fn audit_image(
     state: web::Data<AppState>,
     customer: Customer,
@@ -765,8 +765,8 @@ async fn image(
         .body(img.bytes))
 }
 
-#[utoipa::path(get, path = "/liveness_check/{id}/deliveries", params(("id" = String, Path)),
-    responses((status = 200, body = Vec<DeliveryView>)), security(("api_key" = [])))]
+#[utoipa::path(get, operation_id = "checks_deliveries", path = "/liveness_check/{id}/deliveries", params(("id" = String, Path)),
+    responses((status = 200, body = Vec<DeliveryView>)), security(("api_key" = []), ("api_key_header" = [])))]
 pub async fn deliveries(
     state: web::Data<AppState>,
     customer: Customer,
@@ -790,10 +790,10 @@ pub async fn deliveries(
     Ok(HttpResponse::Ok().json(views))
 }
 
-#[utoipa::path(post, path = "/liveness_check/{id}/deliveries/{delivery_id}/retry",
+#[utoipa::path(post, operation_id = "checks_retry_delivery", path = "/liveness_check/{id}/deliveries/{delivery_id}/retry",
     params(("id" = String, Path), ("delivery_id" = String, Path)),
     responses((status = 202, description = "queued"), (status = 404, description = "not_found")),
-    security(("api_key" = [])))]
+    security(("api_key" = []), ("api_key_header" = [])))]
 pub async fn retry_delivery(
     state: web::Data<AppState>,
     customer: Customer,

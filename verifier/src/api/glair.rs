@@ -130,10 +130,10 @@ fn session(state: &AppState, check: &Check) -> GlairSession {
     }
 }
 
-#[utoipa::path(post, path = "/face/v1/passive-liveness-sessions", request_body = CreateGlairSession,
+#[utoipa::path(post, operation_id = "glair_create", path = "/face/v1/passive-liveness-sessions", request_body = CreateGlairSession,
     responses((status = 200, body = GlairSession), (status = 400, description = "invalid_request"),
               (status = 401, description = "unauthorized")),
-    security(("api_key" = [])))]
+    security(("api_key_header" = []), ("api_key" = [])))]
 pub async fn create(
     state: web::Data<AppState>,
     customer: Customer,
@@ -154,10 +154,10 @@ pub async fn create(
     Ok(HttpResponse::Ok().json(session(&state, &check)))
 }
 
-#[utoipa::path(get, path = "/face/v1/passive-liveness-sessions/{sid}", params(("sid" = String, Path)),
+#[utoipa::path(get, operation_id = "glair_get", path = "/face/v1/passive-liveness-sessions/{sid}", params(("sid" = String, Path)),
     responses((status = 200, body = GlairSession), (status = 404, description = "not_found"),
               (status = 401, description = "unauthorized")),
-    security(("api_key" = [])))]
+    security(("api_key_header" = []), ("api_key" = [])))]
 pub async fn get(
     state: web::Data<AppState>,
     customer: Customer,

@@ -12,12 +12,12 @@ pub struct Readiness {
     pub store_reachable: bool,
 }
 
-#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "the process is up")))]
+#[utoipa::path(get, operation_id = "meta_healthz", path = "/healthz", responses((status = 200, description = "the process is up")))]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }
 
-#[utoipa::path(get, path = "/readyz",
+#[utoipa::path(get, operation_id = "meta_readyz", path = "/readyz",
     responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let store = state.store.clone();
@@ -35,7 +35,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-#[utoipa::path(get, path = "/.well-known/jwks.json",
+#[utoipa::path(get, operation_id = "meta_jwks", path = "/.well-known/jwks.json",
     responses((status = 200, description = "public keys that sign lc_tokens")))]
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()

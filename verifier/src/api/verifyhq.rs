@@ -226,10 +226,10 @@ async fn by_token_or_id(
     }
 }
 
-#[utoipa::path(post, path = "/v1/verifications/liveness/session", request_body = CreateSession,
+#[utoipa::path(post, operation_id = "verifyhq_create", path = "/v1/verifications/liveness/session", request_body = CreateSession,
     responses((status = 201, body = SessionCreated), (status = 400, description = "invalid_request"),
               (status = 401, description = "unauthorized")),
-    security(("api_key" = [])))]
+    security(("api_key_header" = []), ("api_key" = [])))]
 pub async fn create(
     state: web::Data<AppState>,
     customer: Customer,
@@ -257,7 +257,7 @@ pub async fn create(
     }))
 }
 
-#[utoipa::path(post, path = "/v1/verifications/liveness/challenge",
+#[utoipa::path(post, operation_id = "verifyhq_answer", path = "/v1/verifications/liveness/challenge",
     request_body(content = String, content_type = "multipart/form-data",
         description = "sessionToken, challengeId, photo (file)"),
     responses((status = 200, body = Progress), (status = 400, description = "invalid_request"),
@@ -266,7 +266,7 @@ pub async fn create(
         (status = 410, description = "expired"), (status = 413, description = "payload_too_large"),
         (status = 415, description = "unsupported_media_type, heic_not_supported"),
         (status = 422, description = "invalid_image")),
-    security(("api_key" = [])))]
+    security(("api_key_header" = []), ("api_key" = [])))]
 pub async fn answer(
     state: web::Data<AppState>,
     customer: Customer,
@@ -446,14 +446,14 @@ async fn finish(state: &web::Data<AppState>, mut check: Check) -> ApiResult<Chec
     Ok(check)
 }
 
-#[utoipa::path(post, path = "/v1/verifications/liveness/reference-selfie",
+#[utoipa::path(post, operation_id = "verifyhq_reference_selfie", path = "/v1/verifications/liveness/reference-selfie",
     request_body(content = String, content_type = "multipart/form-data",
         description = "sessionToken, selfie (file)"),
     responses((status = 200, body = Session), (status = 404, description = "not_found"),
         (status = 413, description = "payload_too_large"),
         (status = 415, description = "unsupported_media_type, heic_not_supported"),
         (status = 422, description = "invalid_image, reference_no_face, reference_multiple_faces")),
-    security(("api_key" = [])))]
+    security(("api_key_header" = []), ("api_key" = [])))]
 pub async fn reference_selfie(
     state: web::Data<AppState>,
     customer: Customer,
@@ -474,10 +474,10 @@ pub async fn reference_selfie(
     Ok(HttpResponse::Ok().json(session(&check)))
 }
 
-#[utoipa::path(get, path = "/v1/verifications/liveness/{id}",
+#[utoipa::path(get, operation_id = "verifyhq_get", path = "/v1/verifications/liveness/{id}",
     params(("id" = String, Path, description = "the session's id or its sessionToken")),
     responses((status = 200, body = Session), (status = 404, description = "not_found")),
-    security(("api_key" = [])))]
+    security(("api_key_header" = []), ("api_key" = [])))]
 pub async fn get(
     state: web::Data<AppState>,
     customer: Customer,
@@ -487,10 +487,10 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(session(&check)))
 }
 
-#[utoipa::path(get, path = "/v1/verifications/liveness/user/{user_id}",
+#[utoipa::path(get, operation_id = "verifyhq_by_user", path = "/v1/verifications/liveness/user/{user_id}",
     params(("user_id" = String, Path), ("page" = Option<u32>, Query), ("limit" = Option<u32>, Query)),
     responses((status = 200, body = SessionPage)),
-    security(("api_key" = [])))]
+    security(("api_key_header" = []), ("api_key" = [])))]
 pub async fn by_user(
     state: web::Data<AppState>,
     customer: Customer,
