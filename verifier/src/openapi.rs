@@ -13,7 +13,7 @@ use crate::api::{azure, capture, checks, glair, meta, verifyhq};
         Errors are `{\"code\", \"message\", \"request_id\"}`; the codes are listed in the README. \
         Every POST that creates something takes an `Idempotency-Key` header (24 hours)."),
     paths(
-        checks::create, checks::get_by_token, checks::get_by_id, checks::by_user, checks::erase,
+        checks::create, checks::get_by_token, checks::list, checks::get_by_id, checks::by_user, checks::erase,
         checks::redeem, checks::put_reference, checks::probe_image, checks::audit_image, checks::deliveries,
         checks::retry_delivery, capture::claim, capture::upload_frame, capture::finish,
         capture::cancel, azure::create, azure::create_with_verify, azure::get, azure::delete,

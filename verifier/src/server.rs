@@ -204,6 +204,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, max_frame_bytes: usize) {
                 .app_data(json_config(max_frame_bytes / 3 * 4 + 64 * 1024))
                 .wrap(from_fn(idempotent)),
         )
+        .service(at!("/liveness_checks", GET => checks::list))
         .service(at!("/liveness_check/redeem", POST => checks::redeem))
         .service(at!("/liveness_check/user/{user_id}", GET => checks::by_user))
         .service(at!("/liveness_check/{id}", GET => checks::get_by_id, DELETE => checks::erase))

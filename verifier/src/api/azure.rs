@@ -27,8 +27,11 @@ use crate::secrets;
 use crate::state::AppState;
 use crate::store::{SessionKey, StoreError, Transition};
 
+/// Fields Azure documents and this dialect does not use are accepted; any other field is
+/// ignored as well, so a client written for Azure's service (which adds fields over its
+/// versions) is never refused for one.
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct CreateSession {
     /// Passive | PassiveActive
     pub liveness_operation_mode: String,

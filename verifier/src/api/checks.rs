@@ -21,6 +21,8 @@ use crate::state::AppState;
 use crate::store::{Erased, StoreError};
 use crate::webhooks::is_private_host;
 
+/// An unknown field is refused: in this API a misspelt `webhook_url` must not quietly
+/// lose every event (the dialects, drop-ins for other services, ignore them instead).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCheck {
@@ -588,6 +590,101 @@ pub(crate) fn page_and_limit(query: &PageQuery) -> ApiResult<(u32, u32)> {
         return Err(ApiError::invalid("page starts at 1; limit is 1 to 100"));
     }
     Ok((page, limit))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ListQuery {
+    /// pending | in_progress | completed | failed | expired | cancelled
+    pub status: Option<String>,
+    /// Created at or after this time (RFC 3339).
+    pub created_from: Option<DateTime<Utc>>,
+    /// Created before this time (RFC 3339).
+    pub created_before: Option<DateTime<Utc>>,
+    /// 1–100, default 20.
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CheckList {
+    /// Newest first.
+    pub data: Vec<CheckResult>,
+    pub has_more: bool,
+    /// For the next page (`?cursor=`), while `has_more`; the same filters must be sent.
+    pub next_cursor: Option<String>,
+}
+
+/// A cursor: where a page ended, as the list orders (created time in ms, then id).
+fn cursor_of(check: &Check) -> String {
+    use base64::Engine as _;
+    let raw = format!("{}:{}", check.created_at.timestamp_millis(), check.id);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+}
+
+fn parse_cursor(cursor: &str) -> ApiResult<(DateTime<Utc>, String)> {
+    use base64::Engine as _;
+    let bad = || ApiError::invalid("cursor is not one this API gave");
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| bad())?;
+    let raw = String::from_utf8(raw).map_err(|_| bad())?;
+    let (ms, id) = raw.split_once(':').ok_or_else(bad)?;
+    let at = ms
+        .parse::<i64>()
+        .ok()
+        .and_then(DateTime::from_timestamp_millis)
+        .ok_or_else(bad)?;
+    Ok((at, id.to_string()))
+}
+
+#[utoipa::path(get, operation_id = "checks_list", path = "/liveness_checks", params(ListQuery),
+    responses((status = 200, body = CheckList), (status = 400, description = "invalid_request")),
+    security(("api_key" = []), ("api_key_header" = [])))]
+pub async fn list(
+    state: web::Data<AppState>,
+    customer: Customer,
+    query: web::Query<ListQuery>,
+) -> ApiResult<HttpResponse> {
+    let q = query.into_inner();
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::invalid("limit is 1 to 100"));
+    }
+    let status = q
+        .status
+        .as_deref()
+        .map(|s| {
+            Status::parse(s).ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "status must be pending, in_progress, completed, failed, expired or cancelled, not {s:?}"
+                ))
+            })
+        })
+        .transpose()?;
+    let filter = crate::store::CheckFilter {
+        status,
+        created_from: q.created_from,
+        created_before: q.created_before,
+        after: q.cursor.as_deref().map(parse_cursor).transpose()?,
+        now: Utc::now(),
+    };
+    let store = state.store.clone();
+    let key = customer.0.id.clone();
+    // One more than asked: whether another page follows.
+    let mut checks = blocking(move || store.list_checks(&key, &filter, limit + 1)).await?;
+    let has_more = checks.len() > limit as usize;
+    checks.truncate(limit as usize);
+    let next_cursor = has_more.then(|| checks.last().map(cursor_of)).flatten();
+    let mut data = Vec::with_capacity(checks.len());
+    for c in checks {
+        data.push(load_view(&state, c).await?);
+    }
+    Ok(HttpResponse::Ok().json(CheckList {
+        data,
+        has_more,
+        next_cursor,
+    }))
 }
 
 #[utoipa::path(delete, operation_id = "checks_erase", path = "/liveness_check/{id}", params(("id" = String, Path)),

@@ -24,8 +24,9 @@ use crate::state::AppState;
 /// GLAIR sessions last a day unless they finish first.
 const SESSION_MINUTES: i64 = 24 * 60;
 
+/// Other fields are ignored, as a drop-in for GLAIR's service must not refuse a request
+/// its own SDK sends.
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct CreateGlairSession {
     /// Where the browser goes after a successful capture, with `sid` appended.
     pub success_url: String,

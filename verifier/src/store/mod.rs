@@ -111,6 +111,14 @@ pub trait Store: Send + Sync + 'static {
         offset: u32,
         limit: u32,
     ) -> StoreResult<(Vec<Check>, u64)>;
+    /// Up to `limit` of one key's checks that `filter` keeps, newest first (created
+    /// time, then id, both descending).
+    fn list_checks(
+        &self,
+        api_key_id: &str,
+        filter: &CheckFilter,
+        limit: u32,
+    ) -> StoreResult<Vec<Check>>;
 
     /// Binds a pending link to one browser with the capture's starting state;
     /// `Conflict` when it was already claimed.
@@ -248,6 +256,21 @@ pub trait Store: Send + Sync + 'static {
     fn abandon_idempotent(&self, scope: &str, key: &str) -> StoreResult<()>;
     /// Forgets keys created before `before`; returns how many.
     fn erase_idempotency_keys(&self, before: DateTime<Utc>) -> StoreResult<u64>;
+}
+
+/// Which checks a list keeps. A check whose link ran out counts as `Expired` from that
+/// moment, as every answer about it says, before the sweeper marks it.
+#[derive(Clone, Debug, Default)]
+pub struct CheckFilter {
+    pub status: Option<Status>,
+    /// Created at or after.
+    pub created_from: Option<DateTime<Utc>>,
+    /// Created before.
+    pub created_before: Option<DateTime<Utc>>,
+    /// Only checks after this one in the list's order (a cursor: created time and id).
+    pub after: Option<(DateTime<Utc>, String)>,
+    /// The time expiry is judged at.
+    pub now: DateTime<Utc>,
 }
 
 /// What an `Idempotency-Key` found.

@@ -10,7 +10,9 @@ use livecheck_core::protocol::ChainState;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::sealed::{open, open_text, seal, seal_text, Sealer};
-use super::{Erased, Idempotent, SessionKey, Store, StoreError, StoreResult, Transition};
+use super::{
+    CheckFilter, Erased, Idempotent, SessionKey, Store, StoreError, StoreResult, Transition,
+};
 use crate::model::{
     ApiKey, Attempt, CaptureState, Check, Delivery, DeliveryState, FrameRef, ImageKind,
     LivenessSession, Outcome, ReturnParams, Status, StoredFrame, StoredImage,
@@ -161,6 +163,10 @@ CREATE TABLE idempotency_keys (
     PRIMARY KEY (scope, key)
 );
 CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
+"#,
+    // A key's checks, newest first, for the list and its cursor.
+    r#"
+CREATE INDEX checks_listed ON checks (api_key_id, created_at, id);
 "#,
 ];
 
@@ -554,6 +560,46 @@ impl Store for SqliteStore {
             let rows = rows.into_iter().map(|k| self.opened(k));
             Ok((rows.collect::<StoreResult<Vec<_>>>()?, total))
         })
+    }
+
+    fn list_checks(
+        &self,
+        api_key_id: &str,
+        filter: &CheckFilter,
+        limit: u32,
+    ) -> StoreResult<Vec<Check>> {
+        let now = ms(filter.now);
+        let status = filter.status.map(|s| s.as_str());
+        let from = filter.created_from.map(ms);
+        let before = filter.created_before.map(ms);
+        let (after_ms, after_id) = match &filter.after {
+            Some((t, id)) => (Some(ms(*t)), Some(id.as_str())),
+            None => (None, None),
+        };
+        self.with(|c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {CHECK_COLUMNS} FROM checks WHERE api_key_id = ?1 \
+                 AND (?2 IS NULL \
+                      OR (?2 = 'expired' AND (status = 'expired' \
+                          OR (status IN ('pending', 'in_progress') AND expires_at <= ?3))) \
+                      OR (?2 IN ('pending', 'in_progress') AND status = ?2 AND expires_at > ?3) \
+                      OR (?2 NOT IN ('expired', 'pending', 'in_progress') AND status = ?2)) \
+                 AND (?4 IS NULL OR created_at >= ?4) \
+                 AND (?5 IS NULL OR created_at < ?5) \
+                 AND (?6 IS NULL OR created_at < ?6 OR (created_at = ?6 AND id < ?7)) \
+                 ORDER BY created_at DESC, id DESC LIMIT ?8"
+            ))?;
+            let rows = stmt
+                .query_map(
+                    params![api_key_id, status, now, from, before, after_ms, after_id, limit],
+                    check_row,
+                )?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })?
+        .into_iter()
+        .map(|k| self.opened(k))
+        .collect()
     }
 
     fn claim(

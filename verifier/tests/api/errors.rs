@@ -611,3 +611,89 @@ fn http_manners_allow_retry_after_and_preflight() {
     assert_eq!((s, e["code"].as_str()), (429, Some("rate_limited")), "{e}");
     assert!((1..=60).contains(&wait), "{wait}");
 }
+
+#[test]
+fn the_customer_lists_checks_by_status_and_time_a_page_at_a_time() {
+    let v = Verifier::start_temp(&[]);
+    let mut ids = Vec::new();
+    let mut middle = None;
+    for i in 0..5 {
+        if i == 3 {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            middle = Some(chrono::Utc::now());
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let c = v.create(json!({
+            "return_url": "https://c.example/r",
+            "metadata": {"order": i},
+        }));
+        ids.push(c);
+    }
+    // One cancelled, one whose link ran out (not yet swept, or swept: expired either way).
+    let r = v
+        .http
+        .post(v.url(&format!("/capture/{}/cancel", link_of(&ids[0]))))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    v.expire_now(ids[1]["id"].as_str().unwrap());
+
+    // Two at a time, newest first, every check once.
+    let mut seen = Vec::new();
+    let mut path = "/liveness_checks?limit=2".to_string();
+    loop {
+        let (s, page) = v.get(&path);
+        assert_eq!(s, 200, "{page}");
+        for c in page["data"].as_array().unwrap() {
+            seen.push(c["id"].as_str().unwrap().to_string());
+        }
+        if page["has_more"] == false {
+            assert_eq!(page["next_cursor"], serde_json::Value::Null);
+            break;
+        }
+        path = format!(
+            "/liveness_checks?limit=2&cursor={}",
+            page["next_cursor"].as_str().unwrap()
+        );
+    }
+    let newest_first: Vec<String> = ids
+        .iter()
+        .rev()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(seen, newest_first);
+
+    let count = |query: &str| {
+        let (s, page) = v.get(&format!("/liveness_checks?{query}"));
+        assert_eq!(s, 200, "{query}: {page}");
+        page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(count("status=cancelled"), [newest_first[4].clone()]);
+    assert_eq!(count("status=expired"), [newest_first[3].clone()]);
+    assert_eq!(count("status=pending").len(), 3);
+    let from = middle
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let from: String = url::form_urlencoded::byte_serialize(from.as_bytes()).collect();
+    assert_eq!(count(&format!("created_from={from}")), newest_first[..2]);
+    assert_eq!(count(&format!("created_before={from}")), newest_first[2..]);
+
+    for bad in [
+        "status=lost",
+        "cursor=%%%",
+        "cursor=bm90LWEtY3Vyc29y",
+        "limit=0",
+    ] {
+        let (s, e) = v.get(&format!("/liveness_checks?{bad}"));
+        assert_eq!(
+            (s, e["code"].as_str()),
+            (400, Some("invalid_request")),
+            "{bad}: {e}"
+        );
+    }
+}

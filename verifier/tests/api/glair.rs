@@ -205,6 +205,15 @@ fn glair_sessions_expire_and_refuse_wrong_keys() {
         None,
     );
     assert_eq!((s, e["code"].as_str()), (404, Some("not_found")), "{e}");
+    // A field GLAIR's SDK may send and this dialect does not know: ignored.
+    let (s, ok) = call(
+        v,
+        reqwest::Method::POST,
+        SESSIONS,
+        &v.api_key,
+        Some(json!({"success_url": SUCCESS, "metadata": {"x": 1}, "locale": "id"})),
+    );
+    assert_eq!(s, 200, "{ok}");
     let (s, e) = call(
         v,
         reqwest::Method::POST,

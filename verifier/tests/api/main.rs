@@ -6,6 +6,7 @@
 mod assets;
 mod attacks;
 mod azure;
+mod conformance;
 mod errors;
 mod evaluate;
 mod face_match;

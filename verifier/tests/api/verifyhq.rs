@@ -259,6 +259,13 @@ fn verifyhq_refuses_other_people_wrong_keys_and_expired_sessions() {
         json!({"userId": "x"}),
     );
     assert_eq!((s, e["code"].as_str()), (401, Some("unauthorized")), "{e}");
+    let (s, ok) = post_json(
+        v,
+        "/verifications/liveness/session",
+        &v.api_key,
+        json!({"userId": "x", "clientReference": "ignored"}),
+    );
+    assert_eq!(s, 201, "unknown fields are ignored: {ok}");
     let (s, e) = post_json(v, "/verifications/liveness/session", &v.api_key, json!({}));
     assert_eq!(
         (s, e["code"].as_str()),
