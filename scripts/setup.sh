@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the checks need on a fresh machine (idempotent): the pinned Rust
 # toolchain with the wasm32 target, wasm-bindgen-cli at the exact version in
-# Cargo.lock, Debian's Chromium for the browser tests, the npm packages
-# (package-lock.json) and the models (copied from the mirror and checked by sha256).
+# Cargo.lock, Debian's libheif-dev (the verifier decodes HEIC photos with it) and
+# Chromium for the browser tests, the npm packages (package-lock.json) and the models
+# (copied from the mirror and checked by sha256).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,13 +17,23 @@ if [ "$have" != "$want" ]; then
   cargo install wasm-bindgen-cli --version "$want"
 fi
 
+apt_install() {
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+}
+
+# The verifier links libheif (found by pkg-config): the demo needs it too.
+if ! pkg-config --exists 'libheif >= 1.14' 2>/dev/null; then
+  echo "setup: installing Debian's libheif-dev and pkg-config"
+  apt_install libheif-dev pkg-config
+fi
+
 # `--demo`: only what the demo needs (no browser, no npm packages).
 if [ "${1:-}" != "--demo" ] && ! command -v chromium >/dev/null; then
   echo "setup: installing Debian's chromium"
-  sudo=""
-  [ "$(id -u)" = 0 ] || sudo=sudo
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+  apt_install chromium
 fi
 
 if [ "${1:-}" != "--demo" ] && { [ ! -d node_modules/playwright-core ] || [ package-lock.json -nt node_modules/.package-lock.json ]; }; then

@@ -134,12 +134,7 @@ pub const CODES: &[(&str, u16, &str)] = &[
     (
         "unsupported_media_type",
         415,
-        "The upload is not a JPEG, PNG or WebP image.",
-    ),
-    (
-        "heic_not_supported",
-        415,
-        "The image is HEIC, which this verifier does not decode; send JPEG, PNG or WebP.",
+        "The upload is not a JPEG, PNG or WebP image (or, for photos, HEIC).",
     ),
     (
         "invalid_image",
@@ -217,7 +212,7 @@ impl ApiError {
         match e {
             livecheck_core::decode::DecodeError::UnsupportedFormat => Self::new(
                 "unsupported_media_type",
-                format!("{field} must be a JPEG, PNG or WebP image"),
+                format!("{field} must be a JPEG, PNG, WebP or (a photo) HEIC image"),
             ),
             e => Self::new("invalid_image", format!("{field}: {e}")),
         }

@@ -8,6 +8,7 @@ pub mod config;
 pub mod deadline;
 pub mod error;
 pub mod evaluate;
+pub mod heic;
 pub mod idempotency;
 pub mod judge;
 pub mod lc_token;

@@ -8,16 +8,18 @@ use livecheck_core::Engine;
 
 use crate::error::ApiError;
 
-/// The descriptor of the one face in `bytes`, or the caller's error: not an image we
-/// read (415), undecodable (422), no face (422 `reference_no_face`), or more than one
-/// face (422 `reference_multiple_faces`).
+/// The descriptor of the one face in `bytes` (JPEG, PNG, WebP or HEIC), or the caller's
+/// error: not an image we read (415), undecodable (422), no face (422
+/// `reference_no_face`), or more than one face (422 `reference_multiple_faces`).
 pub fn reference_descriptor(engine: &Engine, bytes: &[u8]) -> Result<FaceDescriptor, ApiError> {
-    if crate::api::form::is_heic(bytes) {
-        return Err(ApiError::new(
-            "heic_not_supported",
-            "the reference image is HEIC; send JPEG, PNG or WebP",
-        ));
-    }
+    let jpeg;
+    let bytes = if crate::heic::is_heic(bytes) {
+        jpeg = crate::heic::to_jpeg(bytes, SizeLimit::PHOTO)
+            .map_err(|e| ApiError::bad_image("reference_image", &e))?;
+        &jpeg[..]
+    } else {
+        bytes
+    };
     let img = decode_upload(bytes, SizeLimit::PHOTO)
         .map_err(|e| ApiError::bad_image("reference_image", &e))?;
     let frame = img

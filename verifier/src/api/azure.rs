@@ -238,7 +238,7 @@ pub async fn create(
         description = "Parameters (the JSON of detectLiveness-sessions), VerifyImage (file)"),
     responses((status = 200, body = SessionCreated), (status = 400, description = "invalid_request"),
         (status = 401, description = "unauthorized"),
-        (status = 415, description = "unsupported_media_type, heic_not_supported"),
+        (status = 415, description = "unsupported_media_type"),
         (status = 422, description = "invalid_image, reference_no_face, reference_multiple_faces")),
     security(("ocp_apim_subscription_key" = []), ("api_key" = [])))]
 pub async fn create_with_verify(

@@ -54,7 +54,7 @@ pub struct CreateCheck {
     /// Any JSON object up to 4 KiB, returned with the result and in webhooks.
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Value>,
-    /// A reference selfie for face match: a JPEG, PNG or WebP image showing one face,
+    /// A reference selfie for face match: a JPEG, PNG, WebP or HEIC image showing one face,
     /// base64 (standard alphabet; a `data:` URL prefix is accepted), at most
     /// `checks.max_frame_bytes` once decoded. Only its face descriptor is kept.
     pub reference_image: Option<String>,
@@ -772,7 +772,7 @@ pub(crate) async fn describe_reference(
 
 #[utoipa::path(put, operation_id = "checks_put_reference", path = "/liveness_check/{id}/reference", params(("id" = String, Path)),
     request_body(content = Vec<u8>, content_type = "image/jpeg",
-        description = "a JPEG, PNG or WebP image showing one face"),
+        description = "a JPEG, PNG, WebP or HEIC image showing one face"),
     responses((status = 200, body = CheckResult), (status = 404, description = "not_found"),
         (status = 409, description = "invalid_state (the check was erased)"),
         (status = 413, description = "payload_too_large"),

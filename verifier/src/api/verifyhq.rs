@@ -20,6 +20,7 @@ use super::checks::{attach_reference, create_check, CreateCheck, PageQuery};
 use super::form::Form;
 use super::{blocking, Customer};
 use crate::error::{ApiError, ApiResult};
+use crate::heic::{is_heic, to_jpeg};
 use crate::model::{Check, ImageKind, Outcome, Status, StoredFrame, StoredImage};
 use crate::reference::match_probe;
 use crate::state::AppState;
@@ -265,7 +266,7 @@ pub async fn create(
         (status = 401, description = "unauthorized"), (status = 404, description = "not_found"),
         (status = 409, description = "invalid_state (finished, or not the next challenge)"),
         (status = 410, description = "expired"), (status = 413, description = "payload_too_large"),
-        (status = 415, description = "unsupported_media_type, heic_not_supported"),
+        (status = 415, description = "unsupported_media_type"),
         (status = 422, description = "invalid_image")),
     security(("api_key_header" = []), ("api_key" = [])))]
 pub async fn answer(
@@ -309,15 +310,21 @@ pub async fn answer(
             expected.id
         )));
     }
-    let content_type = sniff_upload(&photo)
-        .ok_or_else(|| ApiError::bad_image("photo", &DecodeError::UnsupportedFormat))?
-        .to_mime_type()
-        .to_string();
     let permit = state.decoding.acquire().await.map_err(ApiError::internal)?;
-    let checked =
-        web::block(move || decode_upload(&photo, SizeLimit::PHOTO).map(|_| photo)).await?;
+    let checked = web::block(move || {
+        // An iPhone's HEIC is kept as the JPEG it decodes to.
+        let photo = if is_heic(&photo) {
+            to_jpeg(&photo, SizeLimit::PHOTO)?
+        } else {
+            photo
+        };
+        let format = sniff_upload(&photo).ok_or(DecodeError::UnsupportedFormat)?;
+        decode_upload(&photo, SizeLimit::PHOTO).map(|_| (photo, format))
+    })
+    .await?;
     drop(permit);
-    let photo = checked.map_err(|e| ApiError::bad_image("photo", &e))?;
+    let (photo, format) = checked.map_err(|e| ApiError::bad_image("photo", &e))?;
+    let content_type = format.to_mime_type().to_string();
 
     let store = state.store.clone();
     let (id, pending) = (check.id.clone(), check.status == Status::Pending);
@@ -452,7 +459,7 @@ async fn finish(state: &web::Data<AppState>, mut check: Check) -> ApiResult<Chec
         description = "sessionToken, selfie (file)"),
     responses((status = 200, body = Session), (status = 404, description = "not_found"),
         (status = 413, description = "payload_too_large"),
-        (status = 415, description = "unsupported_media_type, heic_not_supported"),
+        (status = 415, description = "unsupported_media_type"),
         (status = 422, description = "invalid_image, reference_no_face, reference_multiple_faces")),
     security(("api_key_header" = []), ("api_key" = [])))]
 pub async fn reference_selfie(

@@ -117,7 +117,7 @@ fn references_without_exactly_one_face_are_refused_and_nothing_is_created() {
         (png_b64(&grey), 422, "reference_no_face"),
         (png_b64(&pair), 422, "reference_multiple_faces"),
         (garbage, 415, "unsupported_media_type"),
-        (heic, 415, "heic_not_supported"),
+        (heic, 422, "invalid_image"),
         ("%%% not base64".to_string(), 400, "invalid_request"),
     ] {
         let (s, body) = v.post(

@@ -36,6 +36,30 @@ fn photo(rel: &str) -> Part {
     Part::bytes(bytes).file_name(name)
 }
 
+/// A test photo as an iPhone would send it: HEIC (HEVC, quality 85), encoded by libheif.
+fn heic_of(rel: &str) -> Vec<u8> {
+    use libheif_rs::{
+        Channel, ColorSpace, CompressionFormat, EncoderQuality, HeifContext, Image, RgbChroma,
+    };
+    let src = image::open(testdata(rel)).unwrap().to_rgb8();
+    let (w, h) = src.dimensions();
+    let mut img = Image::new(w, h, ColorSpace::Rgb(RgbChroma::Rgb)).unwrap();
+    img.create_plane(Channel::Interleaved, w, h, 8).unwrap();
+    let planes = img.planes_mut();
+    let plane = planes.interleaved.unwrap();
+    let row = w as usize * 3;
+    for (y, line) in src.as_raw().chunks(row).enumerate() {
+        plane.data[y * plane.stride..y * plane.stride + row].copy_from_slice(line);
+    }
+    let mut ctx = HeifContext::new().unwrap();
+    let mut encoder = ctx.encoder_for_format(CompressionFormat::Hevc).unwrap();
+    encoder.set_quality(EncoderQuality::Lossy(85)).unwrap();
+    ctx.encode_image(&img, &mut encoder, None).unwrap();
+    let bytes = ctx.write_to_bytes().unwrap();
+    assert_eq!(&bytes[4..12], b"ftypheic");
+    bytes
+}
+
 fn unnamed(rel: &str) -> Part {
     Part::bytes(std::fs::read(testdata(rel)).unwrap())
 }
@@ -109,7 +133,7 @@ fn a_verifyhq_session_judges_one_photo_per_challenge() {
             .part("photo", photo(shows(&kinds[1]).unwrap())),
     );
     assert_eq!((s, e["code"].as_str()), (409, Some("invalid_state")), "{e}");
-    // HEIC: its own code, nothing consumed.
+    // A HEIC that is only its header: undecodable, nothing consumed.
     let mut heic = vec![0, 0, 0, 24];
     heic.extend_from_slice(b"ftypheic\0\0\0\0mif1heic");
     let (s, e) = post_form(
@@ -120,11 +144,7 @@ fn a_verifyhq_session_judges_one_photo_per_challenge() {
             .text("challengeId", "ch_001")
             .part("photo", Part::bytes(heic).file_name("IMG_0001.HEIC")),
     );
-    assert_eq!(
-        (s, e["code"].as_str()),
-        (415, Some("heic_not_supported")),
-        "{e}"
-    );
+    assert_eq!((s, e["code"].as_str()), (422, Some("invalid_image")), "{e}");
 
     // The reference selfie: the same person, another moment.
     let (s, r) = post_form(
@@ -132,7 +152,12 @@ fn a_verifyhq_session_judges_one_photo_per_challenge() {
         "/v1/verifications/liveness/reference-selfie",
         Form::new()
             .text("sessionToken", token.clone())
-            .part("selfie", photo("live_frames/lp_d18_t0.5_neutral.png")),
+            // As an iPhone sends it.
+            .part(
+                "selfie",
+                Part::bytes(heic_of("live_frames/lp_d18_t0.5_neutral.png"))
+                    .file_name("IMG_0002.HEIC"),
+            ),
     );
     assert_eq!(s, 200, "{r}");
 
@@ -143,8 +168,16 @@ fn a_verifyhq_session_judges_one_photo_per_challenge() {
             Form::new()
                 .text("sessionToken", token.clone())
                 .text("challengeId", format!("ch_{:03}", i + 1))
-                // No file name on the part, as many HTTP clients send it.
-                .part("photo", unnamed(shows(kind).unwrap())),
+                // The first photo a HEIC; the others without a file name on the part, as
+                // many HTTP clients send them.
+                .part(
+                    "photo",
+                    if i == 0 {
+                        Part::bytes(heic_of(shows(kind).unwrap())).file_name("IMG_0003.HEIC")
+                    } else {
+                        unnamed(shows(kind).unwrap())
+                    },
+                ),
         );
         assert_eq!(s, 200, "{p}");
         assert_eq!(p["sessionToken"], token.as_str());
