@@ -368,7 +368,13 @@ pub fn view(state: &AppState, check: &Check, probe: bool, audits: u32) -> CheckR
     let face_match = o.and_then(|o| o.face_match.as_ref());
     CheckResult {
         id: check.id.clone(),
-        status: check.status,
+        // Expired from the moment the link ran out, as the token lookup's 410 says,
+        // not only once the sweeper has marked it.
+        status: if check.is_expired(Utc::now()) {
+            Status::Expired
+        } else {
+            check.status
+        },
         passed: o.map(|o| o.passed),
         confidence: o.map(|o| o.confidence),
         threshold: check.threshold,

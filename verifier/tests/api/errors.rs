@@ -697,3 +697,22 @@ fn the_customer_lists_checks_by_status_and_time_a_page_at_a_time() {
         );
     }
 }
+
+#[test]
+fn an_expired_check_reads_expired_by_id_and_by_token_at_once() {
+    // No sweep for an hour: only the reads themselves can say so.
+    let v = Verifier::start_temp(&[("LIVECHECK_CHECKS_SWEEP_INTERVAL", "1h")]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let created = v.create(json!({"return_url": "https://c.example/r"}));
+    let id = created["id"].as_str().unwrap();
+    v.expire_now(id);
+    let (s, e) = v.get(&format!(
+        "/liveness_check?token={}",
+        created["token"].as_str().unwrap()
+    ));
+    assert_eq!((s, e["code"].as_str()), (410, Some("expired")));
+    let (s, r) = v.get(&format!("/liveness_check/{id}"));
+    assert_eq!((s, r["status"].as_str()), (200, Some("expired")), "{r}");
+    let (_, list) = v.get("/liveness_checks?status=expired");
+    assert_eq!(list["data"][0]["status"], "expired", "{list}");
+}
