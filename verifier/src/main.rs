@@ -1,4 +1,4 @@
-//! `livecheck-verifier serve | keys create | keys rotate | analyze | evaluate`. Other tools drive this command
+//! `livecheck-verifier serve | keys create | list | revoke | rotate | analyze | evaluate`. Other tools drive this command
 //! line: keep its output lines stable.
 
 use std::io::Write;
@@ -82,6 +82,19 @@ enum KeysCommand {
     /// verifies (and stays in the JWKS) until the next rotation. Running verifiers on
     /// the same store sign with it within a sweep interval.
     Rotate {
+        #[arg(long, env = "LIVECHECK_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+    },
+    /// Prints every API key, one per line: `id<TAB>name<TAB>created<TAB>active` or
+    /// `revoked <time>` (the keys themselves are stored hashed and cannot be shown).
+    List {
+        #[arg(long, env = "LIVECHECK_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+    },
+    /// Revokes the API key with this id at once: every verifier on the store refuses it
+    /// from its next request (401); the checks it created stay.
+    Revoke {
+        id: String,
         #[arg(long, env = "LIVECHECK_DATA_DIR")]
         data_dir: Option<PathBuf>,
     },
@@ -174,6 +187,55 @@ fn main() -> ExitCode {
                 Ok(kid) => {
                     println!("{kid}");
                     ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("livecheck-verifier: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Keys {
+            command: KeysCommand::List { data_dir },
+        } => {
+            if let Some(d) = data_dir {
+                config.server.data_dir = d;
+            }
+            match server::open_store(&config).and_then(|s| Ok(s.api_keys()?)) {
+                Ok(keys) => {
+                    let mut out = std::io::stdout().lock();
+                    for k in keys {
+                        let state = k.revoked_at.map_or("active".to_string(), |t| {
+                            format!("revoked {}", t.to_rfc3339())
+                        });
+                        let _ = writeln!(
+                            out,
+                            "{}\t{}\t{}\t{state}",
+                            k.id,
+                            k.name,
+                            k.created_at.to_rfc3339()
+                        );
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("livecheck-verifier: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Keys {
+            command: KeysCommand::Revoke { id, data_dir },
+        } => {
+            if let Some(d) = data_dir {
+                config.server.data_dir = d;
+            }
+            let revoked = server::open_store(&config)
+                .and_then(|s| Ok(s.revoke_api_key(&id, chrono::Utc::now())?));
+            match revoked {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(server::StartError::Store(livecheck_verifier::store::StoreError::NotFound)) => {
+                    eprintln!("livecheck-verifier: no API key has the id {id}");
+                    ExitCode::FAILURE
                 }
                 Err(e) => {
                     eprintln!("livecheck-verifier: {e}");

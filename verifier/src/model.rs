@@ -18,6 +18,8 @@ pub struct ApiKey {
     pub id: String,
     pub name: String,
     pub created_at: DateTime<Utc>,
+    /// Since then the key opens nothing (its checks stay).
+    pub revoked_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -279,6 +279,33 @@ pub fn create_api_key(store: &dyn Store, name: &str) -> Result<(String, String),
     Ok((key, id))
 }
 
+/// The demo's API key: the one kept in `DATA_DIR/demo-api-key` while it is valid (not
+/// revoked), else a new one written there, readable by this user alone. A restarted
+/// demo keeps the key it printed before instead of adding one more each start.
+fn demo_api_key(store: &dyn Store, data_dir: &std::path::Path) -> Result<String, StartError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = data_dir.join("demo-api-key");
+    if let Ok(kept) = std::fs::read_to_string(&path) {
+        let kept = kept.trim();
+        if store
+            .api_key_by_hash(&crate::secrets::digest_hex(kept))?
+            .is_some()
+        {
+            return Ok(kept.to_string());
+        }
+    }
+    let (key, _) = create_api_key(store, "demo")?;
+    let _ = std::fs::remove_file(&path);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)?;
+    writeln!(file, "{key}")?;
+    Ok(key)
+}
+
 fn load_engine(config: &Config, slot: Arc<OnceLock<Engine>>) {
     let dir = config.server.models_dir();
     std::thread::spawn(move || {
@@ -380,7 +407,7 @@ pub async fn serve(
         config.tokens.lc_token_ttl,
     )?;
     let demo_key = if demo {
-        Some(create_api_key(store.as_ref(), "demo")?.0)
+        Some(demo_api_key(store.as_ref(), &config.server.data_dir)?)
     } else {
         None
     };

@@ -86,7 +86,12 @@ pub trait Store: Send + Sync + 'static {
         key_hash: &str,
         at: DateTime<Utc>,
     ) -> StoreResult<()>;
+    /// The key with this digest, unless it was revoked.
     fn api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<ApiKey>>;
+    /// Every key, oldest first, revoked ones included.
+    fn api_keys(&self) -> StoreResult<Vec<ApiKey>>;
+    /// Revokes key `id` (`NotFound` if there is none; revoking twice keeps the first time).
+    fn revoke_api_key(&self, id: &str, at: DateTime<Utc>) -> StoreResult<()>;
 
     /// The lc_token signing keys, newest first: the current one and the one before it
     /// (made with `make` when there is none yet), as `(kid, pkcs8)`.

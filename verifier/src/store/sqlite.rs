@@ -168,6 +168,10 @@ CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
     r#"
 CREATE INDEX checks_listed ON checks (api_key_id, created_at, id);
 "#,
+    // A revoked API key opens nothing from then on.
+    r#"
+ALTER TABLE api_keys ADD COLUMN revoked_at INTEGER;
+"#,
 ];
 
 pub struct SqliteStore {
@@ -203,6 +207,15 @@ const CHECK_COLUMNS: &str = "id, api_key_id, token, link, secret, webhook_url, r
     expires_at, claimed_at, client_token_hash, frame_key, nonce, chain, frames, outcome, \
     completed_at, erased_at, reference_descriptor, photo_session, light_challenge, capture, \
     finishing_at, frame_bytes, return_params";
+
+fn api_key_row(r: &Row<'_>) -> rusqlite::Result<ApiKey> {
+    Ok(ApiKey {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        created_at: time(r.get(2)?),
+        revoked_at: r.get::<_, Option<i64>>(3)?.map(time),
+    })
+}
 
 fn check_row(r: &Row<'_>) -> rusqlite::Result<Check> {
     let challenges: Vec<ChallengeKind> = parse_json(&r.get::<_, String>(10)?)?;
@@ -430,18 +443,37 @@ impl Store for SqliteStore {
     fn api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<ApiKey>> {
         self.with(|c| {
             c.query_row(
-                "SELECT id, name, created_at FROM api_keys WHERE key_hash = ?1",
+                "SELECT id, name, created_at, revoked_at FROM api_keys \
+                 WHERE key_hash = ?1 AND revoked_at IS NULL",
                 [key_hash],
-                |r| {
-                    Ok(ApiKey {
-                        id: r.get(0)?,
-                        name: r.get(1)?,
-                        created_at: time(r.get(2)?),
-                    })
-                },
+                api_key_row,
             )
             .optional()
         })
+    }
+
+    fn api_keys(&self) -> StoreResult<Vec<ApiKey>> {
+        self.with(|c| {
+            c.prepare(
+                "SELECT id, name, created_at, revoked_at FROM api_keys ORDER BY created_at, id",
+            )?
+            .query_map([], api_key_row)?
+            .collect()
+        })
+    }
+
+    fn revoke_api_key(&self, id: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        let n = self.with(|c| {
+            c.execute(
+                "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?2) WHERE id = ?1",
+                params![id, ms(at)],
+            )
+        })?;
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound)
+        }
     }
 
     fn signing_keys(

@@ -160,3 +160,101 @@ fn secrets_are_sealed_at_rest_and_the_signing_key_rotates_under_a_running_verifi
         assert!(err.contains(expected), "{key:?}: {err}");
     }
 }
+
+fn keys(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(BIN)
+        .arg("keys")
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .env("LIVECHECK_LOG", "warn")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn keys_are_listed_and_revoked_and_the_demo_keeps_its_key_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = Verifier::start(dir.path(), &[]);
+    let demo = v.api_key.clone();
+    let (ok, app_key, _) = keys(dir.path(), &["create", "--name", "shop"]);
+    assert!(ok);
+    let app_key = app_key.trim().to_string();
+    let create = |key: &str| {
+        v.http
+            .post(v.url("/liveness_check"))
+            .bearer_auth(key)
+            .json(&json!({"return_url": "https://c.example/r"}))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(create(&app_key), 201);
+
+    // Listed by id and name; the key itself is never shown.
+    let (ok, list, _) = keys(dir.path(), &["list"]);
+    assert!(ok);
+    let rows: Vec<Vec<&str>> = list.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows.len(), 2, "{list}");
+    assert_eq!((rows[0][1], rows[0][3]), ("demo", "active"), "{list}");
+    assert_eq!((rows[1][1], rows[1][3]), ("shop", "active"), "{list}");
+    assert!(!list.contains(&app_key) && !list.contains(&demo));
+
+    // Revoked: refused by the running verifier from its next request.
+    let (ok, _, _) = keys(dir.path(), &["revoke", rows[1][0]]);
+    assert!(ok);
+    assert_eq!(create(&app_key), 401);
+    assert_eq!(create(&demo), 201);
+    let (_, list, _) = keys(dir.path(), &["list"]);
+    assert!(
+        list.lines().nth(1).unwrap().contains("\trevoked 20"),
+        "{list}"
+    );
+    let (ok, _, err) = keys(dir.path(), &["revoke", "no-such-id"]);
+    assert!(
+        !ok && err.contains("no API key has the id no-such-id"),
+        "{err}"
+    );
+
+    // A restarted demo prints the key it printed before, and adds no key.
+    drop(v);
+    let v = Verifier::start(dir.path(), &[]);
+    assert_eq!(v.api_key, demo);
+    let (_, list, _) = keys(dir.path(), &["list"]);
+    assert_eq!(list.lines().count(), 2, "{list}");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(dir.path().join("demo-api-key"))
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+    // Once revoked, the next start makes a new one.
+    let demo_id = list
+        .lines()
+        .next()
+        .unwrap()
+        .split('\t')
+        .next()
+        .unwrap()
+        .to_string();
+    keys(dir.path(), &["revoke", &demo_id]);
+    drop(v);
+    let v = Verifier::start(dir.path(), &[]);
+    assert_ne!(v.api_key, demo);
+    assert_eq!(
+        v.http
+            .post(v.url("/liveness_check"))
+            .bearer_auth(&v.api_key)
+            .json(&json!({"return_url": "https://c.example/r"}))
+            .send()
+            .unwrap()
+            .status(),
+        201
+    );
+}
