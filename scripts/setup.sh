@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the checks need on a fresh machine (idempotent): the pinned Rust
 # toolchain with the wasm32 target, wasm-bindgen-cli at the exact version in
-# Cargo.lock, Debian's libheif-dev (the verifier decodes HEIC photos with it) and
-# Chromium for the browser tests, the npm packages (package-lock.json) and the models
-# (copied from the mirror and checked by sha256).
+# Cargo.lock, Debian's libheif-dev (the verifier decodes HEIC photos with it),
+# Chromium for the browser tests and nginx for the deployment test, the npm packages
+# (package-lock.json) and the models (copied from the mirror and checked by sha256).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,10 +30,16 @@ if ! pkg-config --exists 'libheif >= 1.14' 2>/dev/null; then
   apt_install libheif-dev pkg-config
 fi
 
-# `--demo`: only what the demo needs (no browser, no npm packages).
+# `--demo`: only what the demo needs (no browser, no proxy, no npm packages).
 if [ "${1:-}" != "--demo" ] && ! command -v chromium >/dev/null; then
   echo "setup: installing Debian's chromium"
   apt_install chromium
+fi
+# The deployment test runs deploy/nginx.conf in Debian's nginx (and openssl for its
+# certificate).
+if [ "${1:-}" != "--demo" ] && { [ ! -x /usr/sbin/nginx ] || ! command -v openssl >/dev/null; }; then
+  echo "setup: installing Debian's nginx and openssl"
+  apt_install nginx openssl
 fi
 
 if [ "${1:-}" != "--demo" ] && { [ ! -d node_modules/playwright-core ] || [ package-lock.json -nt node_modules/.package-lock.json ]; }; then

@@ -53,6 +53,7 @@ pub struct ServerConfig {
     pub sdk_dir: String,
     #[serde(with = "duration_text")]
     pub shutdown_grace: Duration,
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -175,6 +176,9 @@ impl Config {
         {
             return bad("tokens.lc_token_ttl must be between 1 s and 10 min");
         }
+        if let Err(e) = crate::proxy::TrustedProxies::parse(&self.server.trusted_proxies) {
+            return Err(ConfigError::Invalid(format!("server.trusted_proxies: {e}")));
+        }
         if self.tokens.audience.is_empty() {
             return bad("tokens.audience must not be empty");
         }
@@ -183,25 +187,40 @@ impl Config {
 }
 
 impl ServerConfig {
-    /// `models_dir`, or core's default (`LIVECHECK_MODELS_DIR`, else `models/cache`).
+    /// `models_dir`, or `LIVECHECK_MODELS_DIR`, or a `models` folder beside the binary
+    /// (a copied release binary finds its models there), else the repository's
+    /// `models/cache`.
     pub fn models_dir(&self) -> PathBuf {
-        if self.models_dir.is_empty() {
-            livecheck_core::manifest::ModelFiles::default_dir()
-        } else {
+        if !self.models_dir.is_empty() {
             PathBuf::from(&self.models_dir)
+        } else if let Some(dir) = std::env::var_os("LIVECHECK_MODELS_DIR") {
+            dir.into()
+        } else {
+            beside_binary("models")
+                .unwrap_or_else(livecheck_core::manifest::ModelFiles::default_dir)
         }
     }
 
-    /// `sdk_dir`, or `LIVECHECK_SDK_DIR`, else the repository's `sdk-wasm/pkg`.
+    /// `sdk_dir`, or `LIVECHECK_SDK_DIR`, or an `sdk` folder beside the binary, else the
+    /// repository's `sdk-wasm/pkg`.
     pub fn sdk_dir(&self) -> PathBuf {
         if !self.sdk_dir.is_empty() {
             PathBuf::from(&self.sdk_dir)
         } else if let Some(dir) = std::env::var_os("LIVECHECK_SDK_DIR") {
             dir.into()
         } else {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk-wasm/pkg")
+            beside_binary("sdk").unwrap_or_else(|| {
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk-wasm/pkg")
+            })
         }
     }
+}
+
+/// The folder `name` next to the running binary, if there is one.
+fn beside_binary(name: &str) -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let dir = exe.parent()?.join(name);
+    dir.is_dir().then_some(dir)
 }
 
 fn merge(base: &mut toml::Table, over: toml::Table) {

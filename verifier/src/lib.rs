@@ -14,6 +14,7 @@ pub mod judge;
 pub mod lc_token;
 pub mod model;
 pub mod openapi;
+pub mod proxy;
 pub mod reference;
 pub mod risk;
 pub mod secrets;

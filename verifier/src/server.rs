@@ -426,6 +426,9 @@ pub async fn serve(
         decoding: tokio::sync::Semaphore::new(cores),
         uploading: Default::default(),
         limiter: RateLimiter::default(),
+        // Validated when the configuration was loaded.
+        proxies: crate::proxy::TrustedProxies::parse(&config.server.trusted_proxies)
+            .unwrap_or_default(),
         demo_key: demo_key.clone(),
         assets: Default::default(),
     });

@@ -31,6 +31,8 @@ pub struct AppState {
     /// across processes).
     pub uploading: Mutex<HashSet<(String, u32)>>,
     pub limiter: RateLimiter,
+    /// Whose `X-Forwarded-For` is believed (`server.trusted_proxies`).
+    pub proxies: crate::proxy::TrustedProxies,
     /// Demo mode's API key: the demo pages call the API with it, as a customer would.
     pub demo_key: Option<String>,
     /// The SDK and model files the browser downloads, gzipped once.

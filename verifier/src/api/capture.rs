@@ -183,12 +183,19 @@ pub async fn claim(
     link: web::Path<String>,
     body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
-    let peer = req
+    // Per client: behind a trusted proxy, the address it forwarded for.
+    let client = req
         .peer_addr()
-        .map(|a| a.ip().to_string())
+        .map(|a| {
+            let forwarded = req.headers().get_all("x-forwarded-for");
+            state
+                .proxies
+                .client(a.ip(), forwarded.filter_map(|v| v.to_str().ok()))
+                .to_string()
+        })
         .unwrap_or_default();
     state.limiter.check(
-        format!("claim:{peer}"),
+        format!("claim:{client}"),
         state.config.limits.claims_per_minute,
     )?;
     let claim_in: ClaimIn = if body.iter().all(u8::is_ascii_whitespace) {

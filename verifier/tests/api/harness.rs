@@ -46,7 +46,16 @@ impl Verifier {
 
     /// Starts `livecheck-verifier serve --demo` on port 0 and waits until it is ready.
     pub fn start(data_dir: &Path, env: &[(&str, &str)]) -> Self {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_livecheck-verifier"));
+        Self::start_binary(
+            Path::new(env!("CARGO_BIN_EXE_livecheck-verifier")),
+            data_dir,
+            env,
+        )
+    }
+
+    /// As `start`, with the binary at `bin` (a copy elsewhere).
+    pub fn start_binary(bin: &Path, data_dir: &Path, env: &[(&str, &str)]) -> Self {
+        let mut cmd = Command::new(bin);
         cmd.args(["serve", "--bind", "127.0.0.1:0", "--demo", "--data-dir"])
             .arg(data_dir)
             .env("LIVECHECK_WEBHOOKS_POLL_INTERVAL", "100ms")

@@ -7,6 +7,7 @@ mod assets;
 mod attacks;
 mod azure;
 mod conformance;
+mod deploy;
 mod errors;
 mod evaluate;
 mod face_match;
