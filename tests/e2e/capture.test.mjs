@@ -3,6 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
+import { createRemoteJWKSet, jwtVerify } from "jose";
 import { join } from "node:path";
 import {
   startVerifier, launch, newPage, webhookReceiver, recordGuidance, guidance,
@@ -53,6 +54,20 @@ test("d18 [BLINK, SMILE] on the hosted page: back at return_url with an lc_token
     assert.ok(order.every((i, k) => i >= 0 && (k === 0 || i > order[k - 1])), seen.join(" "));
     assert.ok(back.searchParams.get("lc_token").split(".").length === 3, "a JWT");
     assert.equal(back.searchParams.get("error"), null);
+    // A relying party verifies it with a common JWT library and the published JWKS,
+    // as the README shows.
+    const jwks = createRemoteJWKSet(new URL(`${verifier.url}/.well-known/jwks.json`));
+    const token = back.searchParams.get("lc_token");
+    const { payload, protectedHeader } = await jwtVerify(token, jwks, {
+      issuer: verifier.url,
+      audience: "livecheck",
+    });
+    assert.equal(protectedHeader.alg, "EdDSA");
+    assert.equal(payload.sub, check.id);
+    assert.equal(payload.passed, true);
+    const [h, p, s] = token.split(".");
+    const forged = Buffer.from(JSON.stringify({ ...payload, sub: "another-check" })).toString("base64url");
+    await assert.rejects(jwtVerify(`${h}.${forged}.${s}`, jwks, { issuer: verifier.url, audience: "livecheck" }));
 
     const result = await verifier.api("GET", `/liveness_check?token=${check.token}`);
     assert.equal(result.status, 200);

@@ -35,7 +35,8 @@ enum Command {
         bind: Option<String>,
         #[arg(long, env = "LIVECHECK_DATA_DIR")]
         data_dir: Option<PathBuf>,
-        /// Creates a demo API key and prints it.
+        /// Demo mode: prints a demo API key (kept in the data dir across starts), serves
+        /// the demo pages, and lets webhooks reach receivers on this machine.
         #[arg(long)]
         demo: bool,
     },
@@ -136,6 +137,10 @@ fn main() -> ExitCode {
             }
             if let Some(d) = data_dir {
                 config.server.data_dir = d;
+            }
+            if demo {
+                // A developer's machine: webhooks to a receiver on localhost work.
+                config.webhooks.allow_private_targets = true;
             }
             let runtime = actix_web::rt::System::new();
             let result = runtime.block_on(server::serve(config, demo, |addr, demo_key| {

@@ -76,6 +76,22 @@ pub fn document() -> String {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn the_readme_lists_every_create_field() {
+        let doc: serde_json::Value = serde_json::from_str(&super::document()).unwrap();
+        let fields = doc["components"]["schemas"]["CreateCheck"]["properties"]
+            .as_object()
+            .unwrap();
+        assert!(fields.len() >= 12, "{fields:?}");
+        let readme = include_str!("../../README.md");
+        for name in fields.keys() {
+            assert!(
+                readme.contains(&format!("| `{name}` |")),
+                "README's create-check table lacks {name}"
+            );
+        }
+    }
+
+    #[test]
     fn openapi_json_is_fresh() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi.json");
         let fresh = super::document() + "\n";

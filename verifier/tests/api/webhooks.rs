@@ -154,3 +154,19 @@ fn a_receiver_that_never_answers_does_not_delay_another_receivers_events() {
     // The silent receiver is sent a few at a time, not the whole backlog.
     assert!((1..=4).contains(&connections), "{connections} connections");
 }
+
+#[test]
+fn demo_mode_delivers_webhooks_to_a_receiver_on_this_machine() {
+    // Even with private targets switched off in the configuration, `--demo` is a
+    // developer's machine: a receiver on 127.0.0.1 gets its events.
+    let v = Verifier::start_temp(&[("LIVECHECK_WEBHOOKS_ALLOW_PRIVATE_TARGETS", "false")]);
+    let hook = Receiver::start(vec![]);
+    let created = v.create(json!({
+        "return_url": "https://c.example/r",
+        "webhook_url": hook.url,
+    }));
+    cancel(&v, &created);
+    let got = hook.wait_for(1, Duration::from_secs(20));
+    let event: Value = serde_json::from_slice(&got[0].body).unwrap();
+    assert_eq!(event["type"], "cancelled");
+}
