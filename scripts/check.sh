@@ -30,4 +30,8 @@ step "browser SDK (wasm32) and the end-to-end tests in headless Chromium"
 # narrower features and rebuild every dependency (7.5 min of a clean 50 here).
 cargo build --workspace --bins --tests
 scripts/build-sdk.sh --release   # the tests run what ships
+step "the SDK package: types under strict TypeScript (ES2020 + DOM), download budgets"
+npm run test:types
+node scripts/size-budget.mjs
+step "end-to-end tests in headless Chromium"
 npm run test:e2e

@@ -57,11 +57,14 @@ after(async () => {
   await verifier?.stop();
 });
 
-test("the packed tarball holds the module, its types and the wasm, and no test media", () => {
+test("the packed tarball holds the module, its types, the wasm and its licence, and no test media", () => {
   const files = tarball.files.map((f) => f.path).sort();
-  for (const f of ["livecheck_sdk.js", "livecheck_sdk.d.ts", "livecheck_sdk_bg.wasm", "package.json", "README.md"]) {
+  for (const f of ["livecheck_sdk.js", "livecheck_sdk.d.ts", "livecheck_sdk_bg.wasm", "package.json", "README.md", "LICENSE"]) {
     assert.ok(files.includes(f), `${f} in ${files}`);
   }
+  // The package's README stands alone: no links into a repository it is not in.
+  const readme = readFileSync(join(ROOT, "sdk-wasm", "pkg", "README.md"), "utf8");
+  assert.ok(!/\]\(\.\.?\//.test(readme), "a relative link in the package README");
   assert.ok(!files.some((f) => /\.(jpe?g|png|mjpeg|y4m|mp4|onnx)$/i.test(f)), files.join(" "));
   const types = readFileSync(join(ROOT, "sdk-wasm", "pkg", "livecheck_sdk.d.ts"), "utf8");
   for (const t of ["StartOptions", "LivecheckResult", "LivecheckError", "ErrorCode", "GuidanceCode", "Promise<LivecheckResult>"]) {
