@@ -11,9 +11,12 @@ const messages = {
   session_expired: "This link has expired. Ask the service that sent you for a new one.",
   link_already_used: "This link was already used. Ask the service that sent you for a new one.",
   network: "The connection was lost. Check your network and try again with a new link.",
-  timeout: "We could not see a face in time. Make sure your face is well lit and in view, then reload this page.",
+  timeout: "We could not see a face in time. Make sure your face is well lit and in view.",
+  camera_frozen: "Your camera's picture stopped changing: it may be paused, covered, or showing a still image. Check the camera, or choose another one.",
   cancelled: "Cancelled.",
 };
+// Ended before the link was used: the user may try again, here or through the service.
+const retryable = ["timeout", "camera_frozen"];
 
 const root = document.getElementById("lc-capture");
 const status = document.getElementById("lc-status");
@@ -63,11 +66,14 @@ async function run(lightOptOut) {
   } catch (e) {
     if (e.code === "cancelled") return;
     fail(e.code || "internal", e.message);
-    // Timed out with nowhere to go here: when the service gave a way back, take the
-    // user there (the link is cancelled, so the service learns the attempt ended).
-    if (back && ["timeout", "session_expired"].includes(e.code)) {
+    // Nowhere to go on here: when the service gave a way back, take the user there (the
+    // link is cancelled, so the service learns the attempt ended); otherwise say how to
+    // try again. Never both.
+    if (back && [...retryable, "session_expired"].includes(e.code)) {
       status.textContent += " Taking you back…";
       setTimeout(() => back.requestSubmit(), 4000);
+    } else if (retryable.includes(e.code)) {
+      status.textContent += " Then reload this page to try again.";
     }
   }
 }

@@ -13,6 +13,8 @@ pub enum Code {
     LinkAlreadyUsed,
     Network,
     Timeout,
+    /// The camera's picture stopped changing before the capture could start.
+    CameraFrozen,
     Cancelled,
     /// The link or the verifier's answer is not what the SDK expects (a bad `link`,
     /// a model that fails its checksum, a refused frame).
@@ -32,6 +34,7 @@ impl Code {
             Self::LinkAlreadyUsed => "link_already_used",
             Self::Network => "network",
             Self::Timeout => "timeout",
+            Self::CameraFrozen => "camera_frozen",
             Self::Cancelled => "cancelled",
             Self::InvalidLink => "invalid_link",
             Self::Internal => "internal",

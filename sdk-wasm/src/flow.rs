@@ -48,6 +48,40 @@ pub const SEEN_MARGIN: f32 = 1.15;
 /// second face is then noticed here within this many frames; the verifier, which
 /// detects on every frame, is the one that decides.
 pub const DETECT_EVERY: u32 = 3;
+/// No new picture from the camera for this long: it is frozen (paused, hung, or a still
+/// image fed as a camera), and the user is told so instead of "we can't see a face".
+pub const FROZEN_MS: f64 = 2000.0;
+/// Frozen this long before the capture started: the check ends with `camera_frozen`
+/// (waiting longer changes nothing until the user acts; the link stays unused).
+pub const FROZEN_GIVE_UP_MS: f64 = 6000.0;
+
+/// Watches whether the camera's picture still changes. A live camera's sensor noise
+/// makes every frame differ; the same pixels again mean no new picture.
+#[derive(Debug, Default)]
+pub struct FreezeWatch {
+    last_new: Option<f64>,
+}
+
+impl FreezeWatch {
+    /// A picture different from the last one arrived at `now_ms`.
+    pub fn changed(&mut self, now_ms: f64) {
+        self.last_new = Some(now_ms);
+    }
+
+    /// How long the picture has not changed, once a first picture came.
+    pub fn still_for(&self, now_ms: f64) -> f64 {
+        self.last_new.map_or(0.0, |t| (now_ms - t).max(0.0))
+    }
+
+    pub fn frozen(&self, now_ms: f64) -> bool {
+        self.still_for(now_ms) >= FROZEN_MS
+    }
+
+    pub fn given_up(&self, now_ms: f64) -> bool {
+        self.still_for(now_ms) >= FROZEN_GIVE_UP_MS
+    }
+}
+
 /// Reads one positioning frame: `Some(guidance)` to show, and whether it was good.
 pub fn positioning_guidance(obs: &Observation) -> (Guidance, bool) {
     match obs.quality.issues.first() {
@@ -277,5 +311,25 @@ impl Capture {
             seen: self.seen,
             end,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_picture_that_stops_changing_is_frozen_after_two_seconds_and_given_up_after_six() {
+        let mut w = FreezeWatch::default();
+        // No picture yet (the camera is starting): not frozen, however long.
+        assert!(!w.frozen(10_000.0));
+        w.changed(1_000.0);
+        assert!(!w.frozen(2_999.0));
+        assert!(w.frozen(3_000.0) && !w.given_up(6_999.0));
+        assert!(w.given_up(7_000.0));
+        // A new picture and it is live again.
+        w.changed(7_100.0);
+        assert!(!w.frozen(7_200.0));
+        assert_eq!(w.still_for(8_100.0), 1_000.0);
     }
 }

@@ -22,6 +22,8 @@ pub enum Guidance {
     TooBright,
     /// The camera gives no colour (monochrome or infrared).
     ColourCamera,
+    /// The camera's picture has stopped changing (paused, frozen, or a still image).
+    CameraFrozen,
     HoldSteady,
     LookStraight,
     /// The light challenge's colours are showing.
@@ -40,7 +42,7 @@ pub enum Guidance {
 }
 
 impl Guidance {
-    pub const ALL: [Guidance; 25] = [
+    pub const ALL: [Guidance; 26] = [
         Self::Loading,
         Self::CameraStarting,
         Self::FaceNotFound,
@@ -52,6 +54,7 @@ impl Guidance {
         Self::TooDark,
         Self::TooBright,
         Self::ColourCamera,
+        Self::CameraFrozen,
         Self::HoldSteady,
         Self::LookStraight,
         Self::Light,
@@ -81,6 +84,7 @@ impl Guidance {
             Self::TooDark => "too_dark",
             Self::TooBright => "too_bright",
             Self::ColourCamera => "colour_camera",
+            Self::CameraFrozen => "camera_frozen",
             Self::HoldSteady => "hold_steady",
             Self::LookStraight => "look_straight",
             Self::Light => "light",
@@ -112,6 +116,9 @@ impl Guidance {
             Self::TooDark => "It's too dark. Find more light.",
             Self::TooBright => "It's too bright. Avoid direct light behind or on you.",
             Self::ColourCamera => "This camera shows no colour. Use a colour camera.",
+            Self::CameraFrozen => {
+                "The camera's picture is not changing. Check that it is not paused or covered."
+            }
             Self::HoldSteady => "Hold still, looking at the camera.",
             Self::LookStraight => "Look straight at the camera with a relaxed face.",
             Self::Light => "Hold still while the screen changes colour.",

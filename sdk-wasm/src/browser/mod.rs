@@ -23,14 +23,14 @@ export type ChallengeType = "BLINK" | "TURN_LEFT" | "TURN_RIGHT" | "LOOK_UP" | "
 export type GuidanceCode =
   | "loading" | "camera_starting" | "face_not_found" | "multiple_faces" | "move_closer"
   | "move_back" | "centre_face" | "face_out_of_frame" | "too_dark" | "too_bright"
-  | "colour_camera" | "hold_steady" | "look_straight" | "light" | "blink" | "turn_left" | "turn_right" | "look_up"
+  | "colour_camera" | "camera_frozen" | "hold_steady" | "look_straight" | "light" | "blink" | "turn_left" | "turn_right" | "look_up"
   | "smile" | "open_mouth" | "checking" | "passed" | "not_passed" | "cancelled" | "error";
 
 /** Errors to branch on (`error.code`). */
 export type ErrorCode =
   | "permission_denied" | "no_camera" | "camera_in_use" | "insecure_context"
   | "unsupported_browser" | "session_expired" | "link_already_used" | "network"
-  | "timeout" | "cancelled" | "invalid_link" | "internal";
+  | "timeout" | "camera_frozen" | "cancelled" | "invalid_link" | "internal";
 
 export interface LivecheckError extends Error {
   name: "LivecheckError";

@@ -19,7 +19,7 @@ use super::net::Api;
 use super::timer::{now_ms, sleep, wait};
 use super::ui::Ui;
 use crate::error::{Code, SdkError, SdkResult};
-use crate::flow::{Capture, Positioning, DETECT_EVERY};
+use crate::flow::{Capture, FreezeWatch, Positioning, DETECT_EVERY};
 use crate::guidance::{Guidance, Locale};
 
 pub struct Options {
@@ -256,19 +256,36 @@ async fn capture(
     // Positioning: detection and quality only, before the link is used.
     let deadline = now_ms() + s.opts.face_timeout_ms as f64;
     let mut positioning = Positioning::default();
+    let mut freeze = FreezeWatch::default();
     s.progress("positioning", 0, 0, 0.0, Cost::default());
     loop {
         s.check_cancelled()?;
-        if now_ms() > deadline {
+        let now = now_ms();
+        if freeze.given_up(now) || (now > deadline && freeze.frozen(now)) {
+            return Err(SdkError::new(
+                Code::CameraFrozen,
+                format!(
+                    "the camera's picture did not change for {:.0} s",
+                    freeze.still_for(now) / 1000.0
+                ),
+            ));
+        }
+        if now > deadline {
             return Err(SdkError::new(
                 Code::Timeout,
                 format!("no usable face within {} s", s.opts.face_timeout_ms / 1000),
             ));
         }
         let Some(px) = camera.grab()? else {
+            if freeze.frozen(now) {
+                // Not "we can't see a face", and no green frame: the picture is stuck.
+                s.ui.state("warn");
+                s.prompt(Guidance::CameraFrozen, None);
+            }
             sleep(15).await;
             continue;
         };
+        freeze.changed(now);
         let t0 = now_ms();
         let obs = engine
             .observe(
