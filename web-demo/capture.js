@@ -27,7 +27,18 @@ const light = root.dataset.light === "on";
 
 function fail(code, detail) {
   root.dataset.error = code;
+  // One message, in one live region: the SDK's generic prompt gives way to the page's
+  // specific one, and focus moves to it so a screen reader reads it first.
+  const prompt = root.querySelector(".lc-prompt");
+  if (prompt) {
+    prompt.textContent = "";
+    prompt.removeAttribute("aria-live");
+    prompt.removeAttribute("role");
+    prompt.hidden = true;
+  }
   status.textContent = messages[code] || `Something went wrong (${code}).`;
+  status.tabIndex = -1;
+  status.focus();
   if (detail) console.warn("livecheck:", code, detail);
   // The way back to the service stays open after a failure.
   if (back) back.hidden = false;

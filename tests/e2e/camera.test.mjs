@@ -46,6 +46,20 @@ test("a frozen camera: camera_frozen, not face_not_found, then back to the servi
     assert.match(said, /stopped changing/);
     assert.match(said, /Taking you back/);
     assert.doesNotMatch(said, /reload/i);
+    // One live region speaks, the specific message has the focus, and the frame's
+    // warning shows in shape too (a dashed border and a "!" badge), not colour alone.
+    const a11y = await page.evaluate(() => ({
+      speaking: [...document.querySelectorAll("[aria-live]")]
+        .filter((e) => !e.hidden && e.textContent.trim())
+        .map((e) => e.textContent.trim()),
+      focused: document.activeElement?.id,
+      border: getComputedStyle(document.querySelector(".lc-stage")).borderTopStyle,
+      badge: getComputedStyle(document.querySelector(".lc-badge"), "::after").content,
+    }));
+    assert.deepEqual(a11y.speaking, [said.trim()], JSON.stringify(a11y));
+    assert.equal(a11y.focused, "lc-status");
+    assert.equal(a11y.border, "dashed");
+    assert.equal(a11y.badge, '"!"');
     await page.waitForURL(/\/healthz\?from=frozen-back/, { timeout: 20_000 });
   } finally {
     await browser.close();

@@ -31,7 +31,7 @@ async function capture(clip, url, returnPattern) {
         page.locator(".lc-continue").waitFor({ state: "visible", timeout: 120_000 }),
       ]);
     });
-    return { page, browser, seen: await guidance(page).catch(() => []) };
+    return { page, browser, seen: await guidance(page).catch(() => []), steps: page.steps || [] };
   } catch (e) {
     await browser.close();
     throw e;
@@ -46,12 +46,15 @@ test("d18 [BLINK, SMILE] on the hosted page: back at return_url with an lc_token
       webhook_url: hooks.url,
       challenges: ["BLINK", "SMILE"],
     });
-    const { browser, page, seen } = await capture(CLIPS.d18, check.url, /\/healthz\?shop=1&lc_token=/);
+    const { browser, page, seen, steps } = await capture(CLIPS.d18, check.url, /\/healthz\?shop=1&lc_token=/);
     const back = new URL(page.url());
     await browser.close();
     // Prompted in the script's order, after the neutral baseline.
     const order = ["hold_steady", "blink", "smile", "checking", "passed"].map((g) => seen.indexOf(g));
     assert.ok(order.every((i, k) => i >= 0 && (k === 0 || i > order[k - 1])), seen.join(" "));
+    // The progress bar says the step in words, in order.
+    const words = ["Positioning your face", "Challenge 1 of 2", "Challenge 2 of 2", "Checking"].map((w) => steps.indexOf(w));
+    assert.ok(words.every((i, k) => i >= 0 && (k === 0 || i > words[k - 1])), steps.join(" | "));
     assert.ok(back.searchParams.get("lc_token").split(".").length === 3, "a JWT");
     assert.equal(back.searchParams.get("error"), null);
     // A relying party verifies it with a common JWT library and the published JWKS,

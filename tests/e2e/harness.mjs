@@ -134,11 +134,19 @@ function mjpegFrames(bytes) {
 /** Records the SDK's guidance codes (`data-guidance`) on every page the tab shows. */
 export async function recordGuidance(page) {
   page.guidance = [];
+  page.steps = [];
   await page.exposeFunction("__lcGuidance", (code) => page.guidance.push(code));
+  // The progress bar's words too ("Challenge 1 of 2"), each once in a row.
+  await page.exposeFunction("__lcStep", (step) => {
+    if (page.steps.at(-1) !== step) page.steps.push(step);
+  });
   await page.addInitScript(() => {
     new MutationObserver((ms) => {
-      for (const m of ms) window.__lcGuidance(m.target.getAttribute("data-guidance"));
-    }).observe(document, { attributes: true, subtree: true, attributeFilter: ["data-guidance"] });
+      for (const m of ms) {
+        if (m.attributeName === "data-guidance") window.__lcGuidance(m.target.getAttribute("data-guidance"));
+        else window.__lcStep(m.target.getAttribute("aria-valuetext"));
+      }
+    }).observe(document, { attributes: true, subtree: true, attributeFilter: ["data-guidance", "aria-valuetext"] });
   });
 }
 

@@ -131,7 +131,16 @@ impl Session<'_> {
     }
 
     fn progress(&self, phase: &'static str, done: usize, sent: u32, fraction: f64, cost: Cost) {
-        self.ui.progress(fraction);
+        let total = self.total.get();
+        let step = match phase {
+            "loading" => "Getting ready".to_string(),
+            "positioning" => "Positioning your face".to_string(),
+            "capture" if total > 0 => format!("Challenge {} of {total}", (done + 1).min(total)),
+            "capture" => "Looking at the camera".to_string(),
+            "checking" => "Checking".to_string(),
+            _ => "Done".to_string(),
+        };
+        self.ui.progress(fraction, &step);
         if let Some(f) = &self.opts.on_progress {
             let p = Progress {
                 phase,

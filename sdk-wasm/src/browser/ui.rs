@@ -22,7 +22,13 @@ const CSS: &str = "\
 .lc-stage{position:relative;aspect-ratio:4/3;background:#222;border-radius:12px;overflow:hidden;\
 border:4px solid #888;transition:border-color .6s ease}\
 .lc-root[data-state=ok] .lc-stage{border-color:#1b7f3b}\
-.lc-root[data-state=warn] .lc-stage{border-color:#b35c00}\
+.lc-root[data-state=warn] .lc-stage{border-color:#b35c00;border-style:dashed}\
+.lc-badge{position:absolute;top:.4em;right:.4em;min-width:1.6em;padding:0 .3em;border-radius:.8em;\
+font-weight:700;text-align:center;color:#fff;display:none}\
+.lc-root[data-state=ok] .lc-badge{display:block;background:#1b7f3b}\
+.lc-root[data-state=ok] .lc-badge::after{content:\"\\2713\"}\
+.lc-root[data-state=warn] .lc-badge{display:block;background:#b35c00}\
+.lc-root[data-state=warn] .lc-badge::after{content:\"!\"}\
 .lc-video{width:100%;height:100%;object-fit:cover;transform:scaleX(-1)}\
 .lc-oval{position:absolute;inset:12% 28%;border:3px dashed rgba(255,255,255,.7);border-radius:50%}\
 .lc-prompt{font-size:1.25rem;font-weight:600;min-height:2.8em;margin:.75em 0 .25em}\
@@ -71,6 +77,10 @@ impl Ui {
         let _ = video.set_attribute("aria-hidden", "true");
         let oval = el(&doc, "div", "lc-oval")?;
         let _ = oval.set_attribute("aria-hidden", "true");
+        // The frame's state in shape as well as colour (a tick or "!", and a dashed
+        // border when something needs fixing): green and orange alone are 1.07:1.
+        let badge = el(&doc, "span", "lc-badge")?;
+        let _ = badge.set_attribute("aria-hidden", "true");
         let prompt = el(&doc, "p", "lc-prompt")?;
         let _ = prompt.set_attribute("role", "status");
         let _ = prompt.set_attribute("aria-live", "polite");
@@ -101,6 +111,7 @@ impl Ui {
         };
         append(&stage, &video)?;
         append(&stage, &oval)?;
+        append(&stage, &badge)?;
         append(&actions, &cancel)?;
         append(&actions, &next)?;
         for child in [&style, &light, &stage, &prompt, &progress, &actions] {
@@ -164,10 +175,13 @@ impl Ui {
         }
     }
 
-    pub fn progress(&self, fraction: f64) {
+    /// The bar's position, and in words where the user is ("Challenge 2 of 3"), which
+    /// is what a screen reader announces for it.
+    pub fn progress(&self, fraction: f64, step: &str) {
         let _ = self
             .progress
             .set_attribute("value", &format!("{:.3}", fraction.clamp(0.0, 1.0)));
+        let _ = self.progress.set_attribute("aria-valuetext", step);
     }
 
     pub fn set_cancel_visible(&self, visible: bool, label: &str) {
