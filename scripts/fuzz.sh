@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs the verifier's fuzz targets (frame envelope, image decode, multipart, lc_token) for
-# SECONDS each (default 60), all at once, keeping inputs that reach a new outcome in
+# Runs the verifier's fuzz targets (frame envelope, image decode, HEIC decode, multipart,
+# lc_token) for SECONDS each (default 60), all at once, keeping inputs that reach a new outcome in
 # verifier/tests/fuzz/corpus/. A crash, hang or broken property stops its target and
 # names the saved input. `cargo test` runs the same targets for 3 s each.
 #   scripts/fuzz.sh [SECONDS] [SEED]

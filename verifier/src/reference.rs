@@ -14,7 +14,7 @@ use crate::error::ApiError;
 pub fn reference_descriptor(engine: &Engine, bytes: &[u8]) -> Result<FaceDescriptor, ApiError> {
     let jpeg;
     let bytes = if crate::heic::is_heic(bytes) {
-        jpeg = crate::heic::to_jpeg(bytes, SizeLimit::PHOTO)
+        jpeg = crate::heic::convert(bytes, SizeLimit::PHOTO)
             .map_err(|e| ApiError::bad_image("reference_image", &e))?;
         &jpeg[..]
     } else {

@@ -20,7 +20,7 @@ use super::checks::{attach_reference, create_check, CreateCheck, PageQuery};
 use super::form::Form;
 use super::{blocking, Customer};
 use crate::error::{ApiError, ApiResult};
-use crate::heic::{is_heic, to_jpeg};
+use crate::heic::{convert, is_heic};
 use crate::model::{Check, ImageKind, Outcome, Status, StoredFrame, StoredImage};
 use crate::reference::match_probe;
 use crate::state::AppState;
@@ -314,7 +314,7 @@ pub async fn answer(
     let checked = web::block(move || {
         // An iPhone's HEIC is kept as the JPEG it decodes to.
         let photo = if is_heic(&photo) {
-            to_jpeg(&photo, SizeLimit::PHOTO)?
+            convert(&photo, SizeLimit::PHOTO)?
         } else {
             photo
         };

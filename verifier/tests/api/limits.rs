@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::harness::{clip_frames, jpeg, Capture, Verifier};
+use crate::harness::{clip_frames, jpeg, status_json, Capture, Verifier};
 
 /// A real 640×480 JPEG whose header says 8192×8192.
 fn jpeg_declaring_8192() -> Vec<u8> {
@@ -179,4 +179,56 @@ fn a_session_stores_bounded_bytes_and_finishes_read_them_one_frame_at_a_time() {
     // seen); a decision in progress holds one frame decoded and its probe and audit
     // images (11 MiB seen alone, 28 MiB beside the other tests).
     assert!(grown_mib < 48, "peak RSS grew by {grown_mib} MiB");
+}
+
+#[test]
+fn a_heic_that_decodes_far_beyond_its_header_costs_a_capped_helper_not_the_verifier() {
+    // Found by the fuzz target: 578 bytes declaring 64×48 whose HEVC stream says
+    // 16384×12288 (600 MB of RGB); libheif believes the stream.
+    let bomb = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fuzz/corpus/heic_decode/45fc72c0cf64c879"),
+    )
+    .unwrap();
+    let v = Verifier::start_temp(&[]);
+    let before = v.peak_rss_kib();
+    let (s, created) = status_json(
+        v.http
+            .post(v.url("/v1/verifications/liveness/session"))
+            .header("X-API-Key", &v.api_key)
+            .json(&json!({"userId": "heic-bomb"}))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(s, 201, "{created}");
+    for _ in 0..3 {
+        let started = Instant::now();
+        let form = reqwest::blocking::multipart::Form::new()
+            .text(
+                "sessionToken",
+                created["sessionToken"].as_str().unwrap().to_string(),
+            )
+            .text("challengeId", "ch_001")
+            .part(
+                "photo",
+                reqwest::blocking::multipart::Part::bytes(bomb.clone()).file_name("IMG.HEIC"),
+            );
+        let (s, e) = status_json(
+            v.http
+                .post(v.url("/v1/verifications/liveness/challenge"))
+                .header("X-API-Key", &v.api_key)
+                .multipart(form)
+                .send()
+                .unwrap(),
+        );
+        assert_eq!((s, e["code"].as_str()), (422, Some("invalid_image")), "{e}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    let grew = v.peak_rss_kib().saturating_sub(before) / 1024;
+    println!("HEIC bomb x3: the verifier's peak RSS grew {grew} MiB");
+    assert!(grew < 64, "{grew} MiB");
 }

@@ -1,5 +1,6 @@
 //! Fuzz targets for what reads attacker bytes first: the frame envelope and its chain,
-//! an image's header and decode, multipart forms, and lc_tokens. They run on stable
+//! an image's header and decode, a HEIC photo through libheif, multipart forms, and
+//! lc_tokens. They run on stable
 //! Rust under the mutation harness in `mutate.rs` (cargo-fuzz would build the verifier
 //! and tract a second time with nightly and sanitizers). `cargo test` runs each for 3 s;
 //! `scripts/fuzz.sh SECONDS` runs them longer and keeps inputs with new outcomes in
@@ -8,6 +9,7 @@
 //! Each target states a property beyond "does not panic or hang":
 //! - a frame is accepted only as it was signed (no forgery through any envelope text);
 //! - a decoded upload is within the endpoint's limits, and its format was sniffed;
+//! - a HEIC comes out as a JPEG within the photo limit, or as an error;
 //! - a parsed form keeps text fields within their limit;
 //! - a token verifies only with claims the issuer signed.
 
@@ -136,6 +138,53 @@ impl Target for Image {
     }
 }
 
+/// A HEIC photo (VerifyHQ's iPhone uploads): libheif, C code, reads it first.
+struct Heic;
+
+impl Target for Heic {
+    const NAME: &'static str = "heic_decode";
+
+    fn seeds(&mut self) -> Vec<Vec<u8>> {
+        use libheif_rs::{
+            Channel, ColorSpace, CompressionFormat, EncoderQuality, HeifContext, Image, RgbChroma,
+        };
+        let (w, h) = (64u32, 48u32);
+        let mut img = Image::new(w, h, ColorSpace::Rgb(RgbChroma::Rgb)).unwrap();
+        img.create_plane(Channel::Interleaved, w, h, 8).unwrap();
+        let planes = img.planes_mut();
+        let plane = planes.interleaved.unwrap();
+        for y in 0..h as usize {
+            for x in 0..w as usize {
+                let at = y * plane.stride + x * 3;
+                plane.data[at..at + 3].copy_from_slice(&[(x * 4) as u8, (y * 5) as u8, 90]);
+            }
+        }
+        let mut ctx = HeifContext::new().unwrap();
+        let mut encoder = ctx.encoder_for_format(CompressionFormat::Hevc).unwrap();
+        encoder.set_quality(EncoderQuality::Lossy(50)).unwrap();
+        ctx.encode_image(&img, &mut encoder, None).unwrap();
+        vec![ctx.write_to_bytes().unwrap()]
+    }
+
+    fn run(&mut self, input: &[u8]) -> Result<String, String> {
+        let limit = SizeLimit::PHOTO;
+        // As the verifier runs it: in the helper process, capped.
+        let helper = std::path::Path::new(env!("CARGO_BIN_EXE_livecheck-heic"));
+        match livecheck_verifier::heic::to_jpeg_isolated(helper, input, limit) {
+            Err(e) => Ok(class(&e.to_string())),
+            // What comes out is a JPEG the rest of the verifier reads within the limit.
+            Ok(jpeg) => match decode_upload(&jpeg, limit) {
+                Ok(img) if img.width.max(img.height) <= limit.max_side => Ok("decoded".into()),
+                Ok(img) => Err(format!(
+                    "decoded {}x{}, outside the photo limit",
+                    img.width, img.height
+                )),
+                Err(e) => Err(format!("the re-encoded JPEG does not decode: {e}")),
+            },
+        }
+    }
+}
+
 /// A `multipart/form-data` body with the boundary `XYZ`, fed in two chunks.
 struct Multipart {
     runtime: actix_web::rt::SystemRunner,
@@ -257,6 +306,12 @@ fn frame_envelope() {
 fn image_decode() {
     let r = fuzz(&mut Image);
     assert!(r.classes >= 3, "only {} outcomes reached", r.classes);
+}
+
+#[test]
+fn heic_decode() {
+    let r = fuzz(&mut Heic);
+    assert!(r.classes >= 2, "only {} outcomes reached", r.classes);
 }
 
 #[test]
