@@ -628,6 +628,9 @@ fn the_customer_lists_checks_by_status_and_time_a_page_at_a_time() {
             "metadata": {"order": i},
         }));
         ids.push(c);
+        // Times are kept to the millisecond; two checks made in the same one are
+        // ordered by id, not by which came first.
+        std::thread::sleep(std::time::Duration::from_millis(5));
     }
     // One cancelled, one whose link ran out (not yet swept, or swept: expired either way).
     let r = v
