@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const MODELS = process.env.LIVECHECK_MODELS_DIR || join(ROOT, "models", "cache");
 const BUDGETS = {
-  // 1 229 607 bytes on 2026-12-06 (issue 24 asks for 800 000 for the wasm).
+  // 1 230 216 bytes on 2026-12-06 (issue 24 asks for 800 000 for the wasm).
   sdk: Number(process.env.LIVECHECK_BUDGET_SDK_GZ || 1_260_000),
   // 4 143 707 bytes on 2026-12-06 (issue 24 asks for 2 500 000).
   models: Number(process.env.LIVECHECK_BUDGET_MODELS_GZ || 4_300_000),

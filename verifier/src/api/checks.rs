@@ -444,6 +444,18 @@ pub fn model_refs() -> Vec<(String, String)> {
         .collect()
 }
 
+/// `load_view` of each, in order (the pages of checks).
+async fn load_views(
+    state: &web::Data<AppState>,
+    checks: Vec<Check>,
+) -> ApiResult<Vec<CheckResult>> {
+    let mut views = Vec::with_capacity(checks.len());
+    for c in checks {
+        views.push(load_view(state, c).await?);
+    }
+    Ok(views)
+}
+
 async fn load_view(state: &web::Data<AppState>, check: Check) -> ApiResult<CheckResult> {
     let store = state.store.clone();
     let id = check.id.clone();
@@ -576,12 +588,8 @@ pub async fn by_user(
     let user = user_id.into_inner();
     let (checks, total) =
         blocking(move || store.checks_by_user(&key, &user, false, offset, limit)).await?;
-    let mut items = Vec::with_capacity(checks.len());
-    for c in checks {
-        items.push(load_view(&state, c).await?);
-    }
     Ok(HttpResponse::Ok().json(CheckPage {
-        items,
+        items: load_views(&state, checks).await?,
         page,
         limit,
         total,
@@ -682,12 +690,8 @@ pub async fn list(
     let has_more = checks.len() > limit as usize;
     checks.truncate(limit as usize);
     let next_cursor = has_more.then(|| checks.last().map(cursor_of)).flatten();
-    let mut data = Vec::with_capacity(checks.len());
-    for c in checks {
-        data.push(load_view(&state, c).await?);
-    }
     Ok(HttpResponse::Ok().json(CheckList {
-        data,
+        data: load_views(&state, checks).await?,
         has_more,
         next_cursor,
     }))
