@@ -84,6 +84,21 @@ impl FailureReason {
     pub fn parse(code: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|r| r.code() == code)
     }
+
+    /// Whether the user can put it right: the capture missed something they can do
+    /// differently (an action, a face in view alone, a colour camera, closer). These
+    /// may be retried and told to the user. The rest are what an attack looks like
+    /// (a picture, a replay, a cut, a swapped face): final, and never explained.
+    pub fn user_can_act(self) -> bool {
+        matches!(
+            self,
+            Self::NoFrames
+                | Self::FaceNotFound
+                | Self::MultipleFaces
+                | Self::ChallengeFailed
+                | Self::UnsuitableCapture
+        )
+    }
 }
 
 /// Least number of single-face frames a capture needs.

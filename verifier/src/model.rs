@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use livecheck_core::challenge::{ChallengeKind, ChallengeVerdict};
 use livecheck_core::continuity::Continuity;
+use livecheck_core::decision::FailureReason;
 use livecheck_core::face_match::{FaceDescriptor, FaceMatch};
 use livecheck_core::light::LightResult;
 use livecheck_core::live_signs::LiveSigns;
@@ -167,6 +168,14 @@ pub struct Check {
     /// What the browser carries back besides `return_url` itself, which stays as the
     /// customer gave it.
     pub return_params: ReturnParams,
+    /// Capture attempts the user may make (1–3); `outcome` is the last one's.
+    pub max_attempts: u8,
+    /// The attempts before the current one, each judged on its own: all were refused
+    /// for something the user could put right.
+    pub attempts: Vec<Outcome>,
+    /// An attempt was refused and another may start (`POST …/retry`); no frame is
+    /// taken until it does.
+    pub awaiting_retry: bool,
 }
 
 /// The query parameters a dialect adds on the way back to the customer.
@@ -231,6 +240,24 @@ pub fn with_params(base: &str, params: &[(&str, &str)]) -> String {
 }
 
 impl Outcome {
+    /// What an erased check keeps: whether it passed and why not.
+    pub fn minimal(&self) -> Self {
+        Self {
+            passed: self.passed,
+            confidence: 0.0,
+            anti_spoof_score: None,
+            challenges: Vec::new(),
+            failure_reason: self.failure_reason.clone(),
+            frames: self.frames,
+            face_frames: 0,
+            face_match: None,
+            live_signs: None,
+            continuity: None,
+            light: None,
+            risk: None,
+        }
+    }
+
     /// Core's decision as stored; face match is the caller's to add.
     pub fn from_decision(d: livecheck_core::decision::Decision) -> Self {
         Self {
@@ -280,6 +307,19 @@ impl Check {
     /// A passive check has no challenges: the user only looks at the camera.
     pub fn is_passive(&self) -> bool {
         self.challenges.is_empty()
+    }
+
+    /// Whether a refused attempt leaves the user another: the reason is one they can
+    /// put right, attempts remain, and the link is still valid.
+    pub fn may_retry(&self, outcome: &Outcome, now: DateTime<Utc>) -> bool {
+        !outcome.passed
+            && outcome
+                .failure_reason
+                .as_deref()
+                .and_then(FailureReason::parse)
+                .is_some_and(FailureReason::user_can_act)
+            && self.attempts.len() + 1 < self.max_attempts as usize
+            && !self.is_expired(now)
     }
 
     /// Whether `client_token` is the one the claiming browser was given.

@@ -15,7 +15,7 @@ use crate::api::{azure, capture, checks, glair, meta, verifyhq};
     paths(
         checks::create, checks::get_by_token, checks::list, checks::get_by_id, checks::by_user, checks::erase,
         checks::redeem, checks::put_reference, checks::probe_image, checks::audit_image, checks::deliveries,
-        checks::retry_delivery, capture::claim, capture::upload_frame, capture::finish,
+        checks::retry_delivery, capture::claim, capture::upload_frame, capture::finish, capture::retry,
         capture::cancel, azure::create, azure::create_with_verify, azure::get, azure::delete,
         azure::quick_link, glair::create, glair::get, verifyhq::create, verifyhq::answer,
         verifyhq::reference_selfie, verifyhq::get, verifyhq::by_user, meta::healthz, meta::readyz, meta::jwks

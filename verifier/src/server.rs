@@ -255,6 +255,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, max_frame_bytes: usize) {
                 .app_data(web::PayloadConfig::new(max_frame_bytes)),
         )
         .service(at!("/capture/{link}/finish", POST => capture::finish))
+        .service(at!("/capture/{link}/retry", POST => capture::retry))
         .service(at!("/capture/{link}/cancel", POST => capture::cancel))
         .service(at!("/sdk/{file}", GET => assets::sdk_file))
         .service(at!("/models/{file}", GET => assets::model_file))

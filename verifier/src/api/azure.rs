@@ -683,6 +683,8 @@ async fn start_attempt(
         link_valid_mins: Some(mins.clamp(1, 1440)),
         mode: session.passive.then(|| "passive".to_string()),
         light_challenge: Some(state.config.checks.light_challenge),
+        // The session holds the attempts (numberOfClientAttemptsAllowed), each a check.
+        max_attempts: Some(1),
         ..CreateCheck::default()
     };
     let mut check = new_check(

@@ -7,8 +7,9 @@ use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use livecheck_core::decode::{decode_upload, sniff_upload, SizeLimit};
-use livecheck_core::protocol::{CaptureParams, ChallengeScript, FrameEnvelope};
+use livecheck_core::protocol::{CaptureParams, ChainState, ChallengeScript, FrameEnvelope};
 use livecheck_core::timeline::{CapturePlan, ClockLimits, Cue, LightPlan};
+use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -23,7 +24,7 @@ use crate::reference::match_probe;
 use crate::risk::{FinishIn, RiskSignals};
 use crate::secrets;
 use crate::state::AppState;
-use crate::store::{StoreError, Transition};
+use crate::store::{NextAttempt, StoreError, Transition};
 use crate::webhooks::new_deliveries;
 
 /// Time the user has for each challenge of the script.
@@ -76,11 +77,35 @@ pub struct FrameAccepted {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Finished {
+    /// `in_progress` when another attempt is offered.
     pub status: Status,
     pub passed: bool,
     pub failure_reason: Option<String>,
-    /// Where the browser goes next: `return_url?lc_token=…` (`&error=<code>` when not passed).
-    pub redirect_url: String,
+    /// Where the browser goes next: `return_url?lc_token=…` (`&error=<code>` when not
+    /// passed). Null while another attempt is offered.
+    pub redirect_url: Option<String>,
+    /// The attempt was refused for something the user can put right (the reason says
+    /// what) and another may start: `POST …/retry` when the user is ready, or cancel.
+    pub retry: Option<RetryOffer>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RetryOffer {
+    /// The attempt just refused, 1 for the first.
+    pub attempt: u32,
+    pub max_attempts: u32,
+}
+
+/// The next attempt's start: its own script and time; the client token and frame key
+/// stay those of the claim.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Retried {
+    /// 2 for the second.
+    pub attempt: u32,
+    #[schema(value_type = Object)]
+    pub script: ChallengeScript,
+    /// Uploads are refused after this time.
+    pub capture_deadline: DateTime<Utc>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -168,6 +193,17 @@ async fn session(state: &web::Data<AppState>, req: &HttpRequest, link: String) -
             "the check is {}",
             check.status.as_str()
         )));
+    }
+    Ok(check)
+}
+
+/// The held check's attempt under way (not the pause after a refused one).
+async fn attempt(state: &web::Data<AppState>, req: &HttpRequest, link: String) -> ApiResult<Check> {
+    let check = session(state, req, link).await?;
+    if check.awaiting_retry {
+        return Err(ApiError::invalid_state(
+            "the attempt was refused: start the next one (POST …/retry) or cancel",
+        ));
     }
     Ok(check)
 }
@@ -281,7 +317,7 @@ pub async fn upload_frame(
     link: web::Path<String>,
     body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
-    let check = session(&state, &req, link.into_inner()).await?;
+    let check = attempt(&state, &req, link.into_inner()).await?;
     let declared = req
         .headers()
         .get("content-type")
@@ -476,7 +512,7 @@ pub async fn finish(
     } else {
         serde_json::from_slice(&body).map_err(|e| ApiError::invalid(format!("finish body: {e}")))?
     };
-    let check = session(&state, &req, link.into_inner()).await?;
+    let check = attempt(&state, &req, link.into_inner()).await?;
     state.engine()?;
     // The lease first: from here on no frame is added, so the frames and the capture's
     // log read next are the whole capture.
@@ -567,6 +603,29 @@ pub async fn finish(
             web::block(move || match_probe(st.engine()?, &probe, &reference)).await??;
     }
     let now = Utc::now();
+    if check.may_retry(&outcome, now) {
+        // Refused for something the user can put right: the attempt is kept, its frames
+        // go, and the check waits for the next one.
+        let mut attempts = check.attempts.clone();
+        attempts.push(outcome.clone());
+        let store = state.store.clone();
+        let id = check.id.clone();
+        let n = attempts.len() as u32;
+        blocking(move || store.end_attempt(&id, &attempts)).await?;
+        tracing::info!(check = %check.id, attempt = n, reason = ?outcome.failure_reason, "attempt refused; another offered");
+        return Ok(HttpResponse::Ok()
+            .insert_header(("cache-control", "no-store"))
+            .json(Finished {
+                status: Status::InProgress,
+                passed: false,
+                failure_reason: outcome.failure_reason,
+                redirect_url: None,
+                retry: Some(RetryOffer {
+                    attempt: n,
+                    max_attempts: check.max_attempts as u32,
+                }),
+            }));
+    }
     let status = Status::decided(outcome.passed);
     let (jwt, claims) = state
         .tokens
@@ -594,7 +653,84 @@ pub async fn finish(
             status,
             passed: outcome.passed,
             failure_reason: outcome.failure_reason.clone(),
-            redirect_url: back,
+            redirect_url: Some(back),
+            retry: None,
+        }))
+}
+
+#[utoipa::path(post, operation_id = "capture_retry", path = "/capture/{link}/retry", params(("link" = String, Path)),
+    responses((status = 200, body = Retried),
+              (status = 409, description = "invalid_state: no attempt is awaited"),
+              (status = 410, description = "expired")))]
+pub async fn retry(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    link: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let check = session(&state, &req, link.into_inner()).await?;
+    if !check.awaiting_retry {
+        return Err(ApiError::invalid_state("no attempt is awaited"));
+    }
+    // A new script (the same actions in a new order, each revealed only when due) and a
+    // new nonce, so no frame signed for the last attempt fits this one; the chain keeps
+    // every image the check received, so none is accepted twice.
+    let mut challenges = check.challenges.clone();
+    challenges.shuffle(&mut rand::rngs::OsRng);
+    let nonce = hex::encode(secrets::random_bytes::<32>());
+    let mut chain = ChainState::new(&check.id, &nonce).map_err(ApiError::internal)?;
+    chain.seen_images = check.chain.seen_images.clone();
+    let opted_out = check.capture.log.light_opted_out;
+    let mut capture = CaptureState {
+        light: (check.light_challenge && !opted_out)
+            .then(|| LightPlan::from_seed(&secrets::random_bytes::<32>())),
+        ..CaptureState::default()
+    };
+    if opted_out {
+        capture.log.opt_out_of_light();
+    }
+    let now = Utc::now();
+    let store = state.store.clone();
+    let id = check.id.clone();
+    let (c, n, ch, cap) = (
+        challenges.clone(),
+        nonce.clone(),
+        chain.clone(),
+        capture.clone(),
+    );
+    let next = move || {
+        store.next_attempt(
+            &id,
+            &NextAttempt {
+                challenges: &c,
+                nonce: &n,
+                chain: &ch,
+                capture: &cap,
+            },
+            now,
+        )
+    };
+    match web::block(next).await? {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => {
+            return Err(ApiError::invalid_state("no attempt is awaited"))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let next = Check {
+        challenges,
+        nonce,
+        chain,
+        capture,
+        claimed_at: Some(now),
+        awaiting_retry: false,
+        ..check
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header(("cache-control", "no-store"))
+        .json(Retried {
+            attempt: next.attempts.len() as u32 + 1,
+            script: script(&next, &state),
+            capture_deadline: deadline(&next, &state),
         }))
 }
 

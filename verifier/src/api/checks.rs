@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use super::{blocking, Customer};
 use crate::error::{ApiError, ApiResult};
-use crate::model::{Attempt, Check, DeliveryState, ImageKind, Status};
+use crate::model::{Attempt, Check, DeliveryState, ImageKind, Outcome, Status};
 use crate::reference::{match_probe, reference_descriptor};
 use crate::secrets;
 use crate::state::AppState;
@@ -50,6 +50,12 @@ pub struct CreateCheck {
     /// or injected video cannot. The user may opt out (photosensitivity); the result
     /// says so. Default: the `checks.light_challenge` setting (off).
     pub light_challenge: Option<bool>,
+    /// 1–3, default 2: capture attempts the user may make. An attempt refused for
+    /// something the user can put right (a missed challenge, no face or two faces in
+    /// view, an unsuitable camera) offers another, with the reason; one refused as an
+    /// attack (spoof, replay, a cut or a swapped face) ends the check. Each attempt is
+    /// judged on its own; the result lists them all.
+    pub max_attempts: Option<i64>,
     pub user_id: Option<String>,
     /// Any JSON object up to 4 KiB, returned with the result and in webhooks.
     #[schema(value_type = Option<Object>)]
@@ -118,6 +124,11 @@ pub struct CheckResult {
     /// challenge_failed, no_live_motion (passive), unsuitable_capture (grey-scale or
     /// too small a face to judge: not an attack).
     pub failure_reason: Option<String>,
+    /// Capture attempts the user may make.
+    pub max_attempts: u8,
+    /// Every attempt judged so far, oldest first; once decided, the last is the one
+    /// the fields above describe.
+    pub attempts: Vec<AttemptView>,
     /// Once decided: whether the frames were one continuous take (repeated pictures
     /// set aside, the fastest motion as a share of a head's, flickers, the longest gap
     /// inside an action, non-rigid motion at rest, and the rule broken if any).
@@ -157,6 +168,21 @@ pub struct CheckResult {
     pub completed_at: Option<DateTime<Utc>>,
     pub erased_at: Option<DateTime<Utc>>,
     pub models: Vec<ModelRef>,
+}
+
+/// One capture attempt as judged.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AttemptView {
+    /// 1 for the first.
+    pub attempt: u32,
+    pub passed: bool,
+    pub failure_reason: Option<String>,
+    /// 0–100.
+    pub confidence: f32,
+    /// 0–100, higher = more live.
+    pub anti_spoof_score: Option<f32>,
+    pub challenges: Vec<ChallengeResult>,
+    pub frames: usize,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -279,6 +305,7 @@ pub fn new_check(
     let mins = in_range("link_valid_mins", req.link_valid_mins, 1..=1440, 10)?;
     let threshold = in_range("threshold", req.threshold, 0..=99, 70)? as u8;
     let audit = in_range("audit_images", req.audit_images, 0..=4, 0)? as u8;
+    let max_attempts = in_range("max_attempts", req.max_attempts, 1..=3, 2)? as u8;
     let passive = match req.mode.as_deref() {
         None | Some("active") => false,
         Some("passive") => true,
@@ -359,7 +386,22 @@ pub fn new_check(
         finishing_at: None,
         return_params: Default::default(),
         frame_bytes: 0,
+        max_attempts,
+        attempts: Vec::new(),
+        awaiting_retry: false,
     })
+}
+
+fn challenge_results(o: &Outcome) -> Vec<ChallengeResult> {
+    o.challenges
+        .iter()
+        .map(|v| ChallengeResult {
+            kind: v.kind,
+            passed: v.passed,
+            t_ms: v.t_ms,
+            values: serde_json::to_value(&v.values).unwrap_or_default(),
+        })
+        .collect()
 }
 
 pub fn view(state: &AppState, check: &Check, probe: bool, audits: u32) -> CheckResult {
@@ -394,20 +436,24 @@ pub fn view(state: &AppState, check: &Check, probe: bool, audits: u32) -> CheckR
                 non_rigid_motion: s.non_rigid_motion,
                 events: s.events.iter().map(|e| e.kind).collect(),
             }),
-        challenges: o
-            .map(|o| {
-                o.challenges
-                    .iter()
-                    .map(|v| ChallengeResult {
-                        kind: v.kind,
-                        passed: v.passed,
-                        t_ms: v.t_ms,
-                        values: serde_json::to_value(&v.values).unwrap_or_default(),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
+        challenges: o.map(challenge_results).unwrap_or_default(),
         failure_reason: o.and_then(|o| o.failure_reason.clone()),
+        max_attempts: check.max_attempts,
+        attempts: check
+            .attempts
+            .iter()
+            .chain(o)
+            .zip(1..)
+            .map(|(o, attempt)| AttemptView {
+                attempt,
+                passed: o.passed,
+                failure_reason: o.failure_reason.clone(),
+                confidence: o.confidence,
+                anti_spoof_score: o.anti_spoof_score,
+                challenges: challenge_results(o),
+                frames: o.frames,
+            })
+            .collect(),
         continuity: o.and_then(|o| o.continuity.clone()),
         light_challenge: o.and_then(|o| o.light.clone()),
         risk_signals: o.and_then(|o| o.risk.clone()),

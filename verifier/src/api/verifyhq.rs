@@ -244,6 +244,8 @@ pub async fn create(
         user_id: Some(body.into_inner().user_id),
         // Photos answered one by one: no screen to light the face.
         light_challenge: Some(false),
+        // Photos answered one by one over the API: the API's caller retries.
+        max_attempts: Some(1),
         ..CreateCheck::default()
     };
     let check = create_check(&state, &customer, req, |c| c.photo_session = true).await?;

@@ -10,6 +10,7 @@ pub use sealed::Sealer;
 pub use sqlite::SqliteStore;
 
 use chrono::{DateTime, Utc};
+use livecheck_core::challenge::ChallengeKind;
 use livecheck_core::face_match::FaceDescriptor;
 use livecheck_core::protocol::ChainState;
 
@@ -41,6 +42,15 @@ pub struct Transition<'a> {
     /// An issued lc_token `(jti, expires_at)`, recorded for single redemption.
     pub token: Option<(String, DateTime<Utc>)>,
     pub at: DateTime<Utc>,
+}
+
+/// What a new attempt starts from: the same link, client and frame key, a new script
+/// and nonce, and a chain that remembers every image the check already received.
+pub struct NextAttempt<'a> {
+    pub challenges: &'a [ChallengeKind],
+    pub nonce: &'a str,
+    pub chain: &'a ChainState,
+    pub capture: &'a CaptureState,
 }
 
 pub struct NewDelivery {
@@ -157,6 +167,18 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// Releases a finish lease that did not end in a decision.
     fn end_finish(&self, check_id: &str) -> StoreResult<()>;
+    /// Ends a refused attempt under its finish lease, in one transaction: `attempts`
+    /// (the earlier ones and this one) is stored, the frames go, and the check awaits
+    /// the next attempt. `Conflict` unless a finish holds the check's lease.
+    fn end_attempt(&self, check_id: &str, attempts: &[Outcome]) -> StoreResult<()>;
+    /// Starts the awaited attempt: its script, chain and capture state, its clock from
+    /// `at`. `Conflict` unless the check was awaiting one.
+    fn next_attempt(
+        &self,
+        check_id: &str,
+        next: &NextAttempt<'_>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
     /// A check's frames, without their bytes, in order.
     fn frame_refs(&self, check_id: &str) -> StoreResult<Vec<FrameRef>>;
     /// One frame's bytes.

@@ -11,7 +11,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::sealed::{open, open_text, seal, seal_text, Sealer};
 use super::{
-    CheckFilter, Erased, Idempotent, SessionKey, Store, StoreError, StoreResult, Transition,
+    CheckFilter, Erased, Idempotent, NextAttempt, SessionKey, Store, StoreError, StoreResult,
+    Transition,
 };
 use crate::model::{
     ApiKey, Attempt, CaptureState, Check, Delivery, DeliveryState, FrameRef, ImageKind,
@@ -172,6 +173,13 @@ CREATE INDEX checks_listed ON checks (api_key_id, created_at, id);
     r#"
 ALTER TABLE api_keys ADD COLUMN revoked_at INTEGER;
 "#,
+    // Retries within one check: the attempts allowed (checks made before: one), the
+    // refused attempts before the current one, and the pause between two.
+    r#"
+ALTER TABLE checks ADD COLUMN max_attempts INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE checks ADD COLUMN attempts TEXT;
+ALTER TABLE checks ADD COLUMN awaiting_retry INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 pub struct SqliteStore {
@@ -206,7 +214,7 @@ const CHECK_COLUMNS: &str = "id, api_key_id, token, link, secret, webhook_url, r
     cancel_url, threshold, audit_images, challenges, user_id, metadata, status, created_at, \
     expires_at, claimed_at, client_token_hash, frame_key, nonce, chain, frames, outcome, \
     completed_at, erased_at, reference_descriptor, photo_session, light_challenge, capture, \
-    finishing_at, frame_bytes, return_params";
+    finishing_at, frame_bytes, return_params, max_attempts, attempts, awaiting_retry";
 
 fn api_key_row(r: &Row<'_>) -> rusqlite::Result<ApiKey> {
     Ok(ApiKey {
@@ -266,6 +274,14 @@ fn check_row(r: &Row<'_>) -> rusqlite::Result<Check> {
             .map(parse_json)
             .transpose()?
             .unwrap_or_default(),
+        max_attempts: r.get(32)?,
+        attempts: r
+            .get::<_, Option<String>>(33)?
+            .as_deref()
+            .map(parse_json)
+            .transpose()?
+            .unwrap_or_default(),
+        awaiting_retry: r.get(34)?,
     })
 }
 
@@ -303,9 +319,9 @@ impl<'a> CheckRow<'a> {
             "INSERT INTO checks (id, api_key_id, token, link, secret, webhook_url, return_url, \
              cancel_url, threshold, audit_images, challenges, user_id, metadata, status, \
              created_at, expires_at, frame_key, nonce, chain, reference_descriptor, photo_session, \
-             light_challenge, return_params) \
+             light_challenge, return_params, max_attempts) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
-             ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
+             ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
             params![
                 k.id,
                 k.api_key_id,
@@ -329,7 +345,8 @@ impl<'a> CheckRow<'a> {
                 self.reference,
                 k.photo_session,
                 k.light_challenge,
-                self.return_params
+                self.return_params,
+                k.max_attempts
             ],
         )
         .map(|_| ())
@@ -742,6 +759,57 @@ impl Store for SqliteStore {
         .map(|_| ())
     }
 
+    fn end_attempt(&self, check_id: &str, attempts: &[Outcome]) -> StoreResult<()> {
+        let attempts = json(&attempts)?;
+        let won = self.with(|c| {
+            let tx = c.transaction()?;
+            let n = tx.execute(
+                "UPDATE checks SET attempts = ?2, awaiting_retry = 1, finishing_at = NULL, \
+                 frames = 0, frame_bytes = 0 \
+                 WHERE id = ?1 AND status = 'in_progress' AND finishing_at IS NOT NULL \
+                 AND awaiting_retry = 0",
+                params![check_id, attempts],
+            )?;
+            if n != 1 {
+                return Ok(false);
+            }
+            tx.execute("DELETE FROM frames WHERE check_id = ?1", [check_id])?;
+            tx.commit()?;
+            Ok(true)
+        })?;
+        if won {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict(
+                "the check is not being finished".into(),
+            ))
+        }
+    }
+
+    fn next_attempt(
+        &self,
+        check_id: &str,
+        next: &NextAttempt<'_>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let challenges = json(&next.challenges)?;
+        let chain = json(next.chain)?;
+        let capture = json(next.capture)?;
+        let n = self.with(|c| {
+            c.execute(
+                "UPDATE checks SET challenges = ?2, nonce = ?3, chain = ?4, capture = ?5, \
+                 claimed_at = ?6, awaiting_retry = 0 \
+                 WHERE id = ?1 AND status = 'in_progress' AND awaiting_retry = 1",
+                params![check_id, challenges, next.nonce, chain, capture, ms(at)],
+            )
+        })?;
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict("no attempt is awaited".into()))
+        }
+    }
+
     fn frame_refs(&self, check_id: &str) -> StoreResult<Vec<FrameRef>> {
         self.with(|c| {
             let mut stmt = c.prepare(
@@ -901,22 +969,13 @@ impl Store for SqliteStore {
 
     fn erase_check(&self, check_id: &str, at: DateTime<Utc>) -> StoreResult<Erased> {
         let check = self.check(check_id)?.ok_or(StoreError::NotFound)?;
-        // Keep only what an auditor needs: whether it passed and why not.
-        let minimal = check.outcome.as_ref().map(|o| Outcome {
-            passed: o.passed,
-            confidence: 0.0,
-            anti_spoof_score: None,
-            challenges: Vec::new(),
-            failure_reason: o.failure_reason.clone(),
-            frames: o.frames,
-            face_frames: 0,
-            face_match: None,
-            live_signs: None,
-            continuity: None,
-            light: None,
-            risk: None,
-        });
+        // Keep only what an auditor needs: whether each attempt passed and why not.
+        let minimal = check.outcome.as_ref().map(Outcome::minimal);
         let minimal = minimal.as_ref().map(json).transpose()?;
+        let attempts: Vec<Outcome> = check.attempts.iter().map(Outcome::minimal).collect();
+        let attempts = (!attempts.is_empty())
+            .then(|| json(&attempts))
+            .transpose()?;
         self.with(|c| {
             let tx = c.transaction()?;
             let frames = tx.execute("DELETE FROM frames WHERE check_id = ?1", [check_id])? as u32;
@@ -932,10 +991,10 @@ impl Store for SqliteStore {
             // decided into it afterwards, so no finish racing the erasure stores anything.
             tx.execute(
                 "UPDATE checks SET outcome = ?2, user_id = NULL, metadata = NULL, erased_at = ?3, \
-                 frames = 0, reference_descriptor = NULL, \
+                 frames = 0, reference_descriptor = NULL, attempts = ?4, awaiting_retry = 0, \
                  status = CASE WHEN status IN ('pending', 'in_progress') THEN 'cancelled' \
                  ELSE status END, completed_at = COALESCE(completed_at, ?3) WHERE id = ?1",
-                params![check_id, minimal, ms(at)],
+                params![check_id, minimal, ms(at), attempts],
             )?;
             // The outbox too: an event sent again after the erasure carries no user id
             // or metadata.
@@ -1331,6 +1390,9 @@ mod tests {
             finishing_at: None,
             return_params: Default::default(),
             frame_bytes: 0,
+            max_attempts: 2,
+            attempts: Vec::new(),
+            awaiting_retry: false,
         }
     }
 

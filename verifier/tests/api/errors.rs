@@ -10,7 +10,11 @@ use crate::shared;
 fn envelope_and_upload_refusals_have_their_codes_and_lose_nothing() {
     let shared = shared();
     let v = &*shared;
-    let created = v.create(json!({"return_url": "https://c.example/r", "challenges": ["BLINK"]}));
+    let created = v.create(
+        json!({"return_url": "https://c.example/r", "challenges": ["BLINK"],
+        // One attempt: what is read after the finish is the decision.
+        "max_attempts": 1}),
+    );
     let other = v.create(json!({"return_url": "https://c.example/r", "challenges": ["BLINK"]}));
     let mut cap = Capture::claim(v, &created);
     let mut foreign = Capture::claim(v, &other);
@@ -363,7 +367,11 @@ fn ppm_uploads_and_control_characters_in_urls_are_refused() {
 fn a_frame_is_either_refused_or_judged_when_a_finish_runs() {
     let shared = shared();
     let v = &*shared;
-    let created = v.create(json!({"return_url": "https://c.example/r", "challenges": ["BLINK"]}));
+    let created = v.create(
+        json!({"return_url": "https://c.example/r", "challenges": ["BLINK"],
+        // One attempt: what is read after the finish is the decision.
+        "max_attempts": 1}),
+    );
     let mut cap = Capture::claim(v, &created);
     let frames = clip_frames("video/lp_d18_actions_640x480_30fps.mjpeg", 3);
     let (before, during) = frames.split_at(20);

@@ -327,6 +327,29 @@ impl<'a> Capture<'a> {
         self.index = wanted.min(self.revealed() + 1).checked_sub(1);
     }
 
+    /// Starts the next attempt the last finish offered: a new script and nonce (so a
+    /// new signer) and a new clock, under the same client token and frame key.
+    pub fn retry(&mut self) -> (u16, Value) {
+        let (s, body) = status_json(
+            self.v
+                .http
+                .post(self.v.url(&format!("/capture/{}/retry", self.link)))
+                .bearer_auth(&self.client_token)
+                .send()
+                .unwrap(),
+        );
+        if s == 200 {
+            self.start = Instant::now();
+            self.script = serde_json::from_value(body["script"].clone()).unwrap();
+            let key = hex::decode(&self.frame_key).unwrap();
+            self.signer =
+                FrameSigner::new(&key, &self.script.session_id, &self.script.nonce).unwrap();
+            self.index = None;
+            self.cue = Cue::default();
+        }
+        (s, body)
+    }
+
     pub fn finish(&self) -> (u16, Value) {
         status_json(
             self.v
@@ -341,10 +364,17 @@ impl<'a> Capture<'a> {
 
 /// Frames of an MJPEG clip, every `step`-th, with their capture times at 30 fps.
 pub fn clip_frames(rel: &str, step: usize) -> Vec<(u64, Vec<u8>)> {
+    clip_frames_from(rel, 0, step)
+}
+
+/// Every `step`-th frame from frame `first` (another take of the same clip: a camera
+/// never sends the same bytes twice).
+pub fn clip_frames_from(rel: &str, first: usize, step: usize) -> Vec<(u64, Vec<u8>)> {
     let bytes = std::fs::read(testdata(rel)).unwrap();
     livecheck_core::decode::split_mjpeg(&bytes)
         .iter()
         .enumerate()
+        .skip(first)
         .step_by(step)
         .map(|(i, f)| ((i as u64 * 1000) / 30, f.to_vec()))
         .collect()

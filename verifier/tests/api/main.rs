@@ -18,6 +18,7 @@ mod idempotency;
 mod keys;
 mod limits;
 mod passive;
+mod retry;
 mod verifyhq;
 mod webhooks;
 
