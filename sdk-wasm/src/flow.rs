@@ -165,6 +165,20 @@ impl Capture {
         }
     }
 
+    /// The flow for the check's next attempt: its own script, but every picture already
+    /// sent is remembered, as the verifier remembers them (a looping camera would
+    /// otherwise send a picture of the refused attempt again, and be refused).
+    pub fn next_attempt(self, script: ChallengeScript) -> Self {
+        Self {
+            pictures: self.pictures,
+            ..Self::new(script)
+        }
+    }
+
+    pub fn script(&self) -> &ChallengeScript {
+        &self.script
+    }
+
     pub fn total(&self) -> usize {
         self.script.challenge_count as usize
     }

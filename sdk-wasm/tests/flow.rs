@@ -365,6 +365,26 @@ fn a_picture_already_sent_is_neither_sent_again_nor_judged() {
 }
 
 #[test]
+fn a_picture_sent_in_a_refused_attempt_is_not_sent_in_the_next() {
+    let turned = turning_face();
+    let mut first = Session::new(&[ChallengeKind::TurnLeft]);
+    for i in 0..12 {
+        first.step(turned(i * 100, 0.0), picture(i));
+    }
+    // The next attempt: a looping camera shows picture 5 again, then new ones.
+    let mut next = Session {
+        capture: first
+            .capture
+            .next_attempt(script(&[ChallengeKind::TurnLeft])),
+        verifier: Verifier::new(&[ChallengeKind::TurnLeft]),
+    };
+    assert_eq!(next.step(turned(0, 0.0), picture(5)).send, None);
+    assert!(next.step(turned(100, 0.0), picture(100)).send.is_some());
+    // Nothing else of the first attempt came along.
+    assert_eq!(next.capture.seen(), 0);
+}
+
+#[test]
 fn with_the_light_challenge_the_flow_holds_still_until_the_light_is_done_then_asks() {
     let turned = turning_face();
     let mut session = Session::with_light(&[ChallengeKind::TurnLeft]);

@@ -12,7 +12,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::error::{Code, SdkError};
-use crate::guidance::{Guidance, Locale};
+use crate::guidance::{Guidance, Label, Locale};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &'static str = r#"
@@ -24,7 +24,15 @@ export type GuidanceCode =
   | "loading" | "camera_starting" | "face_not_found" | "multiple_faces" | "move_closer"
   | "move_back" | "centre_face" | "face_out_of_frame" | "too_dark" | "too_bright"
   | "colour_camera" | "camera_frozen" | "hold_steady" | "look_straight" | "light" | "blink" | "turn_left" | "turn_right" | "look_up"
-  | "smile" | "open_mouth" | "checking" | "passed" | "not_passed" | "cancelled" | "error";
+  | "smile" | "open_mouth" | "checking" | "passed" | "not_passed"
+  | "retry_challenge_missed" | "retry_face_not_seen" | "retry_multiple_faces" | "retry_unsuitable_camera"
+  | "cancelled" | "error";
+
+/** The SDK's buttons and progress steps (`{n}` and `{total}` are filled in). */
+export type LabelCode =
+  | "button_cancel" | "button_back" | "button_try_again" | "button_continue" | "progress_label"
+  | "step_loading" | "step_positioning" | "step_challenge" | "step_looking" | "step_checking"
+  | "step_retry" | "step_done";
 
 /** Errors to branch on (`error.code`). */
 export type ErrorCode =
@@ -47,7 +55,8 @@ export interface PromptEvent {
 }
 
 export interface ProgressEvent {
-  phase: "loading" | "positioning" | "capture" | "checking" | "done";
+  /** `retry`: an attempt was refused for something the user can put right; the SDK shows why and a Try again button. */
+  phase: "loading" | "positioning" | "capture" | "checking" | "retry" | "done";
   challengesDone: number;
   challengesTotal: number;
   framesSent: number;
@@ -67,8 +76,14 @@ export interface StartOptions {
   onPrompt?: (prompt: PromptEvent) => void;
   onProgress?: (progress: ProgressEvent) => void;
   onError?: (error: LivecheckError) => void;
-  /** Texts by guidance code; codes not given stay English. */
-  locale?: Partial<Record<GuidanceCode, string>>;
+  /**
+   * The language of the built-in texts, a BCP 47 tag (`"fr"`, `"pt-BR"`): English, Spanish,
+   * French, German, Portuguese, Indonesian, Japanese and Arabic (right to left) are built
+   * in. Default: the browser's languages (`navigator.languages`), else English.
+   */
+  language?: string;
+  /** Texts by code (guidance codes, and `LabelCode`s for buttons and progress), replacing the language's. */
+  locale?: Partial<Record<GuidanceCode | LabelCode, string>>;
   /** Go to the verifier's redirect when done (the hosted page does). Default false. */
   redirect?: boolean;
   /** Aborting it cancels the check. */
@@ -91,6 +106,8 @@ export interface LivecheckResult {
   /** The signed result token to hand to your backend. */
   lcToken: string | null;
   redirectUrl: string;
+  /** Attempts the user made (the verifier may offer another after a missed challenge). */
+  attempts: number;
 }
 "#;
 
@@ -122,13 +139,21 @@ fn options(value: &JsValue) -> Result<run::Options, SdkError> {
         serde_wasm_bindgen::from_value(locale_value)
             .map_err(|e| SdkError::new(Code::Internal, format!("options.locale: {e}")))?
     };
+    // The integrator's language, else the browser's, most wanted first.
+    let preferred: Vec<String> = match get(value, "language").as_string() {
+        Some(tag) => vec![tag],
+        None => web_sys::window()
+            .map(|w| w.navigator().languages())
+            .map(|list| list.iter().filter_map(|v| v.as_string()).collect())
+            .unwrap_or_default(),
+    };
     let timeout = get(value, "faceTimeoutMs").as_f64().unwrap_or(30_000.0);
     Ok(run::Options {
         link,
         container: get(value, "container"),
         on_prompt: function(value, "onPrompt"),
         on_progress: function(value, "onProgress"),
-        locale: Locale::new(texts),
+        locale: Locale::pick(preferred.iter().map(String::as_str), texts),
         redirect: get(value, "redirect").as_bool().unwrap_or(false),
         signal: get(value, "signal").dyn_into().ok(),
         face_timeout_ms: timeout.clamp(1000.0, 600_000.0) as u32,
@@ -166,14 +191,28 @@ impl Livecheck {
     }
 }
 
-/// The default English text of every guidance code (a starting point for a locale).
-#[wasm_bindgen(js_name = defaultTexts, unchecked_return_type = "Record<GuidanceCode, string>")]
-pub fn default_texts() -> JsValue {
+/// Every text of a built-in language (English when `language` is not built in or not
+/// given), by guidance and label code: a starting point for a locale.
+#[wasm_bindgen(js_name = defaultTexts, unchecked_return_type = "Record<GuidanceCode | LabelCode, string>")]
+pub fn default_texts(language: Option<String>) -> JsValue {
+    let locale = Locale::pick(language.as_deref(), HashMap::new());
     let obj = js_sys::Object::new();
     for g in Guidance::ALL {
-        let _ = js_sys::Reflect::set(&obj, &g.code().into(), &g.english().into());
+        let _ = js_sys::Reflect::set(&obj, &g.code().into(), &locale.text(g).into());
+    }
+    for l in Label::ALL {
+        let _ = js_sys::Reflect::set(&obj, &l.code().into(), &locale.template(l).into());
     }
     obj.into()
+}
+
+/// The built-in languages (ISO 639-1), English first.
+#[wasm_bindgen(js_name = languages, unchecked_return_type = "string[]")]
+pub fn languages() -> JsValue {
+    crate::guidance::languages()
+        .map(JsValue::from)
+        .collect::<js_sys::Array>()
+        .into()
 }
 
 /// The SDK's version.

@@ -28,7 +28,23 @@ pub struct Finished {
     pub status: String,
     pub passed: bool,
     pub failure_reason: Option<String>,
-    pub redirect_url: String,
+    /// Null while another attempt is offered.
+    pub redirect_url: Option<String>,
+    pub retry: Option<RetryOffer>,
+}
+
+/// The verifier offers another attempt (the one refused, and how many there may be).
+#[derive(Debug, Deserialize)]
+pub struct RetryOffer {
+    pub attempt: u32,
+    pub max_attempts: u32,
+}
+
+/// The next attempt's script, under the claim's client token and frame key.
+#[derive(Debug, Deserialize)]
+pub struct Retried {
+    pub attempt: u32,
+    pub script: ChallengeScript,
 }
 
 #[derive(Debug, Deserialize)]
@@ -205,6 +221,11 @@ impl Api {
         let body = report.to_string();
         self.capture("finish", Body::Json(&body), &[], FINISH_MS)
             .await
+    }
+
+    /// Starts the attempt the last finish offered.
+    pub async fn retry(&self) -> SdkResult<Retried> {
+        self.capture("retry", Body::None, &[], CALL_MS).await
     }
 
     /// Cancels the check; returns where the browser should go.

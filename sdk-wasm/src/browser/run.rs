@@ -15,12 +15,12 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use super::camera::{blob_bytes, Camera};
-use super::net::Api;
+use super::net::{Api, Finished};
 use super::timer::{now_ms, sleep, wait};
 use super::ui::Ui;
 use crate::error::{Code, SdkError, SdkResult};
 use crate::flow::{Capture, FreezeWatch, Positioning, DETECT_EVERY};
-use crate::guidance::{Guidance, Locale};
+use crate::guidance::{Guidance, Label, Locale};
 
 pub struct Options {
     pub link: String,
@@ -45,6 +45,9 @@ pub struct Outcome {
     pub failure_reason: Option<String>,
     pub lc_token: Option<String>,
     pub redirect_url: String,
+    /// Attempts made (more than one when the verifier offered another and the user
+    /// took it).
+    pub attempts: u32,
 }
 
 #[derive(Serialize)]
@@ -108,6 +111,8 @@ struct Session<'a> {
     ui: Ui,
     cancelled: Rc<Cell<bool>>,
     total: Cell<usize>,
+    /// The attempt offered next and the attempts allowed, once the verifier offers one.
+    next_attempt: Cell<(u32, u32)>,
 }
 
 impl Session<'_> {
@@ -132,13 +137,18 @@ impl Session<'_> {
 
     fn progress(&self, phase: &'static str, done: usize, sent: u32, fraction: f64, cost: Cost) {
         let total = self.total.get();
+        let ui = &self.ui;
         let step = match phase {
-            "loading" => "Getting ready".to_string(),
-            "positioning" => "Positioning your face".to_string(),
-            "capture" if total > 0 => format!("Challenge {} of {total}", (done + 1).min(total)),
-            "capture" => "Looking at the camera".to_string(),
-            "checking" => "Checking".to_string(),
-            _ => "Done".to_string(),
+            "loading" => ui.label(Label::StepLoading, 0, 0),
+            "positioning" => ui.label(Label::StepPositioning, 0, 0),
+            "capture" if total > 0 => ui.label(Label::StepChallenge, (done + 1).min(total), total),
+            "capture" => ui.label(Label::StepLooking, 0, 0),
+            "checking" => ui.label(Label::StepChecking, 0, 0),
+            "retry" => {
+                let (next, of) = self.next_attempt.get();
+                ui.label(Label::StepRetry, next as usize, of as usize)
+            }
+            _ => ui.label(Label::StepDone, 0, 0),
         };
         self.ui.progress(fraction, &step);
         if let Some(f) = &self.opts.on_progress {
@@ -191,6 +201,7 @@ pub async fn run(opts: Options) -> SdkResult<Outcome> {
         ui,
         cancelled,
         total: Cell::new(0),
+        next_attempt: Cell::new((1, 1)),
     };
     s.prompt(Guidance::Loading, None);
     s.progress("loading", 0, 0, 0.0, Cost::default());
@@ -262,7 +273,78 @@ async fn capture(
     engine: &Engine,
     camera: &Camera,
 ) -> SdkResult<Outcome> {
-    // Positioning: detection and quality only, before the link is used.
+    position(s, engine, camera).await?;
+    let claimed = api.claim(s.opts.light_opt_out).await?;
+    s.ui.set_cancel_visible(
+        claimed.can_cancel || !s.opts.redirect,
+        if s.opts.redirect {
+            Label::Back
+        } else {
+            Label::Cancel
+        },
+    );
+    let key = hex::decode(&claimed.frame_key)
+        .map_err(|e| SdkError::new(Code::Internal, e.to_string()))?;
+    let mut flow = Capture::new(claimed.script);
+    let mut attempts = 1;
+    let finished = loop {
+        let (finished, done) = take(s, api, engine, camera, &key, flow).await?;
+        let Some(offer) = &finished.retry else {
+            break finished;
+        };
+        s.next_attempt.set((offer.attempt + 1, offer.max_attempts));
+        // Refused for something the user can put right: say what, and let them choose
+        // when to go again (or leave with Cancel/Back).
+        s.ui.state("warn");
+        s.prompt(
+            Guidance::for_retry(finished.failure_reason.as_deref()),
+            None,
+        );
+        s.progress("retry", 0, 0, 0.0, Cost::default());
+        s.ui.offer_retry();
+        while !s.ui.take_retry() {
+            s.check_cancelled()?;
+            sleep(50).await;
+        }
+        position(s, engine, camera).await?;
+        let next = api.retry().await?;
+        attempts = next.attempt;
+        flow = done.next_attempt(next.script);
+    };
+    let redirect_url = finished.redirect_url.unwrap_or_default();
+    let lc_token = web_sys::Url::new(&redirect_url)
+        .ok()
+        .and_then(|u| u.search_params().get("lc_token"));
+    s.prompt(
+        if finished.passed {
+            Guidance::Passed
+        } else {
+            Guidance::NotPassed
+        },
+        None,
+    );
+    s.progress("done", 0, 0, 1.0, Cost::default());
+    s.ui.finished();
+    if s.opts.redirect {
+        if finished.passed {
+            navigate(&redirect_url);
+        } else {
+            s.ui.offer_continue(&redirect_url);
+        }
+    }
+    Ok(Outcome {
+        status: finished.status,
+        passed: finished.passed,
+        failure_reason: finished.failure_reason,
+        lc_token,
+        redirect_url,
+        attempts,
+    })
+}
+
+/// Positioning: detection and quality only, until the face is ready (before the link
+/// is used, and again before another attempt).
+async fn position(s: &Session<'_>, engine: &Engine, camera: &Camera) -> SdkResult<()> {
     let deadline = now_ms() + s.opts.face_timeout_ms as f64;
     let mut positioning = Positioning::default();
     let mut freeze = FreezeWatch::default();
@@ -322,26 +404,28 @@ async fn capture(
         };
         s.progress("positioning", 0, 0, 0.0, cost);
         if ready {
-            break;
+            return Ok(());
         }
         sleep(0).await;
     }
+}
 
-    let claimed = api.claim(s.opts.light_opt_out).await?;
-    let script = claimed.script;
+/// One attempt: the capture with uploads as it goes, then the verifier's decision.
+async fn take(
+    s: &Session<'_>,
+    api: &Api,
+    engine: &Engine,
+    camera: &Camera,
+    key: &[u8],
+    mut flow: Capture,
+) -> SdkResult<(Finished, Capture)> {
+    let script = flow.script().clone();
     s.total.set(script.challenge_count as usize);
-    s.ui.set_cancel_visible(
-        claimed.can_cancel || !s.opts.redirect,
-        if s.opts.redirect { "Back" } else { "Cancel" },
-    );
-    let key = hex::decode(&claimed.frame_key)
-        .map_err(|e| SdkError::new(Code::Internal, e.to_string()))?;
-    let signer = FrameSigner::new(&key, &script.session_id, &script.nonce)
+    let signer = FrameSigner::new(key, &script.session_id, &script.nonce)
         .map_err(|e| SdkError::new(Code::Internal, e.to_string()))?;
     let cap_ms = (script.capture.baseline_ms + script.window_ms * script.challenge_count as u64)
         as f64
         + 2000.0;
-    let mut flow = Capture::new(script);
 
     let (tx, rx) = mpsc::unbounded::<(u64, Option<u16>, Vec<u8>)>();
     let upload_error: RefCell<Option<SdkError>> = RefCell::new(None);
@@ -509,32 +593,5 @@ async fn capture(
     s.prompt(Guidance::Checking, None);
     s.progress("checking", flow.seen(), sent.get(), 1.0, Cost::default());
     let report = finish_report(camera, &intervals.borrow());
-    let finished = api.finish(&report).await?;
-    let lc_token = web_sys::Url::new(&finished.redirect_url)
-        .ok()
-        .and_then(|u| u.search_params().get("lc_token"));
-    s.prompt(
-        if finished.passed {
-            Guidance::Passed
-        } else {
-            Guidance::NotPassed
-        },
-        None,
-    );
-    s.progress("done", flow.seen(), sent.get(), 1.0, Cost::default());
-    s.ui.finished();
-    if s.opts.redirect {
-        if finished.passed {
-            navigate(&finished.redirect_url);
-        } else {
-            s.ui.offer_continue(&finished.redirect_url);
-        }
-    }
-    Ok(Outcome {
-        status: finished.status,
-        passed: finished.passed,
-        failure_reason: finished.failure_reason,
-        lc_token,
-        redirect_url: finished.redirect_url,
-    })
+    Ok((api.finish(&report).await?, flow))
 }

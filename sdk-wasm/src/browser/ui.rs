@@ -12,10 +12,11 @@ use wasm_bindgen::JsCast;
 use web_sys::{Document, Element, HtmlButtonElement, HtmlElement, HtmlVideoElement};
 
 use crate::error::{js_message, Code, SdkError, SdkResult};
-use crate::guidance::{Guidance, Locale};
+use crate::guidance::{Guidance, Label, Locale};
 
 const CSS: &str = "\
 .lc-root{font:16px/1.4 system-ui,sans-serif;max-width:640px;margin:0 auto;color:#1a1a1a;position:relative}\
+.lc-root [hidden]{display:none!important}\
 .lc-light{position:fixed;inset:0;z-index:2147483000;pointer-events:none;transition:background-color .1s linear}\
 .lc-root[data-light] .lc-stage,.lc-root[data-light] .lc-prompt{position:relative;z-index:2147483001}\
 .lc-root[data-light] .lc-prompt{background:#fff;border-radius:8px;padding:.25em .5em}\
@@ -45,10 +46,14 @@ pub struct Ui {
     prompt: Element,
     progress: Element,
     cancel: HtmlButtonElement,
+    again: HtmlButtonElement,
     next: HtmlElement,
     locale: Locale,
     shown: Cell<Option<Guidance>>,
+    /// Set when the user presses Try again.
+    retry: Rc<Cell<bool>>,
     _on_cancel: Closure<dyn FnMut()>,
+    _on_again: Closure<dyn FnMut()>,
 }
 
 fn el(doc: &Document, tag: &str, class: &str) -> SdkResult<Element> {
@@ -70,6 +75,10 @@ impl Ui {
             .and_then(|w| w.document())
             .ok_or_else(|| SdkError::new(Code::UnsupportedBrowser, "no document"))?;
         let root: HtmlElement = el(&doc, "div", "lc-root")?.unchecked_into();
+        // The texts' language and direction (Arabic reads right to left; the preview
+        // stays a mirror, and "your left" is still the user's own).
+        let _ = root.set_attribute("lang", locale.language());
+        let _ = root.set_attribute("dir", locale.direction());
         let style = el(&doc, "style", "")?;
         style.set_text_content(Some(CSS));
         let stage = el(&doc, "div", "lc-stage")?;
@@ -88,17 +97,25 @@ impl Ui {
         let progress = el(&doc, "progress", "lc-progress")?;
         let _ = progress.set_attribute("max", "1");
         let _ = progress.set_attribute("value", "0");
-        let _ = progress.set_attribute("aria-label", "Progress");
+        let _ = progress.set_attribute("aria-label", &locale.label(Label::Progress, 0, 0));
         let light: HtmlElement = el(&doc, "div", "lc-light")?.unchecked_into();
         let _ = light.set_attribute("aria-hidden", "true");
         light.set_hidden(true);
         let actions = el(&doc, "div", "lc-actions")?;
         let cancel: HtmlButtonElement = el(&doc, "button", "lc-cancel")?.unchecked_into();
         cancel.set_type("button");
-        cancel.set_text_content(Some("Cancel"));
+        cancel.set_text_content(Some(&locale.label(Label::Cancel, 0, 0)));
+        let again: HtmlButtonElement = el(&doc, "button", "lc-again")?.unchecked_into();
+        again.set_type("button");
+        again.set_hidden(true);
+        again.set_text_content(Some(&locale.label(Label::TryAgain, 0, 0)));
+        let retry = Rc::new(Cell::new(false));
+        let pressed = retry.clone();
+        let on_again = Closure::<dyn FnMut()>::new(move || pressed.set(true));
+        again.set_onclick(Some(on_again.as_ref().unchecked_ref()));
         let next: HtmlElement = el(&doc, "a", "lc-continue")?.unchecked_into();
         next.set_hidden(true);
-        next.set_text_content(Some("Continue"));
+        next.set_text_content(Some(&locale.label(Label::Continue, 0, 0)));
 
         let on_cancel = Closure::<dyn FnMut()>::new(move || cancelled.set(true));
         cancel.set_onclick(Some(on_cancel.as_ref().unchecked_ref()));
@@ -112,6 +129,7 @@ impl Ui {
         append(&stage, &video)?;
         append(&stage, &oval)?;
         append(&stage, &badge)?;
+        append(&actions, &again)?;
         append(&actions, &cancel)?;
         append(&actions, &next)?;
         for child in [&style, &light, &stage, &prompt, &progress, &actions] {
@@ -125,10 +143,13 @@ impl Ui {
             prompt,
             progress,
             cancel,
+            again,
             next,
             locale,
             shown: Cell::new(None),
+            retry,
             _on_cancel: on_cancel,
+            _on_again: on_again,
         })
     }
 
@@ -138,6 +159,10 @@ impl Ui {
 
     pub fn text(&self, g: Guidance) -> String {
         self.locale.text(g).to_string()
+    }
+
+    pub fn label(&self, l: Label, n: usize, total: usize) -> String {
+        self.locale.label(l, n, total)
     }
 
     /// Shows `g` if it is not already shown; returns whether it changed.
@@ -184,9 +209,26 @@ impl Ui {
         let _ = self.progress.set_attribute("aria-valuetext", step);
     }
 
-    pub fn set_cancel_visible(&self, visible: bool, label: &str) {
+    pub fn set_cancel_visible(&self, visible: bool, label: Label) {
         self.cancel.set_hidden(!visible);
-        self.cancel.set_text_content(Some(label));
+        self.cancel
+            .set_text_content(Some(&self.locale.label(label, 0, 0)));
+    }
+
+    /// Another attempt is offered: the Try again button, focused.
+    pub fn offer_retry(&self) {
+        self.retry.set(false);
+        self.again.set_hidden(false);
+        let _ = self.again.focus();
+    }
+
+    /// Whether Try again was pressed (the button goes once it is).
+    pub fn take_retry(&self) -> bool {
+        let pressed = self.retry.replace(false);
+        if pressed {
+            self.again.set_hidden(true);
+        }
+        pressed
     }
 
     /// The way on after a result: a link the user follows (focused, for keyboards).
@@ -207,6 +249,7 @@ impl Ui {
 impl Drop for Ui {
     fn drop(&mut self) {
         self.cancel.set_onclick(None);
+        self.again.set_onclick(None);
     }
 }
 
