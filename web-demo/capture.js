@@ -2,19 +2,10 @@
 // opened at, then follows the verifier's redirect back to the customer.
 import init, { Livecheck } from "/sdk/livecheck_sdk.js";
 
-const messages = {
-  permission_denied: "Camera access was refused. Allow the camera for this site in your browser's settings, then reload this page.",
-  no_camera: "No camera was found. Connect a camera, or open this link on a phone.",
-  camera_in_use: "The camera is in use by another application. Close it, then reload this page.",
-  insecure_context: "This page must be opened over https.",
-  unsupported_browser: "This browser cannot run the check. Try a recent Chrome, Edge, Firefox or Safari.",
-  session_expired: "This link has expired. Ask the service that sent you for a new one.",
-  link_already_used: "This link was already used. Ask the service that sent you for a new one.",
-  network: "The connection was lost. Check your network and try again with a new link.",
-  timeout: "We could not see a face in time. Make sure your face is well lit and in view.",
-  camera_frozen: "Your camera's picture stopped changing: it may be paused, covered, or showing a still image. Check the camera, or choose another one.",
-  cancelled: "Cancelled.",
-};
+// The page's texts, in the language the verifier picked (the check's `locale`, else the
+// browser's), handed over as JSON in the page.
+const texts = JSON.parse(document.getElementById("lc-texts")?.textContent || "{}");
+const text = (code) => texts[code] || "";
 // Ended before the link was used: the user may try again, here or through the service.
 const retryable = ["timeout", "camera_frozen"];
 
@@ -36,7 +27,7 @@ function fail(code, detail) {
     prompt.removeAttribute("role");
     prompt.hidden = true;
   }
-  status.textContent = messages[code] || `Something went wrong (${code}).`;
+  status.textContent = texts[code] || text("other").replace("{code}", code);
   status.tabIndex = -1;
   status.focus();
   if (detail) console.warn("livecheck:", code, detail);
@@ -44,14 +35,10 @@ function fail(code, detail) {
   if (back) back.hidden = false;
 }
 
-status.textContent = root.dataset.mode === "passive"
-  ? "When you are ready, press Start. We will ask for your camera; then just look at it and hold still for a few seconds."
-  : "When you are ready, press Start. We will ask for your camera and guide you through a few short actions.";
+status.textContent = text(root.dataset.mode === "passive" ? "intro_passive" : "intro_active");
 if (light) {
   // The light challenge: say what will happen before it does, and offer a way round it.
-  status.textContent += " At the start, the screen around your picture will show five colours for "
-    + "about four seconds (at most two changes a second, no red flashes). If flashing light affects "
-    + "you, choose Start without the colours.";
+  status.textContent += " " + text("light_notice");
   if (plain) plain.hidden = false;
 }
 start.hidden = false;
@@ -73,7 +60,9 @@ async function run(lightOptOut) {
   // The SDK shows its own Back button when the link allows cancelling.
   if (back) back.hidden = true;
   try {
-    await Livecheck.start({ link: root.dataset.link, container: root, redirect: true, lightOptOut });
+    await Livecheck.start({
+      link: root.dataset.link, container: root, redirect: true, lightOptOut, language: root.dataset.lang,
+    });
   } catch (e) {
     if (e.code === "cancelled") return;
     fail(e.code || "internal", e.message);
@@ -81,10 +70,10 @@ async function run(lightOptOut) {
     // link is cancelled, so the service learns the attempt ended); otherwise say how to
     // try again. Never both.
     if (back && [...retryable, "session_expired"].includes(e.code)) {
-      status.textContent += " Taking you back…";
+      status.textContent += " " + text("taking_back");
       setTimeout(() => back.requestSubmit(), 4000);
     } else if (retryable.includes(e.code)) {
-      status.textContent += " Then reload this page to try again.";
+      status.textContent += " " + text("reload");
     }
   }
 }

@@ -17,6 +17,7 @@ after(async () => verifier?.stop());
 test("a missed challenge: the reason, Try again, a second attempt, both attempts in the result", async () => {
   const check = await verifier.create({
     return_url: `${verifier.url}/healthz?from=retry`,
+    cancel_url: `${verifier.url}/healthz?from=retry-cancelled`,
     challenges: ["TURN_LEFT"],
     max_attempts: 2,
   });
@@ -34,6 +35,8 @@ test("a missed challenge: the reason, Try again, a second attempt, both attempts
       assert.match(await page.locator(".lc-prompt").textContent(), /did not see one of the actions/i);
       assert.equal(await page.evaluate(() => document.activeElement?.className), "lc-again");
       assert.equal(await page.locator(".lc-continue").isVisible(), false);
+      // Between attempts the user may also leave.
+      assert.equal(await page.locator(".lc-cancel").isVisible(), true);
       const between = await verifier.api("GET", `/liveness_check?token=${check.token}`);
       assert.equal(between.body.status, "in_progress");
       assert.equal(between.body.attempts.length, 1);
@@ -42,6 +45,10 @@ test("a missed challenge: the reason, Try again, a second attempt, both attempts
       await page.locator(".lc-continue").waitFor({ state: "visible", timeout: 120_000 });
       assert.equal(await again.isVisible(), false);
       assert.equal(await root.getAttribute("data-guidance"), "not_passed");
+      // After the result only the way on remains: no Back button (the SDK's or the page's)
+      // that could no longer cancel anything.
+      assert.equal(await page.locator(".lc-cancel").isVisible(), false);
+      assert.equal(await page.locator("#lc-back").isVisible(), false);
       const seen = await guidance(page);
       const turns = seen.filter((g) => g === "turn_left").length;
       assert.ok(turns >= 2, seen.join(" "));

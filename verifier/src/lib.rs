@@ -9,6 +9,7 @@ pub mod deadline;
 pub mod error;
 pub mod evaluate;
 pub mod heic;
+pub mod i18n;
 pub mod idempotency;
 pub mod judge;
 pub mod lc_token;

@@ -176,6 +176,9 @@ pub struct Check {
     /// An attempt was refused and another may start (`POST …/retry`); no frame is
     /// taken until it does.
     pub awaiting_retry: bool,
+    /// The hosted page's language as the customer set it (a BCP 47 tag whose language
+    /// is built in); otherwise the browser's.
+    pub locale: Option<String>,
 }
 
 /// The query parameters a dialect adds on the way back to the customer.

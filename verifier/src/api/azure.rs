@@ -563,6 +563,7 @@ pub async fn open_quick_link(
     if let Some(Err(e)) = callback.as_deref().map(|u| check_url("callbackUrl", u)) {
         return page(
             actix_web::http::StatusCode::BAD_REQUEST,
+            crate::i18n::english(),
             "This link is not valid",
             &format!("<p>{}</p>", super::pages::escape(&e.message)),
         );
@@ -581,12 +582,14 @@ pub async fn open_quick_link(
             callback: None,
         }) => page(
             actix_web::http::StatusCode::GONE,
+            crate::i18n::english(),
             title,
             "<p>Ask the service that sent you for a new link. You can close this window.</p>",
         ),
         // Opened at the same moment by another browser.
         Err(e) if e.status.is_client_error() => page(
             actix_web::http::StatusCode::GONE,
+            crate::i18n::english(),
             "This link was already used",
             "<p>Ask the service that sent you for a new link. You can close this window.</p>",
         ),
@@ -594,6 +597,7 @@ pub async fn open_quick_link(
             tracing::error!(error = %e.message, "quick link");
             page(
                 actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
+                crate::i18n::english(),
                 "Something went wrong",
                 "<p>Please try again in a moment.</p>",
             )

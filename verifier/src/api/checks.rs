@@ -56,6 +56,10 @@ pub struct CreateCheck {
     /// attack (spoof, replay, a cut or a swapped face) ends the check. Each attempt is
     /// judged on its own; the result lists them all.
     pub max_attempts: Option<i64>,
+    /// The hosted page's language, a BCP 47 tag (`fr`, `pt-BR`) of a built-in language:
+    /// en, es, fr, de, pt, id, ja, ar. Default: the user's browser's (`Accept-Language`),
+    /// else English.
+    pub locale: Option<String>,
     pub user_id: Option<String>,
     /// Any JSON object up to 4 KiB, returned with the result and in webhooks.
     #[schema(value_type = Option<Object>)]
@@ -306,6 +310,16 @@ pub fn new_check(
     let threshold = in_range("threshold", req.threshold, 0..=99, 70)? as u8;
     let audit = in_range("audit_images", req.audit_images, 0..=4, 0)? as u8;
     let max_attempts = in_range("max_attempts", req.max_attempts, 1..=3, 2)? as u8;
+    if let Some(tag) = &req.locale {
+        let well_formed = (2..=35).contains(&tag.len())
+            && tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if !well_formed || crate::i18n::by_tag(tag).is_none() {
+            return Err(ApiError::invalid(format!(
+                "locale must be a language tag of one of {}",
+                crate::i18n::tags().collect::<Vec<_>>().join(", ")
+            )));
+        }
+    }
     let passive = match req.mode.as_deref() {
         None | Some("active") => false,
         Some("passive") => true,
@@ -389,6 +403,7 @@ pub fn new_check(
         max_attempts,
         attempts: Vec::new(),
         awaiting_retry: false,
+        locale: req.locale,
     })
 }
 

@@ -22,6 +22,7 @@ fn demo_key(state: &AppState) -> Option<&str> {
 fn not_demo() -> HttpResponse {
     page(
         StatusCode::NOT_FOUND,
+        crate::i18n::english(),
         "Not found",
         "<p>The demo runs only in demo mode (<code>serve --demo</code>).</p>",
     )
@@ -33,6 +34,7 @@ pub async fn home(state: web::Data<AppState>) -> HttpResponse {
     }
     page(
         StatusCode::OK,
+        crate::i18n::english(),
         "livecheck demo",
         "<p>This page plays a customer's site. Pressing the button makes its backend create a \
          check through the API, then sends you to the hosted capture page. When you are done, \
@@ -65,6 +67,7 @@ fn client() -> Result<reqwest::Client, reqwest::Error> {
 fn trouble(message: &str) -> HttpResponse {
     page(
         StatusCode::BAD_GATEWAY,
+        crate::i18n::english(),
         "The demo backend could not reach the API",
         &format!("<p>{}</p>", escape(message)),
     )
@@ -91,6 +94,7 @@ pub async fn start(
         Err(e) => {
             return page(
                 e.status,
+                crate::i18n::english(),
                 "The form did not arrive",
                 &format!("<p>{} ({})</p>", escape(&e.message), e.code),
             )
@@ -139,6 +143,7 @@ pub async fn start(
     match created {
         Ok(Err(refused)) => page(
             StatusCode::BAD_REQUEST,
+            crate::i18n::english(),
             "The API refused the check",
             &format!(
                 "<pre>{}</pre><p><a href=\"/demo\">Back</a></p>",
@@ -166,6 +171,7 @@ pub async fn done(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse 
     let Some(token) = req.cookie(COOKIE).map(|c| c.value().to_string()) else {
         return page(
             StatusCode::BAD_REQUEST,
+            crate::i18n::english(),
             "No check to show",
             "<p><a href=\"/demo\">Start a liveness check</a></p>",
         );
@@ -211,6 +217,7 @@ pub async fn done(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse 
     let pretty = serde_json::to_string_pretty(&result).unwrap_or_default();
     page(
         StatusCode::OK,
+        crate::i18n::english(),
         "livecheck demo: result",
         &format!(
             "<div class=\"result {cls}\" id=\"demo-result\" data-passed=\"{passed}\" data-status=\"{st}\">\

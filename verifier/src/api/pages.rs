@@ -6,6 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 
 use super::capture::{cancel_check, client_token};
+use crate::i18n::{self, Language, Text};
 use crate::model::{Check, Status, WayBack};
 use crate::state::AppState;
 
@@ -22,14 +23,24 @@ pub fn escape(s: &str) -> String {
         .collect()
 }
 
-pub fn page(status: StatusCode, title: &str, body: &str) -> HttpResponse {
-    page_with_script(status, title, body, None)
+pub fn page(status: StatusCode, lang: &Language, title: &str, body: &str) -> HttpResponse {
+    page_with_script(status, lang, title, body, None)
+}
+
+/// The language a page without a check is shown in: the browser's.
+fn browser_language(req: &HttpRequest) -> &'static Language {
+    let accept = req
+        .headers()
+        .get("accept-language")
+        .and_then(|v| v.to_str().ok());
+    i18n::pick(None, accept)
 }
 
 /// A page; `script` is a module under `/web/` (scripts come only from this origin, and
 /// WebAssembly may compile).
 pub fn page_with_script(
     status: StatusCode,
+    lang: &Language,
     title: &str,
     body: &str,
     script: Option<&str>,
@@ -46,27 +57,36 @@ pub fn page_with_script(
         .content_type("text/html; charset=utf-8")
         .insert_header(("cache-control", "no-store"))
         .insert_header(("referrer-policy", "no-referrer"))
+        .insert_header(("content-language", lang.tag))
         .insert_header((
             "content-security-policy",
             "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; img-src 'self' blob: data:; \
              media-src 'self' blob:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
         ))
         .body(format!(
-            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+            "<!doctype html><html lang=\"{lang}\" dir=\"{dir}\"><head><meta charset=\"utf-8\">\
              <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
              <link rel=\"stylesheet\" href=\"/web/style.css\">\
              <title>{t}</title>{script}</head><body><main><h1>{t}</h1>{body}</main></body></html>",
-            t = escape(title)
+            t = escape(title),
+            lang = lang.tag,
+            dir = lang.dir(),
         ))
 }
 
 /// The link back to the customer's page, with the `error` code of how the check ended:
 /// every page a capture link can end on has one.
-fn way_back(check: &Check, way: WayBack<'_>) -> String {
+fn way_back(check: &Check, way: WayBack<'_>, lang: &Language) -> String {
     format!(
-        "<p><a class=\"button\" href=\"{}\">Return to the service</a></p>",
-        escape(&check.back_to(way))
+        "<p><a class=\"button\" href=\"{}\">{}</a></p>",
+        escape(&check.back_to(way)),
+        escape(lang.text(Text::ReturnToService))
     )
+}
+
+/// `<p>` with the text, escaped.
+fn para(lang: &Language, t: Text) -> String {
+    format!("<p>{}</p>", escape(lang.text(t)))
 }
 
 pub async fn capture_page(
@@ -77,30 +97,40 @@ pub async fn capture_page(
     let link = link.into_inner();
     let store = state.store.clone();
     let lookup = link.clone();
+    let browser = browser_language(&req);
     let check = match web::block(move || store.check_by_link(&lookup)).await {
         Ok(Ok(Some(c))) => c,
         Ok(Ok(None)) => {
             return page(
                 StatusCode::NOT_FOUND,
-                "This link is not valid",
-                "<p>Ask the service that sent you for a new link.</p>",
+                browser,
+                browser.text(Text::InvalidTitle),
+                &para(browser, Text::NewLink),
             )
         }
         _ => {
             return page(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "Please try again",
-                "<p>The verifier is busy.</p>",
+                browser,
+                browser.text(Text::BusyTitle),
+                &para(browser, Text::BusyText),
             )
         }
     };
+    let accept = req
+        .headers()
+        .get("accept-language")
+        .and_then(|v| v.to_str().ok());
+    let lang = i18n::pick(check.locale.as_deref(), accept);
     if check.is_expired(Utc::now()) {
         return page(
             StatusCode::GONE,
-            "This link has expired",
+            lang,
+            lang.text(Text::ExpiredTitle),
             &format!(
-                "<p>Links are valid for a limited time.</p>{}",
-                way_back(&check, WayBack::Expired)
+                "{}{}",
+                para(lang, Text::ExpiredText),
+                way_back(&check, WayBack::Expired, lang)
             ),
         );
     }
@@ -108,10 +138,12 @@ pub async fn capture_page(
     if check.status.is_terminal() || (check.status == Status::InProgress && !holder) {
         return page(
             StatusCode::CONFLICT,
-            "This link was already used",
+            lang,
+            lang.text(Text::UsedTitle),
             &format!(
-                "<p>Each link works once, in one browser.</p>{}",
-                way_back(&check, WayBack::Used)
+                "{}{}",
+                para(lang, Text::UsedText),
+                way_back(&check, WayBack::Used, lang)
             ),
         );
     }
@@ -120,21 +152,27 @@ pub async fn capture_page(
     let cancel = if check.cancel_url.is_some() {
         format!(
             "<form id=\"lc-back\" method=\"post\" action=\"/l/{}/cancel\">\
-             <button type=\"submit\" class=\"secondary\">Back</button></form>",
-            escape(&link)
+             <button type=\"submit\" class=\"secondary\">{}</button></form>",
+            escape(&link),
+            escape(lang.text(Text::Back))
         )
     } else {
         String::new()
     };
+    // The script's texts ride in the page as JSON (not run: the CSP allows no inline
+    // script), `<` escaped so no text can close the element.
+    let texts = lang.script_texts().replace('<', "\\u003c");
     page_with_script(
         StatusCode::OK,
-        "Liveness check",
+        lang,
+        lang.text(Text::PageTitle),
         &format!(
-            "<p id=\"lc-status\" role=\"status\" aria-live=\"polite\">This check needs JavaScript \
-             and a camera.</p><p><button type=\"button\" id=\"lc-start\" hidden>Start</button> \
-             <button type=\"button\" id=\"lc-start-plain\" class=\"secondary\" hidden>Start \
-             without the colours</button></p>\
-             <div id=\"lc-capture\" data-link=\"{}/l/{}\" data-mode=\"{}\" data-light=\"{}\"></div>{cancel}",
+            "<p id=\"lc-status\" role=\"status\" aria-live=\"polite\">{needs_js}</p>\
+             <p><button type=\"button\" id=\"lc-start\" hidden>{start}</button> \
+             <button type=\"button\" id=\"lc-start-plain\" class=\"secondary\" hidden>{plain}</button></p>\
+             <script type=\"application/json\" id=\"lc-texts\">{texts}</script>\
+             <div id=\"lc-capture\" data-link=\"{}/l/{}\" data-mode=\"{}\" data-light=\"{}\" \
+             data-lang=\"{lang}\"></div>{cancel}",
             escape(&state.public_url),
             escape(&link),
             if check.is_passive() {
@@ -142,7 +180,11 @@ pub async fn capture_page(
             } else {
                 "active"
             },
-            if check.light_challenge { "on" } else { "off" }
+            if check.light_challenge { "on" } else { "off" },
+            needs_js = escape(lang.text(Text::NeedsJs)),
+            start = escape(lang.text(Text::Start)),
+            plain = escape(lang.text(Text::StartPlain)),
+            lang = lang.tag,
         ),
         Some("capture.js"),
     )
@@ -162,22 +204,27 @@ pub async fn cancel_form(
         Err(e) => {
             // Finished, expired or held by another browser: still a way back.
             let store = state.store.clone();
-            let back = match web::block(move || store.check_by_link(&link)).await {
-                Ok(Ok(Some(check))) => way_back(
-                    &check,
-                    if check.is_expired(Utc::now()) {
-                        WayBack::Expired
+            let found = web::block(move || store.check_by_link(&link)).await;
+            let accept = req
+                .headers()
+                .get("accept-language")
+                .and_then(|v| v.to_str().ok());
+            let (lang, body) = match found {
+                Ok(Ok(Some(check))) => {
+                    let lang = i18n::pick(check.locale.as_deref(), accept);
+                    let (way, text) = if check.is_expired(Utc::now()) {
+                        (WayBack::Expired, Text::ExpiredText)
                     } else {
-                        WayBack::Used
-                    },
-                ),
-                _ => String::new(),
+                        (WayBack::Used, Text::UsedText)
+                    };
+                    (lang, para(lang, text) + &way_back(&check, way, lang))
+                }
+                _ => {
+                    let lang = i18n::pick(None, accept);
+                    (lang, para(lang, Text::NewLink))
+                }
             };
-            page(
-                e.status,
-                "This check cannot be cancelled",
-                &format!("<p>{}</p>{back}", escape(&e.message)),
-            )
+            page(e.status, lang, lang.text(Text::CannotCancelTitle), &body)
         }
     }
 }
@@ -189,26 +236,19 @@ pub async fn end(req: HttpRequest) -> HttpResponse {
         .find(|(k, _)| k == "error")
         .map(|(_, v)| v.into_owned());
     let (title, text) = match error.as_deref() {
-        None => ("All done", "Thank you: your check is complete."),
-        Some("expired") => (
-            "This link has expired",
-            "Ask the service that sent you for a new link.",
-        ),
-        Some("link_already_used") => (
-            "This link was already used",
-            "Each link works once. Ask the service that sent you for a new link.",
-        ),
-        Some("cancelled") => ("Check cancelled", "You left the check before it finished."),
+        None => (Text::DoneTitle, Text::DoneText),
+        Some("expired") => (Text::ExpiredTitle, Text::NewLink),
+        Some("link_already_used") => (Text::UsedTitle, Text::NewLink),
+        Some("cancelled") => (Text::CancelledTitle, Text::CancelledText),
         // A verdict is the service's to explain, never this page's.
-        Some(_) => (
-            "Check finished",
-            "The service that sent you has the result.",
-        ),
+        Some(_) => (Text::FinishedTitle, Text::FinishedText),
     };
+    let lang = browser_language(&req);
     page(
         StatusCode::OK,
-        title,
-        &format!("<p>{text}</p><p>You can close this window.</p>"),
+        lang,
+        lang.text(title),
+        &(para(lang, text) + &para(lang, Text::CloseWindow)),
     )
 }
 
@@ -230,6 +270,7 @@ pub async fn index(state: web::Data<AppState>, req: actix_web::HttpRequest) -> H
     };
     page(
         StatusCode::OK,
+        i18n::english(),
         "livecheck verifier",
         &format!(
             "<p>The API is described at <a href=\"/openapi.json\">/openapi.json</a>.</p>{demo}"

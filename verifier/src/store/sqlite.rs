@@ -180,6 +180,10 @@ ALTER TABLE checks ADD COLUMN max_attempts INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE checks ADD COLUMN attempts TEXT;
 ALTER TABLE checks ADD COLUMN awaiting_retry INTEGER NOT NULL DEFAULT 0;
 "#,
+    // The hosted page's language, when the customer chose it.
+    r#"
+ALTER TABLE checks ADD COLUMN locale TEXT;
+"#,
 ];
 
 pub struct SqliteStore {
@@ -214,7 +218,7 @@ const CHECK_COLUMNS: &str = "id, api_key_id, token, link, secret, webhook_url, r
     cancel_url, threshold, audit_images, challenges, user_id, metadata, status, created_at, \
     expires_at, claimed_at, client_token_hash, frame_key, nonce, chain, frames, outcome, \
     completed_at, erased_at, reference_descriptor, photo_session, light_challenge, capture, \
-    finishing_at, frame_bytes, return_params, max_attempts, attempts, awaiting_retry";
+    finishing_at, frame_bytes, return_params, max_attempts, attempts, awaiting_retry, locale";
 
 fn api_key_row(r: &Row<'_>) -> rusqlite::Result<ApiKey> {
     Ok(ApiKey {
@@ -282,6 +286,7 @@ fn check_row(r: &Row<'_>) -> rusqlite::Result<Check> {
             .transpose()?
             .unwrap_or_default(),
         awaiting_retry: r.get(34)?,
+        locale: r.get(35)?,
     })
 }
 
@@ -319,9 +324,9 @@ impl<'a> CheckRow<'a> {
             "INSERT INTO checks (id, api_key_id, token, link, secret, webhook_url, return_url, \
              cancel_url, threshold, audit_images, challenges, user_id, metadata, status, \
              created_at, expires_at, frame_key, nonce, chain, reference_descriptor, photo_session, \
-             light_challenge, return_params, max_attempts) \
+             light_challenge, return_params, max_attempts, locale) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
-             ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
+             ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
             params![
                 k.id,
                 k.api_key_id,
@@ -346,7 +351,8 @@ impl<'a> CheckRow<'a> {
                 k.photo_session,
                 k.light_challenge,
                 self.return_params,
-                k.max_attempts
+                k.max_attempts,
+                k.locale
             ],
         )
         .map(|_| ())
@@ -1393,6 +1399,7 @@ mod tests {
             max_attempts: 2,
             attempts: Vec::new(),
             awaiting_retry: false,
+            locale: None,
         }
     }
 
