@@ -25,5 +25,17 @@ wasm-bindgen --target web "${strip[@]}" --out-dir "$out" "${CARGO_TARGET_DIR:-ta
 # `start` alone), so its declaration is dropped and the package checks under ES2020 +
 # DOM (`npm run test:types`). The method itself stays where the runtime has the symbol.
 sed -i '/^    \[Symbol\.dispose\](): void;$/d' "$out/livecheck_sdk.d.ts"
+# `LivecheckError` is a class of its own module (`sdk-wasm/js/error.js`), which the wasm
+# glue imports from `snippets/<crate>-<hash>/`. It is moved beside the entry (the
+# verifier serves plain file names only) and the entry exports that same class, so
+# `instanceof` holds.
+mv "$out"/snippets/*/js/error.js "$out/error.js"
+rm -r "$out/snippets"
+sed -i "s|\./snippets/livecheck-sdk-[0-9a-f]*/js/error\.js|./error.js|" "$out/livecheck_sdk.js"
+printf '\nexport { LivecheckError } from "./error.js";\n' >> "$out/livecheck_sdk.js"
+# The custom element, and the package's files.
+cp sdk-wasm/js/element.js sdk-wasm/js/element.d.ts "$out/"
 cp sdk-wasm/package.json sdk-wasm/README.md LICENSE "$out/"
+# The React wrapper package (`npm pack ./sdk-wasm/react`) ships the licence too.
+cp LICENSE sdk-wasm/react/
 ls -l "$out" >&2

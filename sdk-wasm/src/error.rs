@@ -67,16 +67,23 @@ impl SdkError {
         }
     }
 
-    /// A JS `Error` with `code` set, so `catch (e) { e.code }` works.
+    /// A `LivecheckError` (a subclass of `Error`, exported by the package) with `code`
+    /// set, so `catch (e) { e instanceof LivecheckError && e.code }` works.
     pub fn to_js(&self) -> JsValue {
-        let e = js_sys::Error::new(&self.message);
-        e.set_name("LivecheckError");
-        let _ = js_sys::Reflect::set(&e, &"code".into(), &self.code.as_str().into());
-        e.into()
+        LivecheckErrorJs::new(self.code.as_str(), &self.message).into()
     }
 }
 
 pub type SdkResult<T> = Result<T, SdkError>;
+
+#[wasm_bindgen::prelude::wasm_bindgen(module = "/js/error.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = LivecheckError)]
+    type LivecheckErrorJs;
+
+    #[wasm_bindgen(constructor, js_class = "LivecheckError")]
+    fn new(code: &str, message: &str) -> LivecheckErrorJs;
+}
 
 /// Any JS exception as an internal error with its message.
 pub fn js_message(v: &JsValue) -> String {

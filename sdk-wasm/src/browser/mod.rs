@@ -7,6 +7,7 @@ mod timer;
 mod ui;
 
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -40,7 +41,9 @@ export type ErrorCode =
   | "unsupported_browser" | "session_expired" | "link_already_used" | "network"
   | "timeout" | "camera_frozen" | "cancelled" | "invalid_link" | "internal";
 
-export interface LivecheckError extends Error {
+/** Every rejection and `onError` of the SDK: `e instanceof LivecheckError`, then `e.code`. */
+export class LivecheckError extends Error {
+  constructor(code: ErrorCode, message: string);
   name: "LivecheckError";
   code: ErrorCode;
 }
@@ -125,7 +128,7 @@ fn function(obj: &JsValue, key: &str) -> Option<js_sys::Function> {
     get(obj, key).dyn_into().ok()
 }
 
-fn options(value: &JsValue) -> Result<run::Options, SdkError> {
+fn options(value: &JsValue, controls: Rc<run::Controls>) -> Result<run::Options, SdkError> {
     let link = get(value, "link").as_string().ok_or_else(|| {
         SdkError::new(
             Code::InvalidLink,
@@ -158,20 +161,55 @@ fn options(value: &JsValue) -> Result<run::Options, SdkError> {
         signal: get(value, "signal").dyn_into().ok(),
         face_timeout_ms: timeout.clamp(1000.0, 600_000.0) as u32,
         light_opt_out: get(value, "lightOptOut").as_bool().unwrap_or(false),
+        controls,
     })
+}
+
+/// One check mounted in the page: its result, and `destroy()` to take it out.
+#[wasm_bindgen]
+pub struct LivecheckCapture {
+    result: js_sys::Promise,
+    controls: Rc<run::Controls>,
+}
+
+#[wasm_bindgen]
+impl LivecheckCapture {
+    /// Resolves with the verifier's decision; rejects with a `LivecheckError`.
+    #[wasm_bindgen(getter, unchecked_return_type = "Promise<LivecheckResult>")]
+    pub fn result(&self) -> js_sys::Promise {
+        self.result.clone()
+    }
+
+    /// Stops the camera and removes the SDK's UI at once; `result` then rejects with
+    /// `cancelled`. A capture under way ends its check as cancelled; a link not yet
+    /// claimed stays unused, so the check can be mounted again (React's StrictMode
+    /// mounts, destroys and mounts again).
+    pub fn destroy(&self) {
+        self.controls.destroy();
+    }
 }
 
 #[wasm_bindgen]
 impl Livecheck {
     /// Runs one check. Resolves with the verifier's decision; rejects with a
-    /// `LivecheckError` (also passed to `onError`).
+    /// `LivecheckError` (also passed to `onError`). `mount` does the same and can be
+    /// destroyed.
     #[wasm_bindgen(unchecked_return_type = "Promise<LivecheckResult>")]
     pub fn start(
         #[wasm_bindgen(unchecked_param_type = "StartOptions")] options_value: JsValue,
     ) -> js_sys::Promise {
+        Self::mount(options_value).result
+    }
+
+    /// Mounts one check in the page: `result` is what `start` resolves with, and
+    /// `destroy()` takes it out (a component's unmount).
+    pub fn mount(
+        #[wasm_bindgen(unchecked_param_type = "StartOptions")] options_value: JsValue,
+    ) -> LivecheckCapture {
+        let controls = Rc::new(run::Controls::default());
         let on_error = function(&options_value, "onError");
-        let parsed = options(&options_value);
-        wasm_bindgen_futures::future_to_promise(async move {
+        let parsed = options(&options_value, controls.clone());
+        let result = wasm_bindgen_futures::future_to_promise(async move {
             let result = match parsed {
                 Ok(opts) => run::run(opts).await,
                 Err(e) => Err(e),
@@ -187,8 +225,18 @@ impl Livecheck {
                     Err(err)
                 }
             }
-        })
+        });
+        LivecheckCapture { result, controls }
     }
+}
+
+/// Downloads and checks the first-pass models from the verifier of `link` ahead of
+/// `start` (call after `init()`, e.g. while the user reads the page): the capture then
+/// starts without waiting for them. Browsers cache them by content hash.
+#[wasm_bindgen(js_name = preload)]
+pub async fn preload(link: String) -> Result<(), JsValue> {
+    let api = net::Api::from_link(&link).map_err(|e| e.to_js())?;
+    run::engine(&api).await.map(|_| ()).map_err(|e| e.to_js())
 }
 
 /// Every text of a built-in language (English when `language` is not built in or not

@@ -196,6 +196,11 @@ impl Api {
         self.json("POST", &path, body, extra, ms).await
     }
 
+    /// Whether this page claimed the link.
+    pub fn claimed(&self) -> bool {
+        self.client_token.borrow().is_some()
+    }
+
     /// Claims the link; `light_opt_out` declines the light challenge's colours.
     pub async fn claim(&self, light_opt_out: bool) -> SdkResult<Claimed> {
         let body = serde_json::json!({ "light_opt_out": light_opt_out }).to_string();

@@ -22,6 +22,35 @@ use crate::error::{Code, SdkError, SdkResult};
 use crate::flow::{Capture, FreezeWatch, Positioning, DETECT_EVERY};
 use crate::guidance::{Guidance, Label, Locale};
 
+/// What `destroy()` reaches from outside a run: the cancel flag and the mounted UI.
+#[derive(Default)]
+pub struct Controls {
+    cancelled: Rc<Cell<bool>>,
+    destroyed: Cell<bool>,
+    mounted: RefCell<Option<(web_sys::HtmlElement, web_sys::HtmlVideoElement)>>,
+}
+
+impl Controls {
+    /// Stops the camera and removes the UI now; the run then ends as cancelled.
+    pub fn destroy(&self) {
+        self.destroyed.set(true);
+        self.cancelled.set(true);
+        if let Some((root, video)) = self.mounted.borrow_mut().take() {
+            super::ui::unmount(&root, &video);
+        }
+    }
+
+    /// Keeps the mounted UI for `destroy()`; false (and the UI gone) when it came first.
+    fn mounted(&self, ui: &Ui) -> bool {
+        if self.destroyed.get() {
+            super::ui::unmount(ui.root(), ui.video());
+            return false;
+        }
+        *self.mounted.borrow_mut() = Some((ui.root().clone(), ui.video().clone()));
+        true
+    }
+}
+
 pub struct Options {
     pub link: String,
     pub container: JsValue,
@@ -35,6 +64,7 @@ pub struct Options {
     pub face_timeout_ms: u32,
     /// Decline the light challenge's colours (the user asked: photosensitivity).
     pub light_opt_out: bool,
+    pub controls: Rc<Controls>,
 }
 
 #[derive(Serialize)]
@@ -85,8 +115,9 @@ thread_local! {
     static ENGINE: RefCell<Option<Rc<Engine>>> = const { RefCell::new(None) };
 }
 
-/// The first-pass engine (no anti-spoof: that is the verifier's), loaded once per page.
-async fn engine(api: &Api) -> SdkResult<Rc<Engine>> {
+/// The first-pass engine (no anti-spoof: that is the verifier's), loaded once per page
+/// (`preload()` loads it ahead).
+pub async fn engine(api: &Api) -> SdkResult<Rc<Engine>> {
     if let Some(e) = ENGINE.with(|e| e.borrow().clone()) {
         return Ok(e);
     }
@@ -187,7 +218,7 @@ fn model_error(e: livecheck_core::ModelError) -> SdkError {
 
 pub async fn run(opts: Options) -> SdkResult<Outcome> {
     let api = Api::from_link(&opts.link)?;
-    let cancelled = Rc::new(Cell::new(false));
+    let cancelled = opts.controls.cancelled.clone();
     let _abort = opts.signal.as_ref().map(|s| {
         let flag = cancelled.clone();
         let cb = Closure::<dyn FnMut()>::new(move || flag.set(true));
@@ -196,6 +227,9 @@ pub async fn run(opts: Options) -> SdkResult<Outcome> {
     });
     let container = super::ui::container(&opts.container)?;
     let ui = Ui::mount(&container, opts.locale.clone(), cancelled.clone())?;
+    if !opts.controls.mounted(&ui) {
+        return Err(SdkError::new(Code::Cancelled, "destroyed"));
+    }
     let s = Session {
         opts: &opts,
         ui,
@@ -219,6 +253,14 @@ pub async fn run(opts: Options) -> SdkResult<Outcome> {
     .await;
     match result {
         Ok(outcome) => Ok(outcome),
+        Err(e) if e.code == Code::Cancelled && opts.controls.destroyed.get() => {
+            // Taken out of the page: a capture under way ends as cancelled, but a link
+            // not yet claimed stays unused (a framework may mount the SDK again).
+            if api.claimed() {
+                let _ = api.cancel().await;
+            }
+            Err(e)
+        }
         Err(e) if e.code == Code::Cancelled => {
             s.prompt(Guidance::Cancelled, None);
             s.ui.finished();

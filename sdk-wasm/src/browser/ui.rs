@@ -14,29 +14,35 @@ use web_sys::{Document, Element, HtmlButtonElement, HtmlElement, HtmlVideoElemen
 use crate::error::{js_message, Code, SdkError, SdkResult};
 use crate::guidance::{Guidance, Label, Locale};
 
+/// Themed through custom properties set on the container or any ancestor: `--lc-font`,
+/// `--lc-text`, `--lc-radius`, `--lc-neutral` (the frame at rest), `--lc-ok`, `--lc-warn`,
+/// `--lc-accent` (buttons and the focus ring) and `--lc-on-accent` (button text).
 const CSS: &str = "\
-.lc-root{font:16px/1.4 system-ui,sans-serif;max-width:640px;margin:0 auto;color:#1a1a1a;position:relative}\
+.lc-root{font:16px/1.4 var(--lc-font,system-ui,sans-serif);max-width:640px;margin:0 auto;\
+color:var(--lc-text,#1a1a1a);position:relative}\
 .lc-root [hidden]{display:none!important}\
 .lc-light{position:fixed;inset:0;z-index:2147483000;pointer-events:none;transition:background-color .1s linear}\
 .lc-root[data-light] .lc-stage,.lc-root[data-light] .lc-prompt{position:relative;z-index:2147483001}\
 .lc-root[data-light] .lc-prompt{background:#fff;border-radius:8px;padding:.25em .5em}\
-.lc-stage{position:relative;aspect-ratio:4/3;background:#222;border-radius:12px;overflow:hidden;\
-border:4px solid #888;transition:border-color .6s ease}\
-.lc-root[data-state=ok] .lc-stage{border-color:#1b7f3b}\
-.lc-root[data-state=warn] .lc-stage{border-color:#b35c00;border-style:dashed}\
-.lc-badge{position:absolute;top:.4em;right:.4em;min-width:1.6em;padding:0 .3em;border-radius:.8em;\
+.lc-stage{position:relative;aspect-ratio:4/3;background:#222;border-radius:var(--lc-radius,12px);overflow:hidden;\
+border:4px solid var(--lc-neutral,#888);transition:border-color .6s ease}\
+.lc-root[data-state=ok] .lc-stage{border-color:var(--lc-ok,#1b7f3b)}\
+.lc-root[data-state=warn] .lc-stage{border-color:var(--lc-warn,#b35c00);border-style:dashed}\
+.lc-badge{position:absolute;top:.4em;inset-inline-end:.4em;min-width:1.6em;padding:0 .3em;border-radius:.8em;\
 font-weight:700;text-align:center;color:#fff;display:none}\
-.lc-root[data-state=ok] .lc-badge{display:block;background:#1b7f3b}\
+.lc-root[data-state=ok] .lc-badge{display:block;background:var(--lc-ok,#1b7f3b)}\
 .lc-root[data-state=ok] .lc-badge::after{content:\"\\2713\"}\
-.lc-root[data-state=warn] .lc-badge{display:block;background:#b35c00}\
+.lc-root[data-state=warn] .lc-badge{display:block;background:var(--lc-warn,#b35c00)}\
 .lc-root[data-state=warn] .lc-badge::after{content:\"!\"}\
 .lc-video{width:100%;height:100%;object-fit:cover;transform:scaleX(-1)}\
 .lc-oval{position:absolute;inset:12% 28%;border:3px dashed rgba(255,255,255,.7);border-radius:50%}\
 .lc-prompt{font-size:1.25rem;font-weight:600;min-height:2.8em;margin:.75em 0 .25em}\
-.lc-progress{width:100%;height:.6em}\
+.lc-progress{width:100%;height:.6em;accent-color:var(--lc-accent,#0b57d0)}\
 .lc-actions{margin-top:.75em;display:flex;gap:.75em}\
-.lc-actions button,.lc-actions a{font:inherit;padding:.5em 1.2em;border-radius:8px}\
-.lc-actions :focus-visible{outline:3px solid #0b57d0;outline-offset:2px}\
+.lc-actions button,.lc-actions a{font:inherit;padding:.5em 1.2em;border-radius:calc(var(--lc-radius,12px) * 2 / 3);\
+background:var(--lc-accent,#0b57d0);color:var(--lc-on-accent,#fff);border:1px solid var(--lc-accent,#0b57d0);\
+cursor:pointer;text-decoration:none}\
+.lc-actions :focus-visible{outline:3px solid var(--lc-accent,#0b57d0);outline-offset:2px}\
 @media (prefers-reduced-motion:reduce){.lc-stage{transition:none}}";
 
 pub struct Ui {
@@ -157,6 +163,10 @@ impl Ui {
         &self.video
     }
 
+    pub fn root(&self) -> &HtmlElement {
+        &self.root
+    }
+
     pub fn text(&self, g: Guidance) -> String {
         self.locale.text(g).to_string()
     }
@@ -251,6 +261,22 @@ impl Drop for Ui {
         self.cancel.set_onclick(None);
         self.again.set_onclick(None);
     }
+}
+
+/// Takes the SDK's UI out of the page at once, the camera with it (`destroy()`).
+pub fn unmount(root: &HtmlElement, video: &HtmlVideoElement) {
+    if let Some(stream) = video
+        .src_object()
+        .and_then(|s| s.dyn_into::<web_sys::MediaStream>().ok())
+    {
+        for track in stream.get_tracks().iter() {
+            if let Ok(t) = track.dyn_into::<web_sys::MediaStreamTrack>() {
+                t.stop();
+            }
+        }
+    }
+    video.set_src_object(None);
+    root.remove();
 }
 
 /// The container from the options: an element, a CSS selector, or a new `<div>` at the
