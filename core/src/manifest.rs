@@ -17,6 +17,29 @@ pub struct ModelEntry {
     pub licence: String,
     pub source: String,
     pub runs_in: Vec<String>,
+    #[serde(default)]
+    pub origin: Origin,
+}
+
+/// Where a file comes from besides the mirror (`models/fetch.sh`).
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct Origin {
+    /// The upstream's own copy of these exact bytes.
+    pub url: Option<String>,
+    /// The script that rebuilds it from the package registries.
+    pub build: Option<String>,
+    /// The rebuild's canonical bytes (`models/build/canon.py`): other bytes than the
+    /// mirror's, the same graph and weights under other names, checked to give equal
+    /// outputs; accepted as well.
+    pub build_sha256: Option<String>,
+}
+
+impl ModelEntry {
+    /// Whether a file with this sha256 is this model: the pinned bytes, or its
+    /// canonical rebuild.
+    pub fn accepts(&self, sha256: &str) -> bool {
+        sha256 == self.sha256 || self.origin.build_sha256.as_deref() == Some(sha256)
+    }
 }
 
 #[derive(Deserialize)]
@@ -51,7 +74,7 @@ pub fn verify(name: &str, bytes: &[u8]) -> Result<(), ModelError> {
         reason: "not in the manifest".into(),
     })?;
     let got = sha256_hex(bytes);
-    if got != e.sha256 {
+    if !e.accepts(&got) {
         return Err(ModelError::Checksum {
             model: name.to_string(),
             reason: format!("{} has sha256 {got}, manifest says {}", e.file, e.sha256),
@@ -125,6 +148,24 @@ mod tests {
                 "face_recognition"
             ]
         );
+    }
+
+    #[test]
+    fn a_rebuild_is_accepted_only_by_its_own_pinned_digest() {
+        let mesh = entry("face_mesh").unwrap();
+        let rebuilt = mesh.origin.build_sha256.as_deref().unwrap();
+        assert!(rebuilt.len() == 64 && rebuilt.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert!(mesh.accepts(&mesh.sha256) && mesh.accepts(rebuilt));
+        // Not another model's digest, nor another model's rebuild.
+        assert!(!mesh.accepts(&entry("yunet").unwrap().sha256));
+        assert!(!entry("blendshapes").unwrap().accepts(rebuilt));
+        for e in entries() {
+            assert!(
+                e.origin.url.is_some() || e.origin.build.is_some() || e.name == "face_recognition",
+                "{}",
+                e.name
+            );
+        }
     }
 
     #[test]

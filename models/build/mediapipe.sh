@@ -6,11 +6,13 @@
 #   face_blendshapes.tflite (checked by sha256); tf2onnx 1.16.1 (opset 13) converts them
 #   in a pinned Python environment (requirements.txt, --require-hashes); compare.py runs
 #   each built model and its pinned counterpart on the same inputs with onnxruntime.
-# tf2onnx names the nodes it makes in an order that changes from run to run (two runs
-# here gave two different files), so the files cannot be reproduced to the byte: what is
-# checked is that every output is equal (the measured difference is 0.0; the script
-# fails above 1e-6).
-# Usage: models/build/mediapipe.sh OUT_DIR  (about 1 GB of wheels and a few minutes)
+# tf2onnx numbers the names it invents in an order that changes from run to run, so
+# each file is rewritten into a canonical form (canon.py: names only), which every build
+# reproduces to the byte: the manifest pins it as `origin.build_sha256`, accepted beside
+# the mirror's `sha256`. When the pinned files are at hand (models/cache, or
+# LIVECHECK_PINNED_MODELS), compare.py checks that every output equals theirs (measured
+# difference 0.0; it fails above 1e-6).
+# Usage: models/build/mediapipe.sh OUT_DIR  (about 1 GB of wheels, a minute or two)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:?usage: mediapipe.sh OUT_DIR}
@@ -53,6 +55,10 @@ for pair in face_landmarks_detector:mediapipe_face_landmarks_detector.onnx \
   dst=${pair#*:}
   "$py" -m tf2onnx.convert --tflite "models/face_landmarker_task/$src.tflite" \
     --output "$out/$dst" --opset 13 >"$out/$src.log" 2>&1 || { cat "$out/$src.log" >&2; exit 1; }
+  "$py" "$here/canon.py" "$out/$dst"
   echo "built $dst ($(sha256sum "$out/$dst" | cut -d' ' -f1))"
 done
-"$py" "$here/compare.py" "$out" "${LIVECHECK_PINNED_MODELS:-$here/../cache}"
+pinned=${LIVECHECK_PINNED_MODELS:-$here/../cache}
+if [ -f "$pinned/mediapipe_face_landmarks_detector.onnx" ] && [ -f "$pinned/mediapipe_face_blendshapes.onnx" ]; then
+  "$py" "$here/compare.py" "$out" "$pinned"
+fi

@@ -1,7 +1,7 @@
 // models/fetch.sh from public origins (no browser): a local HTTP server stands in for the
 // upstream hosts (these machines reach only package registries), serving each origin
 // file at its upstream path; the mirror is absent. The three files upstream ships as ONNX
-// arrive and are checked; the three conversions are named as missing, with their recipe; a file
+// arrive and are checked; the conversions are named as missing, with the build to ask for; a file
 // whose bytes differ from the manifest's sha256 is refused.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -41,7 +41,7 @@ function fetchModels(cache) {
       encoding: "utf8",
       timeout: 60_000,
       env: { ...process.env, LIVECHECK_MODEL_MIRROR: join(cache, "no-mirror"), LIVECHECK_MODEL_ORIGIN: origin,
-        LIVECHECK_MODEL_CACHE: cache },
+        LIVECHECK_MODEL_CACHE: cache, LIVECHECK_MODEL_BUILD: "0" },
     }, (err, stdout, stderr) => resolve({ status: err ? err.code : 0, stdout, stderr }));
   });
 }
@@ -49,7 +49,7 @@ function fetchModels(cache) {
 test("without the mirror, the files upstream ships come from their public origins, checked", async () => {
   const cache = mkdtempSync(join(tmpdir(), "lc-models-"));
   const r = await fetchModels(cache);
-  assert.equal(r.status, 1, "the conversions have no public source");
+  assert.equal(r.status, 1, "the conversions are not built unless asked");
   const direct = manifest.filter((m) => m.origin.url);
   assert.equal(direct.length, 3);
   for (const m of direct) {
@@ -59,7 +59,7 @@ test("without the mirror, the files upstream ships come from their public origin
   for (const m of manifest.filter((m) => !m.origin.url)) {
     assert.ok(!existsSync(join(cache, m.file)));
     assert.match(r.stderr, new RegExp(`no source has ${m.file.replace(/\./g, "\\.")}`));
-    if (m.origin.build) assert.match(r.stderr, /no public ONNX; models\/build\/mediapipe\.sh reproduces it/);
+    if (m.origin.build) assert.match(r.stderr, /build models\/build\/mediapipe\.sh \(LIVECHECK_MODEL_BUILD=1\)/);
   }
   assert.deepEqual(served.sort(), direct.map((m) => new URL(m.origin.url).pathname).sort());
   // Nothing half-written is left behind.

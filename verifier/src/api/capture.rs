@@ -154,6 +154,20 @@ pub fn script(check: &Check, state: &AppState) -> ChallengeScript {
     }
 }
 
+/// An attempt's capture state as it starts: a light sequence drawn now (secret until
+/// each step is shown) unless the user declined it, which the log records.
+fn starting_capture(check: &Check, light_opted_out: bool) -> CaptureState {
+    let mut capture = CaptureState {
+        light: (check.light_challenge && !light_opted_out)
+            .then(|| LightPlan::from_seed(&secrets::random_bytes::<32>())),
+        ..CaptureState::default()
+    };
+    if light_opted_out {
+        capture.log.opt_out_of_light();
+    }
+    capture
+}
+
 /// Capture time the plan allows, ms.
 fn plan_ms(plan: &CapturePlan) -> u64 {
     plan.baseline_ms + plan.window_ms * plan.challenges.len() as u64
@@ -251,16 +265,8 @@ pub async fn claim(
         ));
     }
     let token = secrets::new_token();
-    // The light sequence is drawn now, and stays secret until each step is shown.
     let opted_out = check.light_challenge && claim_in.light_opt_out == Some(true);
-    let mut capture = CaptureState {
-        light: (check.light_challenge && !opted_out)
-            .then(|| LightPlan::from_seed(&secrets::random_bytes::<32>())),
-        ..CaptureState::default()
-    };
-    if opted_out {
-        capture.log.opt_out_of_light();
-    }
+    let capture = starting_capture(&check, opted_out);
     let now = Utc::now();
     let store = state.store.clone();
     let (id, hash) = (check.id.clone(), secrets::digest_hex(&token));
@@ -679,15 +685,7 @@ pub async fn retry(
     let nonce = hex::encode(secrets::random_bytes::<32>());
     let mut chain = ChainState::new(&check.id, &nonce).map_err(ApiError::internal)?;
     chain.seen_images = check.chain.seen_images.clone();
-    let opted_out = check.capture.log.light_opted_out;
-    let mut capture = CaptureState {
-        light: (check.light_challenge && !opted_out)
-            .then(|| LightPlan::from_seed(&secrets::random_bytes::<32>())),
-        ..CaptureState::default()
-    };
-    if opted_out {
-        capture.log.opt_out_of_light();
-    }
+    let capture = starting_capture(&check, check.capture.log.light_opted_out);
     let now = Utc::now();
     let store = state.store.clone();
     let id = check.id.clone();
