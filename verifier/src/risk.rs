@@ -118,16 +118,17 @@ pub fn virtual_camera(label: &str) -> Option<String> {
         return Some("unlabelled".into());
     }
     let lower = label.to_lowercase();
+    // An id first: a base64 id may begin with '/', and is not a path.
+    let id_like = |c: char| c.is_ascii_alphanumeric() || "+/=-_{}".contains(c);
+    if label.len() >= 32 && label.chars().all(id_like) {
+        return Some("synthetic".into());
+    }
     if [".y4m", ".mjpeg", ".mjpg", ".mp4"]
         .iter()
         .any(|ext| lower.ends_with(ext))
         || label.starts_with('/')
     {
         return Some("file".into());
-    }
-    let id_like = |c: char| c.is_ascii_alphanumeric() || "+/=-_{}".contains(c);
-    if label.len() >= 32 && label.chars().all(id_like) {
-        return Some("synthetic".into());
     }
     VIRTUAL_CAMERAS
         .iter()
@@ -181,6 +182,12 @@ mod tests {
             virtual_camera("2FXjdUDnX1Nxxb350XcH7b9yuWl65QyxPbxkhxSbDl2KC++R/ua/O0jLazzX+S/A5MRrP54dfaSfs/XCxbK6IQ==").as_deref(),
             Some("synthetic")
         );
+        // One in 64 such ids begins with '/' (seen once in CI: it read as a file).
+        assert_eq!(
+            virtual_camera("/ua/O0jLazzX+S/A5MRrP54dfaSfs/XCxbK6IQ==2FXjdUDnX1Nxxb350").as_deref(),
+            Some("synthetic")
+        );
+        assert_eq!(virtual_camera("/dev/video0").as_deref(), Some("file"));
         assert_eq!(virtual_camera("FaceTime HD Camera (Built-in)"), None);
         assert_eq!(virtual_camera("Integrated Webcam (0bda:58f4)"), None);
     }
