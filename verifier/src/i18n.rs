@@ -194,6 +194,28 @@ mod tests {
     }
 
     #[test]
+    fn the_pages_and_the_sdk_have_the_same_languages() {
+        // The page hands its language to the SDK: each must have the other's tables
+        // (the SDK's English is its code's default, not a file).
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk-wasm/locales");
+        let mut sdk: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| {
+                e.ok()?
+                    .file_name()
+                    .to_str()?
+                    .strip_suffix(".json")
+                    .map(String::from)
+            })
+            .collect();
+        sdk.push("en".into());
+        sdk.sort();
+        let mut pages: Vec<String> = tags().map(String::from).collect();
+        pages.sort();
+        assert_eq!(pages, sdk);
+    }
+
+    #[test]
     fn the_check_locale_wins_then_accept_language_by_preference() {
         assert_eq!(pick(Some("ja"), Some("fr")).tag, "ja");
         assert_eq!(pick(Some("xx"), Some("fr-CH, fr;q=0.9")).tag, "fr");
