@@ -2,7 +2,8 @@
 # Installs what the checks need on a fresh machine (idempotent): the pinned Rust
 # toolchain with the wasm32 target, wasm-bindgen-cli at the exact version in
 # Cargo.lock, Debian's libheif-dev (the verifier decodes HEIC photos with it),
-# Chromium for the browser tests and nginx for the deployment test, the npm packages
+# Chromium for the browser tests, nginx for the deployment test and ffmpeg for the
+# false-reject guard's clips, the npm packages
 # (package-lock.json) and the models (copied from the mirror and checked by sha256).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,6 +41,12 @@ fi
 if [ "${1:-}" != "--demo" ] && { [ ! -x /usr/sbin/nginx ] || ! command -v openssl >/dev/null; }; then
   echo "setup: installing Debian's nginx and openssl"
   apt_install nginx openssl
+fi
+
+# The false-reject guard plays the development set's mp4 clips: Debian's ffmpeg decodes them.
+if [ "${1:-}" != "--demo" ] && ! command -v ffmpeg >/dev/null; then
+  echo "setup: installing Debian's ffmpeg"
+  apt_install ffmpeg
 fi
 
 if [ "${1:-}" != "--demo" ] && { [ ! -d node_modules/playwright-core ] || [ package-lock.json -nt node_modules/.package-lock.json ]; }; then

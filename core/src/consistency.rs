@@ -3,14 +3,14 @@
 //! Two checks decide. Continuity: between frames less than a second apart the face may
 //! not jump by more than its own width. Identity: where frames carry a face-recognition
 //! descriptor (the verifier computes them on a few frames spread over the capture),
-//! each must be close to one of the references, the near-neutral frontal faces that
-//! began the capture (one person's descriptors drift with a wide-open mouth or a
+//! each must be close to one of the references, three of the most neutral frontal faces
+//! that began the capture (one person's descriptors drift with a wide-open mouth or a
 //! turned head; against a neutral face of their own they stay close).
 //!
 //! Measured with `examples/consistency_margins` on six clips of five people (step 6):
-//! one person's faces lie at most 0.502 from their references (d6's 33 s of
-//! exaggerated expressions; the others at most 0.410); another person's faces, put
-//! after them, at least 0.556 (median 0.635 and up). The line is 0.55.
+//! one person's faces lie at most 0.465 from their references (d6's 33 s of
+//! exaggerated expressions; the others at most 0.376); another person's faces, put
+//! after them, at least 0.581 (median 0.635 and up). The line is 0.55.
 //!
 //! A shape signature (3-D distances between rigid mesh points, normalised by their
 //! mean) is still measured and reported, but no longer decides: one person reached
@@ -145,29 +145,56 @@ pub fn is_reference_pose(o: &Observation) -> bool {
 }
 
 /// The faces later ones are compared with: from the first third of the capture's
-/// descriptor frames (the face that began it), the near-neutral frontal ones, or all of
-/// them when none is; at most three.
+/// descriptor frames (the face that began it), chosen as `reference_frames` chooses.
 pub fn references(observations: &[Observation]) -> Vec<&FaceDescriptor> {
-    let with: Vec<&Observation> = observations
-        .iter()
-        .filter(|o| o.descriptor.is_some())
+    let with: Vec<usize> = (0..observations.len())
+        .filter(|&i| observations[i].descriptor.is_some())
         .collect();
     let head = &with[..with.len().div_ceil(3)];
-    let neutral: Vec<&Observation> = head
+    reference_frames(observations, head)
+        .into_iter()
+        .filter_map(|i| observations[i].descriptor.as_ref())
+        .collect()
+}
+
+/// How far a face is from near neutral and frontal (0 for a neutral frontal face): the
+/// expression blendshapes plus the head's turn in units of 30°.
+fn neutral_distance(o: &Observation) -> f32 {
+    o.mesh.as_ref().map_or(f32::INFINITY, |m| {
+        let e = &m.expression;
+        e.eye_closure + e.smile + e.jaw_open + (m.pose.yaw.abs() + m.pose.pitch.abs()) / 30.0
+    })
+}
+
+/// The reference faces among `candidates` (indices into `observations`), chosen by
+/// their mesh, so the verifier can pick them from the baseline before any descriptor
+/// runs: three single faces without quality issues, the near-neutral frontal ones
+/// first, then the least expressive. A spread of frames alone can put a grimace in the
+/// first third, and one reference alone is a single noisy reading: d6 from 30 s was
+/// refused as `face_mismatch` either way (one person at 0.556 from a lone reference,
+/// 0.484 from three).
+pub fn reference_frames(observations: &[Observation], candidates: &[usize]) -> Vec<usize> {
+    let usable = |i: &usize| observations.get(*i).is_some_and(|o| o.face.is_some());
+    let clean: Vec<usize> = candidates
         .iter()
         .copied()
-        .filter(|o| is_reference_pose(o))
+        .filter(usable)
+        .filter(|&i| observations[i].faces == 1 && observations[i].quality.issues.is_empty())
         .collect();
-    let chosen = if neutral.is_empty() {
-        head.to_vec()
+    let mut pool = if clean.is_empty() {
+        candidates.iter().copied().filter(usable).collect()
     } else {
-        neutral
+        clean
     };
-    chosen
-        .into_iter()
-        .take(REFERENCE_DESCRIPTORS)
-        .filter_map(|o| o.descriptor.as_ref())
-        .collect()
+    pool.sort_by(|&a, &b| {
+        let (oa, ob) = (&observations[a], &observations[b]);
+        is_reference_pose(ob)
+            .cmp(&is_reference_pose(oa))
+            .then(neutral_distance(oa).total_cmp(&neutral_distance(ob)))
+    });
+    pool.truncate(REFERENCE_DESCRIPTORS);
+    pool.sort_unstable();
+    pool
 }
 
 /// A face's distance to the nearest reference.

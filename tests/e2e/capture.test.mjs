@@ -7,7 +7,7 @@ import { createRemoteJWKSet, jwtVerify } from "jose";
 import { join } from "node:path";
 import {
   startVerifier, launch, newPage, webhookReceiver, recordGuidance, guidance,
-  withDiagnostics, clipFrames, scriptedCamera, CLIPS, TESTDATA,
+  withDiagnostics, clipFrames, mp4Frames, scriptedCamera, CLIPS, TESTDATA,
 } from "./harness.mjs";
 
 let verifier;
@@ -116,6 +116,38 @@ test("d18 [OPEN_MOUTH, BLINK] through the demo with a reference selfie: passed, 
     assert.equal(await result.getAttribute("data-passed"), "true", await page.content());
     assert.equal(await result.getAttribute("data-status"), "completed");
     assert.match(await page.locator("#demo-face-match").textContent(), /: match \(score \d+ of 100\)/);
+  } finally {
+    await browser.close();
+  }
+});
+
+test("s20 [BLINK] outdoors, a portrait camera, with a scripted camera: passed", async () => {
+  // A calm woman outdoors in overcast light, a portrait-shaped 480×908 camera; she blinks
+  // at 2.4 s, 5.9 s, 7.2 s and 8.7 s. The scripted camera plays the mp4 once from the
+  // capture's start (a looped file would be a repeat), so the first blink comes about
+  // a second after the prompt.
+  const check = await verifier.create({
+    return_url: `${verifier.url}/healthz?s20=1`,
+    challenges: ["BLINK"],
+  });
+  const browser = await launch(null);
+  const page = await newPage(browser);
+  await recordGuidance(page);
+  await scriptedCamera(page, mp4Frames(CLIPS.s20));
+  try {
+    await page.goto(check.url);
+    await withDiagnostics(page, async () => {
+      await page.click("#lc-start");
+      await Promise.race([
+        page.waitForURL(/\/healthz\?s20=1&lc_token=/, { timeout: 120_000 }),
+        page.locator(".lc-continue").waitFor({ state: "visible", timeout: 120_000 }),
+      ]);
+    });
+    const seen = await guidance(page).catch(() => []);
+    assert.ok(seen.includes("blink"), seen.join(" "));
+    const result = await verifier.api("GET", `/liveness_check?token=${check.token}`);
+    assert.equal(result.body.passed, true, JSON.stringify({ seen, ...result.body, models: undefined }));
+    assert.deepEqual(result.body.challenges.map((c) => c.passed), [true]);
   } finally {
     await browser.close();
   }

@@ -1,7 +1,7 @@
 // Shared by the end-to-end tests: the real verifier binary on a free port, Debian's
 // Chromium driven by playwright-core with a fake camera, a webhook receiver, and the
 // customer API calls a backend makes.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { createServer } from "node:http";
 import { mkdtempSync, readFileSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,6 +14,7 @@ export const TESTDATA = process.env.LIVECHECK_TESTDATA || join(ROOT, "..", "shar
 export const CLIPS = {
   d18: join(TESTDATA, "video", "lp_d18_actions_640x480_30fps.mjpeg"),
   s32: join(TESTDATA, "video", "lp_s32_turns_640x480_30fps.mjpeg"),
+  s20: join(TESTDATA, "video", "lp_s20_woman_outdoor_portrait.mp4"),
 };
 const VERIFIER = join(process.env.CARGO_TARGET_DIR || join(ROOT, "target"), "debug", "livecheck-verifier");
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
@@ -200,6 +201,11 @@ export async function photoFrames(browser, photo, count = 90) {
 
 /** Frames of an MJPEG clip. */
 export const clipFrames = (path) => mjpegFrames(readFileSync(path));
+
+/** Frames of an mp4 clip at 30 fps, decoded by Debian's ffmpeg (`scripts/setup.sh`). */
+export const mp4Frames = (path) =>
+  mjpegFrames(execFileSync("ffmpeg", ["-v", "error", "-i", path, "-vf", "fps=30", "-q:v", "3", "-f", "mjpeg", "pipe:1"],
+    { maxBuffer: 256 << 20 }));
 
 /**
  * JPEG frames decoded and encoded again by Chromium at `quality` (new bytes, same scene).

@@ -20,7 +20,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use livecheck_core::challenge::{judge_windows, ChallengeRules, ChallengeWindow};
-use livecheck_core::consistency::{identity_distances, ConsistencyLimits};
+use livecheck_core::consistency::{identity_distances, reference_frames, ConsistencyLimits};
 use livecheck_core::continuity::ContinuityLimits;
 use livecheck_core::decision::{decide, DecisionInput};
 use livecheck_core::decode::{decode, split_mjpeg};
@@ -145,6 +145,7 @@ pub fn judge_item(
     let n = sampled.len();
     let spread = crate::judge::spread(n, SPREAD_FRAMES);
     let mut observations = Vec::with_capacity(n);
+    let mut sources = Vec::with_capacity(n);
     for (k, &i) in sampled.iter().enumerate() {
         let Ok(img) = decode(jpegs[i]) else { continue };
         let Ok(frame) = img.frame() else { continue };
@@ -161,6 +162,22 @@ pub fn judge_item(
                 .observe(&frame, t_ms, options)
                 .map_err(|e| e.to_string())?,
         );
+        sources.push(i);
+    }
+    // The references, as the verifier picks them: the baseline's most neutral faces.
+    let baseline: Vec<usize> = (0..observations.len())
+        .filter(|&k| observations[k].t_ms < BASELINE_MS)
+        .collect();
+    for k in reference_frames(&observations, &baseline) {
+        if observations[k].descriptor.is_some() {
+            continue;
+        }
+        let img = decode(jpegs[sources[k]]).map_err(|e| e.to_string())?;
+        let frame = img.frame().map_err(|e| e.to_string())?;
+        if let Some(face) = observations[k].face.clone() {
+            observations[k].descriptor =
+                engine.describe(&frame, &face).map_err(|e| e.to_string())?;
+        }
     }
     let end = observations.last().map_or(0, |o| o.t_ms + 1);
     let rules = ChallengeRules::default();

@@ -3,7 +3,7 @@
 //! neutral frame) and the audit images (the challenge peaks first).
 
 use livecheck_core::challenge::{ChallengeRules, ChallengeWindow};
-use livecheck_core::consistency::ConsistencyLimits;
+use livecheck_core::consistency::{reference_frames, ConsistencyLimits};
 use livecheck_core::continuity::ContinuityLimits;
 use livecheck_core::decision::{decide, DecisionInput, LightInput};
 use livecheck_core::decode::decode;
@@ -63,6 +63,29 @@ pub fn judge<E: From<ModelError>>(
         observations.push(engine.observe(&frame, f.t_ms, options)?);
         sources.push(i);
     }
+    // The faces the rest are compared with: the most neutral of the baseline, chosen by
+    // their mesh, then described (a second decode of at most three frames).
+    let baseline: Vec<usize> = (0..observations.len())
+        .filter(|&k| observations[k].t_ms < input.baseline_ms)
+        .collect();
+    let unlit: Vec<usize> = baseline
+        .iter()
+        .copied()
+        .filter(|&k| !lit(input, observations[k].t_ms))
+        .collect();
+    let candidates = if unlit.is_empty() { baseline } else { unlit };
+    for k in reference_frames(&observations, &candidates) {
+        if observations[k].descriptor.is_some() {
+            continue;
+        }
+        let Ok(img) = decode(&load(&input.frames[sources[k]])?) else {
+            continue;
+        };
+        let Ok(frame) = img.frame() else { continue };
+        if let Some(face) = observations[k].face.clone() {
+            observations[k].descriptor = engine.describe(&frame, &face)?;
+        }
+    }
     let d = decide(&DecisionInput {
         observations: &observations,
         windows: input.windows,
@@ -116,12 +139,9 @@ pub fn judge<E: From<ModelError>>(
 /// lit by the e2e's scripted camera read 69.3 against the pass mark of 70).
 fn anti_spoof_frames(input: &JudgeInput<'_>) -> Vec<usize> {
     let n = input.frames.len();
-    let lit = |t: u64| {
-        input.light.is_some_and(|(shown, off)| {
-            shown.first().is_some_and(|s| t >= s.at_ms) && t <= off + LIGHT_SETTLE_MS
-        })
-    };
-    let unlit: Vec<usize> = (0..n).filter(|&i| !lit(input.frames[i].t_ms)).collect();
+    let unlit: Vec<usize> = (0..n)
+        .filter(|&i| !lit(input, input.frames[i].t_ms))
+        .collect();
     if unlit.len() >= MIN_UNLIT_FRAMES.min(input.anti_spoof_frames) {
         spread(unlit.len(), input.anti_spoof_frames)
             .into_iter()
@@ -130,6 +150,13 @@ fn anti_spoof_frames(input: &JudgeInput<'_>) -> Vec<usize> {
     } else {
         spread(n, input.anti_spoof_frames)
     }
+}
+
+/// Whether the light sequence coloured the frame taken at `t_ms`.
+fn lit(input: &JudgeInput<'_>, t_ms: u64) -> bool {
+    input.light.is_some_and(|(shown, off)| {
+        shown.first().is_some_and(|s| t_ms >= s.at_ms) && t_ms <= off + LIGHT_SETTLE_MS
+    })
 }
 
 /// The camera shows the light's end a frame or two late.

@@ -8,6 +8,7 @@ mod attacks;
 mod azure;
 mod conformance;
 mod deploy;
+mod devset;
 mod errors;
 mod evaluate;
 mod face_match;
