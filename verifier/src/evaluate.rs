@@ -11,22 +11,21 @@
 //! actions = ["BLINK"]               # a live clip's actions, in order (none: passive)
 //! ```
 //!
-//! A photo is judged by anti-spoof alone (the pass mark). A clip goes through core's
-//! full decision, as the verifier takes a capture: the mesh on every frame sampled,
-//! anti-spoof and the descriptor on six spread over it, the labelled actions as
-//! challenges in order after a one-second baseline, none for a passive capture.
+//! A photo is judged by anti-spoof alone (the pass mark). A clip goes through the
+//! verifier's own judgement of a capture (`judge`), the labelled actions as challenges
+//! in order after a one-second baseline, none for a passive capture.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use livecheck_core::challenge::{judge_windows, ChallengeRules, ChallengeWindow};
-use livecheck_core::consistency::{identity_distances, reference_frames, ConsistencyLimits};
-use livecheck_core::continuity::ContinuityLimits;
-use livecheck_core::decision::{decide, DecisionInput};
+use livecheck_core::consistency::identity_distances;
 use livecheck_core::decode::{decode, split_mjpeg};
-use livecheck_core::light::LightLimits;
 use livecheck_core::liveness::aggregate_score;
-use livecheck_core::{ChallengeKind, Engine, Observation, ObserveOptions};
+use livecheck_core::{ChallengeKind, Engine, ModelError, Observation, ObserveOptions};
+
+use crate::judge::{judge, JudgeInput};
+use crate::model::FrameRef;
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -140,77 +139,53 @@ pub fn judge_item(
             observations: vec![o],
         });
     }
+    // As the verifier takes a capture: its own judgement over the sampled frames.
     let jpegs = split_mjpeg(&bytes);
-    let sampled: Vec<usize> = (0..jpegs.len()).step_by(step.max(1)).collect();
-    let n = sampled.len();
-    let spread = crate::judge::spread(n, SPREAD_FRAMES);
-    let mut observations = Vec::with_capacity(n);
-    let mut sources = Vec::with_capacity(n);
-    for (k, &i) in sampled.iter().enumerate() {
-        let Ok(img) = decode(jpegs[i]) else { continue };
-        let Ok(frame) = img.frame() else { continue };
-        let chosen = spread.contains(&k);
-        let options = ObserveOptions {
-            mesh: true,
-            anti_spoof: chosen,
-            descriptor: chosen,
-            appearance: true,
-        };
-        let t_ms = i as u64 * 1000 / CLIP_FPS;
-        observations.push(
-            engine
-                .observe(&frame, t_ms, options)
-                .map_err(|e| e.to_string())?,
-        );
-        sources.push(i);
-    }
-    // The references, as the verifier picks them: the baseline's most neutral faces.
-    let baseline: Vec<usize> = (0..observations.len())
-        .filter(|&k| observations[k].t_ms < BASELINE_MS)
-        .collect();
-    for k in reference_frames(&observations, &baseline) {
-        if observations[k].descriptor.is_some() {
-            continue;
-        }
-        let img = decode(jpegs[sources[k]]).map_err(|e| e.to_string())?;
-        let frame = img.frame().map_err(|e| e.to_string())?;
-        if let Some(face) = observations[k].face.clone() {
-            observations[k].descriptor =
-                engine.describe(&frame, &face).map_err(|e| e.to_string())?;
-        }
-    }
-    let end = observations.last().map_or(0, |o| o.t_ms + 1);
-    let rules = ChallengeRules::default();
-    let actions_found = ChallengeKind::ALL
-        .into_iter()
-        .filter(|&k| {
-            let w = [ChallengeWindow::new(k, BASELINE_MS, end)];
-            judge_windows(&observations, &w, BASELINE_MS, &rules)
-                .first()
-                .is_some_and(|v| v.passed)
+    let frames: Vec<FrameRef> = (0..jpegs.len())
+        .step_by(step.max(1))
+        .map(|i| FrameRef {
+            seq: i as u32,
+            t_ms: i as u64 * 1000 / CLIP_FPS,
+            content_type: "image/jpeg".into(),
         })
         .collect();
+    let end = frames.last().map_or(0, |f| f.t_ms + 1);
     let windows: Vec<ChallengeWindow> = item
         .actions
         .iter()
         .map(|&k| ChallengeWindow::new(k, BASELINE_MS, end))
         .collect();
-    let d = decide(&DecisionInput {
-        observations: &observations,
+    let input = JudgeInput {
+        frames: &frames,
         windows: &windows,
         baseline_ms: BASELINE_MS,
-        threshold,
-        rules,
-        consistency: ConsistencyLimits::default(),
-        continuity: ContinuityLimits::default(),
         light: None,
-        light_limits: LightLimits::default(),
-    });
+        threshold,
+        audit_images: 0,
+        anti_spoof_frames: SPREAD_FRAMES,
+    };
+    let judgement = judge(
+        engine,
+        &input,
+        |f: &FrameRef| -> Result<Vec<u8>, ModelError> { Ok(jpegs[f.seq as usize].to_vec()) },
+    )
+    .map_err(|e| format!("{}: {e}", path.display()))?;
+    let observations = judgement.observations;
+    let actions_found = ChallengeKind::ALL
+        .into_iter()
+        .filter(|&k| {
+            let w = [ChallengeWindow::new(k, BASELINE_MS, end)];
+            judge_windows(&observations, &w, BASELINE_MS, &ChallengeRules::default())
+                .first()
+                .is_some_and(|v| v.passed)
+        })
+        .collect();
+    let outcome = judgement.outcome;
     Ok(Judged {
         item: item.clone(),
-        passed: d.passed,
-        anti_spoof: d.anti_spoof_score,
-        failure_reason: d.failure_reason.map(|r| r.code().to_string()),
+        passed: outcome.passed,
+        anti_spoof: outcome.anti_spoof_score,
+        failure_reason: outcome.failure_reason,
         actions_found,
         observations,
     })

@@ -32,6 +32,8 @@ pub struct JudgeInput<'a> {
 
 pub struct Judgement {
     pub outcome: Outcome,
+    /// What the engine read of each frame that decoded, in order.
+    pub observations: Vec<Observation>,
     pub images: Vec<StoredImage>,
     pub light: Option<LightResult>,
 }
@@ -128,6 +130,7 @@ pub fn judge<E: From<ModelError>>(
     }
     Ok(Judgement {
         outcome,
+        observations,
         images,
         light,
     })
