@@ -8,9 +8,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --demo >&2
 scripts/build-sdk.sh --release >&2
-# The build the test command makes (scripts/check.sh): `--workspace --bins --tests`
-# resolves dependency features as `cargo test --workspace` does, so one build serves
-# both (`cargo run -p livecheck-verifier` resolved others and rebuilt tract, image and
-# reqwest: 22.6 minutes, silently). Cargo's progress goes to stderr.
-cargo build --workspace --bins --tests >&2
+# The binaries alone, with the workspace's dependency features (`--workspace`): the
+# test command's build (scripts/check.sh) already holds every dependency, so after it
+# only the project's two crates compile again (about 20 s), and a fresh clone skips the
+# test targets (`cargo run -p livecheck-verifier` resolved other features and rebuilt
+# tract, image and reqwest: 22.6 minutes, silently). Cargo's progress goes to stderr.
+cargo build --workspace --bins >&2
 exec "${CARGO_TARGET_DIR:-target}/debug/livecheck-verifier" serve --demo "$@"
