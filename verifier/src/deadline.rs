@@ -19,7 +19,7 @@ use actix_web::{HttpMessage, HttpResponse};
 use futures_util::Stream;
 use tokio::time::Sleep;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
 /// Reads the request's body under the deadline and answers 408 if it ran out.
@@ -56,7 +56,7 @@ pub async fn body_deadline(
 
 fn timed_out(limit: Duration) -> ApiError {
     ApiError::new(
-        "request_timeout",
+        ErrorCode::RequestTimeout,
         format!(
             "the request body did not arrive in full within {} s",
             limit.as_secs()

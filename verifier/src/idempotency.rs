@@ -16,7 +16,7 @@ use chrono::Utc;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 use crate::store::Idempotent;
 
@@ -86,7 +86,7 @@ pub async fn idempotent(
             return Ok(refuse(
                 req,
                 ApiError::new(
-                    "idempotency_key_in_use",
+                    ErrorCode::IdempotencyKeyInUse,
                     "a request with this Idempotency-Key is still running; retry when it ends",
                 ),
             ))
@@ -95,7 +95,7 @@ pub async fn idempotent(
             return Ok(refuse(
                 req,
                 ApiError::new(
-                    "idempotency_key_reused",
+                    ErrorCode::IdempotencyKeyReused,
                     "this Idempotency-Key was used with another request in the last 24 hours",
                 ),
             ))
@@ -151,7 +151,7 @@ async fn read_body(req: &mut ServiceRequest, cap: usize) -> Result<Bytes, ApiErr
         let chunk = chunk.map_err(|e| ApiError::from_status(e.status_code(), e.to_string()))?;
         if body.len() + chunk.len() > cap {
             return Err(ApiError::new(
-                "payload_too_large",
+                ErrorCode::PayloadTooLarge,
                 format!("the body is larger than {cap} bytes"),
             ));
         }

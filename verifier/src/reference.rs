@@ -6,7 +6,7 @@ use livecheck_core::decode::{decode, decode_upload, SizeLimit};
 use livecheck_core::face_match::{FaceDescriptor, FaceMatch, MatchThresholds};
 use livecheck_core::Engine;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// The descriptor of the one face in `bytes` (JPEG, PNG, WebP or HEIC), or the caller's
 /// error: not an image we read (415), undecodable (422), no face (422
@@ -24,11 +24,11 @@ pub fn reference_descriptor(engine: &Engine, bytes: &[u8]) -> Result<FaceDescrip
         .map_err(|e| ApiError::bad_image("reference_image", &e))?;
     let frame = img
         .frame()
-        .map_err(|e| ApiError::new("invalid_image", format!("reference_image: {e}")))?;
+        .map_err(|e| ApiError::new(ErrorCode::InvalidImage, format!("reference_image: {e}")))?;
     let faces = engine.detect(&frame).map_err(ApiError::internal)?;
     let Some(main) = faces.first() else {
         return Err(ApiError::new(
-            "reference_no_face",
+            ErrorCode::ReferenceNoFace,
             "the reference image shows no face",
         ));
     };
@@ -40,7 +40,7 @@ pub fn reference_descriptor(engine: &Engine, bytes: &[u8]) -> Result<FaceDescrip
         .count();
     if others > 0 {
         return Err(ApiError::new(
-            "reference_multiple_faces",
+            ErrorCode::ReferenceMultipleFaces,
             format!(
                 "the reference image shows {} faces; it must show one",
                 others + 1

@@ -16,7 +16,7 @@ use livecheck_core::Engine;
 
 use crate::api::{assets, azure, capture, checks, demo, glair, meta, pages, verifyhq};
 use crate::config::Config;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::idempotency::idempotent;
 use crate::lc_token::TokenIssuer;
 use crate::model::Status;
@@ -140,7 +140,7 @@ pub(crate) fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(move || async move {
         Err::<actix_web::HttpResponse, _>(
             ApiError::new(
-                "method_not_allowed",
+                ErrorCode::MethodNotAllowed,
                 format!("this path takes {allow}, not that method"),
             )
             .with_header("allow", allow),

@@ -7,7 +7,7 @@ use std::time::Instant;
 use livecheck_core::Engine;
 
 use crate::config::Config;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::lc_token::TokenIssuer;
 use crate::store::Store;
 
@@ -43,7 +43,7 @@ impl AppState {
     pub fn engine(&self) -> Result<&Engine, ApiError> {
         self.engine
             .get()
-            .ok_or_else(|| ApiError::new("not_ready", "models are still loading"))
+            .ok_or_else(|| ApiError::new(ErrorCode::NotReady, "models are still loading"))
     }
 }
 
@@ -75,7 +75,7 @@ impl RateLimiter {
             // When this key's window opens again, in whole seconds.
             let wait = 60 - now.duration_since(entry.0).as_secs().min(59);
             return Err(ApiError::new(
-                "rate_limited",
+                ErrorCode::RateLimited,
                 format!("too many requests; retry in {wait} s"),
             )
             .with_header("retry-after", wait.to_string()));
@@ -95,7 +95,7 @@ mod tests {
             l.check("a".into(), 3).unwrap();
         }
         let refused = l.check("a".into(), 3).unwrap_err();
-        assert_eq!(refused.code, "rate_limited");
+        assert_eq!(refused.code, crate::error::ErrorCode::RateLimited);
         assert_eq!(refused.headers, [("retry-after", "60".to_string())]);
         l.check("b".into(), 3).unwrap();
         l.check("a".into(), 0).unwrap();

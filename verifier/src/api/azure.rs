@@ -21,7 +21,7 @@ use super::checks::{check_url, describe_reference, new_check, CreateCheck};
 use super::form::Form;
 use super::pages::page;
 use super::{bearer, blocking, Customer};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::model::{with_params, Check, LivenessSession, Status};
 use crate::secrets;
 use crate::state::AppState;
@@ -458,7 +458,7 @@ fn quick_link_body(req: &HttpRequest, body: &[u8]) -> ApiResult<Option<QuickLink
         });
     if !json {
         return Err(ApiError::new(
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "the body of /api/s must be JSON (content-type: application/json)",
         ));
     }
@@ -479,7 +479,7 @@ pub async fn quick_link(
 ) -> ApiResult<HttpResponse> {
     let token = bearer(&req).ok_or_else(|| {
         ApiError::new(
-            "invalid_token",
+            ErrorCode::InvalidToken,
             "Authorization: Bearer <authToken> is required",
         )
     })?;
@@ -490,7 +490,7 @@ pub async fn quick_link(
         Some(s) if s.deleted_at.is_none() && Utc::now() < s.expires_at => s,
         _ => {
             return Err(ApiError::new(
-                "invalid_token",
+                ErrorCode::InvalidToken,
                 "the auth token is unknown, expired or its session was deleted",
             ))
         }

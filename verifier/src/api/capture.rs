@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{bearer, blocking};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::judge::{judge, JudgeInput};
 use crate::model::{
     CaptureState, Check, FrameRef, ImageKind, LightOutcome, Outcome, Status, StoredFrame,
@@ -195,7 +195,7 @@ async fn session(state: &web::Data<AppState>, req: &HttpRequest, link: String) -
     let check = by_link(state, link).await?;
     if !check.held_by(client_token(req).as_deref()) {
         return Err(ApiError::new(
-            "unauthorized",
+            ErrorCode::Unauthorized,
             "this browser does not hold the link",
         ));
     }
@@ -260,7 +260,7 @@ pub async fn claim(
     }
     if check.status != Status::Pending {
         return Err(ApiError::new(
-            "link_already_used",
+            ErrorCode::LinkAlreadyUsed,
             "this link was already used",
         ));
     }
@@ -275,7 +275,7 @@ pub async fn claim(
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
             return Err(ApiError::new(
-                "link_already_used",
+                ErrorCode::LinkAlreadyUsed,
                 "this link was already used",
             ))
         }
@@ -339,7 +339,7 @@ pub async fn upload_frame(
     let Some(format) = sniff_upload(&body).filter(|_| IMAGE_TYPES.contains(&declared.as_str()))
     else {
         return Err(ApiError::new(
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "frames must be JPEG, PNG or WebP images",
         ));
     };
@@ -349,17 +349,17 @@ pub async fn upload_frame(
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| {
             ApiError::new(
-                "invalid_envelope",
+                ErrorCode::InvalidEnvelope,
                 "the livecheck-envelope header is missing",
             )
         })
         .and_then(|v| {
             serde_json::from_str(v)
-                .map_err(|e| ApiError::new("invalid_envelope", format!("envelope: {e}")))
+                .map_err(|e| ApiError::new(ErrorCode::InvalidEnvelope, format!("envelope: {e}")))
         })?;
     if check.frames >= state.config.checks.max_frames {
         return Err(ApiError::new(
-            "frame_limit_reached",
+            ErrorCode::FrameLimitReached,
             format!(
                 "a session holds at most {} frames",
                 state.config.checks.max_frames
@@ -369,7 +369,7 @@ pub async fn upload_frame(
     let max_bytes = state.config.checks.max_session_bytes;
     if check.frame_bytes + body.len() as u64 > max_bytes {
         return Err(ApiError::new(
-            "frame_limit_reached",
+            ErrorCode::FrameLimitReached,
             format!("a session holds at most {max_bytes} bytes of frames"),
         ));
     }
@@ -377,7 +377,7 @@ pub async fn upload_frame(
     let grace = state.config.checks.capture_grace.as_millis() as u64;
     if envelope.t_ms > plan_ms(&plan) + grace || Utc::now() > deadline(&check, &state) {
         return Err(ApiError::new(
-            "outside_time_window",
+            ErrorCode::OutsideTimeWindow,
             "the frame is outside the session's capture time window",
         ));
     }
@@ -432,7 +432,7 @@ pub async fn upload_frame(
                     ApiError::invalid_state("the check is being finished")
                 }
                 _ => ApiError::new(
-                    "replayed_frame",
+                    ErrorCode::ReplayedFrame,
                     "this sequence number was already received",
                 ),
             });
@@ -458,7 +458,7 @@ impl<'a> UploadSlot<'a> {
         let mut set = state.uploading.lock().map_err(ApiError::internal)?;
         if !set.insert(key.clone()) {
             return Err(ApiError::new(
-                "replayed_frame",
+                ErrorCode::ReplayedFrame,
                 "this sequence number is already being received",
             ));
         }

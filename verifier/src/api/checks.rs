@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{blocking, Customer};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::model::{Attempt, Check, DeliveryState, ImageKind, Outcome, Status};
 use crate::reference::{match_probe, reference_descriptor};
 use crate::secrets;
@@ -785,21 +785,23 @@ pub async fn redeem(
     let claims = state
         .tokens
         .verify(&body.lc_token)
-        .map_err(|e| ApiError::new("invalid_token", e.to_string()))?;
+        .map_err(|e| ApiError::new(ErrorCode::InvalidToken, e.to_string()))?;
     let check = owned(&state, &customer, claims.sub.clone())
         .await
-        .map_err(|_| ApiError::new("invalid_token", "the token's check is not yours"))?;
+        .map_err(|_| ApiError::new(ErrorCode::InvalidToken, "the token's check is not yours"))?;
     let store = state.store.clone();
     let (jti, sub) = (claims.jti.clone(), claims.sub.clone());
     match web::block(move || store.redeem_token(&jti, &sub, Utc::now())).await? {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
             return Err(ApiError::new(
-                "already_redeemed",
+                ErrorCode::AlreadyRedeemed,
                 "this lc_token was already redeemed",
             ))
         }
-        Err(StoreError::NotFound) => return Err(ApiError::new("invalid_token", "unknown token")),
+        Err(StoreError::NotFound) => {
+            return Err(ApiError::new(ErrorCode::InvalidToken, "unknown token"))
+        }
         Err(e) => return Err(e.into()),
     }
     Ok(HttpResponse::Ok().json(load_view(&state, check).await?))
@@ -815,7 +817,7 @@ fn reference_bytes(b64: &str, max: usize) -> ApiResult<Vec<u8>> {
     // Decoded size is about 3/4 of the text: refuse early what cannot fit.
     if data.len() / 4 * 3 > max + 3 {
         return Err(ApiError::new(
-            "payload_too_large",
+            ErrorCode::PayloadTooLarge,
             format!("reference_image is larger than {max} bytes"),
         ));
     }
@@ -824,7 +826,7 @@ fn reference_bytes(b64: &str, max: usize) -> ApiResult<Vec<u8>> {
         .map_err(|e| ApiError::invalid(format!("reference_image is not valid base64: {e}")))?;
     if bytes.len() > max {
         return Err(ApiError::new(
-            "payload_too_large",
+            ErrorCode::PayloadTooLarge,
             format!("reference_image is larger than {max} bytes"),
         ));
     }
@@ -973,7 +975,7 @@ pub async fn retry_delivery(
     blocking(move || store.retry_delivery(&check.id, &delivery, Utc::now()))
         .await
         .map_err(|e| match e.code {
-            "not_found" => ApiError::not_found("delivery"),
+            ErrorCode::NotFound => ApiError::not_found("delivery"),
             _ => e,
         })?;
     Ok(HttpResponse::Accepted().json(serde_json::json!({"queued": true})))

@@ -14,7 +14,7 @@ use actix_web::http::header::HeaderMap;
 use actix_web::web::Bytes;
 use futures_util::{FutureExt, Stream, StreamExt};
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 
 /// Text fields are small; anything longer is not a field we read.
 const MAX_TEXT: usize = 4096;
@@ -95,7 +95,7 @@ impl Form {
                 if bytes.len() + chunk.len() > limit {
                     return Err(if is_file {
                         ApiError::new(
-                            "payload_too_large",
+                            ErrorCode::PayloadTooLarge,
                             format!("{name} is larger than {max_file} bytes"),
                         )
                     } else {
