@@ -121,69 +121,50 @@ test("d18 [OPEN_MOUTH, BLINK] through the demo with a reference selfie: passed, 
   }
 });
 
-test("s20 [BLINK] outdoors, a portrait camera, with a scripted camera: passed", async () => {
-  // A calm woman outdoors in overcast light, a portrait-shaped 480×908 camera; she blinks
-  // at 2.4 s, 5.9 s, 7.2 s and 8.7 s. The scripted camera plays the mp4 once from the
-  // capture's start (a looped file would be a repeat), so the first blink comes about
-  // a second after the prompt.
-  const check = await verifier.create({
-    return_url: `${verifier.url}/healthz?s20=1`,
-    challenges: ["BLINK"],
-  });
+/**
+ * One challenge on the hosted page with a scripted camera playing `frames` once from the
+ * capture's start (a fake camera file loops, and a looped picture is a repeat the
+ * verifier sets aside): requires the prompt seen and the check passed, and gives the result.
+ */
+async function scriptedPass(challenge, frames) {
+  const marker = `scripted=${challenge.toLowerCase()}`;
+  const check = await verifier.create({ return_url: `${verifier.url}/healthz?${marker}`, challenges: [challenge] });
   const browser = await launch(null);
   const page = await newPage(browser);
   await recordGuidance(page);
-  await scriptedCamera(page, mp4Frames(CLIPS.s20));
+  await scriptedCamera(page, frames);
   try {
     await page.goto(check.url);
     await withDiagnostics(page, async () => {
       await page.click("#lc-start");
       await Promise.race([
-        page.waitForURL(/\/healthz\?s20=1&lc_token=/, { timeout: 120_000 }),
+        page.waitForURL(new RegExp(`/healthz\\?${marker}&lc_token=`), { timeout: 120_000 }),
         page.locator(".lc-continue").waitFor({ state: "visible", timeout: 120_000 }),
       ]);
     });
     const seen = await guidance(page).catch(() => []);
-    assert.ok(seen.includes("blink"), seen.join(" "));
+    assert.ok(seen.includes(challenge.toLowerCase()), seen.join(" "));
     const result = await verifier.api("GET", `/liveness_check?token=${check.token}`);
     assert.equal(result.body.passed, true, JSON.stringify({ seen, ...result.body, models: undefined }));
     assert.deepEqual(result.body.challenges.map((c) => c.passed), [true]);
+    return result.body;
   } finally {
     await browser.close();
   }
+}
+
+test("s20 [BLINK] outdoors, a portrait camera, with a scripted camera: passed", async () => {
+  // A calm woman outdoors in overcast light, a portrait-shaped 480×908 camera, decoded
+  // from its mp4; she blinks at 2.4 s, 5.9 s, 7.2 s and 8.7 s, the first about a second
+  // after the prompt.
+  await scriptedPass("BLINK", mp4Frames(CLIPS.s20));
 });
 
 test("s32 [TURN_LEFT] with a scripted camera: passed", async () => {
-  const check = await verifier.create({
-    return_url: `${verifier.url}/healthz?turns=1`,
-    challenges: ["TURN_LEFT"],
-  });
   // s32 turns to her right (peak at 1.63 s) and straight on to her left (1.97 s), a
-  // real 3-D head turn of about 10°. A fake camera file loops, and a looped picture is
-  // a repeat the verifier sets aside; so a scripted camera (harness `scriptedCamera`)
-  // plays the clip once, from its start when the capture starts, as a user asked to
-  // turn would move about a second after the prompt.
-  const browser = await launch(null);
-  const page = await newPage(browser);
-  await recordGuidance(page);
-  await scriptedCamera(page, clipFrames(CLIPS.s32));
-  try {
-    await page.goto(check.url);
-    await withDiagnostics(page, async () => {
-      await page.click("#lc-start");
-      await Promise.race([
-        page.waitForURL(/\/healthz\?turns=1&lc_token=/, { timeout: 120_000 }),
-        page.locator(".lc-continue").waitFor({ state: "visible", timeout: 120_000 }),
-      ]);
-    });
-    const seen = await guidance(page).catch(() => []);
-    assert.ok(seen.includes("turn_left"), seen.join(" "));
-    const result = await verifier.api("GET", `/liveness_check?token=${check.token}`);
-    assert.equal(result.body.passed, true, JSON.stringify({ seen, ...result.body, models: undefined }));
-    assert.deepEqual(result.body.challenges.map((c) => c.passed), [true]);
-    // The camera was a generated stream: its track has an id for a name.
-    assert.equal(result.body.risk_signals.virtual_camera, "synthetic");
-  } finally {
-    await browser.close();
-  }
+  // real 3-D head turn of about 10°, as a user asked to turn would move about a second
+  // after the prompt.
+  const result = await scriptedPass("TURN_LEFT", clipFrames(CLIPS.s32));
+  // The camera was a generated stream: its track has an id for a name.
+  assert.equal(result.risk_signals.virtual_camera, "synthetic");
 });
