@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use livecheck_core::challenge::{judge_windows, ChallengeRules, ChallengeWindow};
 use livecheck_core::consistency::identity_distances;
+use livecheck_core::decision::FailureReason;
 use livecheck_core::decode::{decode, split_mjpeg};
 use livecheck_core::liveness::aggregate_score;
 use livecheck_core::{ChallengeKind, Engine, ModelError, Observation, ObserveOptions};
@@ -55,7 +56,7 @@ pub struct Judged {
     pub item: Item,
     pub passed: bool,
     pub anti_spoof: Option<f32>,
-    pub failure_reason: Option<String>,
+    pub failure_reason: Option<FailureReason>,
     /// Clips: the actions found anywhere after the baseline.
     pub actions_found: Vec<ChallengeKind>,
     pub observations: Vec<Observation>,
@@ -123,12 +124,10 @@ pub fn judge_item(
             .map_err(|e| e.to_string())?;
         let score = o.live_probability.and_then(|p| aggregate_score(&[p]));
         let passed = o.faces == 1 && score.is_some_and(|s| s >= threshold);
-        let failure_reason = (!passed).then(|| {
-            if o.faces != 1 {
-                "face_not_found".to_string()
-            } else {
-                "spoof_detected".to_string()
-            }
+        let failure_reason = (!passed).then_some(if o.faces != 1 {
+            FailureReason::FaceNotFound
+        } else {
+            FailureReason::SpoofDetected
         });
         return Ok(Judged {
             item: item.clone(),
@@ -208,7 +207,7 @@ pub fn summary(judged: &[Judged]) -> String {
             j.item.label,
             if j.passed { "pass" } else { "refused" },
             j.anti_spoof.map_or("-".into(), |s| format!("{s:.1}")),
-            j.failure_reason.as_deref().unwrap_or("-"),
+            j.failure_reason.map_or("-", FailureReason::code),
             kinds(&j.item.actions),
             kinds(&j.actions_found),
         );
@@ -286,8 +285,7 @@ pub fn html(judged: &[Judged]) -> String {
             esc(&j.item.label),
             if j.passed { "passed" } else { "refused" },
             j.failure_reason
-                .as_deref()
-                .map(|r| format!(" ({})", esc(r)))
+                .map(|r| format!(" ({})", r.code()))
                 .unwrap_or_default()
         );
         if j.observations.len() < 2 {

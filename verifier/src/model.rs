@@ -85,7 +85,7 @@ pub struct Outcome {
     pub confidence: f32,
     pub anti_spoof_score: Option<f32>,
     pub challenges: Vec<ChallengeVerdict>,
-    pub failure_reason: Option<String>,
+    pub failure_reason: Option<FailureReason>,
     pub frames: usize,
     pub face_frames: usize,
     /// The probe image against the reference selfie, when the check has one.
@@ -250,7 +250,7 @@ impl Outcome {
             confidence: 0.0,
             anti_spoof_score: None,
             challenges: Vec::new(),
-            failure_reason: self.failure_reason.clone(),
+            failure_reason: self.failure_reason,
             frames: self.frames,
             face_frames: 0,
             face_match: None,
@@ -267,7 +267,7 @@ impl Outcome {
             passed: d.passed,
             confidence: d.confidence,
             anti_spoof_score: d.anti_spoof_score,
-            failure_reason: d.failure_reason.map(|r| r.code().to_string()),
+            failure_reason: d.failure_reason,
             frames: d.frames,
             face_frames: d.face_frames,
             face_match: None,
@@ -318,8 +318,6 @@ impl Check {
         !outcome.passed
             && outcome
                 .failure_reason
-                .as_deref()
-                .and_then(FailureReason::parse)
                 .is_some_and(FailureReason::user_can_act)
             && self.attempts.len() + 1 < self.max_attempts as usize
             && !self.is_expired(now)

@@ -14,6 +14,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
+use livecheck_core::decision::FailureReason;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -295,15 +296,19 @@ fn attempt(i: usize, check: &Check, with_verify: bool, now: DateTime<Utc>) -> Li
         (Status::Cancelled, _) => failed("cancelled", "the user left the capture"),
         (_, Some(o))
             if matches!(
-                o.failure_reason.as_deref(),
-                Some("no_frames" | "face_not_found" | "multiple_faces")
+                o.failure_reason,
+                Some(
+                    FailureReason::NoFrames
+                        | FailureReason::FaceNotFound
+                        | FailureReason::MultipleFaces
+                )
             ) =>
         {
-            let code = o.failure_reason.clone().unwrap_or_default();
-            failed(&code, "the capture had no usable face")
+            let code = o.failure_reason.map_or("", FailureReason::code);
+            failed(code, "the capture had no usable face")
         }
-        (_, Some(o)) if o.failure_reason.as_deref() == Some("unsuitable_capture") => failed(
-            "unsuitable_capture",
+        (_, Some(o)) if o.failure_reason == Some(FailureReason::UnsuitableCapture) => failed(
+            FailureReason::UnsuitableCapture.code(),
             "the camera gave no colour, or the face was too small to judge",
         ),
         (_, Some(o)) => LivenessAttempt {

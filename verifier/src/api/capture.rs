@@ -6,6 +6,7 @@
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
+use livecheck_core::decision::FailureReason;
 use livecheck_core::decode::{decode_upload, sniff_upload, SizeLimit};
 use livecheck_core::protocol::{CaptureParams, ChainState, ChallengeScript, FrameEnvelope};
 use livecheck_core::timeline::{CapturePlan, ClockLimits, Cue, LightPlan};
@@ -80,7 +81,8 @@ pub struct Finished {
     /// `in_progress` when another attempt is offered.
     pub status: Status,
     pub passed: bool,
-    pub failure_reason: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub failure_reason: Option<FailureReason>,
     /// Where the browser goes next: `return_url?lc_token=…` (`&error=<code>` when not
     /// passed). Null while another attempt is offered.
     pub redirect_url: Option<String>,
@@ -651,14 +653,14 @@ pub async fn finish(
 
     let back = check.back_to(WayBack::Decided {
         lc_token: &jwt,
-        error: outcome.failure_reason.as_deref(),
+        error: outcome.failure_reason.map(FailureReason::code),
     });
     Ok(HttpResponse::Ok()
         .insert_header(("cache-control", "no-store"))
         .json(Finished {
             status,
             passed: outcome.passed,
-            failure_reason: outcome.failure_reason.clone(),
+            failure_reason: outcome.failure_reason,
             redirect_url: Some(back),
             retry: None,
         }))
@@ -747,7 +749,7 @@ pub(crate) async fn record_decision(
         check,
         status,
         outcome.passed,
-        outcome.failure_reason.as_deref(),
+        outcome.failure_reason.map(FailureReason::code),
         now,
     );
     let store = state.store.clone();

@@ -4,6 +4,7 @@
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use livecheck_core::challenge::ChallengeKind;
+use livecheck_core::decision::FailureReason;
 use livecheck_core::face_match::{FaceDescriptor, MatchThresholds, MatchVerdict};
 use livecheck_core::manifest;
 use livecheck_core::protocol::ChainState;
@@ -127,7 +128,8 @@ pub struct CheckResult {
     /// spoof_detected, repeated_frames, capture_discontinuous, light_not_reflected,
     /// challenge_failed, no_live_motion (passive), unsuitable_capture (grey-scale or
     /// too small a face to judge: not an attack).
-    pub failure_reason: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub failure_reason: Option<FailureReason>,
     /// Capture attempts the user may make.
     pub max_attempts: u8,
     /// Every attempt judged so far, oldest first; once decided, the last is the one
@@ -180,7 +182,8 @@ pub struct AttemptView {
     /// 1 for the first.
     pub attempt: u32,
     pub passed: bool,
-    pub failure_reason: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub failure_reason: Option<FailureReason>,
     /// 0–100.
     pub confidence: f32,
     /// 0–100, higher = more live.
@@ -452,7 +455,7 @@ pub fn view(state: &AppState, check: &Check, probe: bool, audits: u32) -> CheckR
                 events: s.events.iter().map(|e| e.kind).collect(),
             }),
         challenges: o.map(challenge_results).unwrap_or_default(),
-        failure_reason: o.and_then(|o| o.failure_reason.clone()),
+        failure_reason: o.and_then(|o| o.failure_reason),
         max_attempts: check.max_attempts,
         attempts: check
             .attempts
@@ -462,7 +465,7 @@ pub fn view(state: &AppState, check: &Check, probe: bool, audits: u32) -> CheckR
             .map(|(o, attempt)| AttemptView {
                 attempt,
                 passed: o.passed,
-                failure_reason: o.failure_reason.clone(),
+                failure_reason: o.failure_reason,
                 confidence: o.confidence,
                 anti_spoof_score: o.anti_spoof_score,
                 challenges: challenge_results(o),

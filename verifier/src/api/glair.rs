@@ -12,6 +12,7 @@
 
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
+use livecheck_core::decision::FailureReason;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -71,21 +72,25 @@ pub struct GlairSpoof {
 fn spoof(check: &Check) -> Option<GlairResult> {
     let o = check.outcome.as_ref()?;
     let attack = matches!(
-        o.failure_reason.as_deref(),
-        Some("spoof_detected" | "no_live_motion" | "face_mismatch")
+        o.failure_reason,
+        Some(
+            FailureReason::SpoofDetected
+                | FailureReason::NoLiveMotion
+                | FailureReason::FaceMismatch
+        )
     );
     // Grey-scale or too small to judge: no spoof risk to report either way.
-    let unsuitable = o.failure_reason.as_deref() == Some("unsuitable_capture");
+    let unsuitable = o.failure_reason == Some(FailureReason::UnsuitableCapture);
     let Some(score) = o.anti_spoof_score.filter(|_| !unsuitable) else {
         return Some(GlairResult {
             status: "failed".into(),
             result: None,
-            reason: o.failure_reason.clone(),
+            reason: o.failure_reason.map(|r| r.code().to_string()),
         });
     };
     let pct = if matches!(
-        o.failure_reason.as_deref(),
-        Some("no_live_motion" | "face_mismatch")
+        o.failure_reason,
+        Some(FailureReason::NoLiveMotion | FailureReason::FaceMismatch)
     ) {
         1.0
     } else {

@@ -9,7 +9,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use livecheck_core::challenge::{ChallengeKind, StillRules};
 use livecheck_core::consistency::ConsistencyLimits;
-use livecheck_core::decision::{decide_stills, StillsInput};
+use livecheck_core::decision::{decide_stills, FailureReason, StillsInput};
 use livecheck_core::decode::{decode, decode_upload, sniff_upload, DecodeError, SizeLimit};
 use livecheck_core::{Engine, ObserveOptions};
 use serde::{Deserialize, Serialize};
@@ -87,7 +87,8 @@ pub struct LivenessResult {
     /// Null when alive; else no_frames, face_not_found, multiple_faces, face_mismatch,
     /// spoof_detected, unsuitable_capture (grey-scale or too small a face to judge) or
     /// challenge_failed.
-    pub failure_reason: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub failure_reason: Option<FailureReason>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -179,7 +180,7 @@ fn result(check: &Check) -> Option<LivenessResult> {
         confidence: unit(o.confidence),
         anti_spoof_score: o.anti_spoof_score.map(unit),
         face_match_score: o.face_match.as_ref().map(|m| unit(m.score)),
-        failure_reason: o.failure_reason.clone(),
+        failure_reason: o.failure_reason,
     })
 }
 
