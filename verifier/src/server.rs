@@ -14,7 +14,7 @@ use chrono::Utc;
 use livecheck_core::manifest::ModelFiles;
 use livecheck_core::Engine;
 
-use crate::api::{assets, azure, capture, checks, demo, glair, meta, pages, verifyhq};
+use crate::api::{assets, capture, checks, demo, dialects, meta, pages};
 use crate::config::Config;
 use crate::error::{ApiError, ErrorCode};
 use crate::idempotency::idempotent;
@@ -219,34 +219,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, max_frame_bytes: usize) {
             "/liveness_check/{id}/deliveries/{delivery_id}/retry",
             POST => checks::retry_delivery
         ))
-        .service(
-            at!("/face/v1.2/detectLiveness-sessions", POST => azure::create)
-                .wrap(from_fn(idempotent)),
-        )
-        .service(at!(
-            "/face/v1.2/detectLiveness-sessions/{sessionId}",
-            GET => azure::get,
-            DELETE => azure::delete
-        ))
-        .service(
-            at!(
-                "/face/v1.2/detectLivenessWithVerify-sessions",
-                POST => azure::create_with_verify
-            )
-            .wrap(from_fn(idempotent)),
-        )
-        .service(at!(
-            "/face/v1.2/detectLivenessWithVerify-sessions/{sessionId}",
-            GET => azure::get,
-            DELETE => azure::delete
-        ))
-        .service(at!("/api/s", POST => azure::quick_link).wrap(from_fn(idempotent)))
-        .configure(verifyhq::configure)
-        .service(
-            at!("/face/v1/passive-liveness-sessions", POST => glair::create)
-                .wrap(from_fn(idempotent)),
-        )
-        .service(at!("/face/v1/passive-liveness-sessions/{sid}", GET => glair::get))
+        .configure(dialects::configure)
         .service(at!("/l/{link}", GET => pages::capture_page))
         .service(at!("/l/{link}/cancel", POST => pages::cancel_form))
         .service(at!("/capture/{link}/claim", POST => capture::claim))

@@ -1,19 +1,18 @@
-//! HTTP handlers: the customer API (`checks`) and its other dialects (`azure`,
-//! `glair`, `verifyhq`; `form` reads their multipart uploads), the
+//! HTTP handlers: the customer API (`checks`) and its other dialects (`dialects`:
+//! Azure, GLAIR and VerifyHQ, each with its own routes; `form` reads their multipart
+//! uploads), the
 //! browser's capture API (`capture`),
 //! the hosted pages (`pages`, `demo`), the files browsers load (`assets`) and the
 //! service endpoints (`meta`).
 
 pub mod assets;
-pub mod azure;
 pub mod capture;
 pub mod checks;
 pub mod demo;
+pub mod dialects;
 pub mod form;
-pub mod glair;
 pub mod meta;
 pub mod pages;
-pub mod verifyhq;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -260,7 +260,7 @@ pub async fn index(state: web::Data<AppState>, req: actix_web::HttpRequest) -> H
             .map(|(_, v)| v.into_owned())
     };
     if let Some(link) = query("s") {
-        return super::azure::open_quick_link(&state, link, query("callbackUrl")).await;
+        return super::dialects::azure::open_quick_link(&state, link, query("callbackUrl")).await;
     }
     let demo = if state.demo_key.is_some() {
         "<p>Demo mode: <a href=\"/demo\">try the whole integration</a>, or create checks \

@@ -18,21 +18,50 @@ use livecheck_core::decision::FailureReason;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::checks::{check_url, describe_reference, new_check, CreateCheck};
-use super::form::Form;
-use super::pages::page;
-use super::{bearer, blocking, Customer};
+use crate::api::checks::{check_url, describe_reference, new_check, CreateCheck};
+use crate::api::form::Form;
+use crate::api::pages::page;
+use crate::api::{bearer, blocking, Customer};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::model::{with_params, Check, LivenessSession, Status};
 use crate::secrets;
 use crate::state::AppState;
 use crate::store::{SessionKey, StoreError, Transition};
 
+/// Azure's routes: its two session kinds and Quick Link's `/api/s`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    use crate::server::at;
+    let idempotent = || actix_web::middleware::from_fn(crate::idempotency::idempotent);
+    cfg.service(at!("/face/v1.2/detectLiveness-sessions", POST => create).wrap(idempotent()))
+        .service(at!(
+            "/face/v1.2/detectLiveness-sessions/{sessionId}",
+            GET => get,
+            DELETE => delete
+        ))
+        .service(
+            at!("/face/v1.2/detectLivenessWithVerify-sessions", POST => create_with_verify)
+                .wrap(idempotent()),
+        )
+        .service(at!(
+            "/face/v1.2/detectLivenessWithVerify-sessions/{sessionId}",
+            GET => get,
+            DELETE => delete
+        ))
+        .service(at!("/api/s", POST => quick_link).wrap(idempotent()));
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create, create_with_verify, get, delete, quick_link))]
+pub struct Doc;
+
 /// Fields Azure documents and this dialect does not use are accepted; any other field is
 /// ignored as well, so a client written for Azure's service (which adds fields over its
 /// versions) is never refused for one.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+// Both dialects call theirs CreateSession: one name in the document would describe
+// one dialect's body as the other's.
+#[schema(as = AzureCreateSession)]
 pub struct CreateSession {
     /// Passive | PassiveActive
     pub liveness_operation_mode: String,
@@ -51,6 +80,7 @@ pub struct CreateSession {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = AzureSessionCreated)]
 pub struct SessionCreated {
     pub session_id: String,
     /// For `POST /api/s` (Quick Link); valid for authTokenTimeToLiveInSeconds.
@@ -570,7 +600,7 @@ pub async fn open_quick_link(
             actix_web::http::StatusCode::BAD_REQUEST,
             crate::i18n::english(),
             "This link is not valid",
-            &format!("<p>{}</p>", super::pages::escape(&e.message)),
+            &format!("<p>{}</p>", crate::api::pages::escape(&e.message)),
         );
     }
     match start_attempt(state, link, callback).await {

@@ -15,10 +15,10 @@ use livecheck_core::{Engine, ObserveOptions};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::capture::record_decision;
-use super::checks::{attach_reference, create_check, CreateCheck, PageQuery};
-use super::form::Form;
-use super::{blocking, Customer};
+use crate::api::capture::record_decision;
+use crate::api::checks::{attach_reference, create_check, CreateCheck, PageQuery};
+use crate::api::form::Form;
+use crate::api::{blocking, Customer};
 use crate::error::{ApiError, ApiResult};
 use crate::heic::{convert, is_heic};
 use crate::model::{Check, ImageKind, Outcome, Status, StoredFrame, StoredImage};
@@ -45,9 +45,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     }
 }
 
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create, answer, reference_selfie, get, by_user))]
+pub struct Doc;
+
 /// Other fields are ignored (a drop-in does not refuse what the service took).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+// Both dialects call theirs CreateSession: one name in the document would describe
+// one dialect's body as the other's.
+#[schema(as = VerifyHqCreateSession)]
 pub struct CreateSession {
     pub user_id: String,
 }
@@ -65,6 +72,7 @@ pub struct Challenge {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = VerifyHqSessionCreated)]
 pub struct SessionCreated {
     /// The session's id, for `GET /verifications/liveness/{id}`.
     pub id: String,
@@ -508,7 +516,7 @@ pub async fn by_user(
     user_id: web::Path<String>,
     query: web::Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
-    let (page, limit) = super::checks::page_and_limit(&query)?;
+    let (page, limit) = crate::api::checks::page_and_limit(&query)?;
     let store = state.store.clone();
     let key = customer.0.id.clone();
     let user = user_id.into_inner();

@@ -16,11 +16,26 @@ use livecheck_core::decision::FailureReason;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::checks::{capture_url, create_check, owned, CreateCheck};
-use super::Customer;
+use crate::api::checks::{capture_url, create_check, owned, CreateCheck};
+use crate::api::Customer;
 use crate::error::ApiResult;
 use crate::model::{Check, Status};
 use crate::state::AppState;
+
+/// GLAIR's routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    use crate::server::at;
+    cfg.service(
+        at!("/face/v1/passive-liveness-sessions", POST => create).wrap(
+            actix_web::middleware::from_fn(crate::idempotency::idempotent),
+        ),
+    )
+    .service(at!("/face/v1/passive-liveness-sessions/{sid}", GET => get));
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create, get))]
+pub struct Doc;
 
 /// GLAIR sessions last a day unless they finish first.
 const SESSION_MINUTES: i64 = 24 * 60;
