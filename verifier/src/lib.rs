@@ -13,6 +13,7 @@ pub mod i18n;
 pub mod idempotency;
 pub mod judge;
 pub mod lc_token;
+pub mod lifecycle;
 pub mod model;
 pub mod openapi;
 pub mod proxy;

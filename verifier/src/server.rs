@@ -19,10 +19,10 @@ use crate::config::Config;
 use crate::error::{ApiError, ErrorCode};
 use crate::idempotency::idempotent;
 use crate::lc_token::TokenIssuer;
-use crate::model::Status;
+use crate::lifecycle::{self, Ended};
 use crate::state::{AppState, RateLimiter};
-use crate::store::{SqliteStore, Store, Transition};
-use crate::webhooks::{new_deliveries, Deliverer};
+use crate::store::{SqliteStore, Store};
+use crate::webhooks::Deliverer;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -309,20 +309,9 @@ async fn sweep(state: web::Data<AppState>) {
             let overdue = st.store.overdue_checks(now)?;
             let mut expired = 0;
             for check in overdue {
-                let events = new_deliveries(&check, Status::Expired, false, Some("expired"), now);
-                match st.store.transition(Transition {
-                    check_id: &check.id,
-                    to: Status::Expired,
-                    outcome: None,
-                    images: &[],
-                    events,
-                    token: None,
-                    at: now,
-                }) {
-                    Ok(()) => expired += 1,
-                    // Finished or cancelled meanwhile: nothing to expire.
-                    Err(crate::store::StoreError::Conflict(_)) => {}
-                    Err(e) => return Err(e),
+                // Finished or cancelled meanwhile: nothing to expire.
+                if lifecycle::expire(st.store.as_ref(), &check, now)? == Ended::Now {
+                    expired += 1;
                 }
             }
             let retention =

@@ -17,6 +17,7 @@ use utoipa::ToSchema;
 use super::{bearer, blocking};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::judge::{judge, JudgeInput};
+use crate::lifecycle::{self, Ended};
 use crate::model::{
     CaptureState, Check, FrameRef, ImageKind, LightOutcome, Outcome, Status, StoredFrame,
     StoredImage, WayBack,
@@ -788,22 +789,12 @@ pub async fn cancel_check(
     if check.is_expired(Utc::now()) {
         return Err(ApiError::expired());
     }
-    let now = Utc::now();
-    let events = new_deliveries(&check, Status::Cancelled, false, Some("cancelled"), now);
     let store = state.store.clone();
-    let id = check.id.clone();
-    blocking(move || {
-        store.transition(Transition {
-            check_id: &id,
-            to: Status::Cancelled,
-            outcome: None,
-            images: &[],
-            events,
-            token: None,
-            at: now,
-        })
-    })
-    .await?;
+    let ending = check.clone();
+    let ended = blocking(move || lifecycle::cancel(store.as_ref(), &ending, Utc::now())).await?;
+    if ended == Ended::Already {
+        return Err(ApiError::invalid_state("the check ended meanwhile"));
+    }
     Ok(match &check.cancel_url {
         Some(u) => u.clone(),
         None => check.back_to(WayBack::Cancelled),

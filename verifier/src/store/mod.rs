@@ -4,7 +4,7 @@
 //! a check is never half-written.
 
 mod sealed;
-mod sqlite;
+pub(crate) mod sqlite;
 
 pub use sealed::Sealer;
 pub use sqlite::SqliteStore;

@@ -1356,12 +1356,12 @@ impl Store for SqliteStore {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::model::{ImageKind, StoredImage};
     use crate::store::NewDelivery;
 
-    fn check(id: &str, link: &str) -> Check {
+    pub(crate) fn check(id: &str, link: &str) -> Check {
         let nonce = "00".repeat(32);
         Check {
             id: id.into(),
@@ -1403,7 +1403,7 @@ mod tests {
         }
     }
 
-    fn store() -> (tempfile::TempDir, SqliteStore) {
+    pub(crate) fn store() -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
         let s = SqliteStore::open(dir.path()).unwrap();
         s.insert_api_key("k", "test", "hash", Utc::now()).unwrap();

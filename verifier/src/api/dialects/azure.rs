@@ -23,10 +23,11 @@ use crate::api::form::Form;
 use crate::api::pages::page;
 use crate::api::{bearer, blocking, Customer};
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::lifecycle;
 use crate::model::{with_params, Check, LivenessSession, Status};
 use crate::secrets;
 use crate::state::AppState;
-use crate::store::{SessionKey, StoreError, Transition};
+use crate::store::{SessionKey, StoreError};
 
 /// Azure's routes: its two session kinds and Quick Link's `/api/s`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -453,19 +454,11 @@ pub async fn delete(
                     return Ok(());
                 }
             }
-            // An attempt still open ends as cancelled.
+            // An attempt still open ends as cancelled (one decided meanwhile stays).
             for id in &session.attempts {
                 if let Some(c) = store.check(id)? {
                     if !c.status.is_terminal() {
-                        let _ = store.transition(Transition {
-                            check_id: id,
-                            to: Status::Cancelled,
-                            outcome: None,
-                            images: &[],
-                            events: Vec::new(),
-                            token: None,
-                            at: now,
-                        });
+                        lifecycle::cancel(store.as_ref(), &c, now)?;
                     }
                 }
             }

@@ -1,0 +1,78 @@
+//! A check's end without a decision: cancelled (the user left, or the customer deleted
+//! the session it belonged to) or expired (its link's validity ran out). Each is one
+//! store transition with the webhook events the check asks for. Ends race each other
+//! and the decision: the first one the store records wins, and the caller learns
+//! whether it was this one.
+
+use chrono::{DateTime, Utc};
+
+use crate::model::{Check, Status};
+use crate::store::{Store, StoreError, StoreResult, Transition};
+use crate::webhooks::new_deliveries;
+
+/// Whether this call ended the check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ended {
+    Now,
+    /// It had already ended (decided, cancelled or expired): left as it was.
+    Already,
+}
+
+pub fn cancel(store: &dyn Store, check: &Check, now: DateTime<Utc>) -> StoreResult<Ended> {
+    end(store, check, Status::Cancelled, now)
+}
+
+pub fn expire(store: &dyn Store, check: &Check, now: DateTime<Utc>) -> StoreResult<Ended> {
+    end(store, check, Status::Expired, now)
+}
+
+fn end(store: &dyn Store, check: &Check, to: Status, now: DateTime<Utc>) -> StoreResult<Ended> {
+    let events = new_deliveries(check, to, false, Some(to.as_str()), now);
+    match store.transition(Transition {
+        check_id: &check.id,
+        to,
+        outcome: None,
+        images: &[],
+        events,
+        token: None,
+        at: now,
+    }) {
+        Ok(()) => Ok(Ended::Now),
+        Err(StoreError::Conflict(_)) => Ok(Ended::Already),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite::tests::{check, store};
+
+    #[test]
+    fn the_first_end_wins_and_fires_its_own_event() {
+        let (_dir, s) = store();
+        let mut c = check("c1", "l1");
+        c.webhook_url = Some("https://hooks.example/lc".into());
+        s.insert_check(&c).unwrap();
+        let now = Utc::now();
+        assert_eq!(cancel(&s, &c, now).unwrap(), Ended::Now);
+        // The sweeper comes late: the check stays cancelled, with one event.
+        assert_eq!(expire(&s, &c, now).unwrap(), Ended::Already);
+        assert_eq!(cancel(&s, &c, now).unwrap(), Ended::Already);
+        assert_eq!(s.check("c1").unwrap().unwrap().status, Status::Cancelled);
+        let events: Vec<String> = s
+            .deliveries("c1")
+            .unwrap()
+            .into_iter()
+            .map(|(d, _)| d.event)
+            .collect();
+        assert_eq!(events, ["cancelled"]);
+
+        let c = check("c2", "l2");
+        s.insert_check(&c).unwrap();
+        assert_eq!(expire(&s, &c, now).unwrap(), Ended::Now);
+        assert_eq!(s.check("c2").unwrap().unwrap().status, Status::Expired);
+        // No webhook URL, no event.
+        assert!(s.deliveries("c2").unwrap().is_empty());
+    }
+}
