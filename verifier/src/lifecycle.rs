@@ -1,12 +1,14 @@
-//! A check's end without a decision: cancelled (the user left, or the customer deleted
-//! the session it belonged to) or expired (its link's validity ran out). Each is one
-//! store transition with the webhook events the check asks for. Ends race each other
-//! and the decision: the first one the store records wins, and the caller learns
-//! whether it was this one.
+//! A check's end: decided (passed or failed), cancelled (the user left, or the customer
+//! deleted the session it belonged to) or expired (its link's validity ran out). Each is
+//! one store transition with the webhook events the check asks for. Ends race each
+//! other: the first one the store records wins; a cancel or expiry that comes second
+//! answers `Already`, a decision that comes second is the store's `Conflict`.
 
 use chrono::{DateTime, Utc};
 
-use crate::model::{Check, Status};
+use livecheck_core::decision::FailureReason;
+
+use crate::model::{Check, Outcome, Status, StoredImage};
 use crate::store::{Store, StoreError, StoreResult, Transition};
 use crate::webhooks::new_deliveries;
 
@@ -16,6 +18,36 @@ pub enum Ended {
     Now,
     /// It had already ended (decided, cancelled or expired): left as it was.
     Already,
+}
+
+/// Records a decided check: its status, outcome and images, the webhook events, and the
+/// id of an issued lc_token (hosted flows) for single redemption.
+pub fn decide(
+    store: &dyn Store,
+    check: &Check,
+    outcome: &Outcome,
+    images: &[StoredImage],
+    token: Option<(String, DateTime<Utc>)>,
+    now: DateTime<Utc>,
+) -> StoreResult<Status> {
+    let status = Status::decided(outcome.passed);
+    let events = new_deliveries(
+        check,
+        status,
+        outcome.passed,
+        outcome.failure_reason.map(FailureReason::code),
+        now,
+    );
+    store.transition(Transition {
+        check_id: &check.id,
+        to: status,
+        outcome: Some(outcome),
+        images,
+        events,
+        token,
+        at: now,
+    })?;
+    Ok(status)
 }
 
 pub fn cancel(store: &dyn Store, check: &Check, now: DateTime<Utc>) -> StoreResult<Ended> {

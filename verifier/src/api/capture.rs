@@ -19,15 +19,13 @@ use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::judge::{judge, JudgeInput};
 use crate::lifecycle::{self, Ended};
 use crate::model::{
-    CaptureState, Check, FrameRef, ImageKind, LightOutcome, Outcome, Status, StoredFrame,
-    StoredImage, WayBack,
+    CaptureState, Check, FrameRef, ImageKind, LightOutcome, Status, StoredFrame, WayBack,
 };
 use crate::reference::match_probe;
 use crate::risk::{FinishIn, RiskSignals};
 use crate::secrets;
 use crate::state::AppState;
-use crate::store::{NextAttempt, StoreError, Transition};
-use crate::webhooks::new_deliveries;
+use crate::store::{NextAttempt, StoreError};
 
 /// Time the user has for each challenge of the script.
 pub const CHALLENGE_WINDOW_MS: u64 = 5000;
@@ -641,14 +639,12 @@ pub async fn finish(
         .issue(&check.id, outcome.passed, status.as_str(), now)
         .map_err(ApiError::internal)?;
     let exp = DateTime::from_timestamp(claims.exp, 0).unwrap_or(now);
-    record_decision(
-        &state,
-        &check,
-        &outcome,
-        judgement.images,
-        Some((claims.jti, exp)),
-        now,
-    )
+    let store = state.store.clone();
+    let (decided, stored, images) = (check.clone(), outcome.clone(), judgement.images);
+    blocking(move || {
+        let token = Some((claims.jti, exp));
+        lifecycle::decide(store.as_ref(), &decided, &stored, &images, token, now)
+    })
     .await?;
     tracing::info!(check = %check.id, passed = outcome.passed, frames = outcome.frames, "check decided");
 
@@ -733,41 +729,6 @@ pub async fn retry(
             script: script(&next, &state),
             capture_deadline: deadline(&next, &state),
         }))
-}
-
-/// Records a decided check in one store transition: its status, outcome and images, the
-/// webhook event, and the id of an issued lc_token (hosted flows) for single redemption.
-pub(crate) async fn record_decision(
-    state: &web::Data<AppState>,
-    check: &Check,
-    outcome: &Outcome,
-    images: Vec<StoredImage>,
-    token: Option<(String, DateTime<Utc>)>,
-    now: DateTime<Utc>,
-) -> ApiResult<Status> {
-    let status = Status::decided(outcome.passed);
-    let events = new_deliveries(
-        check,
-        status,
-        outcome.passed,
-        outcome.failure_reason.map(FailureReason::code),
-        now,
-    );
-    let store = state.store.clone();
-    let (id, stored) = (check.id.clone(), outcome.clone());
-    blocking(move || {
-        store.transition(Transition {
-            check_id: &id,
-            to: status,
-            outcome: Some(&stored),
-            images: &images,
-            events,
-            token,
-            at: now,
-        })
-    })
-    .await?;
-    Ok(status)
 }
 
 /// Ends a check at the user's request. A pending link may be cancelled by whoever holds

@@ -15,12 +15,12 @@ use livecheck_core::{Engine, ObserveOptions};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::api::capture::record_decision;
 use crate::api::checks::{attach_reference, create_check, CreateCheck, PageQuery};
 use crate::api::form::Form;
 use crate::api::{blocking, Customer};
 use crate::error::{ApiError, ApiResult};
 use crate::heic::{convert, is_heic};
+use crate::lifecycle;
 use crate::model::{Check, ImageKind, Outcome, Status, StoredFrame, StoredImage};
 use crate::reference::match_probe;
 use crate::state::AppState;
@@ -457,7 +457,11 @@ async fn finish(state: &web::Data<AppState>, mut check: Check) -> ApiResult<Chec
     })
     .await??;
     let now = Utc::now();
-    let status = record_decision(state, &check, &outcome, images, None, now).await?;
+    let store = state.store.clone();
+    let (decided, stored) = (check.clone(), outcome.clone());
+    let status =
+        blocking(move || lifecycle::decide(store.as_ref(), &decided, &stored, &images, None, now))
+            .await?;
     check.status = status;
     check.frames = check.challenges.len() as u32;
     check.completed_at = Some(now);
