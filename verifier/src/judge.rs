@@ -174,8 +174,8 @@ pub(crate) fn spread(n: usize, k: usize) -> Vec<usize> {
 }
 
 /// The single-face frame with no quality issue and the most confident detection,
-/// preferring the neutral baseline.
-fn probe(obs: &[Observation], baseline_ms: u64) -> Option<usize> {
+/// preferring the neutral baseline (photo sessions have none: pass 0).
+pub(crate) fn probe(obs: &[Observation], baseline_ms: u64) -> Option<usize> {
     let score = |o: &Observation| o.face.as_ref().map(|f| f.score).unwrap_or(0.0);
     let best = |pred: &dyn Fn(&Observation) -> bool| {
         obs.iter()

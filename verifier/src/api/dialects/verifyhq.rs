@@ -426,16 +426,10 @@ async fn finish(state: &web::Data<AppState>, mut check: Check) -> ApiResult<Chec
             rules: StillRules::default(),
             consistency: ConsistencyLimits::default(),
         });
-        // The probe: the photo with the most confident single face.
-        let probe = photos
-            .iter()
-            .enumerate()
-            .filter(|(_, (_, o))| o.faces == 1)
-            .max_by(|a, b| {
-                let s = |o: &livecheck_core::Observation| o.face.as_ref().map_or(0.0, |f| f.score);
-                s(&a.1 .1).total_cmp(&s(&b.1 .1))
-            })
-            .map(|(i, _)| i);
+        // The probe, chosen as a capture's is (no baseline among photos).
+        let observed: Vec<livecheck_core::Observation> =
+            photos.iter().map(|(_, o)| o.clone()).collect();
+        let probe = crate::judge::probe(&observed, 0);
         let images: Vec<StoredImage> = probe
             .map(|i| StoredImage {
                 kind: ImageKind::Probe,
