@@ -170,9 +170,9 @@ fn neutral_distance(o: &Observation) -> f32 {
 /// their mesh, so the verifier can pick them from the baseline before any descriptor
 /// runs: three single faces without quality issues, the near-neutral frontal ones
 /// first, then the least expressive. A spread of frames alone can put a grimace in the
-/// first third, and one reference alone is a single noisy reading: d6 from 30 s was
-/// refused as `face_mismatch` either way (one person at 0.556 from a lone reference,
-/// 0.484 from three).
+/// first third (d6 from 30 s was refused as `face_mismatch`), and one reference alone is
+/// a single noisy reading (d6 from 27.5 s: one of her faces 0.556 from a lone neutral
+/// reference, 0.484 from the nearest of three).
 pub fn reference_frames(observations: &[Observation], candidates: &[usize]) -> Vec<usize> {
     let usable = |i: &usize| observations.get(*i).is_some_and(|o| o.face.is_some());
     let clean: Vec<usize> = candidates

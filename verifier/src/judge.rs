@@ -70,12 +70,7 @@ pub fn judge<E: From<ModelError>>(
     let baseline: Vec<usize> = (0..observations.len())
         .filter(|&k| observations[k].t_ms < input.baseline_ms)
         .collect();
-    let unlit: Vec<usize> = baseline
-        .iter()
-        .copied()
-        .filter(|&k| !lit(input, observations[k].t_ms))
-        .collect();
-    let candidates = if unlit.is_empty() { baseline } else { unlit };
+    let candidates = unlit_or_all(input, baseline, 1, |k| observations[k].t_ms);
     for k in reference_frames(&observations, &candidates) {
         if observations[k].descriptor.is_some() {
             continue;
@@ -141,25 +136,35 @@ pub fn judge<E: From<ModelError>>(
 /// coloured light is not what the anti-spoof models learnt live faces look like: d18
 /// lit by the e2e's scripted camera read 69.3 against the pass mark of 70).
 fn anti_spoof_frames(input: &JudgeInput<'_>) -> Vec<usize> {
-    let n = input.frames.len();
-    let unlit: Vec<usize> = (0..n)
-        .filter(|&i| !lit(input, input.frames[i].t_ms))
-        .collect();
-    if unlit.len() >= MIN_UNLIT_FRAMES.min(input.anti_spoof_frames) {
-        spread(unlit.len(), input.anti_spoof_frames)
-            .into_iter()
-            .map(|j| unlit[j])
-            .collect()
-    } else {
-        spread(n, input.anti_spoof_frames)
-    }
+    let least = MIN_UNLIT_FRAMES.min(input.anti_spoof_frames);
+    let pool = unlit_or_all(input, (0..input.frames.len()).collect(), least, |i| {
+        input.frames[i].t_ms
+    });
+    spread(pool.len(), input.anti_spoof_frames)
+        .into_iter()
+        .map(|j| pool[j])
+        .collect()
 }
 
-/// Whether the light sequence coloured the frame taken at `t_ms`.
-fn lit(input: &JudgeInput<'_>, t_ms: u64) -> bool {
-    input.light.is_some_and(|(shown, off)| {
-        shown.first().is_some_and(|s| t_ms >= s.at_ms) && t_ms <= off + LIGHT_SETTLE_MS
-    })
+/// Those of `indices` whose frame (taken at `t_ms(i)`) the light sequence did not
+/// colour, when at least `least` remain; else all of them.
+fn unlit_or_all(
+    input: &JudgeInput<'_>,
+    indices: Vec<usize>,
+    least: usize,
+    t_ms: impl Fn(usize) -> u64,
+) -> Vec<usize> {
+    let lit = |t: u64| {
+        input.light.is_some_and(|(shown, off)| {
+            shown.first().is_some_and(|s| t >= s.at_ms) && t <= off + LIGHT_SETTLE_MS
+        })
+    };
+    let unlit: Vec<usize> = indices.iter().copied().filter(|&i| !lit(t_ms(i))).collect();
+    if unlit.len() >= least.max(1) {
+        unlit
+    } else {
+        indices
+    }
 }
 
 /// The camera shows the light's end a frame or two late.
