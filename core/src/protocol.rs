@@ -18,6 +18,8 @@
 //! `SHA-256("LCCHAIN1" || len(session_id):u16 || session_id || nonce)`, with `nonce`
 //! the script's 32 random bytes, so a chain belongs to one issued script.
 
+pub mod answers;
+
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -69,6 +71,14 @@ pub struct ChallengeScript {
     /// gives around the preview, until an answer says the light is done.
     pub light: bool,
     pub capture: CaptureParams,
+}
+
+impl ChallengeScript {
+    /// The capture time the script allows, ms: the baseline and every challenge's
+    /// window (the same rule as `CapturePlan::capture_ms`, which it is made from).
+    pub fn capture_ms(&self) -> u64 {
+        self.capture.baseline_ms + self.window_ms * u64::from(self.challenge_count)
+    }
 }
 
 /// One frame's signed envelope, sent beside the image bytes.

@@ -128,6 +128,13 @@ pub struct CapturePlan {
     pub light: Option<LightPlan>,
 }
 
+impl CapturePlan {
+    /// The capture time the plan allows, ms: the baseline and every challenge's window.
+    pub fn capture_ms(&self) -> u64 {
+        self.baseline_ms + self.window_ms * self.challenges.len() as u64
+    }
+}
+
 /// When a light step was shown, and its colour (for the decision).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Shown {

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use livecheck_core::decision::FailureReason;
 use livecheck_core::quality::QualityIssue;
 use livecheck_core::ChallengeKind;
 use serde::Serialize;
@@ -175,11 +176,11 @@ impl Guidance {
 
     /// What to tell a user offered another attempt, from the verifier's reason (only
     /// reasons the user can put right come with an offer).
-    pub fn for_retry(failure_reason: Option<&str>) -> Self {
+    pub fn for_retry(failure_reason: Option<FailureReason>) -> Self {
         match failure_reason {
-            Some("challenge_failed") => Self::RetryChallengeMissed,
-            Some("multiple_faces") => Self::RetryMultipleFaces,
-            Some("unsuitable_capture") => Self::RetryUnsuitableCamera,
+            Some(FailureReason::ChallengeFailed) => Self::RetryChallengeMissed,
+            Some(FailureReason::MultipleFaces) => Self::RetryMultipleFaces,
+            Some(FailureReason::UnsuitableCapture) => Self::RetryUnsuitableCamera,
             _ => Self::RetryFaceNotSeen,
         }
     }

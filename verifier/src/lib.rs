@@ -4,6 +4,8 @@
 //! and reports through the result API, a signed `lc_token` and signed webhooks.
 
 pub mod api;
+pub mod asset_cache;
+pub mod checks;
 pub mod config;
 pub mod deadline;
 pub mod error;
@@ -13,7 +15,6 @@ pub mod i18n;
 pub mod idempotency;
 pub mod judge;
 pub mod lc_token;
-pub mod lifecycle;
 pub mod model;
 pub mod openapi;
 pub mod proxy;

@@ -73,6 +73,13 @@ pub fn document() -> String {
     doc.to_pretty_json().unwrap_or_else(|_| "{}".into())
 }
 
+/// `GET /openapi.json`.
+pub async fn serve() -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok()
+        .content_type("application/json")
+        .body(document())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

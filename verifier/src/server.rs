@@ -15,11 +15,11 @@ use livecheck_core::manifest::ModelFiles;
 use livecheck_core::Engine;
 
 use crate::api::{assets, capture, checks, demo, dialects, meta, pages};
+use crate::checks::lifecycle::{self, Ended};
 use crate::config::Config;
 use crate::error::{ApiError, ErrorCode};
 use crate::idempotency::idempotent;
 use crate::lc_token::TokenIssuer;
-use crate::lifecycle::{self, Ended};
 use crate::state::{AppState, RateLimiter};
 use crate::store::{SqliteStore, Store};
 use crate::webhooks::Deliverer;
@@ -192,11 +192,13 @@ pub fn routes(cfg: &mut web::ServiceConfig, max_frame_bytes: usize) {
             web::PathConfig::default()
                 .error_handler(|e, _| json_error(e, actix_web::http::StatusCode::NOT_FOUND)),
         )
+        // First: a dialect may claim a guarded part of a shared path (Azure's `/?s=`).
+        .configure(dialects::configure)
         .service(at!("/", GET => pages::index))
         .service(at!("/end", GET => pages::end))
         .service(at!("/healthz", GET => meta::healthz))
         .service(at!("/readyz", GET => meta::readyz))
-        .service(at!("/openapi.json", GET => meta::openapi))
+        .service(at!("/openapi.json", GET => crate::openapi::serve))
         .service(at!("/.well-known/jwks.json", GET => meta::jwks))
         .service(
             at!("/liveness_check", POST => checks::create, GET => checks::get_by_token)
@@ -219,7 +221,6 @@ pub fn routes(cfg: &mut web::ServiceConfig, max_frame_bytes: usize) {
             "/liveness_check/{id}/deliveries/{delivery_id}/retry",
             POST => checks::retry_delivery
         ))
-        .configure(dialects::configure)
         .service(at!("/l/{link}", GET => pages::capture_page))
         .service(at!("/l/{link}/cancel", POST => pages::cancel_form))
         .service(at!("/capture/{link}/claim", POST => capture::claim))

@@ -36,7 +36,7 @@ pub struct AppState {
     /// Demo mode's API key: the demo pages call the API with it, as a customer would.
     pub demo_key: Option<String>,
     /// The SDK and model files the browser downloads, gzipped once.
-    pub assets: crate::api::assets::AssetCache,
+    pub assets: crate::asset_cache::AssetCache,
 }
 
 impl AppState {

@@ -3,7 +3,8 @@
 
 use std::cell::RefCell;
 
-use livecheck_core::protocol::{ChallengeScript, FrameEnvelope};
+use livecheck_core::protocol::answers::{Cancelled, ClaimIn, Claimed, Finished, Retried};
+use livecheck_core::protocol::FrameEnvelope;
 use livecheck_core::timeline::Cue;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -13,44 +14,6 @@ use web_sys::{AbortController, Headers, RequestInit, RequestMode, Response};
 
 use super::timer::{wait, within};
 use crate::error::{js_message, Code, SdkError, SdkResult};
-
-/// What the claim returns (the fields the SDK reads).
-#[derive(Debug, Deserialize)]
-pub struct Claimed {
-    pub client_token: String,
-    pub script: ChallengeScript,
-    pub frame_key: String,
-    pub can_cancel: bool,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct Finished {
-    pub status: String,
-    pub passed: bool,
-    pub failure_reason: Option<String>,
-    /// Null while another attempt is offered.
-    pub redirect_url: Option<String>,
-    pub retry: Option<RetryOffer>,
-}
-
-/// The verifier offers another attempt (the one refused, and how many there may be).
-#[derive(Debug, Deserialize)]
-pub struct RetryOffer {
-    pub attempt: u32,
-    pub max_attempts: u32,
-}
-
-/// The next attempt's script, under the claim's client token and frame key.
-#[derive(Debug, Deserialize)]
-pub struct Retried {
-    pub attempt: u32,
-    pub script: ChallengeScript,
-}
-
-#[derive(Debug, Deserialize)]
-struct Cancelled {
-    redirect_url: String,
-}
 
 #[derive(Debug, Deserialize)]
 struct ApiErrorBody {
@@ -203,7 +166,10 @@ impl Api {
 
     /// Claims the link; `light_opt_out` declines the light challenge's colours.
     pub async fn claim(&self, light_opt_out: bool) -> SdkResult<Claimed> {
-        let body = serde_json::json!({ "light_opt_out": light_opt_out }).to_string();
+        let body = serde_json::to_string(&ClaimIn {
+            light_opt_out: Some(light_opt_out),
+        })
+        .map_err(|e| SdkError::new(Code::Internal, e.to_string()))?;
         let c: Claimed = self
             .capture("claim", Body::Json(&body), &[], CALL_MS)
             .await?;

@@ -7,6 +7,7 @@ use std::rc::Rc;
 use futures_channel::mpsc;
 use futures_util::future::join;
 use futures_util::StreamExt;
+use livecheck_core::protocol::answers::Finished;
 use livecheck_core::protocol::{sha256, FrameSigner};
 use livecheck_core::timeline::Cue;
 use livecheck_core::tracking::FaceTrack;
@@ -15,7 +16,7 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use super::camera::{blob_bytes, Camera};
-use super::net::{Api, Finished};
+use super::net::Api;
 use super::timer::{now_ms, sleep, wait};
 use super::ui::Ui;
 use crate::error::{Code, SdkError, SdkResult};
@@ -338,10 +339,7 @@ async fn capture(
         // Refused for something the user can put right: say what, and let them choose
         // when to go again (or leave with Cancel/Back).
         s.ui.state("warn");
-        s.prompt(
-            Guidance::for_retry(finished.failure_reason.as_deref()),
-            None,
-        );
+        s.prompt(Guidance::for_retry(finished.failure_reason), None);
         s.progress("retry", 0, 0, 0.0, Cost::default());
         s.ui.offer_retry();
         while !s.ui.take_retry() {
@@ -375,9 +373,9 @@ async fn capture(
         }
     }
     Ok(Outcome {
-        status: finished.status,
+        status: finished.status.as_str().to_string(),
         passed: finished.passed,
-        failure_reason: finished.failure_reason,
+        failure_reason: finished.failure_reason.map(|r| r.code().to_string()),
         lc_token,
         redirect_url,
         attempts,
@@ -465,9 +463,7 @@ async fn take(
     s.total.set(script.challenge_count as usize);
     let signer = FrameSigner::new(key, &script.session_id, &script.nonce)
         .map_err(|e| SdkError::new(Code::Internal, e.to_string()))?;
-    let cap_ms = (script.capture.baseline_ms + script.window_ms * script.challenge_count as u64)
-        as f64
-        + 2000.0;
+    let cap_ms = script.capture_ms() as f64 + 2000.0;
 
     let (tx, rx) = mpsc::unbounded::<(u64, Option<u16>, Vec<u8>)>();
     let upload_error: RefCell<Option<SdkError>> = RefCell::new(None);

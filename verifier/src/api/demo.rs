@@ -10,7 +10,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::form::Form;
-use super::pages::{escape, page};
+use super::html::{escape, page};
 use crate::state::AppState;
 
 const COOKIE: &str = "lc_demo";

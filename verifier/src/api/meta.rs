@@ -42,9 +42,3 @@ pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
         .insert_header(("cache-control", "public, max-age=300"))
         .json(state.tokens.jwks())
 }
-
-pub async fn openapi() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .body(crate::openapi::document())
-}

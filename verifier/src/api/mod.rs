@@ -2,7 +2,7 @@
 //! Azure, GLAIR and VerifyHQ, each with its own routes; `form` reads their multipart
 //! uploads), the
 //! browser's capture API (`capture`),
-//! the hosted pages (`pages`, `demo`), the files browsers load (`assets`) and the
+//! the hosted pages (`pages`, `demo`, built on `html`), the files browsers load (`assets`) and the
 //! service endpoints (`meta`).
 
 pub mod assets;
@@ -11,6 +11,7 @@ pub mod checks;
 pub mod demo;
 pub mod dialects;
 pub mod form;
+pub mod html;
 pub mod meta;
 pub mod pages;
 
@@ -66,9 +67,4 @@ impl FromRequest for Customer {
     }
 }
 
-/// Runs a store call on the blocking pool.
-pub async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, crate::store::StoreError> + Send + 'static,
-) -> Result<T, ApiError> {
-    Ok(web::block(f).await??)
-}
+pub use crate::checks::blocking;

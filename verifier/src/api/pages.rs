@@ -5,27 +5,12 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 
-use super::capture::{cancel_check, client_token};
+use super::capture::client_token;
+use super::html::{escape, page, page_with_script};
+use crate::checks::capture;
 use crate::i18n::{self, Language, Text};
 use crate::model::{Check, Status, WayBack};
 use crate::state::AppState;
-
-pub fn escape(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '&' => "&amp;".to_string(),
-            '<' => "&lt;".to_string(),
-            '>' => "&gt;".to_string(),
-            '"' => "&quot;".to_string(),
-            '\'' => "&#39;".to_string(),
-            c => c.to_string(),
-        })
-        .collect()
-}
-
-pub fn page(status: StatusCode, lang: &Language, title: &str, body: &str) -> HttpResponse {
-    page_with_script(status, lang, title, body, None)
-}
 
 /// The language a page without a check is shown in: the browser's.
 fn browser_language(req: &HttpRequest) -> &'static Language {
@@ -34,44 +19,6 @@ fn browser_language(req: &HttpRequest) -> &'static Language {
         .get("accept-language")
         .and_then(|v| v.to_str().ok());
     i18n::pick(None, accept)
-}
-
-/// A page; `script` is a module under `/web/` (scripts come only from this origin, and
-/// WebAssembly may compile).
-pub fn page_with_script(
-    status: StatusCode,
-    lang: &Language,
-    title: &str,
-    body: &str,
-    script: Option<&str>,
-) -> HttpResponse {
-    let script = script
-        .map(|s| {
-            format!(
-                "<script type=\"module\" src=\"/web/{}\"></script>",
-                escape(s)
-            )
-        })
-        .unwrap_or_default();
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header(("cache-control", "no-store"))
-        .insert_header(("referrer-policy", "no-referrer"))
-        .insert_header(("content-language", lang.tag))
-        .insert_header((
-            "content-security-policy",
-            "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; img-src 'self' blob: data:; \
-             media-src 'self' blob:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
-        ))
-        .body(format!(
-            "<!doctype html><html lang=\"{lang}\" dir=\"{dir}\"><head><meta charset=\"utf-8\">\
-             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-             <link rel=\"stylesheet\" href=\"/web/style.css\">\
-             <title>{t}</title>{script}</head><body><main><h1>{t}</h1>{body}</main></body></html>",
-            t = escape(title),
-            lang = lang.tag,
-            dir = lang.dir(),
-        ))
 }
 
 /// The link back to the customer's page, with the `error` code of how the check ended:
@@ -197,7 +144,7 @@ pub async fn cancel_form(
     link: web::Path<String>,
 ) -> HttpResponse {
     let link = link.into_inner();
-    match cancel_check(&state, &req, link.clone()).await {
+    match capture::cancel(&state, link.clone(), client_token(&req).as_deref()).await {
         Ok(url) => HttpResponse::SeeOther()
             .insert_header(("location", url))
             .finish(),
@@ -252,16 +199,9 @@ pub async fn end(req: HttpRequest) -> HttpResponse {
     )
 }
 
-pub async fn index(state: web::Data<AppState>, req: actix_web::HttpRequest) -> HttpResponse {
-    // `/?s=<uuid>[&callbackUrl=<url>]`: an Azure Quick Link.
-    let query = |name: &str| {
-        url::form_urlencoded::parse(req.query_string().as_bytes())
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
-    };
-    if let Some(link) = query("s") {
-        return super::dialects::azure::open_quick_link(&state, link, query("callbackUrl")).await;
-    }
+/// The verifier's own front page (an Azure Quick Link, `/?s=…`, is the Azure dialect's
+/// route).
+pub async fn index(state: web::Data<AppState>) -> HttpResponse {
     let demo = if state.demo_key.is_some() {
         "<p>Demo mode: <a href=\"/demo\">try the whole integration</a>, or create checks \
          with the demo API key printed at start.</p>"
@@ -276,15 +216,4 @@ pub async fn index(state: web::Data<AppState>, req: actix_web::HttpRequest) -> H
             "<p>The API is described at <a href=\"/openapi.json\">/openapi.json</a>.</p>{demo}"
         ),
     )
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn escape_neutralises_markup() {
-        assert_eq!(
-            super::escape("<a href=\"x\">'&'</a>"),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
-        );
-    }
 }

@@ -18,12 +18,13 @@ use livecheck_core::decision::FailureReason;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::api::checks::{check_url, describe_reference, new_check, CreateCheck};
 use crate::api::form::Form;
-use crate::api::pages::page;
+use crate::api::html::{escape, page};
 use crate::api::{bearer, blocking, Customer};
+use crate::checks::create::{self, check_url, CreateCheck};
+use crate::checks::lifecycle;
+use crate::checks::reference::describe_reference;
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::lifecycle;
 use crate::model::{with_params, Check, LivenessSession, Status};
 use crate::secrets;
 use crate::state::AppState;
@@ -48,7 +49,31 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             GET => get,
             DELETE => delete
         ))
-        .service(at!("/api/s", POST => quick_link).wrap(idempotent()));
+        .service(at!("/api/s", POST => quick_link).wrap(idempotent()))
+        // A Quick Link opens at the verifier's root, `/?s=<uuid>[&callbackUrl=<url>]`;
+        // without `s` the root is the verifier's own page.
+        .service(
+            web::resource("/")
+                .guard(actix_web::guard::fn_guard(|ctx| {
+                    query(ctx.head().uri.query().unwrap_or(""), "s").is_some()
+                }))
+                .route(web::get().to(open)),
+        );
+}
+
+fn query(q: &str, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(q.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// `GET /?s=<uuid>[&callbackUrl=<url>]`: opens a Quick Link.
+async fn open(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let (link, callback) = (
+        query(req.query_string(), "s"),
+        query(req.query_string(), "callbackUrl"),
+    );
+    open_quick_link(&state, link.unwrap_or_default(), callback).await
 }
 
 #[derive(utoipa::OpenApi)]
@@ -583,7 +608,7 @@ enum Opened {
 /// opened before: then only to the callback the session remembered, never to one
 /// written on the URL, so a used link redirects nowhere it is told); an unknown link,
 /// or one with no callback, ends on a page of its own.
-pub async fn open_quick_link(
+async fn open_quick_link(
     state: &web::Data<AppState>,
     link: String,
     callback: Option<String>,
@@ -593,7 +618,7 @@ pub async fn open_quick_link(
             actix_web::http::StatusCode::BAD_REQUEST,
             crate::i18n::english(),
             "This link is not valid",
-            &format!("<p>{}</p>", crate::api::pages::escape(&e.message)),
+            &format!("<p>{}</p>", escape(&e.message)),
         );
     }
     match start_attempt(state, link, callback).await {
@@ -714,23 +739,14 @@ async fn start_attempt(
         cancel_url: back(&[("outcome", "canceled")]),
         link_valid_mins: Some(mins.clamp(1, 1440)),
         mode: session.passive.then(|| "passive".to_string()),
-        light_challenge: Some(state.config.checks.light_challenge),
         // The session holds the attempts (numberOfClientAttemptsAllowed), each a check.
         max_attempts: Some(1),
         ..CreateCheck::default()
     };
-    let mut check = new_check(
-        req,
-        &session.api_key_id,
-        state.config.webhooks.allow_private_targets,
-        now,
-    )?;
-    check.return_params.outcome = true;
-    check.reference = session.verify.clone();
-    session.attempts.push(check.id.clone());
-    session.quick_link = None;
+    let check = create::create_in_session(state, session, link, req, |c| {
+        c.return_params.outcome = true;
+    })
+    .await?;
     let location = format!("/l/{}", check.link);
-    let store = state.store.clone();
-    blocking(move || store.start_attempt(&session, &link, &check)).await?;
     Ok(Opened::Capture(location))
 }

@@ -16,8 +16,9 @@ use livecheck_core::decision::FailureReason;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::api::checks::{capture_url, create_check, owned, CreateCheck};
+use crate::api::checks::{capture_url, owned};
 use crate::api::Customer;
+use crate::checks::create::{self, CreateCheck};
 use crate::error::ApiResult;
 use crate::model::{Check, Status};
 use crate::state::AppState;
@@ -168,7 +169,7 @@ pub async fn create(
         mode: Some("passive".into()),
         ..CreateCheck::default()
     };
-    let check = create_check(&state, &customer, req, |c| {
+    let check = create::create(&state, &customer.0, req, |c| {
         c.return_params.id = Some("sid".into());
     })
     .await?;

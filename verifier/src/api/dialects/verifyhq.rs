@@ -7,22 +7,19 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use livecheck_core::challenge::{ChallengeKind, StillRules};
-use livecheck_core::consistency::ConsistencyLimits;
-use livecheck_core::decision::{decide_stills, FailureReason, StillsInput};
-use livecheck_core::decode::{decode, decode_upload, sniff_upload, DecodeError, SizeLimit};
-use livecheck_core::{Engine, ObserveOptions};
+use livecheck_core::challenge::ChallengeKind;
+use livecheck_core::decision::FailureReason;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::api::checks::{attach_reference, create_check, CreateCheck, PageQuery};
+use crate::api::checks::PageQuery;
 use crate::api::form::Form;
 use crate::api::{blocking, Customer};
+use crate::checks::create::{self, CreateCheck};
+use crate::checks::photos;
+use crate::checks::reference::attach_reference;
 use crate::error::{ApiError, ApiResult};
-use crate::heic::{convert, is_heic};
-use crate::lifecycle;
-use crate::model::{Check, ImageKind, Outcome, Status, StoredFrame, StoredImage};
-use crate::reference::match_probe;
+use crate::model::{Check, Status};
 use crate::state::AppState;
 
 const SESSION_MINUTES: i64 = 10;
@@ -257,7 +254,7 @@ pub async fn create(
         max_attempts: Some(1),
         ..CreateCheck::default()
     };
-    let check = create_check(&state, &customer, req, |c| c.photo_session = true).await?;
+    let check = create::create(&state, &customer.0, req, |c| c.photo_session = true).await?;
     Ok(HttpResponse::Created().json(SessionCreated {
         id: check.id.clone(),
         session_token: check.token.clone(),
@@ -311,7 +308,7 @@ pub async fn answer(
     let Some(&kind) = check.challenges.get(next) else {
         // Every photo arrived but the decision was not recorded (an error while judging):
         // decide now instead of leaving the session stuck.
-        let decided = finish(&state, check).await?;
+        let decided = photos::decide(&state, check).await?;
         return Ok(HttpResponse::Ok().json(completed(&decided)));
     };
     let expected = challenge(next, kind);
@@ -321,49 +318,7 @@ pub async fn answer(
             expected.id
         )));
     }
-    let permit = state.decoding.acquire().await.map_err(ApiError::internal)?;
-    let checked = web::block(move || {
-        // An iPhone's HEIC is kept as the JPEG it decodes to.
-        let photo = if is_heic(&photo) {
-            convert(&photo, SizeLimit::PHOTO)?
-        } else {
-            photo
-        };
-        let format = sniff_upload(&photo).ok_or(DecodeError::UnsupportedFormat)?;
-        decode_upload(&photo, SizeLimit::PHOTO).map(|_| (photo, format))
-    })
-    .await?;
-    drop(permit);
-    let (photo, format) = checked.map_err(|e| ApiError::bad_image("photo", &e))?;
-    let content_type = format.to_mime_type().to_string();
-
-    let store = state.store.clone();
-    let (id, pending) = (check.id.clone(), check.status == Status::Pending);
-    let chain = check.chain.clone();
-    let frame = StoredFrame {
-        seq: next as u32,
-        t_ms: next as u64,
-        content_type,
-        bytes: photo,
-    };
-    blocking(move || {
-        if pending {
-            // Server-driven: no browser holds this session's capture link.
-            let holder = crate::secrets::digest_hex(&crate::secrets::new_token());
-            store.claim(&id, &holder, Utc::now(), &Default::default())?;
-        }
-        // One photo per challenge, each within max_frame_bytes: bounded without a cap.
-        store.add_frame(
-            &id,
-            next as u32,
-            &chain,
-            &Default::default(),
-            &frame,
-            u64::MAX,
-        )
-    })
-    .await?;
-
+    photos::add(&state, &check, next as u32, photo).await?;
     let done = next + 1;
     if done < total {
         return Ok(HttpResponse::Ok().json(Progress {
@@ -380,7 +335,7 @@ pub async fn answer(
             result: None,
         }));
     }
-    let decided = finish(&state, check).await?;
+    let decided = photos::decide(&state, check).await?;
     Ok(HttpResponse::Ok().json(completed(&decided)))
 }
 
@@ -396,71 +351,6 @@ fn completed(check: &Check) -> Progress {
         next_challenge: None,
         result: result(check),
     }
-}
-
-/// Judges the stored photos and records the decision (with its webhook event).
-async fn finish(state: &web::Data<AppState>, mut check: Check) -> ApiResult<Check> {
-    // The decision's turn before the photos are read, as a capture's finish.
-    let _turn = state.judging.acquire().await.map_err(ApiError::internal)?;
-    let store = state.store.clone();
-    let id = check.id.clone();
-    let frames = blocking(move || store.frames(&id)).await?;
-    let st = state.clone();
-    let kinds = check.challenges.clone();
-    let threshold = check.threshold as f32;
-    let reference = check.reference.clone();
-    let (outcome, images) = web::block(move || -> ApiResult<(Outcome, Vec<StoredImage>)> {
-        let engine: &Engine = st.engine()?;
-        let mut photos = Vec::with_capacity(frames.len());
-        for (f, kind) in frames.iter().zip(&kinds) {
-            let img = decode(&f.bytes).map_err(ApiError::internal)?;
-            let frame = img.frame().map_err(ApiError::internal)?;
-            let o = engine
-                .observe(&frame, f.t_ms, ObserveOptions::default())
-                .map_err(ApiError::internal)?;
-            photos.push((*kind, o));
-        }
-        let d = decide_stills(&StillsInput {
-            photos: &photos,
-            threshold,
-            rules: StillRules::default(),
-            consistency: ConsistencyLimits::default(),
-        });
-        // The probe, chosen as a capture's is (no baseline among photos).
-        let observed: Vec<livecheck_core::Observation> =
-            photos.iter().map(|(_, o)| o.clone()).collect();
-        let probe = crate::judge::probe(&observed, 0);
-        let images: Vec<StoredImage> = probe
-            .map(|i| StoredImage {
-                kind: ImageKind::Probe,
-                index: 0,
-                content_type: frames[i].content_type.clone(),
-                bytes: frames[i].bytes.clone(),
-            })
-            .into_iter()
-            .collect();
-        let face_match = match (&reference, images.first()) {
-            (Some(r), Some(p)) => match_probe(engine, &p.bytes, r)?,
-            _ => None,
-        };
-        let mut outcome = Outcome::from_decision(d);
-        // Photos taken apart: no take to be continuous.
-        outcome.continuity = None;
-        outcome.face_match = face_match;
-        Ok((outcome, images))
-    })
-    .await??;
-    let now = Utc::now();
-    let store = state.store.clone();
-    let (decided, stored) = (check.clone(), outcome.clone());
-    let status =
-        blocking(move || lifecycle::decide(store.as_ref(), &decided, &stored, &images, None, now))
-            .await?;
-    check.status = status;
-    check.frames = check.challenges.len() as u32;
-    check.completed_at = Some(now);
-    check.outcome = Some(outcome);
-    Ok(check)
 }
 
 #[utoipa::path(post, operation_id = "verifyhq_reference_selfie", path = "/v1/verifications/liveness/reference-selfie",
