@@ -68,6 +68,8 @@ pub struct ChecksConfig {
     pub audit_retention: Duration,
     #[serde(with = "duration_text")]
     pub sweep_interval: Duration,
+    #[serde(with = "duration_text")]
+    pub finish_lease: Duration,
     pub anti_spoof_frames: usize,
     pub light_challenge: bool,
 }
@@ -165,6 +167,11 @@ impl Config {
         }
         if !(1..=1000).contains(&self.checks.max_frames) {
             return bad("checks.max_frames must be between 1 and 1000");
+        }
+        if self.checks.finish_lease < Duration::from_secs(1)
+            || self.checks.finish_lease > Duration::from_secs(3600)
+        {
+            return bad("checks.finish_lease must be between 1 s and 1 h");
         }
         if self.checks.anti_spoof_frames == 0 {
             return bad("checks.anti_spoof_frames must be at least 1");

@@ -20,7 +20,7 @@ use crate::config::Config;
 use crate::error::{ApiError, ErrorCode};
 use crate::idempotency::idempotent;
 use crate::lc_token::TokenIssuer;
-use crate::state::{AppState, RateLimiter};
+use crate::state::AppState;
 use crate::store::{SqliteStore, Store};
 use crate::webhooks::Deliverer;
 
@@ -320,6 +320,8 @@ async fn sweep(state: web::Data<AppState>) {
             let erased = st.store.erase_audit_images(now - retention)?;
             st.store
                 .erase_idempotency_keys(now - crate::idempotency::KEEP)?;
+            st.store
+                .erase_rate_windows(crate::checks::rate_limit::ended_before(now))?;
             // A key rotation by another process: sign with the new key from now on.
             match st.tokens.refresh(st.store.as_ref()) {
                 Ok(true) => tracing::info!("signing keys reloaded"),
@@ -348,7 +350,6 @@ pub async fn serve(
     demo: bool,
     on_listen: impl FnOnce(SocketAddr, Option<&str>),
 ) -> Result<(), StartError> {
-    let store = open_store(&config)?;
     let listener = TcpListener::bind(&config.server.bind).map_err(|source| StartError::Bind {
         addr: config.server.bind.clone(),
         source,
@@ -364,16 +365,27 @@ pub async fn serve(
     } else {
         config.server.public_url.trim_end_matches('/').to_string()
     };
-    let tokens = TokenIssuer::load(
-        store.as_ref(),
-        public_url.clone(),
-        config.tokens.audience.clone(),
-        config.tokens.lc_token_ttl,
-    )?;
-    let demo_key = if demo {
-        Some(demo_api_key(store.as_ref(), &config.server.data_dir)?)
-    } else {
-        None
+    // The store's start-up (migrations, the signing key, the demo key) off the async
+    // threads: a PostgreSQL store waits on its own runtime.
+    let (store, tokens, demo_key) = {
+        let (config, public_url) = (config.clone(), public_url.clone());
+        tokio::task::spawn_blocking(move || -> Result<_, StartError> {
+            let store = open_store(&config)?;
+            let tokens = TokenIssuer::load(
+                store.as_ref(),
+                public_url,
+                config.tokens.audience.clone(),
+                config.tokens.lc_token_ttl,
+            )?;
+            let demo_key = if demo {
+                Some(demo_api_key(store.as_ref(), &config.server.data_dir)?)
+            } else {
+                None
+            };
+            Ok((store, tokens, demo_key))
+        })
+        .await
+        .map_err(std::io::Error::other)??
     };
     let engine = Arc::new(OnceLock::new());
     load_engine(&config, engine.clone());
@@ -389,7 +401,6 @@ pub async fn serve(
         judging: tokio::sync::Semaphore::new(cores),
         decoding: tokio::sync::Semaphore::new(cores),
         uploading: Default::default(),
-        limiter: RateLimiter::default(),
         // Validated when the configuration was loaded.
         proxies: crate::proxy::TrustedProxies::parse(&config.server.trusted_proxies)
             .unwrap_or_default(),

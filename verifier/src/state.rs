@@ -1,8 +1,7 @@
 //! What every handler shares.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Instant;
 
 use livecheck_core::Engine;
 
@@ -30,7 +29,6 @@ pub struct AppState {
     /// frame is refused before it costs a decode (the store still decides the winner
     /// across processes).
     pub uploading: Mutex<HashSet<(String, u32)>>,
-    pub limiter: RateLimiter,
     /// Whose `X-Forwarded-For` is believed (`server.trusted_proxies`).
     pub proxies: crate::proxy::TrustedProxies,
     /// Demo mode's API key: the demo pages call the API with it, as a customer would.
@@ -44,60 +42,5 @@ impl AppState {
         self.engine
             .get()
             .ok_or_else(|| ApiError::new(ErrorCode::NotReady, "models are still loading"))
-    }
-}
-
-/// Fixed one-minute windows per key: cheap, and enough to stop a runaway client.
-#[derive(Default)]
-pub struct RateLimiter {
-    windows: Mutex<HashMap<String, (Instant, u32)>>,
-}
-
-impl RateLimiter {
-    pub fn check(&self, key: String, per_minute: u32) -> Result<(), ApiError> {
-        if per_minute == 0 {
-            return Ok(());
-        }
-        let mut w = self
-            .windows
-            .lock()
-            .map_err(|_| ApiError::internal("rate limiter lock poisoned"))?;
-        let now = Instant::now();
-        if w.len() > 10_000 {
-            w.retain(|_, (start, _)| now.duration_since(*start).as_secs() < 60);
-        }
-        let entry = w.entry(key).or_insert((now, 0));
-        if now.duration_since(entry.0).as_secs() >= 60 {
-            *entry = (now, 0);
-        }
-        entry.1 += 1;
-        if entry.1 > per_minute {
-            // When this key's window opens again, in whole seconds.
-            let wait = 60 - now.duration_since(entry.0).as_secs().min(59);
-            return Err(ApiError::new(
-                ErrorCode::RateLimited,
-                format!("too many requests; retry in {wait} s"),
-            )
-            .with_header("retry-after", wait.to_string()));
-        }
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::RateLimiter;
-
-    #[test]
-    fn limiter_refuses_past_the_limit_per_key() {
-        let l = RateLimiter::default();
-        for _ in 0..3 {
-            l.check("a".into(), 3).unwrap();
-        }
-        let refused = l.check("a".into(), 3).unwrap_err();
-        assert_eq!(refused.code, crate::error::ErrorCode::RateLimited);
-        assert_eq!(refused.headers, [("retry-after", "60".to_string())]);
-        l.check("b".into(), 3).unwrap();
-        l.check("a".into(), 0).unwrap();
     }
 }

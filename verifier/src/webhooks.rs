@@ -236,12 +236,18 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// A receiver that gave no answer is left alone for 1 s, doubling with each further
 /// such attempt, up to this.
 const MAX_COOL_DOWN: Duration = Duration::from_secs(60);
+/// A delivery's lease outlasts its attempt's timeout by this (time to record it).
+const LEASE_MARGIN: Duration = Duration::from_secs(5);
 
 pub struct Deliverer {
     pub store: Arc<dyn Store>,
     pub client: reqwest::Client,
     pub schedule: Vec<Duration>,
     pub allow_private_targets: bool,
+    /// How long an attempt holds its delivery's lease: longer than the attempt may take,
+    /// so no other process sends it meanwhile, and short enough that a delivery whose
+    /// process died goes out again soon.
+    lease: Duration,
     traffic: Mutex<Traffic>,
 }
 
@@ -276,13 +282,7 @@ impl Traffic {
 
     /// `d` is no longer in flight; `answered` says whether the receiver gave any answer.
     fn release(&mut self, d: &Delivery, receiver: &str, answered: bool, now: Instant) {
-        self.deliveries.remove(&d.id);
-        if let Some(n) = self.per_receiver.get_mut(receiver) {
-            *n -= 1;
-            if *n == 0 {
-                self.per_receiver.remove(receiver);
-            }
-        }
+        self.forget(d, receiver);
         if answered {
             self.cooling.remove(receiver);
         } else {
@@ -290,6 +290,17 @@ impl Traffic {
             let wait = Duration::from_secs(1 << (misses - 1).min(6)).min(MAX_COOL_DOWN);
             self.cooling
                 .insert(receiver.to_string(), (now + wait, misses));
+        }
+    }
+
+    /// `d` is no longer in flight and was never sent (another process holds it).
+    fn forget(&mut self, d: &Delivery, receiver: &str) {
+        self.deliveries.remove(&d.id);
+        if let Some(n) = self.per_receiver.get_mut(receiver) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_receiver.remove(receiver);
+            }
         }
     }
 }
@@ -335,6 +346,7 @@ impl Deliverer {
             client,
             schedule,
             allow_private_targets,
+            lease: timeout + LEASE_MARGIN,
             traffic: Mutex::default(),
         }
     }
@@ -370,6 +382,13 @@ impl Deliverer {
             started += 1;
             let me = self.clone();
             tokio::spawn(async move {
+                // Of the processes sharing the store, the one that leases it sends it.
+                if !me.lease(&d).await {
+                    if let Ok(mut t) = me.traffic.lock() {
+                        t.forget(&d, &to);
+                    }
+                    return;
+                }
                 let answered = me.attempt(d.clone()).await;
                 if let Ok(mut t) = me.traffic.lock() {
                     t.release(&d, &to, answered, Instant::now());
@@ -377,6 +396,20 @@ impl Deliverer {
             });
         }
         started
+    }
+
+    /// Whether this process got `d`'s lease (`Store::lease_delivery`).
+    async fn lease(&self, d: &Delivery) -> bool {
+        let (store, id) = (self.store.clone(), d.id.clone());
+        let now = Utc::now();
+        let until = now + chrono::Duration::from_std(self.lease).unwrap_or_default();
+        match tokio::task::spawn_blocking(move || store.lease_delivery(&id, now, until)).await {
+            Ok(Ok(leased)) => leased,
+            _ => {
+                tracing::error!(delivery = %d.id, "could not lease a webhook delivery");
+                false
+            }
+        }
     }
 
     /// One attempt, recorded; whether the receiver answered at all.

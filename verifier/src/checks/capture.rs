@@ -148,10 +148,12 @@ pub async fn claim(
     client: &str,
     light_opt_out: bool,
 ) -> ApiResult<Claimed> {
-    state.limiter.check(
+    crate::checks::rate_limit::admit(
+        state,
         format!("claim:{client}"),
         state.config.limits.claims_per_minute,
-    )?;
+    )
+    .await?;
     let check = by_link(state, link).await?;
     if check.is_expired(Utc::now()) {
         return Err(ApiError::expired());
@@ -234,7 +236,7 @@ pub async fn add_frame(state: &AppState, check: Check, frame: FrameIn) -> ApiRes
             "the frame is outside the session's capture time window",
         ));
     }
-    if super::decide::finishing(&check, Utc::now()) {
+    if super::decide::finishing(state, &check, Utc::now()) {
         return Err(ApiError::invalid_state("the check is being finished"));
     }
     // The frame's time is read against the verifier's clock as the frame arrived.
@@ -283,7 +285,7 @@ pub async fn add_frame(state: &AppState, check: Check, frame: FrameIn) -> ApiRes
             let now = blocking(move || store.check(&id)).await?;
             return Err(match now {
                 Some(c)
-                    if super::decide::finishing(&c, Utc::now())
+                    if super::decide::finishing(state, &c, Utc::now())
                         || c.status != Status::InProgress =>
                 {
                     ApiError::invalid_state("the check is being finished")

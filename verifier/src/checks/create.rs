@@ -247,10 +247,12 @@ pub async fn create(
     mut req: CreateCheck,
     adjust: impl FnOnce(&mut Check),
 ) -> ApiResult<Check> {
-    state.limiter.check(
+    crate::checks::rate_limit::admit(
+        state,
         format!("create:{}", key.id),
         state.config.limits.creates_per_minute,
-    )?;
+    )
+    .await?;
     let reference_image = req.reference_image.take();
     let mut check = validated(state, &key.id, req)?;
     if let Some(b64) = reference_image {

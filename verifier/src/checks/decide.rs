@@ -20,13 +20,17 @@ use crate::risk::{FinishIn, RiskSignals};
 use crate::state::AppState;
 use crate::store::{Store, StoreError};
 
-/// How long a finish's lease holds: a finish takes seconds; a lease this old was left
-/// by a process that died mid-finish, and another finish may take it over.
-const FINISH_LEASE: chrono::Duration = chrono::Duration::minutes(2);
+/// How long a finish's lease holds (`checks.finish_lease`): a finish takes seconds; a
+/// lease this old was left by a process that died mid-finish, and another finish
+/// (on any process) may take it over.
+fn lease(state: &AppState) -> chrono::Duration {
+    chrono::Duration::from_std(state.config.checks.finish_lease)
+        .unwrap_or(chrono::Duration::minutes(2))
+}
 
 /// Whether a finish holds the check's lease at `now`.
-pub fn finishing(check: &Check, now: DateTime<Utc>) -> bool {
-    check.finishing_at.is_some_and(|at| at > now - FINISH_LEASE)
+pub fn finishing(state: &AppState, check: &Check, now: DateTime<Utc>) -> bool {
+    check.finishing_at.is_some_and(|at| at > now - lease(state))
 }
 
 /// Releases the finish lease however the finish ends (after a decision the check is
@@ -61,7 +65,8 @@ pub async fn finish(
     // The lease first: from here on no frame is added, so the frames and the capture's
     // log read next are the whole capture.
     let (store, id, now) = (state.store.clone(), check.id.clone(), Utc::now());
-    match blocking(move || Ok(store.begin_finish(&id, now, now - FINISH_LEASE))).await? {
+    let stale = now - lease(state);
+    match blocking(move || Ok(store.begin_finish(&id, now, stale))).await? {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
             return Err(ApiError::invalid_state(

@@ -9,6 +9,7 @@ pub mod create;
 pub mod decide;
 pub mod lifecycle;
 pub mod photos;
+pub mod rate_limit;
 pub mod reference;
 
 use crate::error::{ApiError, ApiResult};

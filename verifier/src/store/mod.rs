@@ -242,6 +242,16 @@ pub trait Store: Send + Sync + 'static {
         per_url: u32,
         limit: u32,
     ) -> StoreResult<Vec<Delivery>>;
+    /// Leases a pending delivery to this process until `until`, unless another holds an
+    /// unexpired lease on it: whether this one got it. Of processes sharing the store,
+    /// one sends each attempt; a lease left by one that died runs out and another
+    /// sends. `due_deliveries` leaves out leased deliveries; `record_attempt` releases.
+    fn lease_delivery(
+        &self,
+        delivery_id: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool>;
     /// Logs an attempt and sets the delivery's next state.
     fn record_attempt(
         &self,
@@ -283,6 +293,18 @@ pub trait Store: Send + Sync + 'static {
     fn abandon_idempotent(&self, scope: &str, key: &str) -> StoreResult<()>;
     /// Forgets keys created before `before`; returns how many.
     fn erase_idempotency_keys(&self, before: DateTime<Utc>) -> StoreResult<u64>;
+
+    /// Counts one more request of `key` in its window: the one that started less than
+    /// `window` before `now`, else a new one starting now. The count with this one, and
+    /// when its window started. Every process on the store counts in the same windows.
+    fn count_request(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> StoreResult<(u32, DateTime<Utc>)>;
+    /// Drops the windows that started before `before`.
+    fn erase_rate_windows(&self, before: DateTime<Utc>) -> StoreResult<u64>;
 }
 
 /// Which checks a list keeps. A check whose link ran out counts as `Expired` from that

@@ -184,6 +184,17 @@ ALTER TABLE checks ADD COLUMN awaiting_retry INTEGER NOT NULL DEFAULT 0;
     r#"
 ALTER TABLE checks ADD COLUMN locale TEXT;
 "#,
+    // Processes sharing this store: a delivery being sent is leased to one of them until
+    // `leased_until` (a lease left by a process that died runs out), and rate-limit
+    // windows are counted here, not in each process.
+    r#"
+ALTER TABLE deliveries ADD COLUMN leased_until INTEGER;
+CREATE TABLE rate_windows (
+    key TEXT PRIMARY KEY,
+    window_start INTEGER NOT NULL,
+    count INTEGER NOT NULL
+);
+"#,
 ];
 
 pub struct SqliteStore {
@@ -387,15 +398,24 @@ impl SqliteStore {
             .map_err(db)?;
         conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;")
             .map_err(db)?;
-        let version: usize = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(db)?;
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-            conn.execute_batch(&format!(
-                "BEGIN; {sql}; PRAGMA user_version = {}; COMMIT;",
-                i + 1
-            ))
-            .map_err(db)?;
+        // Each migration in a write transaction that reads the version first: of two
+        // processes starting on one new store, the second finds the work done.
+        for (i, sql) in MIGRATIONS.iter().enumerate() {
+            conn.execute_batch("BEGIN IMMEDIATE").map_err(db)?;
+            let run = || -> rusqlite::Result<()> {
+                let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+                if version <= i {
+                    conn.execute_batch(&format!("{sql}; PRAGMA user_version = {};", i + 1))?;
+                }
+                Ok(())
+            };
+            match run() {
+                Ok(()) => conn.execute_batch("COMMIT").map_err(db)?,
+                Err(e) => {
+                    let _ = conn.execute_batch("ROLLBACK");
+                    return Err(db(e));
+                }
+            }
         }
         Ok(Self {
             conn: Mutex::new(conn),
@@ -505,7 +525,9 @@ impl Store for SqliteStore {
     ) -> StoreResult<Vec<(String, Vec<u8>)>> {
         let sealer = self.sealer.as_ref();
         let stored = self.with(|c| {
-            let tx = c.transaction()?;
+            // A write transaction from the start: processes starting at once on an empty
+            // store make one key between them, not one each.
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let newest = |tx: &rusqlite::Transaction<'_>| {
                 let mut stmt = tx.prepare(
                     "SELECT kid, pkcs8 FROM signing_keys ORDER BY created_at DESC, rowid DESC \
@@ -1170,7 +1192,8 @@ impl Store for SqliteStore {
             let mut stmt = c.prepare(&format!(
                 "SELECT {DELIVERY_COLUMNS} FROM (SELECT *, ROW_NUMBER() OVER \
                  (PARTITION BY url ORDER BY next_attempt_at, id) AS nth FROM deliveries \
-                 WHERE state = 'pending' AND next_attempt_at <= ?1) \
+                 WHERE state = 'pending' AND next_attempt_at <= ?1 \
+                 AND (leased_until IS NULL OR leased_until <= ?1)) \
                  WHERE nth <= ?2 ORDER BY next_attempt_at LIMIT ?3"
             ))?;
             let rows: rusqlite::Result<Vec<Delivery>> = stmt
@@ -1204,8 +1227,8 @@ impl Store for SqliteStore {
                 ],
             )?;
             tx.execute(
-                "UPDATE deliveries SET attempts = attempts + 1, state = ?2, next_attempt_at = ?3 \
-                 WHERE id = ?1",
+                "UPDATE deliveries SET attempts = attempts + 1, state = ?2, next_attempt_at = ?3, \
+                 leased_until = NULL WHERE id = ?1",
                 params![delivery_id, state.as_str(), next_attempt_at.map(ms)],
             )?;
             tx.commit()
@@ -1348,6 +1371,52 @@ impl Store for SqliteStore {
         self.with(|c| {
             c.execute(
                 "DELETE FROM idempotency_keys WHERE created_at < ?1",
+                [ms(before)],
+            )
+        })
+        .map(|n| n as u64)
+    }
+
+    fn lease_delivery(
+        &self,
+        delivery_id: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE deliveries SET leased_until = ?3 WHERE id = ?1 AND state = 'pending' \
+                 AND (leased_until IS NULL OR leased_until <= ?2)",
+                params![delivery_id, ms(now), ms(until)],
+            )
+        })
+        .map(|n| n == 1)
+    }
+
+    fn count_request(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> StoreResult<(u32, DateTime<Utc>)> {
+        let (count, start) = self.with(|c| {
+            c.query_row(
+                "INSERT INTO rate_windows (key, window_start, count) VALUES (?1, ?2, 1) \
+                 ON CONFLICT (key) DO UPDATE SET \
+                 count = CASE WHEN window_start > ?3 THEN count + 1 ELSE 1 END, \
+                 window_start = CASE WHEN window_start > ?3 THEN window_start ELSE ?2 END \
+                 RETURNING count, window_start",
+                params![key, ms(now), ms(now - window)],
+                |r| Ok((r.get::<_, u32>(0)?, r.get::<_, i64>(1)?)),
+            )
+        })?;
+        Ok((count, time(start)))
+    }
+
+    fn erase_rate_windows(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM rate_windows WHERE window_start < ?1",
                 [ms(before)],
             )
         })
@@ -1566,6 +1635,57 @@ pub(crate) mod tests {
         s.end_finish("c1").unwrap();
         s.add_frame("c1", 0, &chain, &CaptureState::default(), &frame(0), ANY)
             .unwrap();
+    }
+
+    #[test]
+    fn a_delivery_is_leased_to_one_process_until_its_attempt_or_its_lease_ends() {
+        let (dir, a) = store();
+        // A second process on the same file.
+        let b = SqliteStore::open(dir.path()).unwrap();
+        a.insert_check(&check("c1", "l1")).unwrap();
+        let now = Utc::now();
+        a.transition(Transition {
+            check_id: "c1",
+            to: Status::Cancelled,
+            outcome: None,
+            images: &[],
+            events: vec![NewDelivery {
+                id: "d1".into(),
+                event: "cancelled".into(),
+                url: "http://127.0.0.1:9/hook".into(),
+                body: "{}".into(),
+                secret: "whsec_x".into(),
+            }],
+            token: None,
+            at: now,
+        })
+        .unwrap();
+        let due = |s: &SqliteStore, at| s.due_deliveries(at, 4, 10).unwrap().len();
+        let secs = chrono::Duration::seconds;
+        assert_eq!((due(&a, now), due(&b, now)), (1, 1));
+        assert!(a.lease_delivery("d1", now, now + secs(40)).unwrap());
+        assert!(!b.lease_delivery("d1", now, now + secs(40)).unwrap());
+        assert_eq!(due(&b, now + secs(39)), 0);
+        // A lease left by a process that died runs out, and another takes it.
+        let later = now + secs(41);
+        assert_eq!(due(&b, later), 1);
+        assert!(b.lease_delivery("d1", later, later + secs(40)).unwrap());
+        // The attempt's record releases it: the retry is due for whoever polls.
+        let attempt = |status| Attempt {
+            at: later,
+            status: Some(status),
+            error: (status != 200).then(|| "receiver answered 500".to_string()),
+            duration_ms: 1,
+        };
+        b.record_attempt("d1", &attempt(500), DeliveryState::Pending, Some(later))
+            .unwrap();
+        assert_eq!(due(&a, later), 1);
+        assert!(a.lease_delivery("d1", later, later + secs(40)).unwrap());
+        a.record_attempt("d1", &attempt(200), DeliveryState::Delivered, None)
+            .unwrap();
+        // Delivered: nothing left to lease.
+        assert!(!b.lease_delivery("d1", later, later + secs(40)).unwrap());
+        assert_eq!(due(&b, later + secs(100)), 0);
     }
 
     #[test]

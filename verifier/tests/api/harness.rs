@@ -460,6 +460,39 @@ impl Receiver {
         }
     }
 
+    /// A receiver that takes `delay` to answer each request (each on its own thread, all
+    /// 200): an attempt stays in flight that long, as with a real receiver's work.
+    pub fn start_slow(delay: Duration) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let answered = Arc::new(Mutex::new(Vec::new()));
+        let (r, a) = (received.clone(), answered.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let (r, a) = (r.clone(), a.clone());
+                std::thread::spawn(move || {
+                    let Some(req) = read_request(&mut stream) else {
+                        return;
+                    };
+                    r.lock().unwrap().push(req);
+                    std::thread::sleep(delay);
+                    a.lock().unwrap().push(200);
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                    );
+                });
+            }
+        });
+        Self {
+            url,
+            received,
+            answered,
+        }
+    }
+
     /// Waits until `n` requests arrived.
     pub fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Received> {
         let deadline = Instant::now() + timeout;

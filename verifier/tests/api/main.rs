@@ -19,6 +19,7 @@ mod idempotency;
 mod keys;
 mod limits;
 mod passive;
+mod replicas;
 mod retry;
 mod verifyhq;
 mod webhooks;

@@ -223,10 +223,12 @@ async fn create_session(
     req: CreateSession,
     verify_image: Option<Vec<u8>>,
 ) -> ApiResult<HttpResponse> {
-    state.limiter.check(
+    crate::checks::rate_limit::admit(
+        state,
         format!("create:{}", customer.0.id),
         state.config.limits.creates_per_minute,
-    )?;
+    )
+    .await?;
     let (passive, ttl, attempts) = parse_create(&req)?;
     let with_verify = verify_image.is_some();
     let verify = match verify_image {
