@@ -14,8 +14,17 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p livecheck-sdk --target wasm32-unknown-unknown -- -D warnings
 cargo clippy -p livecheck-wasm-kernels --all-targets --target wasm32-unknown-unknown -- -D warnings
 
-step "native tests (core, verifier, SDK flow: unit, real models on fixtures, property tests, the verifier over HTTP)"
+# A throwaway PostgreSQL cluster for the shared store's tests (they fail in CI without it).
+pg_dir=$(mktemp -d /tmp/livecheck-pg.XXXXXX)
+LIVECHECK_TEST_POSTGRES_URL=$(scripts/postgres.sh start "$pg_dir")
+export LIVECHECK_TEST_POSTGRES_URL
+trap 'scripts/postgres.sh stop "$pg_dir" || true; rm -rf "$pg_dir"' EXIT
+
+step "native tests (core, verifier, SDK flow: unit, real models on fixtures, property tests, the verifier over HTTP; the store contract and the replicas on SQLite and PostgreSQL)"
 cargo test --workspace
+
+step "the verifier over HTTP again, every check kept in PostgreSQL"
+LIVECHECK_TEST_STORE=postgres cargo test --workspace --test api
 
 step "core for wasm32, its wasm kernels, and the same fixtures through them under Node"
 cargo build -p livecheck-core --target wasm32-unknown-unknown

@@ -2,8 +2,8 @@
 # Installs what the checks need on a fresh machine (idempotent): the pinned Rust
 # toolchain with the wasm32 target, wasm-bindgen-cli at the exact version in
 # Cargo.lock, Debian's libheif-dev (the verifier decodes HEIC photos with it),
-# Chromium for the browser tests, nginx for the deployment test and ffmpeg for the
-# false-reject guard's clips, the npm packages
+# Chromium for the browser tests, nginx for the deployment test, ffmpeg for the
+# false-reject guard's clips, PostgreSQL for the shared store's tests, the npm packages
 # (package-lock.json) and the models (copied from the mirror and checked by sha256).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +41,13 @@ fi
 if [ "${1:-}" != "--demo" ] && { [ ! -x /usr/sbin/nginx ] || ! command -v openssl >/dev/null; }; then
   echo "setup: installing Debian's nginx and openssl"
   apt_install nginx openssl
+fi
+
+# The PostgreSQL store's tests run a throwaway cluster of Debian's PostgreSQL server
+# (scripts/postgres.sh).
+if [ "${1:-}" != "--demo" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  echo "setup: installing Debian's postgresql"
+  apt_install postgresql
 fi
 
 # The false-reject guard plays the development set's mp4 clips: Debian's ffmpeg decodes them.

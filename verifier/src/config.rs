@@ -17,6 +17,38 @@ pub struct Config {
     pub webhooks: WebhooksConfig,
     pub limits: LimitsConfig,
     pub secrets: SecretsConfig,
+    pub store: StoreConfig,
+}
+
+/// Where checks are kept: empty `url`, the embedded SQLite file in `server.data_dir`;
+/// `postgres://…`, a PostgreSQL database several verifiers can share.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    pub url: String,
+    pub max_connections: usize,
+}
+
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A URL's password never reaches a log.
+        let url = match (self.url.split_once("://"), self.url.rfind('@')) {
+            (Some((scheme, _)), Some(at)) => format!("{scheme}://…{}", &self.url[at..]),
+            _ => self.url.clone(),
+        };
+        f.debug_struct("StoreConfig")
+            .field("url", &url)
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+impl StoreConfig {
+    /// The PostgreSQL URL, when the store is PostgreSQL.
+    pub fn postgres(&self) -> Option<&str> {
+        (self.url.starts_with("postgres://") || self.url.starts_with("postgresql://"))
+            .then_some(self.url.as_str())
+    }
 }
 
 /// The key that seals secrets at rest (base64 of 32 bytes); empty keeps them plain.
@@ -167,6 +199,12 @@ impl Config {
         }
         if !(1..=1000).contains(&self.checks.max_frames) {
             return bad("checks.max_frames must be between 1 and 1000");
+        }
+        if !self.store.url.is_empty() && self.store.postgres().is_none() {
+            return bad("store.url must be empty (SQLite) or a postgres:// URL");
+        }
+        if !(1..=1000).contains(&self.store.max_connections) {
+            return bad("store.max_connections must be between 1 and 1000");
         }
         if self.checks.finish_lease < Duration::from_secs(1)
             || self.checks.finish_lease > Duration::from_secs(3600)

@@ -239,11 +239,17 @@ pub fn routes(cfg: &mut web::ServiceConfig, max_frame_bytes: usize) {
         .service(at!("/demo/done", GET => demo::done));
 }
 
+/// The configured store: PostgreSQL when `store.url` names one, else SQLite in the data
+/// directory. Not from an async context (PostgreSQL waits on its own runtime).
 pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
     let sealer = config.secrets.sealer()?;
-    Ok(Arc::new(
-        SqliteStore::open(&config.server.data_dir)?.sealed_with(sealer),
-    ))
+    Ok(match config.store.postgres() {
+        Some(url) => Arc::new(
+            crate::store::PostgresStore::open(url, config.store.max_connections)?
+                .sealed_with(sealer),
+        ),
+        None => Arc::new(SqliteStore::open(&config.server.data_dir)?.sealed_with(sealer)),
+    })
 }
 
 /// Creates an API key; returns the key (shown once) and its id.
@@ -260,6 +266,8 @@ pub fn create_api_key(store: &dyn Store, name: &str) -> Result<(String, String),
 fn demo_api_key(store: &dyn Store, data_dir: &std::path::Path) -> Result<String, StartError> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
+    // With PostgreSQL nothing else made the data directory.
+    std::fs::create_dir_all(data_dir)?;
     let path = data_dir.join("demo-api-key");
     if let Ok(kept) = std::fs::read_to_string(&path) {
         let kept = kept.trim();

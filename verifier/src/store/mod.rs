@@ -1,11 +1,14 @@
 //! Persistence behind one trait, so handlers never see SQL. SQLite (embedded, the
-//! default) implements it; a PostgreSQL implementation can follow without touching
-//! handlers. Every method that changes more than one row does it in one transaction:
+//! default) and PostgreSQL (shared by replicas) implement it. Every method that changes more than one row does it in one transaction:
 //! a check is never half-written.
 
+#[cfg(test)]
+mod contract;
+mod postgres;
 mod sealed;
 pub(crate) mod sqlite;
 
+pub use postgres::PostgresStore;
 pub use sealed::Sealer;
 pub use sqlite::SqliteStore;
 

@@ -302,15 +302,7 @@ fn azure_requests_are_checked_and_tokens_expire() {
         Some(json!({"livenessOperationMode": "PassiveActive", "authTokenTimeToLiveInSeconds": 60})),
     );
     let id = created["sessionId"].as_str().unwrap();
-    let db = rusqlite::Connection::open(v.data_dir.join("livecheck.sqlite3")).unwrap();
-    db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
-    let n = db
-        .execute(
-            "UPDATE liveness_sessions SET body = json_set(body, '$.expires_at', '2001-01-01T00:00:00Z') WHERE id = ?1",
-            [id],
-        )
-        .unwrap();
-    assert_eq!(n, 1);
+    v.expire_session(id);
     let (s, e) = quick_link(v, created["authToken"].as_str().unwrap(), json!({}));
     assert_eq!((s, e["code"].as_str()), (401, Some("invalid_token")), "{e}");
     let (_, got) = azure(
@@ -461,13 +453,7 @@ fn a_quick_link_carries_its_callback_and_never_ends_in_a_dead_end() {
     assert_eq!((s, to), (400, None));
 
     // The session's time runs out before the link is opened: back with the outcome.
-    let db = rusqlite::Connection::open(v.data_dir.join("livecheck.sqlite3")).unwrap();
-    db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
-    db.execute(
-        "UPDATE liveness_sessions SET body = json_set(body, '$.expires_at', '2001-01-01T00:00:00Z') WHERE id = ?1",
-        [&id],
-    )
-    .unwrap();
+    v.expire_session(&id);
     let (s, to) = open(v, &format!("{fresh}&callbackUrl={encoded}"));
     assert_eq!(
         (s, to.as_deref()),

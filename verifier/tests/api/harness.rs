@@ -12,6 +12,92 @@ use livecheck_core::protocol::{ChallengeScript, FrameSigner};
 use livecheck_core::timeline::Cue;
 use serde_json::{json, Value};
 
+/// A new, empty PostgreSQL database on the test cluster (`LIVECHECK_TEST_POSTGRES_URL`,
+/// which `scripts/check.sh` starts with `scripts/postgres.sh`), as a URL; `None` when no
+/// cluster is configured outside CI. In CI a missing cluster fails the test: PostgreSQL
+/// tests never skip there.
+pub fn postgres_database() -> Option<String> {
+    let Ok(admin) = std::env::var("LIVECHECK_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs the PostgreSQL tests: set LIVECHECK_TEST_POSTGRES_URL (scripts/check.sh does)"
+        );
+        eprintln!("no LIVECHECK_TEST_POSTGRES_URL: this PostgreSQL test does not run");
+        return None;
+    };
+    let name = format!("lc_{}", hex::encode(rand_bytes()));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+            .await
+            .expect("the test cluster answers");
+        tokio::spawn(conn);
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+    });
+    let (base, _) = admin.rsplit_once('/').expect("a database in the URL");
+    Some(format!("{base}/{name}"))
+}
+
+fn rand_bytes() -> [u8; 8] {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    (t ^ (n << 48) ^ u64::from(std::process::id()) << 32).to_be_bytes()
+}
+
+/// With `LIVECHECK_TEST_STORE=postgres` every verifier the tests start keeps its checks
+/// in PostgreSQL: a database of its own per data directory (a restart on the same
+/// directory finds the same database), unless the test names one itself.
+fn store_env(data_dir: &Path, env: &[(&str, &str)]) -> Option<String> {
+    if std::env::var("LIVECHECK_TEST_STORE").as_deref() != Ok("postgres")
+        || env.iter().any(|(k, _)| *k == "LIVECHECK_STORE_URL")
+    {
+        return None;
+    }
+    let kept = data_dir.join("test-postgres-url");
+    if let Ok(url) = std::fs::read_to_string(&kept) {
+        return Some(url);
+    }
+    let url = postgres_database().expect("LIVECHECK_TEST_STORE=postgres needs a cluster");
+    std::fs::create_dir_all(data_dir).unwrap();
+    std::fs::write(&kept, &url).unwrap();
+    Some(url)
+}
+
+/// The PostgreSQL database the verifiers on `data_dir` keep their checks in, when the
+/// tests run on PostgreSQL (`store_env`); the command line's `keys` needs it too.
+pub fn postgres_of(data_dir: &Path) -> Option<String> {
+    std::fs::read_to_string(data_dir.join("test-postgres-url")).ok()
+}
+
+/// Runs one statement on `url`'s database.
+pub fn postgres_execute(
+    url: &str,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> u64 {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        client.execute(sql, params).await.unwrap()
+    })
+}
+
 pub fn testdata(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../shared/testdata")
@@ -24,6 +110,8 @@ pub struct Verifier {
     pub api_key: String,
     pub data_dir: PathBuf,
     pub http: reqwest::blocking::Client,
+    /// The PostgreSQL database it keeps its checks in, if not SQLite.
+    store_url: Option<String>,
     /// Removed after the process is stopped (fields drop after `Drop::drop`).
     _temp: Option<tempfile::TempDir>,
 }
@@ -68,6 +156,14 @@ impl Verifier {
         for (k, v) in env {
             cmd.env(k, v);
         }
+        let store_url = store_env(data_dir, env).or_else(|| {
+            env.iter()
+                .find(|(k, _)| *k == "LIVECHECK_STORE_URL")
+                .map(|(_, v)| v.to_string())
+        });
+        if let Some(url) = &store_url {
+            cmd.env("LIVECHECK_STORE_URL", url);
+        }
         let mut child = cmd.spawn().expect("start livecheck-verifier");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let listen = lines.next().unwrap().unwrap();
@@ -91,6 +187,7 @@ impl Verifier {
             api_key,
             data_dir: data_dir.to_path_buf(),
             http,
+            store_url,
             _temp: None,
         };
         let deadline = Instant::now() + Duration::from_secs(120);
@@ -104,6 +201,35 @@ impl Verifier {
             std::thread::sleep(Duration::from_millis(100));
         }
         v
+    }
+
+    /// This verifier's PostgreSQL database, when it keeps its checks there.
+    pub fn postgres(&self) -> Option<String> {
+        self.store_url.clone()
+    }
+
+    /// Ends an Azure session's auth-token lifetime now, in the store itself.
+    pub fn expire_session(&self, session_id: &str) {
+        let n = match self.postgres() {
+            Some(url) => postgres_execute(
+                &url,
+                "UPDATE liveness_sessions SET body = jsonb_set(body::jsonb, '{expires_at}', \
+                 '\"2001-01-01T00:00:00Z\"')::text WHERE id = $1",
+                &[&session_id],
+            ),
+            None => {
+                let db =
+                    rusqlite::Connection::open(self.data_dir.join("livecheck.sqlite3")).unwrap();
+                db.busy_timeout(Duration::from_secs(5)).unwrap();
+                db.execute(
+                    "UPDATE liveness_sessions SET body = json_set(body, '$.expires_at', \
+                     '2001-01-01T00:00:00Z') WHERE id = ?1",
+                    [session_id],
+                )
+                .unwrap() as u64
+            }
+        };
+        assert_eq!(n, 1);
     }
 
     /// The verifier process's peak resident memory so far (VmHWM), in KiB.
@@ -167,9 +293,18 @@ impl Verifier {
 
     /// Moves a check's link expiry into the past, as if its validity ran out.
     pub fn expire_now(&self, check_id: &str) {
+        let past = chrono::Utc::now().timestamp_millis() - 1000;
+        if let Some(url) = self.postgres() {
+            let n = postgres_execute(
+                &url,
+                "UPDATE checks SET expires_at = $1 WHERE id = $2",
+                &[&past, &check_id],
+            );
+            assert_eq!(n, 1);
+            return;
+        }
         let db = rusqlite::Connection::open(self.data_dir.join("livecheck.sqlite3")).unwrap();
         db.busy_timeout(Duration::from_secs(5)).unwrap();
-        let past = chrono::Utc::now().timestamp_millis() - 1000;
         let n = db
             .execute(
                 "UPDATE checks SET expires_at = ?1 WHERE id = ?2",

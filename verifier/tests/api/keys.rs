@@ -15,8 +15,29 @@ use crate::harness::{clip_frames, Capture, Receiver, Verifier};
 
 const BIN: &str = env!("CARGO_BIN_EXE_livecheck-verifier");
 
-/// Every byte the store wrote (the database and its journal).
+/// Every byte the store wrote: the SQLite database and its journal, or everything
+/// PostgreSQL's own `pg_dump` reads out of the database.
 fn stored_bytes(dir: &std::path::Path) -> Vec<u8> {
+    if let Some(url) = crate::harness::postgres_of(dir) {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .unwrap()
+            .flatten()
+            .map(|e| e.path().join("bin/pg_dump"))
+            .filter(|p| p.exists())
+            .max()
+            .expect("pg_dump");
+        let out = Command::new(bin)
+            .arg("--data-only")
+            .arg(&url)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return out.stdout;
+    }
     let mut all = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap().flatten() {
         if entry
@@ -28,6 +49,14 @@ fn stored_bytes(dir: &std::path::Path) -> Vec<u8> {
         }
     }
     all
+}
+
+/// The store the verifiers on `dir` use, for the command line's own runs.
+fn store(dir: &std::path::Path) -> Vec<(&'static str, String)> {
+    crate::harness::postgres_of(dir)
+        .map(|url| ("LIVECHECK_STORE_URL", url))
+        .into_iter()
+        .collect()
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> usize {
@@ -107,6 +136,7 @@ fn secrets_are_sealed_at_rest_and_the_signing_key_rotates_under_a_running_verifi
         .args(["keys", "rotate", "--data-dir"])
         .arg(dir.path())
         .env("LIVECHECK_SECRETS_KEY", &key)
+        .envs(store(dir.path()))
         .output()
         .unwrap();
     assert!(
@@ -132,6 +162,7 @@ fn secrets_are_sealed_at_rest_and_the_signing_key_rotates_under_a_running_verifi
         let mut cmd = Command::new(BIN);
         cmd.args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
             .arg(dir.path())
+            .envs(store(dir.path()))
             .env_remove("LIVECHECK_SECRETS_KEY");
         if let Some(k) = key {
             cmd.env("LIVECHECK_SECRETS_KEY", k);
@@ -167,6 +198,7 @@ fn keys(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
         .args(args)
         .arg("--data-dir")
         .arg(dir)
+        .envs(store(dir))
         .env("LIVECHECK_LOG", "warn")
         .output()
         .unwrap();

@@ -178,7 +178,10 @@ fn a_session_stores_bounded_bytes_and_finishes_read_them_one_frame_at_a_time() {
     // Holding the waiting sessions' frames takes 2 × cores × 20 MiB and more (106 MiB
     // seen); a decision in progress holds one frame decoded and its probe and audit
     // images (11 MiB seen alone, 28 MiB beside the other tests).
-    assert!(grown_mib < 48, "peak RSS grew by {grown_mib} MiB");
+    // With PostgreSQL each pooled connection also keeps buffers as large as the largest
+    // frame it carried (60 MiB grown seen, 16 connections, 4 MiB frames).
+    let bound = if v.postgres().is_some() { 80 } else { 48 };
+    assert!(grown_mib < bound, "peak RSS grew by {grown_mib} MiB");
 }
 
 #[test]

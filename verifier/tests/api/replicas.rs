@@ -1,6 +1,8 @@
 //! Two verifier processes on one store, as replicas behind a load balancer: what
 //! coordinates them is in the store (the capture's chain and clock, the finish lease,
-//! the outbox's delivery leases, the rate-limit windows), never in one process.
+//! the outbox's delivery leases, the rate-limit windows), never in one process. Each
+//! test runs on both back ends: one SQLite file in a shared data directory, and one
+//! PostgreSQL database (the test cluster).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -11,10 +13,64 @@ use crate::harness::{clip_frames, Capture, Receiver, Verifier};
 
 const ENV: &[(&str, &str)] = &[("LIVECHECK_LIMITS_CREATES_PER_MINUTE", "0")];
 
-/// Two processes on one data directory; the second reuses the first's demo key.
-fn pair(dir: &std::path::Path, env: &[(&str, &str)]) -> (Verifier, Verifier) {
-    let a = Verifier::start(dir, env);
-    let b = Verifier::start(dir, env);
+/// Where the replicas keep their checks.
+#[derive(Clone)]
+enum Backend {
+    Sqlite,
+    Postgres(String),
+}
+
+impl Backend {
+    /// A fresh PostgreSQL database, or `None` where no cluster runs (never in CI).
+    fn postgres() -> Option<Self> {
+        crate::harness::postgres_database().map(Backend::Postgres)
+    }
+
+    /// `env` with this back end's store.
+    fn env<'a>(&'a self, env: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+        let mut all = env.to_vec();
+        match self {
+            Backend::Sqlite => {}
+            Backend::Postgres(url) => all.push(("LIVECHECK_STORE_URL", url.as_str())),
+        }
+        all
+    }
+}
+
+/// `#[test]`s of `$name` on SQLite and on PostgreSQL.
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test]
+            fn $name() {
+                super::$name(super::Backend::Sqlite);
+            })*
+        }
+        mod postgres {
+            $(#[test]
+            fn $name() {
+                if let Some(b) = super::Backend::postgres() {
+                    super::$name(b);
+                }
+            })*
+        }
+    };
+}
+
+on_both_stores!(
+    a_capture_moves_between_replicas_frame_by_frame_and_is_decided_once,
+    each_event_is_delivered_by_one_replica,
+    the_rate_limit_holds_across_replicas,
+    a_killed_replicas_delivery_goes_out_from_the_other,
+    a_check_whose_replica_died_mid_decision_is_decided_once_by_the_other,
+);
+
+/// Two processes on one store (and one data directory: the second reuses the first's
+/// demo key).
+fn pair(backend: &Backend, dir: &std::path::Path, env: &[(&str, &str)]) -> (Verifier, Verifier) {
+    let env = backend.env(env);
+    let a = Verifier::start(dir, &env);
+    let b = Verifier::start(dir, &env);
     assert_eq!(a.api_key, b.api_key);
     (a, b)
 }
@@ -32,10 +88,9 @@ fn received_by_id(hooks: &Receiver, n: usize, settle: Duration) -> HashMap<Strin
     by_id
 }
 
-#[test]
-fn a_capture_moves_between_replicas_frame_by_frame_and_is_decided_once() {
+fn a_capture_moves_between_replicas_frame_by_frame_and_is_decided_once(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let (a, b) = pair(dir.path(), ENV);
+    let (a, b) = pair(&backend, dir.path(), ENV);
     let hooks = Receiver::start(vec![]);
     let created = a.create(json!({
         "return_url": "https://customer.example/r",
@@ -78,10 +133,9 @@ fn a_capture_moves_between_replicas_frame_by_frame_and_is_decided_once() {
     assert!(by_id.values().all(|&n| n == 1), "sent once: {by_id:?}");
 }
 
-#[test]
-fn each_event_is_delivered_by_one_replica() {
+fn each_event_is_delivered_by_one_replica(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let (a, b) = pair(dir.path(), ENV);
+    let (a, b) = pair(&backend, dir.path(), ENV);
     // Each attempt stays in flight 0.5 s: both outboxes poll the store every 100 ms
     // meanwhile, and see the event still pending.
     let hooks = Receiver::start_slow(Duration::from_millis(500));
@@ -104,10 +158,13 @@ fn each_event_is_delivered_by_one_replica() {
     assert_eq!(by_id.len(), n, "every event: {by_id:?}");
 }
 
-#[test]
-fn the_rate_limit_holds_across_replicas() {
+fn the_rate_limit_holds_across_replicas(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let (a, b) = pair(dir.path(), &[("LIVECHECK_LIMITS_CREATES_PER_MINUTE", "3")]);
+    let (a, b) = pair(
+        &backend,
+        dir.path(),
+        &[("LIVECHECK_LIMITS_CREATES_PER_MINUTE", "3")],
+    );
     let create = |v: &Verifier| -> (u16, Value) {
         v.post(
             "/liveness_check",
@@ -122,8 +179,7 @@ fn the_rate_limit_holds_across_replicas() {
     assert_eq!(body["code"], "rate_limited");
 }
 
-#[test]
-fn a_killed_replicas_delivery_goes_out_from_the_other() {
+fn a_killed_replicas_delivery_goes_out_from_the_other(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let env = [
         ("LIVECHECK_LIMITS_CREATES_PER_MINUTE", "0"),
@@ -131,6 +187,7 @@ fn a_killed_replicas_delivery_goes_out_from_the_other() {
     ];
     // The receiver holds each request 1 s: A is killed while its attempt is in flight.
     let hooks = Receiver::start_slow(Duration::from_secs(1));
+    let env = backend.env(&env);
     let mut a = Verifier::start(dir.path(), &env);
     let created = a.create(json!({
         "return_url": "https://customer.example/r",
@@ -170,14 +227,13 @@ fn a_killed_replicas_delivery_goes_out_from_the_other() {
     assert_eq!(hooks.received.lock().unwrap().len(), 2, "no third send");
 }
 
-#[test]
-fn a_check_whose_replica_died_mid_decision_is_decided_once_by_the_other() {
+fn a_check_whose_replica_died_mid_decision_is_decided_once_by_the_other(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let env = [
         ("LIVECHECK_LIMITS_CREATES_PER_MINUTE", "0"),
         ("LIVECHECK_CHECKS_FINISH_LEASE", "4s"),
     ];
-    let (a, b) = pair(dir.path(), &env);
+    let (a, b) = pair(&backend, dir.path(), &env);
     let hooks = Receiver::start(vec![]);
     let created = a.create(json!({
         "return_url": "https://customer.example/r",
