@@ -156,6 +156,7 @@ on_every_store!(
     rate_windows_are_shared,
     an_idempotency_key_is_claimed_by_one_process,
     erasure_keeps_the_verdict_and_strips_the_outbox,
+    large_images_come_back_whole,
 );
 
 pub(crate) fn a_link_is_claimed_once_and_frames_advance_only_from_the_expected_position(
@@ -556,4 +557,44 @@ pub(crate) fn erasure_keeps_the_verdict_and_strips_the_outbox(s: &dyn Store, _b:
         s.claim("c1", "h", Utc::now(), &CaptureState::default()),
         Err(StoreError::Conflict(_))
     ));
+}
+
+/// Larger than a PostgreSQL message chunk (1 MiB): frames and images cross in pieces.
+pub(crate) fn large_images_come_back_whole(s: &dyn Store, b: &dyn Store) {
+    let big: Vec<u8> = (0..(2 << 20) + 12_345)
+        .map(|i| (i * 7 % 251) as u8)
+        .collect();
+    s.insert_check(&check("c1", "l1")).unwrap();
+    s.claim("c1", "h", Utc::now(), &CaptureState::default())
+        .unwrap();
+    let chain = s.check("c1").unwrap().unwrap().chain;
+    let f = StoredFrame {
+        bytes: big.clone(),
+        ..frame(0)
+    };
+    s.add_frame("c1", 0, &chain, &CaptureState::default(), &f, ANY)
+        .unwrap();
+    assert_eq!(b.frame_bytes("c1", 0).unwrap(), big);
+    assert_eq!(b.frames("c1").unwrap()[0].bytes, big);
+    let img = StoredImage {
+        kind: ImageKind::Probe,
+        index: 0,
+        content_type: "image/jpeg".into(),
+        bytes: big.clone(),
+    };
+    s.transition(Transition {
+        check_id: "c1",
+        to: Status::Completed,
+        outcome: None,
+        images: std::slice::from_ref(&img),
+        events: Vec::new(),
+        token: None,
+        at: Utc::now(),
+    })
+    .unwrap();
+    assert_eq!(
+        b.image("c1", ImageKind::Probe, 0).unwrap().unwrap().bytes,
+        big
+    );
+    assert!(b.image("c1", ImageKind::Audit, 0).unwrap().is_none());
 }

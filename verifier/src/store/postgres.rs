@@ -537,6 +537,71 @@ impl PostgresStore {
     }
 }
 
+/// Images cross the connection at most this much per message: a pooled connection keeps
+/// buffers as large as the largest message it carried, so whole frames (up to
+/// `checks.max_frame_bytes`) would leave each of them holding that much.
+const CHUNK: usize = 1 << 20;
+
+/// `bytes` of the one row of `table` that `filter` selects, read a chunk at a time;
+/// `None` when there is no such row (or it went meanwhile).
+async fn read_blob(
+    c: &impl deadpool_postgres::GenericClient,
+    table: &str,
+    filter: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> StoreResult<Option<Vec<u8>>> {
+    let Some(row) = c
+        .query_opt(
+            &format!("SELECT octet_length(bytes) FROM {table} WHERE {filter}"),
+            params,
+        )
+        .await
+        .map_err(db)?
+    else {
+        return Ok(None);
+    };
+    let len = row.try_get::<_, i32>(0).map_err(db)? as usize;
+    let mut out = Vec::with_capacity(len);
+    while out.len() < len {
+        let sql = format!(
+            "SELECT substring(bytes FROM {} FOR {CHUNK}) FROM {table} WHERE {filter}",
+            out.len() + 1
+        );
+        let Some(row) = c.query_opt(&sql, params).await.map_err(db)? else {
+            return Ok(None);
+        };
+        let chunk: &[u8] = row.try_get(0).map_err(db)?;
+        if chunk.is_empty() {
+            break;
+        }
+        out.extend_from_slice(chunk);
+    }
+    Ok(Some(out))
+}
+
+/// Appends `rest` (an image's bytes after its first chunk) to the row of `table` that
+/// `filter` selects, a chunk at a time (`$1` is each chunk; `filter` names `$2…`).
+async fn append_blob(
+    c: &impl deadpool_postgres::GenericClient,
+    table: &str,
+    filter: &str,
+    key: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    rest: &[u8],
+) -> StoreResult<()> {
+    let sql = format!("UPDATE {table} SET bytes = bytes || $1 WHERE {filter}");
+    for chunk in rest.chunks(CHUNK) {
+        let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&chunk];
+        params.extend_from_slice(key);
+        c.execute(&sql, &params).await.map_err(db)?;
+    }
+    Ok(())
+}
+
+/// An image's first chunk and the rest.
+fn first_chunk(bytes: &[u8]) -> (&[u8], &[u8]) {
+    bytes.split_at(bytes.len().min(CHUNK))
+}
+
 fn conflict_unless(changed: bool, why: &str) -> StoreResult<()> {
     if changed {
         Ok(())
@@ -819,19 +884,29 @@ impl Store for PostgresStore {
             if n != 1 {
                 return Ok(false);
             }
+            let (first, rest) = first_chunk(&frame.bytes);
+            let seq = i64::from(frame.seq);
             tx.execute(
                 "INSERT INTO frames (check_id, seq, t_ms, content_type, bytes) \
                  VALUES ($1, $2, $3, $4, $5)",
                 &[
                     &check_id,
-                    &i64::from(frame.seq),
+                    &seq,
                     &(frame.t_ms as i64),
                     &frame.content_type,
-                    &frame.bytes,
+                    &first,
                 ],
             )
             .await
             .map_err(db)?;
+            append_blob(
+                &tx,
+                "frames",
+                "check_id = $2 AND seq = $3",
+                &[&check_id, &seq],
+                rest,
+            )
+            .await?;
             tx.commit().await.map_err(db)?;
             Ok(true)
         })?;
@@ -932,30 +1007,50 @@ impl Store for PostgresStore {
     }
 
     fn frame_bytes(&self, check_id: &str, seq: u32) -> StoreResult<Vec<u8>> {
-        self.query_opt(
-            "SELECT bytes FROM frames WHERE check_id = $1 AND seq = $2",
-            &[&check_id, &i64::from(seq)],
-        )?
-        .map(|r| r.try_get(0).map_err(db))
-        .transpose()?
+        let seq = i64::from(seq);
+        self.block(async {
+            let c = self.conn().await?;
+            read_blob(
+                &c,
+                "frames",
+                "check_id = $1 AND seq = $2",
+                &[&check_id, &seq],
+            )
+            .await
+        })?
         .ok_or(StoreError::NotFound)
     }
 
     fn frames(&self, check_id: &str) -> StoreResult<Vec<StoredFrame>> {
-        self.query(
-            "SELECT seq, t_ms, content_type, bytes FROM frames WHERE check_id = $1 ORDER BY seq",
-            &[&check_id],
-        )?
-        .iter()
-        .map(|r| {
-            Ok(StoredFrame {
-                seq: r.try_get::<_, i64>(0).map_err(db)? as u32,
-                t_ms: r.try_get::<_, i64>(1).map_err(db)? as u64,
-                content_type: r.try_get(2).map_err(db)?,
-                bytes: r.try_get(3).map_err(db)?,
-            })
+        self.block(async {
+            let c = self.conn().await?;
+            let rows = c
+                .query(
+                    "SELECT seq, t_ms, content_type FROM frames WHERE check_id = $1 ORDER BY seq",
+                    &[&check_id],
+                )
+                .await
+                .map_err(db)?;
+            let mut frames = Vec::with_capacity(rows.len());
+            for r in &rows {
+                let seq: i64 = r.try_get(0).map_err(db)?;
+                let bytes = read_blob(
+                    &c,
+                    "frames",
+                    "check_id = $1 AND seq = $2",
+                    &[&check_id, &seq],
+                )
+                .await?
+                .ok_or(StoreError::NotFound)?;
+                frames.push(StoredFrame {
+                    seq: seq as u32,
+                    t_ms: r.try_get::<_, i64>(1).map_err(db)? as u64,
+                    content_type: r.try_get(2).map_err(db)?,
+                    bytes,
+                });
+            }
+            Ok(frames)
         })
-        .collect()
     }
 
     fn transition(&self, t: Transition<'_>) -> StoreResult<()> {
@@ -980,19 +1075,23 @@ impl Store for PostgresStore {
                 .await
                 .map_err(db)?;
             for img in t.images {
+                let (first, rest) = first_chunk(&img.bytes);
+                let (kind, index) = (img.kind.as_str(), i64::from(img.index));
                 tx.execute(
                     "INSERT INTO images (check_id, kind, idx, content_type, bytes) \
                      VALUES ($1, $2, $3, $4, $5)",
-                    &[
-                        &t.check_id,
-                        &img.kind.as_str(),
-                        &i64::from(img.index),
-                        &img.content_type,
-                        &img.bytes,
-                    ],
+                    &[&t.check_id, &kind, &index, &img.content_type, &first],
                 )
                 .await
                 .map_err(db)?;
+                append_blob(
+                    &tx,
+                    "images",
+                    "check_id = $2 AND kind = $3 AND idx = $4",
+                    &[&t.check_id, &kind, &index],
+                    rest,
+                )
+                .await?;
             }
             if let Some((jti, exp)) = &t.token {
                 tx.execute(
@@ -1044,19 +1143,32 @@ impl Store for PostgresStore {
         kind: ImageKind,
         index: u32,
     ) -> StoreResult<Option<StoredImage>> {
-        self.query_opt(
-            "SELECT content_type, bytes FROM images WHERE check_id = $1 AND kind = $2 AND idx = $3",
-            &[&check_id, &kind.as_str(), &i64::from(index)],
-        )?
-        .map(|r| {
-            Ok(StoredImage {
+        let (kind_s, idx) = (kind.as_str(), i64::from(index));
+        self.block(async {
+            let c = self.conn().await?;
+            let filter = "check_id = $1 AND kind = $2 AND idx = $3";
+            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
+                [&check_id, &kind_s, &idx];
+            let Some(row) = c
+                .query_opt(
+                    &format!("SELECT content_type FROM images WHERE {filter}"),
+                    &params,
+                )
+                .await
+                .map_err(db)?
+            else {
+                return Ok(None);
+            };
+            let Some(bytes) = read_blob(&c, "images", filter, &params).await? else {
+                return Ok(None);
+            };
+            Ok(Some(StoredImage {
                 kind,
                 index,
-                content_type: r.try_get(0).map_err(db)?,
-                bytes: r.try_get(1).map_err(db)?,
-            })
+                content_type: row.try_get(0).map_err(db)?,
+                bytes,
+            }))
         })
-        .transpose()
     }
 
     fn image_counts(&self, check_id: &str) -> StoreResult<(bool, u32)> {
