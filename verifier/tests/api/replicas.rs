@@ -136,12 +136,13 @@ fn a_capture_moves_between_replicas_frame_by_frame_and_is_decided_once(backend: 
 fn each_event_is_delivered_by_one_replica(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = pair(&backend, dir.path(), ENV);
-    // Each attempt stays in flight 0.5 s: both outboxes poll the store every 100 ms
+    // Each attempt stays in flight 0.3 s: both outboxes poll the store every 100 ms
     // meanwhile, and see the event still pending.
-    let hooks = Receiver::start_slow(Duration::from_millis(500));
+    let hooks = Receiver::start_slow(Duration::from_millis(300));
     let replicas = [&a, &b];
-    // 24 checks cancelled at their link, half on each replica: each fires `cancelled`.
-    let n = 24;
+    // 200 checks created on one replica and cancelled at their link on the other,
+    // alternately: each ends with one `cancelled` event.
+    let n = 200;
     for i in 0..n {
         let v = replicas[i % 2];
         let created = v.create(json!({
