@@ -129,18 +129,9 @@ fn decisions(vs: &[Verifier], n: usize, rounds: usize) {
                         }));
                         // Claimed on one verifier, frames alternating, finished on one.
                         let mut cap = Capture::claim(&vs[k % vs.len()], &created);
-                        let ask_at = [1000, 3500];
-                        for (i, (t, jpeg)) in frames.iter().enumerate() {
-                            cap.v = &vs[(k + i) % vs.len()];
-                            cap.wait_until(*t);
-                            let elapsed = cap.start.elapsed().as_millis() as u64;
-                            if elapsed > t + 1500 {
-                                continue;
-                            }
-                            cap.ask(elapsed, &ask_at);
-                            let (s, body) = cap.upload_now(*t, jpeg);
-                            assert_eq!(s, 201, "{body}");
-                        }
+                        let order: Vec<&Verifier> =
+                            (0..vs.len()).map(|j| &vs[(k + j) % vs.len()]).collect();
+                        cap.play_across(&order, frames, &[1000, 3500]);
                         cap.v = &vs[(k + 1) % vs.len()];
                         barrier.wait();
                         let t = Instant::now();

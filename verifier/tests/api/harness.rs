@@ -441,7 +441,20 @@ impl<'a> Capture<'a> {
     /// it was taken (the uploads fell behind) is dropped, not sent late. Every frame
     /// sent must be accepted.
     pub fn play(&mut self, frames: &[(u64, Vec<u8>)], ask_at: &[u64]) {
-        for (t, jpeg) in frames {
+        let v = self.v;
+        self.play_across(&[v], frames, ask_at);
+    }
+
+    /// As `play`, frame `i` sent to `verifiers[i % n]` (replicas behind a round-robin
+    /// balancer); the capture stays on the last one used.
+    pub fn play_across(
+        &mut self,
+        verifiers: &[&'a Verifier],
+        frames: &[(u64, Vec<u8>)],
+        ask_at: &[u64],
+    ) {
+        for (i, (t, jpeg)) in frames.iter().enumerate() {
+            self.v = verifiers[i % verifiers.len()];
             self.wait_until(*t);
             let elapsed = self.start.elapsed().as_millis() as u64;
             if elapsed > t + 1500 {

@@ -100,21 +100,11 @@ fn a_capture_moves_between_replicas_frame_by_frame_and_is_decided_once(backend: 
     }));
     // Claimed on A; then each frame goes to the other replica than the last.
     let mut cap = Capture::claim(&a, &created);
-    let ask_at = [1000, 3500];
-    for (i, (t, jpeg)) in clip_frames("video/lp_d18_actions_640x480_30fps.mjpeg", 3)
-        .iter()
-        .enumerate()
-    {
-        cap.v = if i % 2 == 0 { &b } else { &a };
-        cap.wait_until(*t);
-        let elapsed = cap.start.elapsed().as_millis() as u64;
-        if elapsed > t + 1500 {
-            continue;
-        }
-        cap.ask(elapsed, &ask_at);
-        let (s, body) = cap.upload_now(*t, jpeg);
-        assert_eq!(s, 201, "frame at {t} ms on replica {}: {body}", i % 2);
-    }
+    cap.play_across(
+        &[&b, &a],
+        &clip_frames("video/lp_d18_actions_640x480_30fps.mjpeg", 3),
+        &[1000, 3500],
+    );
     cap.v = &b;
     let (s, finished) = cap.finish();
     assert_eq!(s, 200, "{finished}");
