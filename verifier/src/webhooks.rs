@@ -19,7 +19,7 @@ use serde::Serialize;
 use sha2::Sha256;
 
 use crate::model::{Attempt, Check, Delivery, DeliveryState, Status};
-use crate::store::{NewDelivery, Store};
+use crate::store::{NewDelivery, OutboxStore};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -240,7 +240,8 @@ const MAX_COOL_DOWN: Duration = Duration::from_secs(60);
 const LEASE_MARGIN: Duration = Duration::from_secs(5);
 
 pub struct Deliverer {
-    pub store: Arc<dyn Store>,
+    /// The outbox alone: a deliverer touches nothing else of the store.
+    pub store: Arc<dyn OutboxStore + Send + Sync>,
     pub client: reqwest::Client,
     pub schedule: Vec<Duration>,
     pub allow_private_targets: bool,
@@ -327,7 +328,7 @@ fn refusal(url: &str, allow_private_targets: bool) -> Option<String> {
 
 impl Deliverer {
     pub fn new(
-        store: Arc<dyn Store>,
+        store: Arc<dyn OutboxStore + Send + Sync>,
         schedule: Vec<Duration>,
         timeout: Duration,
         allow_private_targets: bool,

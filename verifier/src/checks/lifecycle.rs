@@ -79,6 +79,7 @@ fn end(store: &dyn Store, check: &Check, to: Status, now: DateTime<Utc>) -> Stor
 mod tests {
     use super::*;
     use crate::store::sqlite::tests::{check, store};
+    use crate::store::{CheckStore, OutboxStore};
 
     #[test]
     fn the_first_end_wins_and_fires_its_own_event() {

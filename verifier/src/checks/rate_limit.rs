@@ -51,7 +51,7 @@ pub fn ended_before(now: DateTime<Utc>) -> DateTime<Utc> {
 mod tests {
     use super::*;
     use crate::store::sqlite::tests::store;
-    use crate::store::Store;
+    use crate::store::{RateStore, Store};
 
     #[test]
     fn two_processes_on_one_store_count_in_the_same_window() {

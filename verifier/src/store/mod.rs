@@ -89,9 +89,25 @@ pub enum SessionKey<'a> {
     UsedQuickLink(&'a str),
 }
 
-pub trait Store: Send + Sync + 'static {
+/// Every concern a back end serves, each its own trait: a back end implements them one
+/// block at a time, and code that needs one concern can take it alone (`&dyn
+/// OutboxStore` from a `&dyn Store`).
+pub trait Store:
+    KeyStore
+    + CheckStore
+    + SessionStore
+    + OutboxStore
+    + IdempotencyStore
+    + RateStore
+    + Send
+    + Sync
+    + 'static
+{
     fn ping(&self) -> StoreResult<()>;
+}
 
+/// API keys and the lc_token signing keys.
+pub trait KeyStore {
     fn insert_api_key(
         &self,
         id: &str,
@@ -99,10 +115,13 @@ pub trait Store: Send + Sync + 'static {
         key_hash: &str,
         at: DateTime<Utc>,
     ) -> StoreResult<()>;
+
     /// The key with this digest, unless it was revoked.
     fn api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<ApiKey>>;
+
     /// Every key, oldest first, revoked ones included.
     fn api_keys(&self) -> StoreResult<Vec<ApiKey>>;
+
     /// Revokes key `id` (`NotFound` if there is none; revoking twice keeps the first time).
     fn revoke_api_key(&self, id: &str, at: DateTime<Utc>) -> StoreResult<()>;
 
@@ -112,13 +131,22 @@ pub trait Store: Send + Sync + 'static {
         &self,
         make: &dyn Fn() -> (String, Vec<u8>),
     ) -> StoreResult<Vec<(String, Vec<u8>)>>;
+
     /// Makes `kid` the current signing key; keys older than the one before it are dropped.
     fn add_signing_key(&self, kid: &str, pkcs8: &[u8]) -> StoreResult<()>;
+}
 
+/// Checks: their claim, frames, finish lease, attempts, ends, images, reference and
+/// lc_token redemption.
+pub trait CheckStore {
     fn insert_check(&self, check: &Check) -> StoreResult<()>;
+
     fn check(&self, id: &str) -> StoreResult<Option<Check>>;
+
     fn check_by_token(&self, token: &str) -> StoreResult<Option<Check>>;
+
     fn check_by_link(&self, link: &str) -> StoreResult<Option<Check>>;
+
     /// A page of one key's checks for a user (or only its photo sessions), newest
     /// first, and the total count.
     fn checks_by_user(
@@ -129,6 +157,7 @@ pub trait Store: Send + Sync + 'static {
         offset: u32,
         limit: u32,
     ) -> StoreResult<(Vec<Check>, u64)>;
+
     /// Up to `limit` of one key's checks that `filter` keeps, newest first (created
     /// time, then id, both descending).
     fn list_checks(
@@ -147,6 +176,7 @@ pub trait Store: Send + Sync + 'static {
         at: DateTime<Utc>,
         capture: &CaptureState,
     ) -> StoreResult<()>;
+
     /// Stores a frame with the chain and capture state after it, if the chain is still
     /// at `expected_seq` and the session's frames stay within `max_bytes` (else
     /// `Conflict`: a concurrent upload won, or the session is full).
@@ -159,6 +189,7 @@ pub trait Store: Send + Sync + 'static {
         frame: &StoredFrame,
         max_bytes: u64,
     ) -> StoreResult<()>;
+
     /// Takes the finish lease of an in-progress check: from now on no frame is added
     /// (`add_frame` answers `Conflict`). `Conflict` when another finish holds a lease
     /// taken after `stale_before` (one whose process died leaves a stale lease).
@@ -168,12 +199,15 @@ pub trait Store: Send + Sync + 'static {
         at: DateTime<Utc>,
         stale_before: DateTime<Utc>,
     ) -> StoreResult<()>;
+
     /// Releases a finish lease that did not end in a decision.
     fn end_finish(&self, check_id: &str) -> StoreResult<()>;
+
     /// Ends a refused attempt under its finish lease, in one transaction: `attempts`
     /// (the earlier ones and this one) is stored, the frames go, and the check awaits
     /// the next attempt. `Conflict` unless a finish holds the check's lease.
     fn end_attempt(&self, check_id: &str, attempts: &[Outcome]) -> StoreResult<()>;
+
     /// Starts the awaited attempt: its script, chain and capture state, its clock from
     /// `at`. `Conflict` unless the check was awaiting one.
     fn next_attempt(
@@ -182,10 +216,13 @@ pub trait Store: Send + Sync + 'static {
         next: &NextAttempt<'_>,
         at: DateTime<Utc>,
     ) -> StoreResult<()>;
+
     /// A check's frames, without their bytes, in order.
     fn frame_refs(&self, check_id: &str) -> StoreResult<Vec<FrameRef>>;
+
     /// One frame's bytes.
     fn frame_bytes(&self, check_id: &str, seq: u32) -> StoreResult<Vec<u8>>;
+
     /// A check's frames with their bytes (photo sessions: a handful of photos).
     fn frames(&self, check_id: &str) -> StoreResult<Vec<StoredFrame>>;
 
@@ -193,6 +230,7 @@ pub trait Store: Send + Sync + 'static {
     /// images and webhook event, and drops its raw frames. `Conflict` if it was
     /// already terminal.
     fn transition(&self, t: Transition<'_>) -> StoreResult<()>;
+
     /// Checks whose link validity ended before completion, as of `now`.
     fn overdue_checks(&self, now: DateTime<Utc>) -> StoreResult<Vec<Check>>;
 
@@ -202,13 +240,17 @@ pub trait Store: Send + Sync + 'static {
         kind: ImageKind,
         index: u32,
     ) -> StoreResult<Option<StoredImage>>;
+
     fn image_counts(&self, check_id: &str) -> StoreResult<(bool, u32)>;
+
     /// Erases audit images of checks completed before `before`; returns how many.
     fn erase_audit_images(&self, before: DateTime<Utc>) -> StoreResult<u64>;
+
     /// Erases images and biometric data, keeping a minimal audit row, and the user id
     /// and metadata in the check's webhook events; a check still open is cancelled so
     /// that nothing is stored into it afterwards.
     fn erase_check(&self, check_id: &str, at: DateTime<Utc>) -> StoreResult<Erased>;
+
     /// Sets a check's reference descriptor and, for a decided check, its outcome with
     /// the new face match. `Conflict` if the check was erased meanwhile.
     fn set_reference(
@@ -218,11 +260,21 @@ pub trait Store: Send + Sync + 'static {
         outcome: Option<&Outcome>,
     ) -> StoreResult<()>;
 
+    /// Marks check `check_id`'s token `jti` redeemed; `Conflict` if it already was,
+    /// `NotFound` if that check issued no such token.
+    fn redeem_token(&self, jti: &str, check_id: &str, at: DateTime<Utc>) -> StoreResult<()>;
+}
+
+/// A dialect's sessions of several attempts (Azure's liveness sessions).
+pub trait SessionStore {
     fn insert_session(&self, session: &LivenessSession) -> StoreResult<()>;
+
     fn session(&self, by: SessionKey<'_>) -> StoreResult<Option<LivenessSession>>;
+
     /// Writes a session (its quick link and body) if it is still at the revision it was
     /// read at; `Conflict` when another write came first (re-read and decide again).
     fn update_session(&self, session: &LivenessSession) -> StoreResult<()>;
+
     /// Opens an attempt in one transaction: consumes `quick_link` (`Conflict` if it was
     /// already used, or the session changed since it was read), stores `session` as
     /// given (with the attempt listed) and `check`.
@@ -232,11 +284,10 @@ pub trait Store: Send + Sync + 'static {
         quick_link: &str,
         check: &Check,
     ) -> StoreResult<()>;
+}
 
-    /// Marks check `check_id`'s token `jti` redeemed; `Conflict` if it already was,
-    /// `NotFound` if that check issued no such token.
-    fn redeem_token(&self, jti: &str, check_id: &str, at: DateTime<Utc>) -> StoreResult<()>;
-
+/// The webhook outbox: deliveries, their leases and attempts.
+pub trait OutboxStore {
     /// Pending deliveries due at `now`, oldest first: at most `per_url` to one URL and
     /// `limit` in all.
     fn due_deliveries(
@@ -245,6 +296,7 @@ pub trait Store: Send + Sync + 'static {
         per_url: u32,
         limit: u32,
     ) -> StoreResult<Vec<Delivery>>;
+
     /// Leases a pending delivery to this process until `until`, unless another holds an
     /// unexpired lease on it: whether this one got it. Of processes sharing the store,
     /// one sends each attempt; a lease left by one that died runs out and another
@@ -255,6 +307,7 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> StoreResult<bool>;
+
     /// Logs an attempt and sets the delivery's next state.
     fn record_attempt(
         &self,
@@ -263,7 +316,9 @@ pub trait Store: Send + Sync + 'static {
         state: DeliveryState,
         next_attempt_at: Option<DateTime<Utc>>,
     ) -> StoreResult<()>;
+
     fn deliveries(&self, check_id: &str) -> StoreResult<Vec<(Delivery, Vec<Attempt>)>>;
+
     /// Queues a delivery to be sent again now.
     fn retry_delivery(
         &self,
@@ -271,7 +326,10 @@ pub trait Store: Send + Sync + 'static {
         delivery_id: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
+}
 
+/// `Idempotency-Key` answers.
+pub trait IdempotencyStore {
     /// Claims `(scope, key)` for a request whose digest is `request`: `Claimed` when it
     /// is new (or its earlier claim is older than `stale_before`, a request that died),
     /// else what the first request left. Keys older than `expired_before` are new.
@@ -284,6 +342,7 @@ pub trait Store: Send + Sync + 'static {
         stale_before: DateTime<Utc>,
         expired_before: DateTime<Utc>,
     ) -> StoreResult<Idempotent>;
+
     /// Keeps the first answer to `(scope, key)`, replayed to every retry.
     fn finish_idempotent(
         &self,
@@ -292,11 +351,16 @@ pub trait Store: Send + Sync + 'static {
         status: u16,
         body: &[u8],
     ) -> StoreResult<()>;
+
     /// Lets `(scope, key)` go: the request was refused, and may be sent again.
     fn abandon_idempotent(&self, scope: &str, key: &str) -> StoreResult<()>;
+
     /// Forgets keys created before `before`; returns how many.
     fn erase_idempotency_keys(&self, before: DateTime<Utc>) -> StoreResult<u64>;
+}
 
+/// Rate-limit windows shared by every process on the store.
+pub trait RateStore {
     /// Counts one more request of `key` in its window: the one that started less than
     /// `window` before `now`, else a new one starting now. The count with this one, and
     /// when its window started. Every process on the store counts in the same windows.
@@ -306,6 +370,7 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
         window: chrono::Duration,
     ) -> StoreResult<(u32, DateTime<Utc>)>;
+
     /// Drops the windows that started before `before`.
     fn erase_rate_windows(&self, before: DateTime<Utc>) -> StoreResult<u64>;
 }

@@ -19,8 +19,8 @@ use tokio_postgres::{NoTls, Row};
 
 use super::sealed::{open, open_text, seal, seal_text, Sealer};
 use super::{
-    CheckFilter, Erased, Idempotent, NextAttempt, SessionKey, Store, StoreError, StoreResult,
-    Transition,
+    CheckFilter, CheckStore, Erased, IdempotencyStore, Idempotent, KeyStore, NextAttempt,
+    OutboxStore, RateStore, SessionKey, SessionStore, Store, StoreError, StoreResult, Transition,
 };
 use crate::model::{
     ApiKey, Attempt, CaptureState, Check, Delivery, DeliveryState, FrameRef, ImageKind,
@@ -614,7 +614,9 @@ impl Store for PostgresStore {
     fn ping(&self) -> StoreResult<()> {
         self.query("SELECT 1", &[]).map(|_| ())
     }
+}
 
+impl KeyStore for PostgresStore {
     fn insert_api_key(
         &self,
         id: &str,
@@ -737,7 +739,9 @@ impl Store for PostgresStore {
             tx.commit().await.map_err(db)
         })
     }
+}
 
+impl CheckStore for PostgresStore {
     fn insert_check(&self, k: &Check) -> StoreResult<()> {
         let row = CheckRow::of(k, self.sealer.as_ref())?;
         self.block(async {
@@ -1276,6 +1280,30 @@ impl Store for PostgresStore {
         conflict_unless(n == 1, "the check was erased")
     }
 
+    fn redeem_token(&self, jti: &str, check_id: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        let n = self.execute(
+            "UPDATE tokens SET redeemed_at = $3 \
+             WHERE jti = $1 AND check_id = $2 AND redeemed_at IS NULL",
+            &[&jti, &check_id, &ms(at)],
+        )?;
+        if n == 1 {
+            return Ok(());
+        }
+        let known = self
+            .query_opt(
+                "SELECT 1 FROM tokens WHERE jti = $1 AND check_id = $2",
+                &[&jti, &check_id],
+            )?
+            .is_some();
+        Err(if known {
+            StoreError::Conflict("already redeemed".into())
+        } else {
+            StoreError::NotFound
+        })
+    }
+}
+
+impl SessionStore for PostgresStore {
     fn insert_session(&self, session: &LivenessSession) -> StoreResult<()> {
         let body = json(session)?;
         self.execute(
@@ -1355,29 +1383,9 @@ impl Store for PostgresStore {
         })?;
         conflict_unless(won, "the link was already used")
     }
+}
 
-    fn redeem_token(&self, jti: &str, check_id: &str, at: DateTime<Utc>) -> StoreResult<()> {
-        let n = self.execute(
-            "UPDATE tokens SET redeemed_at = $3 \
-             WHERE jti = $1 AND check_id = $2 AND redeemed_at IS NULL",
-            &[&jti, &check_id, &ms(at)],
-        )?;
-        if n == 1 {
-            return Ok(());
-        }
-        let known = self
-            .query_opt(
-                "SELECT 1 FROM tokens WHERE jti = $1 AND check_id = $2",
-                &[&jti, &check_id],
-            )?
-            .is_some();
-        Err(if known {
-            StoreError::Conflict("already redeemed".into())
-        } else {
-            StoreError::NotFound
-        })
-    }
-
+impl OutboxStore for PostgresStore {
     fn due_deliveries(
         &self,
         now: DateTime<Utc>,
@@ -1504,7 +1512,9 @@ impl Store for PostgresStore {
             Err(StoreError::NotFound)
         }
     }
+}
 
+impl IdempotencyStore for PostgresStore {
     fn begin_idempotent(
         &self,
         scope: &str,
@@ -1607,7 +1617,9 @@ impl Store for PostgresStore {
             &[&ms(before)],
         )
     }
+}
 
+impl RateStore for PostgresStore {
     fn count_request(
         &self,
         key: &str,

@@ -11,8 +11,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::sealed::{open, open_text, seal, seal_text, Sealer};
 use super::{
-    CheckFilter, Erased, Idempotent, NextAttempt, SessionKey, Store, StoreError, StoreResult,
-    Transition,
+    CheckFilter, CheckStore, Erased, IdempotencyStore, Idempotent, KeyStore, NextAttempt,
+    OutboxStore, RateStore, SessionKey, SessionStore, Store, StoreError, StoreResult, Transition,
 };
 use crate::model::{
     ApiKey, Attempt, CaptureState, Check, Delivery, DeliveryState, FrameRef, ImageKind,
@@ -466,7 +466,9 @@ impl Store for SqliteStore {
     fn ping(&self) -> StoreResult<()> {
         self.with(|c| c.query_row("SELECT 1", [], |_| Ok(())))
     }
+}
 
+impl KeyStore for SqliteStore {
     fn insert_api_key(
         &self,
         id: &str,
@@ -587,7 +589,9 @@ impl Store for SqliteStore {
             tx.commit()
         })
     }
+}
 
+impl CheckStore for SqliteStore {
     fn insert_check(&self, k: &Check) -> StoreResult<()> {
         let row = CheckRow::of(k, self.sealer.as_ref())?;
         self.with(|c| row.insert(c))
@@ -1069,6 +1073,34 @@ impl Store for SqliteStore {
         })?
     }
 
+    fn redeem_token(&self, jti: &str, check_id: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        self.with(|c| {
+            let n = c.execute(
+                "UPDATE tokens SET redeemed_at = ?3 \
+                 WHERE jti = ?1 AND check_id = ?2 AND redeemed_at IS NULL",
+                params![jti, check_id, ms(at)],
+            )?;
+            if n == 1 {
+                return Ok(Ok(()));
+            }
+            let known = c
+                .query_row(
+                    "SELECT 1 FROM tokens WHERE jti = ?1 AND check_id = ?2",
+                    [jti, check_id],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some();
+            Ok(Err(if known {
+                StoreError::Conflict("already redeemed".into())
+            } else {
+                StoreError::NotFound
+            }))
+        })?
+    }
+}
+
+impl SessionStore for SqliteStore {
     fn insert_session(&self, session: &LivenessSession) -> StoreResult<()> {
         let body = json(session)?;
         self.with(|c| {
@@ -1153,33 +1185,9 @@ impl Store for SqliteStore {
             Err(StoreError::Conflict("the link was already used".into()))
         }
     }
+}
 
-    fn redeem_token(&self, jti: &str, check_id: &str, at: DateTime<Utc>) -> StoreResult<()> {
-        self.with(|c| {
-            let n = c.execute(
-                "UPDATE tokens SET redeemed_at = ?3 \
-                 WHERE jti = ?1 AND check_id = ?2 AND redeemed_at IS NULL",
-                params![jti, check_id, ms(at)],
-            )?;
-            if n == 1 {
-                return Ok(Ok(()));
-            }
-            let known = c
-                .query_row(
-                    "SELECT 1 FROM tokens WHERE jti = ?1 AND check_id = ?2",
-                    [jti, check_id],
-                    |_| Ok(()),
-                )
-                .optional()?
-                .is_some();
-            Ok(Err(if known {
-                StoreError::Conflict("already redeemed".into())
-            } else {
-                StoreError::NotFound
-            }))
-        })?
-    }
-
+impl OutboxStore for SqliteStore {
     fn due_deliveries(
         &self,
         now: DateTime<Utc>,
@@ -1204,6 +1212,22 @@ impl Store for SqliteStore {
         .into_iter()
         .map(|d| self.opened_delivery(d))
         .collect()
+    }
+
+    fn lease_delivery(
+        &self,
+        delivery_id: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE deliveries SET leased_until = ?3 WHERE id = ?1 AND state = 'pending' \
+                 AND (leased_until IS NULL OR leased_until <= ?2)",
+                params![delivery_id, ms(now), ms(until)],
+            )
+        })
+        .map(|n| n == 1)
     }
 
     fn record_attempt(
@@ -1288,7 +1312,9 @@ impl Store for SqliteStore {
             Err(StoreError::NotFound)
         }
     }
+}
 
+impl IdempotencyStore for SqliteStore {
     fn begin_idempotent(
         &self,
         scope: &str,
@@ -1377,23 +1403,9 @@ impl Store for SqliteStore {
         })
         .map(|n| n as u64)
     }
+}
 
-    fn lease_delivery(
-        &self,
-        delivery_id: &str,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> StoreResult<bool> {
-        self.with(|c| {
-            c.execute(
-                "UPDATE deliveries SET leased_until = ?3 WHERE id = ?1 AND state = 'pending' \
-                 AND (leased_until IS NULL OR leased_until <= ?2)",
-                params![delivery_id, ms(now), ms(until)],
-            )
-        })
-        .map(|n| n == 1)
-    }
-
+impl RateStore for SqliteStore {
     fn count_request(
         &self,
         key: &str,
