@@ -27,6 +27,9 @@ pub struct Config {
 pub struct StoreConfig {
     pub url: String,
     pub max_connections: usize,
+    /// PEM certificates PostgreSQL's TLS certificate is checked against (a managed
+    /// database's CA bundle); empty: webpki's roots.
+    pub ca_file: String,
 }
 
 impl std::fmt::Debug for StoreConfig {
@@ -39,6 +42,7 @@ impl std::fmt::Debug for StoreConfig {
         f.debug_struct("StoreConfig")
             .field("url", &url)
             .field("max_connections", &self.max_connections)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }

@@ -245,8 +245,13 @@ pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
     let sealer = config.secrets.sealer()?;
     Ok(match config.store.postgres() {
         Some(url) => Arc::new(
-            crate::store::PostgresStore::open(url, config.store.max_connections)?
-                .sealed_with(sealer),
+            crate::store::PostgresStore::open(
+                url,
+                config.store.max_connections,
+                (!config.store.ca_file.is_empty())
+                    .then(|| std::path::Path::new(&config.store.ca_file)),
+            )?
+            .sealed_with(sealer),
         ),
         None => Arc::new(SqliteStore::open(&config.server.data_dir)?.sealed_with(sealer)),
     })

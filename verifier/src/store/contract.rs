@@ -117,8 +117,8 @@ impl Pair {
         });
         let (base, _) = admin.rsplit_once('/').unwrap();
         let url = format!("{base}/{name}");
-        let a = super::PostgresStore::open(&url, 4).unwrap();
-        let b = super::PostgresStore::open(&url, 4).unwrap();
+        let a = super::PostgresStore::open(&url, 4, None).unwrap();
+        let b = super::PostgresStore::open(&url, 4, None).unwrap();
         Some(Self::with_key(Box::new(a), Box::new(b), None))
     }
 }

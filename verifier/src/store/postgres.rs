@@ -15,7 +15,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use livecheck_core::face_match::FaceDescriptor;
 use livecheck_core::protocol::ChainState;
-use tokio_postgres::{NoTls, Row};
+use tokio_postgres::Row;
 
 use super::sealed::{open, open_text, seal, seal_text, Sealer};
 use super::{
@@ -382,11 +382,47 @@ impl CheckRow {
     }
 }
 
+/// The TLS connector: rustls with ring, trusting `ca_file`'s certificates or webpki's.
+fn tls(ca_file: Option<&std::path::Path>) -> StoreResult<tokio_postgres_rustls::MakeRustlsConnect> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let mut roots = rustls::RootCertStore::empty();
+    match ca_file {
+        Some(path) => {
+            let pem = std::fs::read(path).map_err(|e| db(format!("{}: {e}", path.display())))?;
+            for cert in CertificateDer::pem_slice_iter(&pem) {
+                let cert = cert.map_err(|e| db(format!("{}: {e}", path.display())))?;
+                roots.add(cert).map_err(db)?;
+            }
+            if roots.is_empty() {
+                return Err(db(format!("{}: no certificate", path.display())));
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(db)?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
 impl PostgresStore {
     /// Connects to `url` (`postgres://user:password@host:port/db`, or a socket directory
     /// as `host=/run/postgresql`) with a pool of `max_connections`, and runs pending
     /// migrations.
-    pub fn open(url: &str, max_connections: usize) -> StoreResult<Self> {
+    ///
+    /// TLS follows the URL's `sslmode` (`prefer` when absent: TLS when the server offers
+    /// it; `require` refuses a server without it); the server's certificate is checked
+    /// against `ca_file` (PEM) when given, else against webpki's roots.
+    pub fn open(
+        url: &str,
+        max_connections: usize,
+        ca_file: Option<&std::path::Path>,
+    ) -> StoreResult<Self> {
         let config: tokio_postgres::Config = url.parse().map_err(db)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -396,7 +432,7 @@ impl PostgresStore {
             .map_err(db)?;
         let manager = Manager::from_config(
             config,
-            NoTls,
+            tls(ca_file)?,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -1645,5 +1681,86 @@ impl RateStore for PostgresStore {
             "DELETE FROM rate_windows WHERE window_start < $1",
             &[&ms(before)],
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A cluster that takes TLS only (`scripts/postgres.sh start DIR --tls`), stopped
+    /// when dropped.
+    struct TlsCluster {
+        dir: tempfile::TempDir,
+        url: String,
+    }
+
+    impl TlsCluster {
+        fn script() -> std::path::PathBuf {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/postgres.sh")
+        }
+
+        /// `None` where no PostgreSQL runs for the tests (never in CI).
+        fn start() -> Option<Self> {
+            if std::env::var_os("LIVECHECK_TEST_POSTGRES_URL").is_none() {
+                assert!(
+                    std::env::var_os("CI").is_none(),
+                    "CI runs the PostgreSQL tests: set LIVECHECK_TEST_POSTGRES_URL (scripts/check.sh does)"
+                );
+                eprintln!("no LIVECHECK_TEST_POSTGRES_URL: this PostgreSQL test does not run");
+                return None;
+            }
+            let dir = tempfile::tempdir().unwrap();
+            let out = std::process::Command::new(Self::script())
+                .arg("start")
+                .arg(dir.path())
+                .arg("--tls")
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let url = String::from_utf8(out.stdout).unwrap().trim().to_string();
+            Some(Self { dir, url })
+        }
+    }
+
+    impl Drop for TlsCluster {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new(Self::script())
+                .arg("stop")
+                .arg(self.dir.path())
+                .status();
+        }
+    }
+
+    #[test]
+    fn tls_is_used_and_the_servers_certificate_is_checked() {
+        let Some(cluster) = TlsCluster::start() else {
+            return;
+        };
+        let ca = cluster.dir.path().join("ca.pem");
+        let store = PostgresStore::open(&cluster.url, 2, Some(&ca)).unwrap();
+        let ssl: bool = store
+            .query_opt(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )
+            .unwrap()
+            .unwrap()
+            .get(0);
+        assert!(ssl, "the connection is encrypted");
+        // A server whose certificate no trusted authority signed (an interceptor's, as
+        // far as the verifier can tell: here, webpki's roots do not know this CA) is
+        // refused.
+        let Err(e) = PostgresStore::open(&cluster.url, 2, None) else {
+            panic!("a certificate from an unknown CA was trusted");
+        };
+        assert!(e.to_string().contains("TLS handshake"), "{e}");
+        // And so is plain text where the URL requires TLS: this server refuses it.
+        let plain = cluster.url.replace("sslmode=require", "sslmode=disable");
+        assert!(PostgresStore::open(&plain, 2, Some(&ca)).is_err());
     }
 }
