@@ -89,14 +89,7 @@ impl Pair {
 
     /// `None` when no test cluster is configured, outside CI only.
     pub(crate) fn postgres() -> Option<Self> {
-        let Ok(admin) = std::env::var("LIVECHECK_TEST_POSTGRES_URL") else {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "CI runs the PostgreSQL tests: set LIVECHECK_TEST_POSTGRES_URL (scripts/check.sh does)"
-            );
-            eprintln!("no LIVECHECK_TEST_POSTGRES_URL: this PostgreSQL test does not run");
-            return None;
-        };
+        let admin = postgres_admin_url()?;
         let name = format!(
             "lc_unit_{}",
             hex::encode(crate::secrets::random_bytes::<8>())
@@ -121,6 +114,20 @@ impl Pair {
         let b = super::PostgresStore::open(&url, 4, None).unwrap();
         Some(Self::with_key(Box::new(a), Box::new(b), None))
     }
+}
+
+/// The test cluster's URL (`LIVECHECK_TEST_POSTGRES_URL`); `None` outside CI when there
+/// is none. In CI a missing cluster fails the test: PostgreSQL tests never skip there.
+pub(crate) fn postgres_admin_url() -> Option<String> {
+    let Ok(admin) = std::env::var("LIVECHECK_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs the PostgreSQL tests: set LIVECHECK_TEST_POSTGRES_URL (scripts/check.sh does)"
+        );
+        eprintln!("no LIVECHECK_TEST_POSTGRES_URL: this PostgreSQL test does not run");
+        return None;
+    };
+    Some(admin)
 }
 
 /// `#[test]`s of each contract function on SQLite and on PostgreSQL.

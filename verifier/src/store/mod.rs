@@ -3,7 +3,7 @@
 //! a check is never half-written.
 
 #[cfg(test)]
-mod contract;
+pub(crate) mod contract;
 mod postgres;
 mod sealed;
 pub(crate) mod sqlite;
