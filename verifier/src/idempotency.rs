@@ -60,15 +60,13 @@ pub async fn idempotent(
     let request = request_digest(&req, &body);
     req.set_payload(actix_web::dev::Payload::from(body));
 
-    let store = state.store.clone();
-    let (s, k) = (scope.clone(), key.clone());
+    let store = &state.store;
     let now = Utc::now();
-    let found =
-        web::block(move || store.begin_idempotent(&s, &k, &request, now, now - STALE, now - KEEP))
-            .await;
+    let found = store
+        .begin_idempotent(&scope, &key, &request, now, now - STALE, now - KEEP)
+        .await;
     let found = match found {
-        Ok(Ok(f)) => f,
-        Ok(Err(e)) => return Ok(refuse(req, ApiError::from(e))),
+        Ok(f) => f,
         Err(e) => return Ok(refuse(req, ApiError::from(e))),
     };
     match found {
@@ -103,11 +101,10 @@ pub async fn idempotent(
     }
 
     let res = next.call(req).await;
-    let store = state.store.clone();
     let res = match res {
         Ok(res) if res.status().is_success() && res.response().error().is_none() => res,
         other => {
-            let _ = web::block(move || store.abandon_idempotent(&scope, &key)).await;
+            let _ = store.abandon_idempotent(&scope, &key).await;
             return Ok(other?.map_into_boxed_body());
         }
     };
@@ -115,9 +112,8 @@ pub async fn idempotent(
     let (req, response) = res.into_parts();
     let (head, body) = response.into_parts();
     let bytes = to_bytes(body).await.unwrap_or_default();
-    let kept = bytes.clone();
-    let saved = web::block(move || store.finish_idempotent(&scope, &key, status, &kept)).await;
-    if !matches!(saved, Ok(Ok(()))) {
+    let saved = store.finish_idempotent(&scope, &key, status, &bytes).await;
+    if saved.is_err() {
         tracing::error!("could not keep an idempotent answer");
     }
     let mut response = head.set_body(BoxBody::new(bytes));

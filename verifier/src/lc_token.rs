@@ -69,9 +69,10 @@ fn new_key() -> (String, Vec<u8>) {
     (crate::secrets::new_id(), doc.unwrap_or_default())
 }
 
-fn load_keys(store: &dyn Store) -> Result<Vec<SigningKey>, TokenError> {
+async fn load_keys(store: &dyn Store) -> Result<Vec<SigningKey>, TokenError> {
     let stored = store
-        .signing_keys(&new_key)
+        .signing_keys(new_key())
+        .await
         .map_err(|e: StoreError| TokenError::Key(e.to_string()))?;
     stored
         .into_iter()
@@ -88,14 +89,14 @@ pub enum TokenError {
 }
 
 impl TokenIssuer {
-    pub fn load(
+    pub async fn load(
         store: &dyn Store,
         issuer: String,
         audience: String,
         ttl: std::time::Duration,
     ) -> Result<Self, TokenError> {
         Ok(Self {
-            keys: std::sync::RwLock::new(Arc::new(load_keys(store)?)),
+            keys: std::sync::RwLock::new(Arc::new(load_keys(store).await?)),
             issuer,
             audience,
             ttl: chrono::Duration::from_std(ttl).map_err(|e| TokenError::Key(e.to_string()))?,
@@ -104,18 +105,19 @@ impl TokenIssuer {
 
     /// Adds a new current key to the store; returns its kid. The previous current key
     /// still verifies (and is published) until the next rotation.
-    pub fn rotate(store: &dyn Store) -> Result<String, TokenError> {
+    pub async fn rotate(store: &dyn Store) -> Result<String, TokenError> {
         let (kid, pkcs8) = new_key();
         store
             .add_signing_key(&kid, &pkcs8)
+            .await
             .map_err(|e| TokenError::Key(e.to_string()))?;
         Ok(kid)
     }
 
     /// Reads the keys again if the store's current key changed (a rotation by another
     /// process); whether it did.
-    pub fn refresh(&self, store: &dyn Store) -> Result<bool, TokenError> {
-        let keys = load_keys(store)?;
+    pub async fn refresh(&self, store: &dyn Store) -> Result<bool, TokenError> {
+        let keys = load_keys(store).await?;
         let changed = keys.first().map(|k| &k.kid) != self.keys().first().map(|k| &k.kid);
         if changed {
             if let Ok(mut slot) = self.keys.write() {
@@ -227,27 +229,28 @@ mod tests {
     use super::*;
     use crate::store::SqliteStore;
 
-    fn issuer(store: &SqliteStore) -> TokenIssuer {
+    async fn issuer(store: &SqliteStore) -> TokenIssuer {
         TokenIssuer::load(
             store,
             "http://verifier.test".into(),
             "livecheck".into(),
             std::time::Duration::from_secs(600),
         )
+        .await
         .unwrap()
     }
 
-    #[test]
-    fn tokens_verify_against_the_published_jwk_and_the_key_survives_restarts() {
+    #[tokio::test]
+    async fn tokens_verify_against_the_published_jwk_and_the_key_survives_restarts() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path()).unwrap();
-        let a = issuer(&store);
+        let a = issuer(&store).await;
         let (jwt, claims) = a.issue("check1", true, "completed", Utc::now()).unwrap();
         assert!(claims.exp - claims.iat <= 600);
         assert_eq!(a.verify(&jwt).unwrap(), claims);
 
         // Another process over the same store signs with the same key.
-        let b = issuer(&store);
+        let b = issuer(&store).await;
         assert_eq!(b.verify(&jwt).unwrap().sub, "check1");
 
         // A relying party with only the JWKS.
@@ -259,17 +262,17 @@ mod tests {
         assert!(jsonwebtoken::decode::<Claims>(&jwt, &key, &v).is_ok());
     }
 
-    #[test]
-    fn after_a_rotation_old_tokens_verify_until_the_next_one() {
+    #[tokio::test]
+    async fn after_a_rotation_old_tokens_verify_until_the_next_one() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path()).unwrap();
-        let a = issuer(&store);
+        let a = issuer(&store).await;
         let kid = |jwt: &str| jsonwebtoken::decode_header(jwt).unwrap().kid.unwrap();
         let (first, _) = a.issue("c1", true, "completed", Utc::now()).unwrap();
-        assert!(!a.refresh(&store).unwrap(), "nothing changed");
+        assert!(!a.refresh(&store).await.unwrap(), "nothing changed");
 
-        let new = TokenIssuer::rotate(&store).unwrap();
-        assert!(a.refresh(&store).unwrap());
+        let new = TokenIssuer::rotate(&store).await.unwrap();
+        assert!(a.refresh(&store).await.unwrap());
         let (second, _) = a.issue("c2", true, "completed", Utc::now()).unwrap();
         assert_eq!(kid(&second), new);
         assert_ne!(kid(&first), new);
@@ -284,18 +287,18 @@ mod tests {
         assert_eq!(published, [new.clone(), kid(&first)]);
 
         // A second rotation retires the first key: its tokens no longer verify.
-        TokenIssuer::rotate(&store).unwrap();
-        a.refresh(&store).unwrap();
+        TokenIssuer::rotate(&store).await.unwrap();
+        a.refresh(&store).await.unwrap();
         assert!(a.verify(&first).is_err());
         assert_eq!(a.verify(&second).unwrap().sub, "c2");
         assert_eq!(a.jwks()["keys"].as_array().unwrap().len(), 2);
     }
 
-    #[test]
-    fn tampered_expired_and_foreign_tokens_are_refused() {
+    #[tokio::test]
+    async fn tampered_expired_and_foreign_tokens_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path()).unwrap();
-        let a = issuer(&store);
+        let a = issuer(&store).await;
         let (jwt, _) = a.issue("check1", false, "failed", Utc::now()).unwrap();
         // Flip `passed` in the payload: the signature no longer matches.
         let parts: Vec<&str> = jwt.split('.').collect();
@@ -319,7 +322,7 @@ mod tests {
             .unwrap();
         assert!(a.verify(&old).is_err());
         let other_dir = tempfile::tempdir().unwrap();
-        let other = issuer(&SqliteStore::open(other_dir.path()).unwrap());
+        let other = issuer(&SqliteStore::open(other_dir.path()).unwrap()).await;
         assert!(other.verify(&jwt).is_err());
         assert!(a.verify("garbage").is_err());
     }
@@ -338,11 +341,11 @@ mod tests {
         format!("{h}.{c}.{sig}")
     }
 
-    #[test]
-    fn not_yet_valid_overlong_and_critical_tokens_are_refused() {
+    #[tokio::test]
+    async fn not_yet_valid_overlong_and_critical_tokens_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path()).unwrap();
-        let a = issuer(&store);
+        let a = issuer(&store).await;
         let now = Utc::now().timestamp();
         let header = serde_json::json!({"alg": "EdDSA", "kid": a.keys()[0].kid});
         let claims = |iat: i64, exp: i64| {

@@ -105,6 +105,16 @@ fn load_config(cli_config: Option<&std::path::Path>) -> Result<Config, String> {
     Config::load(cli_config, std::env::vars()).map_err(|e| e.to_string())
 }
 
+/// Runs a one-off command's store work to its end.
+fn run<T>(
+    work: impl std::future::Future<Output = Result<T, server::StartError>>,
+) -> Result<T, server::StartError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(work)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Logs go to stderr; stdout carries only the lines other tools read.
@@ -165,8 +175,9 @@ fn main() -> ExitCode {
             if let Some(d) = data_dir {
                 config.server.data_dir = d;
             }
-            let created = server::open_store(&config)
-                .and_then(|store| server::create_api_key(store.as_ref(), &name));
+            let created = server::open_store(&config).and_then(|store| {
+                run(async { server::create_api_key(store.as_ref(), &name).await })
+            });
             match created {
                 Ok((key, _)) => {
                     println!("{key}");
@@ -185,8 +196,11 @@ fn main() -> ExitCode {
                 config.server.data_dir = d;
             }
             let rotated = server::open_store(&config).and_then(|store| {
-                livecheck_verifier::lc_token::TokenIssuer::rotate(store.as_ref())
-                    .map_err(server::StartError::from)
+                run(async {
+                    livecheck_verifier::lc_token::TokenIssuer::rotate(store.as_ref())
+                        .await
+                        .map_err(server::StartError::from)
+                })
             });
             match rotated {
                 Ok(kid) => {
@@ -205,7 +219,9 @@ fn main() -> ExitCode {
             if let Some(d) = data_dir {
                 config.server.data_dir = d;
             }
-            match server::open_store(&config).and_then(|s| Ok(s.api_keys()?)) {
+            let listed =
+                server::open_store(&config).and_then(|s| run(async { Ok(s.api_keys().await?) }));
+            match listed {
                 Ok(keys) => {
                     let mut out = std::io::stdout().lock();
                     for k in keys {
@@ -235,7 +251,7 @@ fn main() -> ExitCode {
                 config.server.data_dir = d;
             }
             let revoked = server::open_store(&config)
-                .and_then(|s| Ok(s.revoke_api_key(&id, chrono::Utc::now())?));
+                .and_then(|s| run(async { Ok(s.revoke_api_key(&id, chrono::Utc::now()).await?) }));
             match revoked {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(server::StartError::Store(livecheck_verifier::store::StoreError::NotFound)) => {

@@ -258,17 +258,18 @@ pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
 }
 
 /// Creates an API key; returns the key (shown once) and its id.
-pub fn create_api_key(store: &dyn Store, name: &str) -> Result<(String, String), StartError> {
+pub async fn create_api_key(store: &dyn Store, name: &str) -> Result<(String, String), StartError> {
     let key = crate::secrets::new_api_key();
     let id = crate::secrets::new_id();
-    store.insert_api_key(&id, name, &crate::secrets::digest_hex(&key), Utc::now())?;
+    let hash = crate::secrets::digest_hex(&key);
+    store.insert_api_key(&id, name, &hash, Utc::now()).await?;
     Ok((key, id))
 }
 
 /// The demo's API key: the one kept in `DATA_DIR/demo-api-key` while it is valid (not
 /// revoked), else a new one written there, readable by this user alone. A restarted
 /// demo keeps the key it printed before instead of adding one more each start.
-fn demo_api_key(store: &dyn Store, data_dir: &std::path::Path) -> Result<String, StartError> {
+async fn demo_api_key(store: &dyn Store, data_dir: &std::path::Path) -> Result<String, StartError> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     // With PostgreSQL nothing else made the data directory.
@@ -276,14 +277,12 @@ fn demo_api_key(store: &dyn Store, data_dir: &std::path::Path) -> Result<String,
     let path = data_dir.join("demo-api-key");
     if let Ok(kept) = std::fs::read_to_string(&path) {
         let kept = kept.trim();
-        if store
-            .api_key_by_hash(&crate::secrets::digest_hex(kept))?
-            .is_some()
-        {
+        let hash = crate::secrets::digest_hex(kept);
+        if store.api_key_by_hash(&hash).await?.is_some() {
             return Ok(kept.to_string());
         }
     }
-    let (key, _) = create_api_key(store, "demo")?;
+    let (key, _) = create_api_key(store, "demo").await?;
     let _ = std::fs::remove_file(&path);
     let mut file = std::fs::OpenOptions::new()
         .write(true)
@@ -317,43 +316,44 @@ fn load_engine(config: &Config, slot: Arc<OnceLock<Engine>>) {
 /// Expires overdue checks (firing `expired`) and erases audit images past retention.
 async fn sweep(state: web::Data<AppState>) {
     loop {
-        let st = state.clone();
-        let swept = web::block(move || -> Result<(usize, u64), crate::store::StoreError> {
-            let now = Utc::now();
-            let overdue = st.store.overdue_checks(now)?;
-            let mut expired = 0;
-            for check in overdue {
-                // Finished or cancelled meanwhile: nothing to expire.
-                if lifecycle::expire(st.store.as_ref(), &check, now)? == Ended::Now {
-                    expired += 1;
-                }
-            }
-            let retention =
-                chrono::Duration::from_std(st.config.checks.audit_retention).unwrap_or_default();
-            let erased = st.store.erase_audit_images(now - retention)?;
-            st.store
-                .erase_idempotency_keys(now - crate::idempotency::KEEP)?;
-            st.store
-                .erase_rate_windows(crate::checks::rate_limit::ended_before(now))?;
-            // A key rotation by another process: sign with the new key from now on.
-            match st.tokens.refresh(st.store.as_ref()) {
-                Ok(true) => tracing::info!("signing keys reloaded"),
-                Ok(false) => {}
-                Err(e) => tracing::error!(error = %e, "signing keys"),
-            }
-            Ok((expired, erased))
-        })
-        .await;
-        match swept {
-            Ok(Ok((0, 0))) => {}
-            Ok(Ok((expired, erased))) => {
+        match sweep_once(&state).await {
+            Ok((0, 0)) => {}
+            Ok((expired, erased)) => {
                 tracing::info!(expired, audit_images_erased = erased, "sweep")
             }
-            Ok(Err(e)) => tracing::error!(error = %e, "sweep failed"),
-            Err(e) => tracing::error!(error = %e, "sweep task failed"),
+            Err(e) => tracing::error!(error = %e, "sweep failed"),
+        }
+        // A key rotation by another process: sign with the new key from now on.
+        match state.tokens.refresh(state.store.as_ref()).await {
+            Ok(true) => tracing::info!("signing keys reloaded"),
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = %e, "signing keys"),
         }
         tokio::time::sleep(state.config.checks.sweep_interval).await;
     }
+}
+
+/// One sweep: how many checks it expired and audit images it erased.
+async fn sweep_once(state: &AppState) -> Result<(usize, u64), crate::store::StoreError> {
+    let store = state.store.as_ref();
+    let now = Utc::now();
+    let mut expired = 0;
+    for check in store.overdue_checks(now).await? {
+        // Finished or cancelled meanwhile: nothing to expire.
+        if lifecycle::expire(store, &check, now).await? == Ended::Now {
+            expired += 1;
+        }
+    }
+    let retention =
+        chrono::Duration::from_std(state.config.checks.audit_retention).unwrap_or_default();
+    let erased = store.erase_audit_images(now - retention).await?;
+    store
+        .erase_idempotency_keys(now - crate::idempotency::KEEP)
+        .await?;
+    store
+        .erase_rate_windows(crate::checks::rate_limit::ended_before(now))
+        .await?;
+    Ok((expired, erased))
 }
 
 /// Runs the verifier until SIGINT/SIGTERM. `on_listen` gets the bound address before
@@ -378,27 +378,24 @@ pub async fn serve(
     } else {
         config.server.public_url.trim_end_matches('/').to_string()
     };
-    // The store's start-up (migrations, the signing key, the demo key) off the async
-    // threads: a PostgreSQL store waits on its own runtime.
-    let (store, tokens, demo_key) = {
-        let (config, public_url) = (config.clone(), public_url.clone());
-        tokio::task::spawn_blocking(move || -> Result<_, StartError> {
-            let store = open_store(&config)?;
-            let tokens = TokenIssuer::load(
-                store.as_ref(),
-                public_url,
-                config.tokens.audience.clone(),
-                config.tokens.lc_token_ttl,
-            )?;
-            let demo_key = if demo {
-                Some(demo_api_key(store.as_ref(), &config.server.data_dir)?)
-            } else {
-                None
-            };
-            Ok((store, tokens, demo_key))
-        })
-        .await
-        .map_err(std::io::Error::other)??
+    // Opening the store (its migrations) off the async threads: it blocks.
+    let store = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || open_store(&config))
+            .await
+            .map_err(std::io::Error::other)??
+    };
+    let tokens = TokenIssuer::load(
+        store.as_ref(),
+        public_url.clone(),
+        config.tokens.audience.clone(),
+        config.tokens.lc_token_ttl,
+    )
+    .await?;
+    let demo_key = if demo {
+        Some(demo_api_key(store.as_ref(), &config.server.data_dir).await?)
+    } else {
+        None
     };
     let engine = Arc::new(OnceLock::new());
     load_engine(&config, engine.clone());

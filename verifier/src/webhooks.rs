@@ -355,18 +355,14 @@ impl Deliverer {
     /// Starts every due delivery that its receiver's share allows, each on its own
     /// task (a slow receiver holds only its own); returns how many were started.
     pub async fn dispatch(self: &Arc<Self>) -> usize {
-        let store = self.store.clone();
-        let read = tokio::task::spawn_blocking(move || {
-            store.due_deliveries(Utc::now(), PER_RECEIVER as u32, 4 * IN_FLIGHT as u32)
-        });
-        let due = match read.await {
-            Ok(Ok(d)) => d,
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, "outbox read failed");
-                return 0;
-            }
+        let read = self
+            .store
+            .due_deliveries(Utc::now(), PER_RECEIVER as u32, 4 * IN_FLIGHT as u32)
+            .await;
+        let due = match read {
+            Ok(d) => d,
             Err(e) => {
-                tracing::error!(error = %e, "outbox task failed");
+                tracing::error!(error = %e, "outbox read failed");
                 return 0;
             }
         };
@@ -401,11 +397,10 @@ impl Deliverer {
 
     /// Whether this process got `d`'s lease (`Store::lease_delivery`).
     async fn lease(&self, d: &Delivery) -> bool {
-        let (store, id) = (self.store.clone(), d.id.clone());
         let now = Utc::now();
         let until = now + chrono::Duration::from_std(self.lease).unwrap_or_default();
-        match tokio::task::spawn_blocking(move || store.lease_delivery(&id, now, until)).await {
-            Ok(Ok(leased)) => leased,
+        match self.store.lease_delivery(&d.id, now, until).await {
+            Ok(leased) => leased,
             _ => {
                 tracing::error!(delivery = %d.id, "could not lease a webhook delivery");
                 false
@@ -487,12 +482,11 @@ impl Deliverer {
             state = state.as_str(),
             "webhook attempt"
         );
-        let store = self.store.clone();
-        let id = d.id.clone();
-        let saved =
-            tokio::task::spawn_blocking(move || store.record_attempt(&id, &attempt, state, next))
-                .await;
-        if !matches!(saved, Ok(Ok(()))) {
+        let saved = self
+            .store
+            .record_attempt(&d.id, &attempt, state, next)
+            .await;
+        if saved.is_err() {
             tracing::error!(delivery = %d.id, "could not record a webhook attempt");
         }
     }

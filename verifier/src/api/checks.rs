@@ -10,7 +10,7 @@ use livecheck_core::manifest;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{blocking, Customer};
+use super::Customer;
 use crate::checks::create::{self, CreateCheck};
 use crate::checks::reference::attach_reference;
 use crate::error::{ApiError, ApiResult, ErrorCode};
@@ -300,7 +300,7 @@ async fn load_views(
 async fn load_view(state: &web::Data<AppState>, check: Check) -> ApiResult<CheckResult> {
     let store = state.store.clone();
     let id = check.id.clone();
-    let (probe, audits) = blocking(move || store.image_counts(&id)).await?;
+    let (probe, audits) = store.image_counts(&id).await?;
     Ok(view(state, &check, probe, audits))
 }
 
@@ -311,7 +311,7 @@ pub(crate) async fn owned(
     id: String,
 ) -> ApiResult<Check> {
     let store = state.store.clone();
-    match blocking(move || store.check(&id)).await? {
+    match store.check(&id).await? {
         Some(c) if c.api_key_id == customer.0.id => Ok(c),
         _ => Err(ApiError::not_found("check")),
     }
@@ -358,7 +358,7 @@ pub async fn get_by_token(
         .filter(|t| !t.is_empty())
         .ok_or_else(|| ApiError::invalid("token is required"))?;
     let store = state.store.clone();
-    let check = match blocking(move || store.check_by_token(&token)).await? {
+    let check = match store.check_by_token(&token).await? {
         Some(c) if c.api_key_id == customer.0.id => c,
         _ => return Err(ApiError::not_found("check")),
     };
@@ -394,8 +394,9 @@ pub async fn by_user(
     let store = state.store.clone();
     let key = customer.0.id.clone();
     let user = user_id.into_inner();
-    let (checks, total) =
-        blocking(move || store.checks_by_user(&key, &user, false, offset, limit)).await?;
+    let (checks, total) = store
+        .checks_by_user(&key, &user, false, offset, limit)
+        .await?;
     Ok(HttpResponse::Ok().json(CheckPage {
         items: load_views(&state, checks).await?,
         page,
@@ -494,7 +495,7 @@ pub async fn list(
     let store = state.store.clone();
     let key = customer.0.id.clone();
     // One more than asked: whether another page follows.
-    let mut checks = blocking(move || store.list_checks(&key, &filter, limit + 1)).await?;
+    let mut checks = store.list_checks(&key, &filter, limit + 1).await?;
     let has_more = checks.len() > limit as usize;
     checks.truncate(limit as usize);
     let next_cursor = has_more.then(|| checks.last().map(cursor_of)).flatten();
@@ -515,7 +516,7 @@ pub async fn erase(
 ) -> ApiResult<HttpResponse> {
     let check = owned(&state, &customer, id.into_inner()).await?;
     let store = state.store.clone();
-    let erased = blocking(move || store.erase_check(&check.id, Utc::now())).await?;
+    let erased = store.erase_check(&check.id, Utc::now()).await?;
     tracing::info!(erased = ?erased, "check erased");
     Ok(HttpResponse::Ok().json(erased))
 }
@@ -536,9 +537,11 @@ pub async fn redeem(
     let check = owned(&state, &customer, claims.sub.clone())
         .await
         .map_err(|_| ApiError::new(ErrorCode::InvalidToken, "the token's check is not yours"))?;
-    let store = state.store.clone();
-    let (jti, sub) = (claims.jti.clone(), claims.sub.clone());
-    match web::block(move || store.redeem_token(&jti, &sub, Utc::now())).await? {
+    match state
+        .store
+        .redeem_token(&claims.jti, &claims.sub, Utc::now())
+        .await
+    {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
             return Err(ApiError::new(
@@ -609,7 +612,8 @@ async fn image(
 ) -> ApiResult<HttpResponse> {
     let check = owned(&state, &customer, id).await?;
     let store = state.store.clone();
-    let img = blocking(move || store.image(&check.id, kind, index))
+    let img = store
+        .image(&check.id, kind, index)
         .await?
         .ok_or_else(|| ApiError::not_found("image"))?;
     Ok(HttpResponse::Ok()
@@ -627,7 +631,7 @@ pub async fn deliveries(
 ) -> ApiResult<HttpResponse> {
     let check = owned(&state, &customer, id.into_inner()).await?;
     let store = state.store.clone();
-    let list = blocking(move || store.deliveries(&check.id)).await?;
+    let list = store.deliveries(&check.id).await?;
     let views: Vec<DeliveryView> = list
         .into_iter()
         .map(|(d, attempts)| DeliveryView {
@@ -654,12 +658,13 @@ pub async fn retry_delivery(
 ) -> ApiResult<HttpResponse> {
     let (id, delivery) = path.into_inner();
     let check = owned(&state, &customer, id).await?;
-    let store = state.store.clone();
-    blocking(move || store.retry_delivery(&check.id, &delivery, Utc::now()))
+    state
+        .store
+        .retry_delivery(&check.id, &delivery, Utc::now())
         .await
-        .map_err(|e| match e.code {
-            ErrorCode::NotFound => ApiError::not_found("delivery"),
-            _ => e,
+        .map_err(|e| match e {
+            StoreError::NotFound => ApiError::not_found("delivery"),
+            e => e.into(),
         })?;
     Ok(HttpResponse::Accepted().json(serde_json::json!({"queued": true})))
 }

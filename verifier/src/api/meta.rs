@@ -20,8 +20,7 @@ pub async fn healthz() -> HttpResponse {
 #[utoipa::path(get, operation_id = "meta_readyz", path = "/readyz",
     responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let store = state.store.clone();
-    let store_reachable = matches!(web::block(move || store.ping()).await, Ok(Ok(())));
+    let store_reachable = state.store.ping().await.is_ok();
     let models_loaded = state.engine.get().is_some();
     let r = Readiness {
         ready: store_reachable && models_loaded,

@@ -58,13 +58,10 @@ impl FromRequest for Customer {
                 return Err(ApiError::unauthorized());
             };
             let hash = digest_hex(&key);
-            let store = state.store.clone();
-            match web::block(move || store.api_key_by_hash(&hash)).await?? {
+            match state.store.api_key_by_hash(&hash).await? {
                 Some(k) => Ok(Customer(k)),
                 None => Err(ApiError::unauthorized()),
             }
         })
     }
 }
-
-pub use crate::checks::blocking;

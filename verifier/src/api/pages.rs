@@ -42,12 +42,10 @@ pub async fn capture_page(
     link: web::Path<String>,
 ) -> HttpResponse {
     let link = link.into_inner();
-    let store = state.store.clone();
-    let lookup = link.clone();
     let browser = browser_language(&req);
-    let check = match web::block(move || store.check_by_link(&lookup)).await {
-        Ok(Ok(Some(c))) => c,
-        Ok(Ok(None)) => {
+    let check = match state.store.check_by_link(&link).await {
+        Ok(Some(c)) => c,
+        Ok(None) => {
             return page(
                 StatusCode::NOT_FOUND,
                 browser,
@@ -150,14 +148,13 @@ pub async fn cancel_form(
             .finish(),
         Err(e) => {
             // Finished, expired or held by another browser: still a way back.
-            let store = state.store.clone();
-            let found = web::block(move || store.check_by_link(&link)).await;
+            let found = state.store.check_by_link(&link).await;
             let accept = req
                 .headers()
                 .get("accept-language")
                 .and_then(|v| v.to_str().ok());
             let (lang, body) = match found {
-                Ok(Ok(Some(check))) => {
+                Ok(Some(check)) => {
                     let lang = i18n::pick(check.locale.as_deref(), accept);
                     let (way, text) = if check.is_expired(Utc::now()) {
                         (WayBack::Expired, Text::ExpiredText)

@@ -12,8 +12,8 @@ use livecheck_core::protocol::{CaptureParams, ChainState, ChallengeScript, Frame
 use livecheck_core::timeline::{CapturePlan, ClockLimits, LightPlan};
 use rand::seq::SliceRandom;
 
+use super::compute;
 use super::lifecycle::{self, Ended};
-use super::{blocking, compute};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::model::{CaptureState, Check, Status, StoredFrame, WayBack};
 use crate::secrets;
@@ -98,8 +98,9 @@ pub fn deadline(check: &Check, state: &AppState) -> DateTime<Utc> {
 }
 
 pub async fn by_link(state: &AppState, link: String) -> ApiResult<Check> {
-    let store = state.store.clone();
-    blocking(move || store.check_by_link(&link))
+    state
+        .store
+        .check_by_link(&link)
         .await?
         .ok_or_else(|| ApiError::not_found("link"))
 }
@@ -168,10 +169,8 @@ pub async fn claim(
     let opted_out = check.light_challenge && light_opt_out;
     let capture = starting_capture(&check, opted_out);
     let now = Utc::now();
-    let store = state.store.clone();
-    let (id, hash) = (check.id.clone(), secrets::digest_hex(&token));
-    let stored = capture.clone();
-    match blocking(move || Ok(store.claim(&id, &hash, now, &stored))).await? {
+    let hash = secrets::digest_hex(&token);
+    match state.store.claim(&check.id, &hash, now, &capture).await {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
             return Err(ApiError::new(
@@ -269,20 +268,15 @@ pub async fn add_frame(state: &AppState, check: Check, frame: FrameIn) -> ApiRes
         content_type,
         bytes,
     };
-    let store = state.store.clone();
-    let (id, expected) = (check.id.clone(), check.frames);
-    let stored_chain = chain.clone();
-    let added = blocking(move || {
-        Ok(store.add_frame(&id, expected, &stored_chain, &capture, &frame, max_bytes))
-    })
-    .await?;
+    let added = state
+        .store
+        .add_frame(&check.id, check.frames, &chain, &capture, &frame, max_bytes)
+        .await;
     match added {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
             // A finish took the lease meanwhile, or a concurrent upload won.
-            let store = state.store.clone();
-            let id = check.id.clone();
-            let now = blocking(move || store.check(&id)).await?;
+            let now = state.store.check(&check.id).await?;
             return Err(match now {
                 Some(c)
                     if super::decide::finishing(state, &c, Utc::now())
@@ -353,27 +347,13 @@ pub async fn retry(
     chain.seen_images = check.chain.seen_images.clone();
     let capture = starting_capture(&check, check.capture.log.light_opted_out);
     let now = Utc::now();
-    let store = state.store.clone();
-    let id = check.id.clone();
-    let (c, n, ch, cap) = (
-        challenges.clone(),
-        nonce.clone(),
-        chain.clone(),
-        capture.clone(),
-    );
-    let next = move || {
-        Ok(store.next_attempt(
-            &id,
-            &NextAttempt {
-                challenges: &c,
-                nonce: &n,
-                chain: &ch,
-                capture: &cap,
-            },
-            now,
-        ))
+    let next = NextAttempt {
+        challenges: challenges.clone(),
+        nonce: nonce.clone(),
+        chain: chain.clone(),
+        capture: capture.clone(),
     };
-    match blocking(next).await? {
+    match state.store.next_attempt(&check.id, next, now).await {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
             return Err(ApiError::invalid_state("no attempt is awaited"))
@@ -416,9 +396,7 @@ pub async fn cancel(
     if check.is_expired(Utc::now()) {
         return Err(ApiError::expired());
     }
-    let store = state.store.clone();
-    let ending = check.clone();
-    let ended = blocking(move || lifecycle::cancel(store.as_ref(), &ending, Utc::now())).await?;
+    let ended = lifecycle::cancel(state.store.as_ref(), &check, Utc::now()).await?;
     if ended == Ended::Already {
         return Err(ApiError::invalid_state("the check ended meanwhile"));
     }

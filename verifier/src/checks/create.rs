@@ -11,7 +11,6 @@ use rand::Rng;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::blocking;
 use super::reference::{describe_reference, reference_bytes};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{ApiKey, Check, LivenessSession, Status};
@@ -260,9 +259,7 @@ pub async fn create(
         check.reference = Some(describe_reference(state, bytes).await?);
     }
     adjust(&mut check);
-    let store = state.store.clone();
-    let stored = check.clone();
-    blocking(move || store.insert_check(&stored)).await?;
+    state.store.insert_check(&check).await?;
     Ok(check)
 }
 
@@ -282,9 +279,7 @@ pub async fn create_in_session(
     adjust(&mut check);
     session.attempts.push(check.id.clone());
     session.quick_link = None;
-    let store = state.store.clone();
-    let stored = check.clone();
-    blocking(move || store.start_attempt(&session, &link, &stored)).await?;
+    state.store.start_attempt(&session, &link, &check).await?;
     Ok(check)
 }
 

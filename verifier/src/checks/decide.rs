@@ -10,8 +10,8 @@ use livecheck_core::protocol::answers::{CaptureStatus, Finished, RetryOffer};
 use livecheck_core::timeline::ClockLimits;
 
 use super::capture::{attempt, plan};
+use super::compute;
 use super::lifecycle;
-use super::{blocking, compute};
 use crate::error::{ApiError, ApiResult};
 use crate::judge::{judge, JudgeInput};
 use crate::model::{Check, FrameRef, ImageKind, LightOutcome, Status, WayBack};
@@ -43,9 +43,14 @@ struct FinishLease {
 impl Drop for FinishLease {
     fn drop(&mut self) {
         let (store, id) = (self.store.clone(), std::mem::take(&mut self.check_id));
-        // Drop cannot wait; the store call is short and runs on its own thread.
-        std::thread::spawn(move || {
-            if let Err(e) = store.end_finish(&id) {
+        // Drop cannot wait: the release runs as a task of its own. Without a runtime (it
+        // is shutting down) the lease is left to go stale, as a dead process's does.
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!(check = %id, "finish lease left to expire: no runtime");
+            return;
+        };
+        rt.spawn(async move {
+            if let Err(e) = store.end_finish(&id).await {
                 tracing::error!(error = %e, "could not release a finish lease");
             }
         });
@@ -64,9 +69,9 @@ pub async fn finish(
     state.engine()?;
     // The lease first: from here on no frame is added, so the frames and the capture's
     // log read next are the whole capture.
-    let (store, id, now) = (state.store.clone(), check.id.clone(), Utc::now());
+    let now = Utc::now();
     let stale = now - lease(state);
-    match blocking(move || Ok(store.begin_finish(&id, now, stale))).await? {
+    match state.store.begin_finish(&check.id, now, stale).await {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
             return Err(ApiError::invalid_state(
@@ -81,13 +86,9 @@ pub async fn finish(
     };
     // The decision's turn before any frame is read: waiting finishes hold nothing.
     let _turn = state.judging.acquire().await.map_err(ApiError::internal)?;
-    let store = state.store.clone();
-    let id = check.id.clone();
-    let (check, frames) = blocking(move || {
-        let check = store.check(&id)?.ok_or(StoreError::NotFound)?;
-        Ok((check, store.frame_refs(&id)?))
-    })
-    .await?;
+    let store = &state.store;
+    let check = store.check(&check.id).await?.ok_or(StoreError::NotFound)?;
+    let frames = store.frame_refs(&check.id).await?;
     let plan = plan(&check);
     let log = check.capture.log.clone();
     let limits = ClockLimits::default();
@@ -101,14 +102,18 @@ pub async fn finish(
     let audit = check.audit_images as usize;
     let threshold = check.threshold as f32;
     let id = check.id.clone();
+    let rt = tokio::runtime::Handle::current();
     let judgement = compute(move || {
         let engine = st.engine()?;
+        // Frames are read one at a time as the models reach them, so a decision holds one
+        // frame's bytes. The blocking pool may wait on the store's future.
         // A frame gone meanwhile: the check was erased or ended under the finish.
         let load = |f: &FrameRef| -> ApiResult<Vec<u8>> {
-            st.store.frame_bytes(&id, f.seq).map_err(|e| match e {
-                StoreError::NotFound => ApiError::invalid_state("the check ended while judged"),
-                e => e.into(),
-            })
+            rt.block_on(st.store.frame_bytes(&id, f.seq))
+                .map_err(|e| match e {
+                    StoreError::NotFound => ApiError::invalid_state("the check ended while judged"),
+                    e => e.into(),
+                })
         };
         judge(
             engine,
@@ -136,9 +141,9 @@ pub async fn finish(
     outcome.risk = Some(RiskSignals::new(report, &log.frames));
     // Face match: the probe against the reference, read again now in case it was
     // attached while the frames were being judged.
-    let store = state.store.clone();
-    let id = check.id.clone();
-    let reference = blocking(move || store.check(&id))
+    let reference = state
+        .store
+        .check(&check.id)
         .await?
         .and_then(|c| c.reference);
     let probe = judgement
@@ -156,10 +161,8 @@ pub async fn finish(
         // go, and the check waits for the next one.
         let mut attempts = check.attempts.clone();
         attempts.push(outcome.clone());
-        let store = state.store.clone();
-        let id = check.id.clone();
         let n = attempts.len() as u32;
-        blocking(move || store.end_attempt(&id, &attempts)).await?;
+        state.store.end_attempt(&check.id, &attempts).await?;
         tracing::info!(check = %check.id, attempt = n, reason = ?outcome.failure_reason, "attempt refused; another offered");
         return Ok(Finished {
             status: CaptureStatus::InProgress,
@@ -178,13 +181,9 @@ pub async fn finish(
         .issue(&check.id, outcome.passed, status.as_str(), now)
         .map_err(ApiError::internal)?;
     let exp = DateTime::from_timestamp(claims.exp, 0).unwrap_or(now);
-    let store = state.store.clone();
-    let (decided, stored, images) = (check.clone(), outcome.clone(), judgement.images);
-    blocking(move || {
-        let token = Some((claims.jti, exp));
-        lifecycle::decide(store.as_ref(), &decided, &stored, &images, token, now)
-    })
-    .await?;
+    let token = Some((claims.jti, exp));
+    let images = judgement.images;
+    lifecycle::decide(state.store.as_ref(), &check, &outcome, images, token, now).await?;
     tracing::info!(check = %check.id, passed = outcome.passed, frames = outcome.frames, "check decided");
 
     let back = check.back_to(WayBack::Decided {

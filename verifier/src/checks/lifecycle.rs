@@ -22,11 +22,11 @@ pub enum Ended {
 
 /// Records a decided check: its status, outcome and images, the webhook events, and the
 /// id of an issued lc_token (hosted flows) for single redemption.
-pub fn decide(
+pub async fn decide(
     store: &dyn Store,
     check: &Check,
     outcome: &Outcome,
-    images: &[StoredImage],
+    images: Vec<StoredImage>,
     token: Option<(String, DateTime<Utc>)>,
     now: DateTime<Utc>,
 ) -> StoreResult<Status> {
@@ -38,37 +38,47 @@ pub fn decide(
         outcome.failure_reason.map(FailureReason::code),
         now,
     );
-    store.transition(Transition {
-        check_id: &check.id,
-        to: status,
-        outcome: Some(outcome),
-        images,
-        events,
-        token,
-        at: now,
-    })?;
+    store
+        .transition(Transition {
+            check_id: check.id.clone(),
+            to: status,
+            outcome: Some(outcome.clone()),
+            images,
+            events,
+            token,
+            at: now,
+        })
+        .await?;
     Ok(status)
 }
 
-pub fn cancel(store: &dyn Store, check: &Check, now: DateTime<Utc>) -> StoreResult<Ended> {
-    end(store, check, Status::Cancelled, now)
+pub async fn cancel(store: &dyn Store, check: &Check, now: DateTime<Utc>) -> StoreResult<Ended> {
+    end(store, check, Status::Cancelled, now).await
 }
 
-pub fn expire(store: &dyn Store, check: &Check, now: DateTime<Utc>) -> StoreResult<Ended> {
-    end(store, check, Status::Expired, now)
+pub async fn expire(store: &dyn Store, check: &Check, now: DateTime<Utc>) -> StoreResult<Ended> {
+    end(store, check, Status::Expired, now).await
 }
 
-fn end(store: &dyn Store, check: &Check, to: Status, now: DateTime<Utc>) -> StoreResult<Ended> {
+async fn end(
+    store: &dyn Store,
+    check: &Check,
+    to: Status,
+    now: DateTime<Utc>,
+) -> StoreResult<Ended> {
     let events = new_deliveries(check, to, false, Some(to.as_str()), now);
-    match store.transition(Transition {
-        check_id: &check.id,
-        to,
-        outcome: None,
-        images: &[],
-        events,
-        token: None,
-        at: now,
-    }) {
+    let ended = store
+        .transition(Transition {
+            check_id: check.id.clone(),
+            to,
+            outcome: None,
+            images: Vec::new(),
+            events,
+            token: None,
+            at: now,
+        })
+        .await;
+    match ended {
         Ok(()) => Ok(Ended::Now),
         Err(StoreError::Conflict(_)) => Ok(Ended::Already),
         Err(e) => Err(e),
@@ -81,20 +91,24 @@ mod tests {
     use crate::store::sqlite::tests::{check, store};
     use crate::store::{CheckStore, OutboxStore};
 
-    #[test]
-    fn the_first_end_wins_and_fires_its_own_event() {
-        let (_dir, s) = store();
+    #[tokio::test]
+    async fn the_first_end_wins_and_fires_its_own_event() {
+        let (_dir, s) = store().await;
         let mut c = check("c1", "l1");
         c.webhook_url = Some("https://hooks.example/lc".into());
-        s.insert_check(&c).unwrap();
+        s.insert_check(&c).await.unwrap();
         let now = Utc::now();
-        assert_eq!(cancel(&s, &c, now).unwrap(), Ended::Now);
+        assert_eq!(cancel(&s, &c, now).await.unwrap(), Ended::Now);
         // The sweeper comes late: the check stays cancelled, with one event.
-        assert_eq!(expire(&s, &c, now).unwrap(), Ended::Already);
-        assert_eq!(cancel(&s, &c, now).unwrap(), Ended::Already);
-        assert_eq!(s.check("c1").unwrap().unwrap().status, Status::Cancelled);
+        assert_eq!(expire(&s, &c, now).await.unwrap(), Ended::Already);
+        assert_eq!(cancel(&s, &c, now).await.unwrap(), Ended::Already);
+        assert_eq!(
+            s.check("c1").await.unwrap().unwrap().status,
+            Status::Cancelled
+        );
         let events: Vec<String> = s
             .deliveries("c1")
+            .await
             .unwrap()
             .into_iter()
             .map(|(d, _)| d.event)
@@ -102,10 +116,13 @@ mod tests {
         assert_eq!(events, ["cancelled"]);
 
         let c = check("c2", "l2");
-        s.insert_check(&c).unwrap();
-        assert_eq!(expire(&s, &c, now).unwrap(), Ended::Now);
-        assert_eq!(s.check("c2").unwrap().unwrap().status, Status::Expired);
+        s.insert_check(&c).await.unwrap();
+        assert_eq!(expire(&s, &c, now).await.unwrap(), Ended::Now);
+        assert_eq!(
+            s.check("c2").await.unwrap().unwrap().status,
+            Status::Expired
+        );
         // No webhook URL, no event.
-        assert!(s.deliveries("c2").unwrap().is_empty());
+        assert!(s.deliveries("c2").await.unwrap().is_empty());
     }
 }

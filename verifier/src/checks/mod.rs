@@ -13,16 +13,6 @@ pub mod rate_limit;
 pub mod reference;
 
 use crate::error::{ApiError, ApiResult};
-use crate::store::StoreError;
-
-/// Runs a store call on the blocking pool.
-pub async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> ApiResult<T> {
-    Ok(tokio::task::spawn_blocking(f)
-        .await
-        .map_err(ApiError::internal)??)
-}
 
 /// Runs CPU work (decoding, the models) on the blocking pool.
 pub async fn compute<T: Send + 'static>(

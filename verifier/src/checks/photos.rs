@@ -13,8 +13,8 @@ use livecheck_core::decision::{decide_stills, StillsInput};
 use livecheck_core::decode::{decode, decode_upload, sniff_upload, DecodeError, SizeLimit};
 use livecheck_core::{Engine, ObserveOptions};
 
+use super::compute;
 use super::lifecycle;
-use super::{blocking, compute};
 use crate::error::{ApiError, ApiResult};
 use crate::heic::{convert, is_heic};
 use crate::model::{Check, ImageKind, Outcome, Status, StoredFrame, StoredImage};
@@ -43,25 +43,24 @@ pub async fn add(state: &AppState, check: &Check, seq: u32, photo: Vec<u8>) -> A
     let (photo, format) = checked.map_err(|e| ApiError::bad_image("photo", &e))?;
     let content_type = format.to_mime_type().to_string();
 
-    let store = state.store.clone();
-    let (id, pending) = (check.id.clone(), check.status == Status::Pending);
-    let chain = check.chain.clone();
+    let store = &state.store;
     let frame = StoredFrame {
         seq,
         t_ms: u64::from(seq),
         content_type,
         bytes: photo,
     };
-    blocking(move || {
-        if pending {
-            // Server-driven: no browser holds this session's capture link.
-            let holder = crate::secrets::digest_hex(&crate::secrets::new_token());
-            store.claim(&id, &holder, Utc::now(), &Default::default())?;
-        }
-        // One photo per challenge, each within max_frame_bytes: bounded without a cap.
-        store.add_frame(&id, seq, &chain, &Default::default(), &frame, u64::MAX)
-    })
-    .await?;
+    if check.status == Status::Pending {
+        // Server-driven: no browser holds this session's capture link.
+        let holder = crate::secrets::digest_hex(&crate::secrets::new_token());
+        let start = Default::default();
+        store.claim(&check.id, &holder, Utc::now(), &start).await?;
+    }
+    // One photo per challenge, each within max_frame_bytes: bounded without a cap.
+    let (chain, capture) = (&check.chain, &Default::default());
+    store
+        .add_frame(&check.id, seq, chain, capture, &frame, u64::MAX)
+        .await?;
 
     Ok(())
 }
@@ -70,9 +69,7 @@ pub async fn add(state: &AppState, check: &Check, seq: u32, photo: Vec<u8>) -> A
 pub async fn decide(state: &Arc<AppState>, mut check: Check) -> ApiResult<Check> {
     // The decision's turn before the photos are read, as a capture's finish.
     let _turn = state.judging.acquire().await.map_err(ApiError::internal)?;
-    let store = state.store.clone();
-    let id = check.id.clone();
-    let frames = blocking(move || store.frames(&id)).await?;
+    let frames = state.store.frames(&check.id).await?;
     let st = state.clone();
     let kinds = check.challenges.clone();
     let threshold = check.threshold as f32;
@@ -119,11 +116,8 @@ pub async fn decide(state: &Arc<AppState>, mut check: Check) -> ApiResult<Check>
     })
     .await?;
     let now = Utc::now();
-    let store = state.store.clone();
-    let (decided, stored) = (check.clone(), outcome.clone());
     let status =
-        blocking(move || lifecycle::decide(store.as_ref(), &decided, &stored, &images, None, now))
-            .await?;
+        lifecycle::decide(state.store.as_ref(), &check, &outcome, images, None, now).await?;
     check.status = status;
     check.frames = check.challenges.len() as u32;
     check.completed_at = Some(now);

@@ -5,7 +5,6 @@
 
 use chrono::{DateTime, Utc};
 
-use super::blocking;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::state::AppState;
 
@@ -18,8 +17,7 @@ pub async fn admit(state: &AppState, key: String, per_minute: u32) -> ApiResult<
         return Ok(());
     }
     let now = Utc::now();
-    let store = state.store.clone();
-    let (count, start) = blocking(move || store.count_request(&key, now, WINDOW)).await?;
+    let (count, start) = state.store.count_request(&key, now, WINDOW).await?;
     refuse_past(count, per_minute, start, now)
 }
 
@@ -53,21 +51,24 @@ mod tests {
     use crate::store::sqlite::tests::store;
     use crate::store::{RateStore, Store};
 
-    #[test]
-    fn two_processes_on_one_store_count_in_the_same_window() {
-        let (dir, a) = store();
+    #[tokio::test]
+    async fn two_processes_on_one_store_count_in_the_same_window() {
+        let (dir, a) = store().await;
         // A second process on the same file.
         let b = crate::store::sqlite::SqliteStore::open(dir.path()).unwrap();
         let t0 = DateTime::parse_from_rfc3339("2026-12-06T10:00:40Z")
             .unwrap()
             .with_timezone(&Utc);
         let sec = chrono::Duration::seconds;
-        let counts: Vec<(u32, DateTime<Utc>)> = (0..4)
-            .map(|i| {
-                let s: &dyn Store = if i % 2 == 0 { &a } else { &b };
-                s.count_request("create:k1", t0 + sec(i), WINDOW).unwrap()
-            })
-            .collect();
+        let mut counts: Vec<(u32, DateTime<Utc>)> = Vec::new();
+        for i in 0..4 {
+            let s: &dyn Store = if i % 2 == 0 { &a } else { &b };
+            counts.push(
+                s.count_request("create:k1", t0 + sec(i), WINDOW)
+                    .await
+                    .unwrap(),
+            );
+        }
         assert_eq!(
             counts,
             [(1, t0), (2, t0), (3, t0), (4, t0)],
@@ -79,21 +80,24 @@ mod tests {
         assert_eq!(refused.headers, [("retry-after", "57".to_string())]);
         // Another key has its own window; once a window ends, the next starts anew.
         assert_eq!(
-            b.count_request("claim:10.0.0.1", t0, WINDOW).unwrap(),
+            b.count_request("claim:10.0.0.1", t0, WINDOW).await.unwrap(),
             (1, t0)
         );
         let later = t0 + WINDOW;
         assert_eq!(
-            a.count_request("create:k1", later, WINDOW).unwrap(),
+            a.count_request("create:k1", later, WINDOW).await.unwrap(),
             (1, later)
         );
         // The sweeper's rule drops the windows that ended, and only those.
         assert_eq!(
-            a.erase_rate_windows(ended_before(later + sec(1))).unwrap(),
+            a.erase_rate_windows(ended_before(later + sec(1)))
+                .await
+                .unwrap(),
             1
         );
         assert_eq!(
             a.count_request("create:k1", later + sec(1), WINDOW)
+                .await
                 .unwrap(),
             (2, later)
         );

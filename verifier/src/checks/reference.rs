@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use livecheck_core::face_match::FaceDescriptor;
 
-use super::{blocking, compute};
+use super::compute;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::model::{Check, ImageKind};
 use crate::reference::{match_probe, reference_descriptor};
@@ -58,18 +58,18 @@ pub async fn attach_reference(
         return Err(ApiError::invalid_state("the check was erased"));
     }
     let reference = describe_reference(state, bytes).await?;
-    let store = state.store.clone();
-    let check_id = check.id.clone();
-    let probe = blocking(move || store.image(&check_id, ImageKind::Probe, 0)).await?;
+    let probe = state.store.image(&check.id, ImageKind::Probe, 0).await?;
     if let (Some(outcome), Some(probe)) = (check.outcome.as_mut(), probe) {
         let st = state.clone();
         let r = reference.clone();
         outcome.face_match = compute(move || match_probe(st.engine()?, &probe.bytes, &r)).await?;
     }
-    let store = state.store.clone();
-    let (check_id, r, outcome) = (check.id.clone(), reference.clone(), check.outcome.clone());
     // A check erased meanwhile is a conflict (409 invalid_state), not a silent write.
-    blocking(move || store.set_reference(&check_id, &r, outcome.as_ref())).await?;
+    let outcome = check.outcome.as_ref();
+    state
+        .store
+        .set_reference(&check.id, &reference, outcome)
+        .await?;
     check.reference = Some(reference);
     Ok(check)
 }

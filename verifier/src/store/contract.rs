@@ -76,7 +76,11 @@ pub(crate) struct Pair {
 
 impl Pair {
     fn with_key(a: Box<dyn Store>, b: Box<dyn Store>, dir: Option<tempfile::TempDir>) -> Self {
-        a.insert_api_key("k", "test", "hash", Utc::now()).unwrap();
+        run(async {
+            a.insert_api_key("k", "test", "hash", Utc::now())
+                .await
+                .unwrap()
+        });
         Self { a, b, _dir: dir }
     }
 
@@ -130,6 +134,16 @@ pub(crate) fn postgres_admin_url() -> Option<String> {
     Some(admin)
 }
 
+/// Runs a contract function to its end. The stores are opened outside it: opening
+/// blocks (PostgreSQL's migrations wait on the store's runtime).
+fn run(test: impl std::future::Future<Output = ()>) {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(test)
+}
+
 /// `#[test]`s of each contract function on SQLite and on PostgreSQL.
 macro_rules! on_every_store {
     ($($name:ident),* $(,)?) => {
@@ -137,14 +151,14 @@ macro_rules! on_every_store {
             $(#[test]
             fn $name() {
                 let p = super::Pair::sqlite();
-                super::$name(p.a.as_ref(), p.b.as_ref());
+                super::run(super::$name(p.a.as_ref(), p.b.as_ref()));
             })*
         }
         mod postgres {
             $(#[test]
             fn $name() {
                 if let Some(p) = super::Pair::postgres() {
-                    super::$name(p.a.as_ref(), p.b.as_ref());
+                    super::run(super::$name(p.a.as_ref(), p.b.as_ref()));
                 }
             })*
         }
@@ -166,19 +180,21 @@ on_every_store!(
     large_images_come_back_whole,
 );
 
-pub(crate) fn a_link_is_claimed_once_and_frames_advance_only_from_the_expected_position(
+pub(crate) async fn a_link_is_claimed_once_and_frames_advance_only_from_the_expected_position(
     s: &dyn Store,
     b: &dyn Store,
 ) {
-    s.insert_check(&check("c1", "l1")).unwrap();
+    s.insert_check(&check("c1", "l1")).await.unwrap();
     s.claim("c1", "h1", Utc::now(), &CaptureState::default())
+        .await
         .unwrap();
     // The other process's claim loses.
     assert!(matches!(
-        b.claim("c1", "h2", Utc::now(), &CaptureState::default()),
+        b.claim("c1", "h2", Utc::now(), &CaptureState::default())
+            .await,
         Err(StoreError::Conflict(_))
     ));
-    let c = s.check_by_link("l1").unwrap().unwrap();
+    let c = s.check_by_link("l1").await.unwrap().unwrap();
     assert_eq!(
         (c.status, c.client_token_hash.as_deref()),
         (Status::InProgress, Some("h1"))
@@ -187,21 +203,26 @@ pub(crate) fn a_link_is_claimed_once_and_frames_advance_only_from_the_expected_p
     let mut chain = c.chain.clone();
     chain.next_seq = 1;
     s.add_frame("c1", 0, &chain, &CaptureState::default(), &frame(0), ANY)
+        .await
         .unwrap();
     // A second writer that read the same position loses and writes nothing.
     assert!(matches!(
-        b.add_frame("c1", 0, &chain, &CaptureState::default(), &frame(0), ANY),
+        b.add_frame("c1", 0, &chain, &CaptureState::default(), &frame(0), ANY)
+            .await,
         Err(StoreError::Conflict(_))
     ));
-    let c = s.check("c1").unwrap().unwrap();
+    let c = s.check("c1").await.unwrap().unwrap();
     assert_eq!((c.frames, c.chain.next_seq), (1, 1));
-    assert_eq!(s.frames("c1").unwrap().len(), 1);
-    assert_eq!(s.frame_refs("c1").unwrap(), [frame(0).to_ref()]);
-    assert_eq!(s.frame_bytes("c1", 0).unwrap(), frame(0).bytes);
-    assert!(matches!(s.frame_bytes("c1", 1), Err(StoreError::NotFound)));
+    assert_eq!(s.frames("c1").await.unwrap().len(), 1);
+    assert_eq!(s.frame_refs("c1").await.unwrap(), [frame(0).to_ref()]);
+    assert_eq!(s.frame_bytes("c1", 0).await.unwrap(), frame(0).bytes);
+    assert!(matches!(
+        s.frame_bytes("c1", 1).await,
+        Err(StoreError::NotFound)
+    ));
 }
 
-pub(crate) fn a_session_update_loses_to_a_write_made_since_it_was_read(
+pub(crate) async fn a_session_update_loses_to_a_write_made_since_it_was_read(
     s: &dyn Store,
     _b: &dyn Store,
 ) {
@@ -224,28 +245,35 @@ pub(crate) fn a_session_update_loses_to_a_write_made_since_it_was_read(
         attempts: Vec::new(),
         revision: 0,
     };
-    s.insert_session(&session).unwrap();
-    let read = |s: &dyn Store| s.session(SessionKey::Id("s1")).unwrap().unwrap();
-    let (mut a, mut b) = (read(s), read(s));
+    s.insert_session(&session).await.unwrap();
+    async fn read(s: &dyn Store) -> LivenessSession {
+        let id = SessionKey::Id("s1".into());
+        s.session(id).await.unwrap().unwrap()
+    }
+    let (mut a, mut b) = (read(s).await, read(s).await);
     a.attempts.push("c1".into());
-    s.update_session(&a).unwrap();
+    s.update_session(&a).await.unwrap();
     b.quick_link = Some("q2".into());
-    assert!(matches!(s.update_session(&b), Err(StoreError::Conflict(_))));
-    let now = read(s);
+    assert!(matches!(
+        s.update_session(&b).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let now = read(s).await;
     assert_eq!((now.attempts.len(), now.revision), (1, 1));
     assert_eq!(now.quick_link.as_deref(), Some("q1"));
     // Opening a link also names the revision it read.
     assert!(matches!(
-        s.start_attempt(&b, "q1", &check("c2", "l2")),
+        s.start_attempt(&b, "q1", &check("c2", "l2")).await,
         Err(StoreError::Conflict(_))
     ));
 }
 
-pub(crate) fn a_session_stores_frames_up_to_its_byte_cap(s: &dyn Store, _b: &dyn Store) {
-    s.insert_check(&check("c1", "l1")).unwrap();
+pub(crate) async fn a_session_stores_frames_up_to_its_byte_cap(s: &dyn Store, _b: &dyn Store) {
+    s.insert_check(&check("c1", "l1")).await.unwrap();
     s.claim("c1", "h1", Utc::now(), &CaptureState::default())
+        .await
         .unwrap();
-    let chain = s.check("c1").unwrap().unwrap().chain;
+    let chain = s.check("c1").await.unwrap().unwrap().chain;
     let size = frame(0).bytes.len() as u64;
     s.add_frame(
         "c1",
@@ -255,6 +283,7 @@ pub(crate) fn a_session_stores_frames_up_to_its_byte_cap(s: &dyn Store, _b: &dyn
         &frame(0),
         2 * size,
     )
+    .await
     .unwrap();
     s.add_frame(
         "c1",
@@ -264,6 +293,7 @@ pub(crate) fn a_session_stores_frames_up_to_its_byte_cap(s: &dyn Store, _b: &dyn
         &frame(1),
         2 * size,
     )
+    .await
     .unwrap();
     // The third would pass the cap: refused, and nothing of it is kept.
     assert!(matches!(
@@ -274,59 +304,63 @@ pub(crate) fn a_session_stores_frames_up_to_its_byte_cap(s: &dyn Store, _b: &dyn
             &CaptureState::default(),
             &frame(2),
             2 * size
-        ),
+        )
+        .await,
         Err(StoreError::Conflict(_))
     ));
-    let c = s.check("c1").unwrap().unwrap();
+    let c = s.check("c1").await.unwrap().unwrap();
     assert_eq!((c.frames, c.frame_bytes), (2, 2 * size));
-    assert_eq!(s.frame_refs("c1").unwrap().len(), 2);
+    assert_eq!(s.frame_refs("c1").await.unwrap().len(), 2);
 }
 
-pub(crate) fn under_a_finish_lease_no_frame_is_added_and_a_second_finish_waits(
+pub(crate) async fn under_a_finish_lease_no_frame_is_added_and_a_second_finish_waits(
     s: &dyn Store,
     b: &dyn Store,
 ) {
-    s.insert_check(&check("c1", "l1")).unwrap();
+    s.insert_check(&check("c1", "l1")).await.unwrap();
     s.claim("c1", "h1", Utc::now(), &CaptureState::default())
+        .await
         .unwrap();
-    let chain = s.check("c1").unwrap().unwrap().chain;
+    let chain = s.check("c1").await.unwrap().unwrap().chain;
     let now = Utc::now();
     let minute = chrono::Duration::minutes(1);
-    s.begin_finish("c1", now, now - minute).unwrap();
-    assert!(s.check("c1").unwrap().unwrap().finishing_at.is_some());
+    s.begin_finish("c1", now, now - minute).await.unwrap();
+    assert!(s.check("c1").await.unwrap().unwrap().finishing_at.is_some());
     // An upload that read the check before the lease loses.
     assert!(matches!(
-        s.add_frame("c1", 0, &chain, &CaptureState::default(), &frame(0), ANY),
+        s.add_frame("c1", 0, &chain, &CaptureState::default(), &frame(0), ANY)
+            .await,
         Err(StoreError::Conflict(_))
     ));
-    assert!(s.frames("c1").unwrap().is_empty());
+    assert!(s.frames("c1").await.unwrap().is_empty());
     // A second finish waits for the first; a lease older than the stale line is
     // taken over (its process died mid-finish).
     assert!(matches!(
-        b.begin_finish("c1", now, now - minute),
+        b.begin_finish("c1", now, now - minute).await,
         Err(StoreError::Conflict(_))
     ));
     let later = now + chrono::Duration::minutes(3);
-    b.begin_finish("c1", later, later - minute).unwrap();
+    b.begin_finish("c1", later, later - minute).await.unwrap();
     // Released, frames are added again.
-    s.end_finish("c1").unwrap();
+    s.end_finish("c1").await.unwrap();
     s.add_frame("c1", 0, &chain, &CaptureState::default(), &frame(0), ANY)
+        .await
         .unwrap();
 }
 
-pub(crate) fn a_delivery_is_leased_to_one_process_until_its_attempt_or_its_lease_ends(
+pub(crate) async fn a_delivery_is_leased_to_one_process_until_its_attempt_or_its_lease_ends(
     s: &dyn Store,
     b: &dyn Store,
 ) {
     // `b` is a second process on the same store.
     let a = s;
-    a.insert_check(&check("c1", "l1")).unwrap();
+    a.insert_check(&check("c1", "l1")).await.unwrap();
     let now = Utc::now();
     a.transition(Transition {
-        check_id: "c1",
+        check_id: "c1".into(),
         to: Status::Cancelled,
         outcome: None,
-        images: &[],
+        images: Vec::new(),
         events: vec![NewDelivery {
             id: "d1".into(),
             event: "cancelled".into(),
@@ -337,17 +371,23 @@ pub(crate) fn a_delivery_is_leased_to_one_process_until_its_attempt_or_its_lease
         token: None,
         at: now,
     })
+    .await
     .unwrap();
-    let due = |s: &dyn Store, at| s.due_deliveries(at, 4, 10).unwrap().len();
+    async fn due(s: &dyn Store, at: chrono::DateTime<Utc>) -> usize {
+        s.due_deliveries(at, 4, 10).await.unwrap().len()
+    }
     let secs = chrono::Duration::seconds;
-    assert_eq!((due(a, now), due(b, now)), (1, 1));
-    assert!(a.lease_delivery("d1", now, now + secs(40)).unwrap());
-    assert!(!b.lease_delivery("d1", now, now + secs(40)).unwrap());
-    assert_eq!(due(b, now + secs(39)), 0);
+    assert_eq!((due(a, now).await, due(b, now).await), (1, 1));
+    assert!(a.lease_delivery("d1", now, now + secs(40)).await.unwrap());
+    assert!(!b.lease_delivery("d1", now, now + secs(40)).await.unwrap());
+    assert_eq!(due(b, now + secs(39)).await, 0);
     // A lease left by a process that died runs out, and another takes it.
     let later = now + secs(41);
-    assert_eq!(due(b, later), 1);
-    assert!(b.lease_delivery("d1", later, later + secs(40)).unwrap());
+    assert_eq!(due(b, later).await, 1);
+    assert!(b
+        .lease_delivery("d1", later, later + secs(40))
+        .await
+        .unwrap());
     // The attempt's record releases it: the retry is due for whoever polls.
     let attempt = |status| Attempt {
         at: later,
@@ -356,22 +396,31 @@ pub(crate) fn a_delivery_is_leased_to_one_process_until_its_attempt_or_its_lease
         duration_ms: 1,
     };
     b.record_attempt("d1", &attempt(500), DeliveryState::Pending, Some(later))
+        .await
         .unwrap();
-    assert_eq!(due(a, later), 1);
-    assert!(a.lease_delivery("d1", later, later + secs(40)).unwrap());
+    assert_eq!(due(a, later).await, 1);
+    assert!(a
+        .lease_delivery("d1", later, later + secs(40))
+        .await
+        .unwrap());
     a.record_attempt("d1", &attempt(200), DeliveryState::Delivered, None)
+        .await
         .unwrap();
     // Delivered: nothing left to lease.
-    assert!(!b.lease_delivery("d1", later, later + secs(40)).unwrap());
-    assert_eq!(due(b, later + secs(100)), 0);
+    assert!(!b
+        .lease_delivery("d1", later, later + secs(40))
+        .await
+        .unwrap());
+    assert_eq!(due(b, later + secs(100)).await, 0);
 }
 
-pub(crate) fn a_transition_happens_once_with_its_images_event_and_token(
+pub(crate) async fn a_transition_happens_once_with_its_images_event_and_token(
     s: &dyn Store,
     _b: &dyn Store,
 ) {
-    s.insert_check(&check("c1", "l1")).unwrap();
+    s.insert_check(&check("c1", "l1")).await.unwrap();
     s.claim("c1", "h", Utc::now(), &CaptureState::default())
+        .await
         .unwrap();
     s.add_frame(
         "c1",
@@ -381,6 +430,7 @@ pub(crate) fn a_transition_happens_once_with_its_images_event_and_token(
         &frame(0),
         ANY,
     )
+    .await
     .unwrap();
     let img = StoredImage {
         kind: ImageKind::Audit,
@@ -389,10 +439,10 @@ pub(crate) fn a_transition_happens_once_with_its_images_event_and_token(
         bytes: vec![1, 2, 3],
     };
     let t = |jti: &str| Transition {
-        check_id: "c1",
+        check_id: "c1".into(),
         to: Status::Failed,
         outcome: None,
-        images: std::slice::from_ref(&img),
+        images: vec![img.clone()],
         events: vec![NewDelivery {
             id: format!("d-{jti}"),
             event: "failed".into(),
@@ -403,69 +453,79 @@ pub(crate) fn a_transition_happens_once_with_its_images_event_and_token(
         token: Some((jti.to_string(), Utc::now())),
         at: Utc::now(),
     };
-    s.transition(t("j1")).unwrap();
+    s.transition(t("j1")).await.unwrap();
     assert!(matches!(
-        s.transition(t("j2")),
+        s.transition(t("j2")).await,
         Err(StoreError::Conflict(_))
     ));
     // The losing transition wrote nothing: one delivery, one token, frames gone.
-    assert_eq!(s.deliveries("c1").unwrap().len(), 1);
+    assert_eq!(s.deliveries("c1").await.unwrap().len(), 1);
     assert!(matches!(
-        s.redeem_token("j2", "c1", Utc::now()),
+        s.redeem_token("j2", "c1", Utc::now()).await,
         Err(StoreError::NotFound)
     ));
     // A token's id redeems only the check it was issued for.
     assert!(matches!(
-        s.redeem_token("j1", "c2", Utc::now()),
+        s.redeem_token("j1", "c2", Utc::now()).await,
         Err(StoreError::NotFound)
     ));
-    s.redeem_token("j1", "c1", Utc::now()).unwrap();
+    s.redeem_token("j1", "c1", Utc::now()).await.unwrap();
     assert!(matches!(
-        s.redeem_token("j1", "c1", Utc::now()),
+        s.redeem_token("j1", "c1", Utc::now()).await,
         Err(StoreError::Conflict(_))
     ));
-    assert!(s.frames("c1").unwrap().is_empty());
-    assert_eq!(s.image_counts("c1").unwrap(), (false, 1));
+    assert!(s.frames("c1").await.unwrap().is_empty());
+    assert_eq!(s.image_counts("c1").await.unwrap(), (false, 1));
 
     // Audit images outlive nothing past their retention.
     assert_eq!(
         s.erase_audit_images(Utc::now() - chrono::Duration::minutes(30))
+            .await
             .unwrap(),
         0
     );
     assert_eq!(
         s.erase_audit_images(Utc::now() + chrono::Duration::seconds(1))
+            .await
             .unwrap(),
         1
     );
-    assert_eq!(s.image_counts("c1").unwrap(), (false, 0));
+    assert_eq!(s.image_counts("c1").await.unwrap(), (false, 0));
 }
 
-pub(crate) fn what_one_process_writes_the_other_reads(s: &dyn Store, b: &dyn Store) {
-    s.insert_check(&check("c1", "l1")).unwrap();
-    assert_eq!(b.api_key_by_hash("hash").unwrap().unwrap().name, "test");
+pub(crate) async fn what_one_process_writes_the_other_reads(s: &dyn Store, b: &dyn Store) {
+    s.insert_check(&check("c1", "l1")).await.unwrap();
     assert_eq!(
-        b.check("c1").unwrap().unwrap().challenges,
+        b.api_key_by_hash("hash").await.unwrap().unwrap().name,
+        "test"
+    );
+    assert_eq!(
+        b.check("c1").await.unwrap().unwrap().challenges,
         [ChallengeKind::Blink]
     );
     assert_eq!(
         b.overdue_checks(Utc::now() + chrono::Duration::hours(1))
+            .await
             .unwrap()
             .len(),
         1
     );
 }
 
-pub(crate) fn the_signing_key_is_made_once_and_rotates_for_both(s: &dyn Store, b: &dyn Store) {
-    let make = |kid: &'static str| move || (kid.to_string(), vec![1, 2, 3]);
-    let first = s.signing_keys(&make("k1")).unwrap();
+pub(crate) async fn the_signing_key_is_made_once_and_rotates_for_both(
+    s: &dyn Store,
+    b: &dyn Store,
+) {
+    let make = |kid: &str| (kid.to_string(), vec![1, 2, 3]);
+    let first = s.signing_keys(make("k1")).await.unwrap();
     // The second process finds the key the first made, and makes none.
-    assert_eq!(b.signing_keys(&make("k2")).unwrap(), first);
+    assert_eq!(b.signing_keys(make("k2")).await.unwrap(), first);
     assert_eq!(first, [("k1".to_string(), vec![1, 2, 3])]);
-    b.add_signing_key("k3", &[4]).unwrap();
-    s.add_signing_key("k4", &[5]).unwrap();
+    b.add_signing_key("k3", &[4]).await.unwrap();
+    s.add_signing_key("k4", &[5]).await.unwrap();
     let kids: Vec<String> = s
-        .signing_keys(&make("k5"))
+        .signing_keys(make("k5"))
+        .await
         .unwrap()
         .into_iter()
         .map(|(k, _)| k)
@@ -474,25 +534,28 @@ pub(crate) fn the_signing_key_is_made_once_and_rotates_for_both(s: &dyn Store, b
     assert_eq!(kids, ["k4", "k3"]);
 }
 
-pub(crate) fn rate_windows_are_shared(s: &dyn Store, b: &dyn Store) {
+pub(crate) async fn rate_windows_are_shared(s: &dyn Store, b: &dyn Store) {
     let t0 = Utc::now();
     let minute = chrono::Duration::minutes(1);
     let sec = chrono::Duration::seconds;
-    assert_eq!(s.count_request("k", t0, minute).unwrap().0, 1);
-    assert_eq!(b.count_request("k", t0 + sec(1), minute).unwrap().0, 2);
-    let (n, start) = s.count_request("k", t0 + sec(2), minute).unwrap();
+    assert_eq!(s.count_request("k", t0, minute).await.unwrap().0, 1);
+    assert_eq!(
+        b.count_request("k", t0 + sec(1), minute).await.unwrap().0,
+        2
+    );
+    let (n, start) = s.count_request("k", t0 + sec(2), minute).await.unwrap();
     assert_eq!(n, 3);
     assert_eq!(start.timestamp_millis(), t0.timestamp_millis());
     // A window that ended starts again.
-    let (n, start) = b.count_request("k", t0 + sec(61), minute).unwrap();
+    let (n, start) = b.count_request("k", t0 + sec(61), minute).await.unwrap();
     assert_eq!(
         (n, start.timestamp_millis()),
         (1, (t0 + sec(61)).timestamp_millis())
     );
-    assert_eq!(s.erase_rate_windows(t0 + sec(62)).unwrap(), 1);
+    assert_eq!(s.erase_rate_windows(t0 + sec(62)).await.unwrap(), 1);
 }
 
-pub(crate) fn an_idempotency_key_is_claimed_by_one_process(s: &dyn Store, b: &dyn Store) {
+pub(crate) async fn an_idempotency_key_is_claimed_by_one_process(s: &dyn Store, b: &dyn Store) {
     let now = Utc::now();
     let (stale, old) = (
         now - chrono::Duration::minutes(5),
@@ -500,23 +563,28 @@ pub(crate) fn an_idempotency_key_is_claimed_by_one_process(s: &dyn Store, b: &dy
     );
     assert_eq!(
         s.begin_idempotent("k", "key1", "req", now, stale, old)
+            .await
             .unwrap(),
         Idempotent::Claimed
     );
     assert_eq!(
         b.begin_idempotent("k", "key1", "req", now, stale, old)
+            .await
             .unwrap(),
         Idempotent::InFlight
     );
     assert_eq!(
         b.begin_idempotent("k", "key1", "other", now, stale, old)
+            .await
             .unwrap(),
         Idempotent::Mismatch
     );
     s.finish_idempotent("k", "key1", 201, b"{\"id\":1}")
+        .await
         .unwrap();
     assert_eq!(
         b.begin_idempotent("k", "key1", "req", now, stale, old)
+            .await
             .unwrap(),
         Idempotent::Answered {
             status: 201,
@@ -525,16 +593,16 @@ pub(crate) fn an_idempotency_key_is_claimed_by_one_process(s: &dyn Store, b: &dy
     );
 }
 
-pub(crate) fn erasure_keeps_the_verdict_and_strips_the_outbox(s: &dyn Store, _b: &dyn Store) {
+pub(crate) async fn erasure_keeps_the_verdict_and_strips_the_outbox(s: &dyn Store, _b: &dyn Store) {
     let mut c = check("c1", "l1");
     c.metadata = Some(serde_json::json!({"order": 7}));
-    s.insert_check(&c).unwrap();
+    s.insert_check(&c).await.unwrap();
     let body = serde_json::json!({"type": "cancelled", "data": {"id": "c1", "user_id": "u", "metadata": {"order": 7}}});
     s.transition(Transition {
-        check_id: "c1",
+        check_id: "c1".into(),
         to: Status::Cancelled,
         outcome: None,
-        images: &[],
+        images: Vec::new(),
         events: vec![NewDelivery {
             id: "d1".into(),
             event: "cancelled".into(),
@@ -545,44 +613,48 @@ pub(crate) fn erasure_keeps_the_verdict_and_strips_the_outbox(s: &dyn Store, _b:
         token: None,
         at: Utc::now(),
     })
+    .await
     .unwrap();
-    let erased = s.erase_check("c1", Utc::now()).unwrap();
+    let erased = s.erase_check("c1", Utc::now()).await.unwrap();
     assert!(erased.user_id && erased.metadata);
-    let after = s.check("c1").unwrap().unwrap();
+    let after = s.check("c1").await.unwrap().unwrap();
     assert_eq!(
         (after.user_id, after.metadata, after.status),
         (None, None, Status::Cancelled)
     );
     assert!(after.erased_at.is_some());
-    let (d, _) = s.deliveries("c1").unwrap().remove(0);
+    let (d, _) = s.deliveries("c1").await.unwrap().remove(0);
     let sent: serde_json::Value = serde_json::from_str(&d.body).unwrap();
     assert_eq!(sent["data"]["user_id"], serde_json::Value::Null);
     assert_eq!(sent["data"]["metadata"], serde_json::Value::Null);
     assert_eq!(sent["data"]["id"], "c1");
     // Nothing more is written into an erased check.
     assert!(matches!(
-        s.claim("c1", "h", Utc::now(), &CaptureState::default()),
+        s.claim("c1", "h", Utc::now(), &CaptureState::default())
+            .await,
         Err(StoreError::Conflict(_))
     ));
 }
 
 /// Larger than a PostgreSQL message chunk (1 MiB): frames and images cross in pieces.
-pub(crate) fn large_images_come_back_whole(s: &dyn Store, b: &dyn Store) {
+pub(crate) async fn large_images_come_back_whole(s: &dyn Store, b: &dyn Store) {
     let big: Vec<u8> = (0..(2 << 20) + 12_345)
         .map(|i| (i * 7 % 251) as u8)
         .collect();
-    s.insert_check(&check("c1", "l1")).unwrap();
+    s.insert_check(&check("c1", "l1")).await.unwrap();
     s.claim("c1", "h", Utc::now(), &CaptureState::default())
+        .await
         .unwrap();
-    let chain = s.check("c1").unwrap().unwrap().chain;
+    let chain = s.check("c1").await.unwrap().unwrap().chain;
     let f = StoredFrame {
         bytes: big.clone(),
         ..frame(0)
     };
     s.add_frame("c1", 0, &chain, &CaptureState::default(), &f, ANY)
+        .await
         .unwrap();
-    assert_eq!(b.frame_bytes("c1", 0).unwrap(), big);
-    assert_eq!(b.frames("c1").unwrap()[0].bytes, big);
+    assert_eq!(b.frame_bytes("c1", 0).await.unwrap(), big);
+    assert_eq!(b.frames("c1").await.unwrap()[0].bytes, big);
     let img = StoredImage {
         kind: ImageKind::Probe,
         index: 0,
@@ -590,18 +662,23 @@ pub(crate) fn large_images_come_back_whole(s: &dyn Store, b: &dyn Store) {
         bytes: big.clone(),
     };
     s.transition(Transition {
-        check_id: "c1",
+        check_id: "c1".into(),
         to: Status::Completed,
         outcome: None,
-        images: std::slice::from_ref(&img),
+        images: vec![img.clone()],
         events: Vec::new(),
         token: None,
         at: Utc::now(),
     })
+    .await
     .unwrap();
     assert_eq!(
-        b.image("c1", ImageKind::Probe, 0).unwrap().unwrap().bytes,
+        b.image("c1", ImageKind::Probe, 0)
+            .await
+            .unwrap()
+            .unwrap()
+            .bytes,
         big
     );
-    assert!(b.image("c1", ImageKind::Audit, 0).unwrap().is_none());
+    assert!(b.image("c1", ImageKind::Audit, 0).await.unwrap().is_none());
 }

@@ -1,6 +1,9 @@
 //! Persistence behind one trait, so handlers never see SQL. SQLite (embedded, the
-//! default) and PostgreSQL (shared by replicas) implement it. Every method that changes more than one row does it in one transaction:
-//! a check is never half-written.
+//! default) and PostgreSQL (shared by replicas) implement it. Every method that changes
+//! more than one row does it in one transaction: a check is never half-written.
+//!
+//! The traits are async: PostgreSQL's queries wait on the network without holding a
+//! thread, and SQLite, whose calls block, runs each on the blocking pool.
 
 #[cfg(test)]
 pub(crate) mod contract;
@@ -12,6 +15,7 @@ pub use postgres::PostgresStore;
 pub use sealed::Sealer;
 pub use sqlite::SqliteStore;
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use livecheck_core::challenge::ChallengeKind;
 use livecheck_core::face_match::FaceDescriptor;
@@ -36,11 +40,11 @@ pub enum StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// A status change with the webhook events it fires (if the check has a webhook URL).
-pub struct Transition<'a> {
-    pub check_id: &'a str,
+pub struct Transition {
+    pub check_id: String,
     pub to: Status,
-    pub outcome: Option<&'a Outcome>,
-    pub images: &'a [StoredImage],
+    pub outcome: Option<Outcome>,
+    pub images: Vec<StoredImage>,
     pub events: Vec<NewDelivery>,
     /// An issued lc_token `(jti, expires_at)`, recorded for single redemption.
     pub token: Option<(String, DateTime<Utc>)>,
@@ -49,11 +53,11 @@ pub struct Transition<'a> {
 
 /// What a new attempt starts from: the same link, client and frame key, a new script
 /// and nonce, and a chain that remembers every image the check already received.
-pub struct NextAttempt<'a> {
-    pub challenges: &'a [ChallengeKind],
-    pub nonce: &'a str,
-    pub chain: &'a ChainState,
-    pub capture: &'a CaptureState,
+pub struct NextAttempt {
+    pub challenges: Vec<ChallengeKind>,
+    pub nonce: String,
+    pub chain: ChainState,
+    pub capture: CaptureState,
 }
 
 pub struct NewDelivery {
@@ -79,19 +83,20 @@ pub struct Erased {
 }
 
 /// How a liveness session is looked up.
-#[derive(Clone, Copy, Debug)]
-pub enum SessionKey<'a> {
-    Id(&'a str),
+#[derive(Clone, Debug)]
+pub enum SessionKey {
+    Id(String),
     /// The SHA-256 digest of its client auth token.
-    TokenHash(&'a str),
-    QuickLink(&'a str),
+    TokenHash(String),
+    QuickLink(String),
     /// The last Quick Link that opened an attempt.
-    UsedQuickLink(&'a str),
+    UsedQuickLink(String),
 }
 
 /// Every concern a back end serves, each its own trait: a back end implements them one
 /// block at a time, and code that needs one concern can take it alone (`&dyn
 /// OutboxStore` from a `&dyn Store`).
+#[async_trait]
 pub trait Store:
     KeyStore
     + CheckStore
@@ -103,12 +108,13 @@ pub trait Store:
     + Sync
     + 'static
 {
-    fn ping(&self) -> StoreResult<()>;
+    async fn ping(&self) -> StoreResult<()>;
 }
 
 /// API keys and the lc_token signing keys.
+#[async_trait]
 pub trait KeyStore {
-    fn insert_api_key(
+    async fn insert_api_key(
         &self,
         id: &str,
         name: &str,
@@ -117,39 +123,41 @@ pub trait KeyStore {
     ) -> StoreResult<()>;
 
     /// The key with this digest, unless it was revoked.
-    fn api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<ApiKey>>;
+    async fn api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<ApiKey>>;
 
     /// Every key, oldest first, revoked ones included.
-    fn api_keys(&self) -> StoreResult<Vec<ApiKey>>;
+    async fn api_keys(&self) -> StoreResult<Vec<ApiKey>>;
 
     /// Revokes key `id` (`NotFound` if there is none; revoking twice keeps the first time).
-    fn revoke_api_key(&self, id: &str, at: DateTime<Utc>) -> StoreResult<()>;
+    async fn revoke_api_key(&self, id: &str, at: DateTime<Utc>) -> StoreResult<()>;
 
     /// The lc_token signing keys, newest first: the current one and the one before it
-    /// (made with `make` when there is none yet), as `(kid, pkcs8)`.
-    fn signing_keys(
+    /// (`candidate` when there is none yet: of processes starting together, one
+    /// candidate is kept), as `(kid, pkcs8)`.
+    async fn signing_keys(
         &self,
-        make: &dyn Fn() -> (String, Vec<u8>),
+        candidate: (String, Vec<u8>),
     ) -> StoreResult<Vec<(String, Vec<u8>)>>;
 
     /// Makes `kid` the current signing key; keys older than the one before it are dropped.
-    fn add_signing_key(&self, kid: &str, pkcs8: &[u8]) -> StoreResult<()>;
+    async fn add_signing_key(&self, kid: &str, pkcs8: &[u8]) -> StoreResult<()>;
 }
 
 /// Checks: their claim, frames, finish lease, attempts, ends, images, reference and
 /// lc_token redemption.
+#[async_trait]
 pub trait CheckStore {
-    fn insert_check(&self, check: &Check) -> StoreResult<()>;
+    async fn insert_check(&self, check: &Check) -> StoreResult<()>;
 
-    fn check(&self, id: &str) -> StoreResult<Option<Check>>;
+    async fn check(&self, id: &str) -> StoreResult<Option<Check>>;
 
-    fn check_by_token(&self, token: &str) -> StoreResult<Option<Check>>;
+    async fn check_by_token(&self, token: &str) -> StoreResult<Option<Check>>;
 
-    fn check_by_link(&self, link: &str) -> StoreResult<Option<Check>>;
+    async fn check_by_link(&self, link: &str) -> StoreResult<Option<Check>>;
 
     /// A page of one key's checks for a user (or only its photo sessions), newest
     /// first, and the total count.
-    fn checks_by_user(
+    async fn checks_by_user(
         &self,
         api_key_id: &str,
         user_id: &str,
@@ -160,7 +168,7 @@ pub trait CheckStore {
 
     /// Up to `limit` of one key's checks that `filter` keeps, newest first (created
     /// time, then id, both descending).
-    fn list_checks(
+    async fn list_checks(
         &self,
         api_key_id: &str,
         filter: &CheckFilter,
@@ -169,7 +177,7 @@ pub trait CheckStore {
 
     /// Binds a pending link to one browser with the capture's starting state;
     /// `Conflict` when it was already claimed.
-    fn claim(
+    async fn claim(
         &self,
         check_id: &str,
         client_token_hash: &str,
@@ -180,7 +188,7 @@ pub trait CheckStore {
     /// Stores a frame with the chain and capture state after it, if the chain is still
     /// at `expected_seq` and the session's frames stay within `max_bytes` (else
     /// `Conflict`: a concurrent upload won, or the session is full).
-    fn add_frame(
+    async fn add_frame(
         &self,
         check_id: &str,
         expected_seq: u32,
@@ -193,7 +201,7 @@ pub trait CheckStore {
     /// Takes the finish lease of an in-progress check: from now on no frame is added
     /// (`add_frame` answers `Conflict`). `Conflict` when another finish holds a lease
     /// taken after `stale_before` (one whose process died leaves a stale lease).
-    fn begin_finish(
+    async fn begin_finish(
         &self,
         check_id: &str,
         at: DateTime<Utc>,
@@ -201,59 +209,59 @@ pub trait CheckStore {
     ) -> StoreResult<()>;
 
     /// Releases a finish lease that did not end in a decision.
-    fn end_finish(&self, check_id: &str) -> StoreResult<()>;
+    async fn end_finish(&self, check_id: &str) -> StoreResult<()>;
 
     /// Ends a refused attempt under its finish lease, in one transaction: `attempts`
     /// (the earlier ones and this one) is stored, the frames go, and the check awaits
     /// the next attempt. `Conflict` unless a finish holds the check's lease.
-    fn end_attempt(&self, check_id: &str, attempts: &[Outcome]) -> StoreResult<()>;
+    async fn end_attempt(&self, check_id: &str, attempts: &[Outcome]) -> StoreResult<()>;
 
     /// Starts the awaited attempt: its script, chain and capture state, its clock from
     /// `at`. `Conflict` unless the check was awaiting one.
-    fn next_attempt(
+    async fn next_attempt(
         &self,
         check_id: &str,
-        next: &NextAttempt<'_>,
+        next: NextAttempt,
         at: DateTime<Utc>,
     ) -> StoreResult<()>;
 
     /// A check's frames, without their bytes, in order.
-    fn frame_refs(&self, check_id: &str) -> StoreResult<Vec<FrameRef>>;
+    async fn frame_refs(&self, check_id: &str) -> StoreResult<Vec<FrameRef>>;
 
     /// One frame's bytes.
-    fn frame_bytes(&self, check_id: &str, seq: u32) -> StoreResult<Vec<u8>>;
+    async fn frame_bytes(&self, check_id: &str, seq: u32) -> StoreResult<Vec<u8>>;
 
     /// A check's frames with their bytes (photo sessions: a handful of photos).
-    fn frames(&self, check_id: &str) -> StoreResult<Vec<StoredFrame>>;
+    async fn frames(&self, check_id: &str) -> StoreResult<Vec<StoredFrame>>;
 
     /// Moves a pending or in-progress check to a terminal status, with its outcome,
     /// images and webhook event, and drops its raw frames. `Conflict` if it was
     /// already terminal.
-    fn transition(&self, t: Transition<'_>) -> StoreResult<()>;
+    async fn transition(&self, t: Transition) -> StoreResult<()>;
 
     /// Checks whose link validity ended before completion, as of `now`.
-    fn overdue_checks(&self, now: DateTime<Utc>) -> StoreResult<Vec<Check>>;
+    async fn overdue_checks(&self, now: DateTime<Utc>) -> StoreResult<Vec<Check>>;
 
-    fn image(
+    async fn image(
         &self,
         check_id: &str,
         kind: ImageKind,
         index: u32,
     ) -> StoreResult<Option<StoredImage>>;
 
-    fn image_counts(&self, check_id: &str) -> StoreResult<(bool, u32)>;
+    async fn image_counts(&self, check_id: &str) -> StoreResult<(bool, u32)>;
 
     /// Erases audit images of checks completed before `before`; returns how many.
-    fn erase_audit_images(&self, before: DateTime<Utc>) -> StoreResult<u64>;
+    async fn erase_audit_images(&self, before: DateTime<Utc>) -> StoreResult<u64>;
 
     /// Erases images and biometric data, keeping a minimal audit row, and the user id
     /// and metadata in the check's webhook events; a check still open is cancelled so
     /// that nothing is stored into it afterwards.
-    fn erase_check(&self, check_id: &str, at: DateTime<Utc>) -> StoreResult<Erased>;
+    async fn erase_check(&self, check_id: &str, at: DateTime<Utc>) -> StoreResult<Erased>;
 
     /// Sets a check's reference descriptor and, for a decided check, its outcome with
     /// the new face match. `Conflict` if the check was erased meanwhile.
-    fn set_reference(
+    async fn set_reference(
         &self,
         check_id: &str,
         reference: &FaceDescriptor,
@@ -262,23 +270,24 @@ pub trait CheckStore {
 
     /// Marks check `check_id`'s token `jti` redeemed; `Conflict` if it already was,
     /// `NotFound` if that check issued no such token.
-    fn redeem_token(&self, jti: &str, check_id: &str, at: DateTime<Utc>) -> StoreResult<()>;
+    async fn redeem_token(&self, jti: &str, check_id: &str, at: DateTime<Utc>) -> StoreResult<()>;
 }
 
 /// A dialect's sessions of several attempts (Azure's liveness sessions).
+#[async_trait]
 pub trait SessionStore {
-    fn insert_session(&self, session: &LivenessSession) -> StoreResult<()>;
+    async fn insert_session(&self, session: &LivenessSession) -> StoreResult<()>;
 
-    fn session(&self, by: SessionKey<'_>) -> StoreResult<Option<LivenessSession>>;
+    async fn session(&self, by: SessionKey) -> StoreResult<Option<LivenessSession>>;
 
     /// Writes a session (its quick link and body) if it is still at the revision it was
     /// read at; `Conflict` when another write came first (re-read and decide again).
-    fn update_session(&self, session: &LivenessSession) -> StoreResult<()>;
+    async fn update_session(&self, session: &LivenessSession) -> StoreResult<()>;
 
     /// Opens an attempt in one transaction: consumes `quick_link` (`Conflict` if it was
     /// already used, or the session changed since it was read), stores `session` as
     /// given (with the attempt listed) and `check`.
-    fn start_attempt(
+    async fn start_attempt(
         &self,
         session: &LivenessSession,
         quick_link: &str,
@@ -287,10 +296,11 @@ pub trait SessionStore {
 }
 
 /// The webhook outbox: deliveries, their leases and attempts.
+#[async_trait]
 pub trait OutboxStore {
     /// Pending deliveries due at `now`, oldest first: at most `per_url` to one URL and
     /// `limit` in all.
-    fn due_deliveries(
+    async fn due_deliveries(
         &self,
         now: DateTime<Utc>,
         per_url: u32,
@@ -301,7 +311,7 @@ pub trait OutboxStore {
     /// unexpired lease on it: whether this one got it. Of processes sharing the store,
     /// one sends each attempt; a lease left by one that died runs out and another
     /// sends. `due_deliveries` leaves out leased deliveries; `record_attempt` releases.
-    fn lease_delivery(
+    async fn lease_delivery(
         &self,
         delivery_id: &str,
         now: DateTime<Utc>,
@@ -309,7 +319,7 @@ pub trait OutboxStore {
     ) -> StoreResult<bool>;
 
     /// Logs an attempt and sets the delivery's next state.
-    fn record_attempt(
+    async fn record_attempt(
         &self,
         delivery_id: &str,
         attempt: &Attempt,
@@ -317,10 +327,10 @@ pub trait OutboxStore {
         next_attempt_at: Option<DateTime<Utc>>,
     ) -> StoreResult<()>;
 
-    fn deliveries(&self, check_id: &str) -> StoreResult<Vec<(Delivery, Vec<Attempt>)>>;
+    async fn deliveries(&self, check_id: &str) -> StoreResult<Vec<(Delivery, Vec<Attempt>)>>;
 
     /// Queues a delivery to be sent again now.
-    fn retry_delivery(
+    async fn retry_delivery(
         &self,
         check_id: &str,
         delivery_id: &str,
@@ -329,11 +339,12 @@ pub trait OutboxStore {
 }
 
 /// `Idempotency-Key` answers.
+#[async_trait]
 pub trait IdempotencyStore {
     /// Claims `(scope, key)` for a request whose digest is `request`: `Claimed` when it
     /// is new (or its earlier claim is older than `stale_before`, a request that died),
     /// else what the first request left. Keys older than `expired_before` are new.
-    fn begin_idempotent(
+    async fn begin_idempotent(
         &self,
         scope: &str,
         key: &str,
@@ -344,7 +355,7 @@ pub trait IdempotencyStore {
     ) -> StoreResult<Idempotent>;
 
     /// Keeps the first answer to `(scope, key)`, replayed to every retry.
-    fn finish_idempotent(
+    async fn finish_idempotent(
         &self,
         scope: &str,
         key: &str,
@@ -353,18 +364,19 @@ pub trait IdempotencyStore {
     ) -> StoreResult<()>;
 
     /// Lets `(scope, key)` go: the request was refused, and may be sent again.
-    fn abandon_idempotent(&self, scope: &str, key: &str) -> StoreResult<()>;
+    async fn abandon_idempotent(&self, scope: &str, key: &str) -> StoreResult<()>;
 
     /// Forgets keys created before `before`; returns how many.
-    fn erase_idempotency_keys(&self, before: DateTime<Utc>) -> StoreResult<u64>;
+    async fn erase_idempotency_keys(&self, before: DateTime<Utc>) -> StoreResult<u64>;
 }
 
 /// Rate-limit windows shared by every process on the store.
+#[async_trait]
 pub trait RateStore {
     /// Counts one more request of `key` in its window: the one that started less than
     /// `window` before `now`, else a new one starting now. The count with this one, and
     /// when its window started. Every process on the store counts in the same windows.
-    fn count_request(
+    async fn count_request(
         &self,
         key: &str,
         now: DateTime<Utc>,
@@ -372,7 +384,7 @@ pub trait RateStore {
     ) -> StoreResult<(u32, DateTime<Utc>)>;
 
     /// Drops the windows that started before `before`.
-    fn erase_rate_windows(&self, before: DateTime<Utc>) -> StoreResult<u64>;
+    async fn erase_rate_windows(&self, before: DateTime<Utc>) -> StoreResult<u64>;
 }
 
 /// Which checks a list keeps. A check whose link ran out counts as `Expired` from that

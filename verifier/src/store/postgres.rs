@@ -11,6 +11,7 @@
 
 use std::future::Future;
 
+use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use livecheck_core::face_match::FaceDescriptor;
@@ -459,8 +460,8 @@ impl PostgresStore {
         self
     }
 
-    /// Runs `f` on the store's runtime and waits for it (from the blocking pool, or any
-    /// thread outside an async context).
+    /// Runs `f` on the store's runtime and waits for it (at start, outside an async
+    /// context).
     fn block<T>(&self, f: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
         match &self.runtime {
             Some(rt) => rt.block_on(f),
@@ -468,8 +469,18 @@ impl PostgresStore {
         }
     }
 
+    /// A pooled connection. New ones are opened on the store's runtime, where their
+    /// connection tasks then live: a caller's runtime (an HTTP worker's, a test's) may
+    /// end before the pool does.
     async fn conn(&self) -> StoreResult<deadpool_postgres::Object> {
-        self.pool.get().await.map_err(db)
+        let Some(rt) = &self.runtime else {
+            return Err(db("the store is closed"));
+        };
+        let pool = self.pool.clone();
+        rt.spawn(async move { pool.get().await })
+            .await
+            .map_err(db)?
+            .map_err(db)
     }
 
     async fn migrate(&self) -> StoreResult<()> {
@@ -532,8 +543,8 @@ impl PostgresStore {
             .collect()
     }
 
-    fn one_check(&self, column: &str, value: &str) -> StoreResult<Option<Check>> {
-        let row = self.block(async {
+    async fn one_check(&self, column: &str, value: &str) -> StoreResult<Option<Check>> {
+        let row = async {
             self.conn()
                 .await?
                 .query_opt(
@@ -542,34 +553,35 @@ impl PostgresStore {
                 )
                 .await
                 .map_err(db)
-        })?;
+        }
+        .await?;
         row.map(|r| check_row(&r).and_then(|k| self.opened(k)))
             .transpose()
     }
 
     /// One statement; the number of rows it changed.
-    fn execute(
+    async fn execute(
         &self,
         sql: &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> StoreResult<u64> {
-        self.block(async { self.conn().await?.execute(sql, params).await.map_err(db) })
+        async { self.conn().await?.execute(sql, params).await.map_err(db) }.await
     }
 
-    fn query(
+    async fn query(
         &self,
         sql: &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> StoreResult<Vec<Row>> {
-        self.block(async { self.conn().await?.query(sql, params).await.map_err(db) })
+        async { self.conn().await?.query(sql, params).await.map_err(db) }.await
     }
 
-    fn query_opt(
+    async fn query_opt(
         &self,
         sql: &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> StoreResult<Option<Row>> {
-        self.block(async { self.conn().await?.query_opt(sql, params).await.map_err(db) })
+        async { self.conn().await?.query_opt(sql, params).await.map_err(db) }.await
     }
 }
 
@@ -651,14 +663,16 @@ fn conflict_unless(changed: bool, why: &str) -> StoreResult<()> {
     }
 }
 
+#[async_trait]
 impl Store for PostgresStore {
-    fn ping(&self) -> StoreResult<()> {
-        self.query("SELECT 1", &[]).map(|_| ())
+    async fn ping(&self) -> StoreResult<()> {
+        self.query("SELECT 1", &[]).await.map(|_| ())
     }
 }
 
+#[async_trait]
 impl KeyStore for PostgresStore {
-    fn insert_api_key(
+    async fn insert_api_key(
         &self,
         id: &str,
         name: &str,
@@ -669,34 +683,39 @@ impl KeyStore for PostgresStore {
             "INSERT INTO api_keys (id, name, key_hash, created_at) VALUES ($1, $2, $3, $4)",
             &[&id, &name, &key_hash, &ms(at)],
         )
+        .await
         .map(|_| ())
     }
 
-    fn api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<ApiKey>> {
+    async fn api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<ApiKey>> {
         self.query_opt(
             "SELECT id, name, created_at, revoked_at FROM api_keys \
              WHERE key_hash = $1 AND revoked_at IS NULL",
             &[&key_hash],
-        )?
+        )
+        .await?
         .map(|r| api_key_row(&r))
         .transpose()
     }
 
-    fn api_keys(&self) -> StoreResult<Vec<ApiKey>> {
+    async fn api_keys(&self) -> StoreResult<Vec<ApiKey>> {
         self.query(
             "SELECT id, name, created_at, revoked_at FROM api_keys ORDER BY created_at, id",
             &[],
-        )?
+        )
+        .await?
         .iter()
         .map(api_key_row)
         .collect()
     }
 
-    fn revoke_api_key(&self, id: &str, at: DateTime<Utc>) -> StoreResult<()> {
-        let n = self.execute(
-            "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1",
-            &[&id, &ms(at)],
-        )?;
+    async fn revoke_api_key(&self, id: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        let n = self
+            .execute(
+                "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1",
+                &[&id, &ms(at)],
+            )
+            .await?;
         if n == 1 {
             Ok(())
         } else {
@@ -704,13 +723,13 @@ impl KeyStore for PostgresStore {
         }
     }
 
-    fn signing_keys(
+    async fn signing_keys(
         &self,
-        make: &dyn Fn() -> (String, Vec<u8>),
+        candidate: (String, Vec<u8>),
     ) -> StoreResult<Vec<(String, Vec<u8>)>> {
         let sealer = self.sealer.as_ref();
         let newest = "SELECT kid, pkcs8 FROM signing_keys ORDER BY created_at DESC, kid LIMIT 2";
-        let stored: Vec<(String, Vec<u8>)> = self.block(async {
+        let stored: Vec<(String, Vec<u8>)> = async {
             let mut c = self.conn().await?;
             let tx = c.transaction().await.map_err(db)?;
             // Replicas starting at once on an empty store make one key between them.
@@ -719,7 +738,7 @@ impl KeyStore for PostgresStore {
                 .map_err(db)?;
             let mut rows = tx.query(newest, &[]).await.map_err(db)?;
             if rows.is_empty() {
-                let (kid, pkcs8) = make();
+                let (kid, pkcs8) = candidate;
                 let sealed = seal(sealer, &format!("signing_keys.pkcs8:{kid}"), &pkcs8);
                 tx.execute(
                     "INSERT INTO signing_keys (kid, pkcs8, created_at) VALUES ($1, $2, $3)",
@@ -732,8 +751,9 @@ impl KeyStore for PostgresStore {
             tx.commit().await.map_err(db)?;
             rows.iter()
                 .map(|r| Ok((r.try_get(0).map_err(db)?, r.try_get(1).map_err(db)?)))
-                .collect()
-        })?;
+                .collect::<StoreResult<_>>()
+        }
+        .await?;
         stored
             .into_iter()
             .map(|(kid, pkcs8)| {
@@ -743,13 +763,13 @@ impl KeyStore for PostgresStore {
             .collect()
     }
 
-    fn add_signing_key(&self, kid: &str, pkcs8: &[u8]) -> StoreResult<()> {
+    async fn add_signing_key(&self, kid: &str, pkcs8: &[u8]) -> StoreResult<()> {
         let sealed = seal(
             self.sealer.as_ref(),
             &format!("signing_keys.pkcs8:{kid}"),
             pkcs8,
         );
-        self.block(async {
+        async {
             let mut c = self.conn().await?;
             let tx = c.transaction().await.map_err(db)?;
             tx.execute("LOCK TABLE signing_keys IN EXCLUSIVE MODE", &[])
@@ -778,33 +798,39 @@ impl KeyStore for PostgresStore {
             .await
             .map_err(db)?;
             tx.commit().await.map_err(db)
-        })
+        }
+        .await
     }
 }
 
+#[async_trait]
 impl CheckStore for PostgresStore {
-    fn insert_check(&self, k: &Check) -> StoreResult<()> {
+    async fn insert_check(&self, k: &Check) -> StoreResult<()> {
         let row = CheckRow::of(k, self.sealer.as_ref())?;
-        self.block(async {
+        async {
             let c = self.conn().await?;
             row.insert(&c).await
-        })
+        }
+        .await
     }
 
-    fn check(&self, id: &str) -> StoreResult<Option<Check>> {
-        self.one_check("id", id)
+    async fn check(&self, id: &str) -> StoreResult<Option<Check>> {
+        self.one_check("id", id).await
     }
 
-    fn check_by_token(&self, token: &str) -> StoreResult<Option<Check>> {
-        self.one_check("token", token)
+    async fn check_by_token(&self, token: &str) -> StoreResult<Option<Check>> {
+        self.one_check("token", token).await
     }
 
-    fn check_by_link(&self, link: &str) -> StoreResult<Option<Check>> {
+    async fn check_by_link(&self, link: &str) -> StoreResult<Option<Check>> {
         // A photo session has no browser capture: its link opens nothing.
-        Ok(self.one_check("link", link)?.filter(|c| !c.photo_session))
+        Ok(self
+            .one_check("link", link)
+            .await?
+            .filter(|c| !c.photo_session))
     }
 
-    fn checks_by_user(
+    async fn checks_by_user(
         &self,
         api_key_id: &str,
         user_id: &str,
@@ -817,27 +843,30 @@ impl CheckStore for PostgresStore {
             .query_opt(
                 &format!("SELECT COUNT(*) FROM checks WHERE {filter}"),
                 &[&api_key_id, &user_id, &photo_sessions_only],
-            )?
+            )
+            .await?
             .map(|r| r.try_get(0).map_err(db))
             .transpose()?
             .unwrap_or(0);
-        let rows = self.query(
-            &format!(
-                "SELECT {CHECK_COLUMNS} FROM checks WHERE {filter} \
+        let rows = self
+            .query(
+                &format!(
+                    "SELECT {CHECK_COLUMNS} FROM checks WHERE {filter} \
                  ORDER BY created_at DESC, id LIMIT $4 OFFSET $5"
-            ),
-            &[
-                &api_key_id,
-                &user_id,
-                &photo_sessions_only,
-                &i64::from(limit),
-                &i64::from(offset),
-            ],
-        )?;
+                ),
+                &[
+                    &api_key_id,
+                    &user_id,
+                    &photo_sessions_only,
+                    &i64::from(limit),
+                    &i64::from(offset),
+                ],
+            )
+            .await?;
         Ok((self.checks(rows)?, total as u64))
     }
 
-    fn list_checks(
+    async fn list_checks(
         &self,
         api_key_id: &str,
         filter: &CheckFilter,
@@ -851,9 +880,10 @@ impl CheckStore for PostgresStore {
             Some((t, id)) => (Some(ms(*t)), Some(id.as_str())),
             None => (None, None),
         };
-        let rows = self.query(
-            &format!(
-                "SELECT {CHECK_COLUMNS} FROM checks WHERE api_key_id = $1 \
+        let rows = self
+            .query(
+                &format!(
+                    "SELECT {CHECK_COLUMNS} FROM checks WHERE api_key_id = $1 \
                  AND ($2::TEXT IS NULL \
                       OR ($2 = 'expired' AND (status = 'expired' \
                           OR (status IN ('pending', 'in_progress') AND expires_at <= $3))) \
@@ -863,22 +893,23 @@ impl CheckStore for PostgresStore {
                  AND ($5::BIGINT IS NULL OR created_at < $5) \
                  AND ($6::BIGINT IS NULL OR created_at < $6 OR (created_at = $6 AND id < $7)) \
                  ORDER BY created_at DESC, id DESC LIMIT $8"
-            ),
-            &[
-                &api_key_id,
-                &status,
-                &now,
-                &from,
-                &before,
-                &after_ms,
-                &after_id,
-                &i64::from(limit),
-            ],
-        )?;
+                ),
+                &[
+                    &api_key_id,
+                    &status,
+                    &now,
+                    &from,
+                    &before,
+                    &after_ms,
+                    &after_id,
+                    &i64::from(limit),
+                ],
+            )
+            .await?;
         self.checks(rows)
     }
 
-    fn claim(
+    async fn claim(
         &self,
         check_id: &str,
         client_token_hash: &str,
@@ -891,11 +922,11 @@ impl CheckStore for PostgresStore {
              capture = $4 \
              WHERE id = $1 AND status = 'pending' AND client_token_hash IS NULL",
             &[&check_id, &ms(at), &client_token_hash, &capture],
-        )?;
+        ).await?;
         conflict_unless(n == 1, "link already claimed")
     }
 
-    fn add_frame(
+    async fn add_frame(
         &self,
         check_id: &str,
         expected_seq: u32,
@@ -906,7 +937,7 @@ impl CheckStore for PostgresStore {
     ) -> StoreResult<()> {
         let chain = json(chain)?;
         let capture = json(capture)?;
-        let won = self.block(async {
+        let won = async {
             let mut c = self.conn().await?;
             let tx = c.transaction().await.map_err(db)?;
             let n = tx
@@ -954,38 +985,42 @@ impl CheckStore for PostgresStore {
             .await?;
             tx.commit().await.map_err(db)?;
             Ok(true)
-        })?;
+        }
+        .await?;
         conflict_unless(won, "the session moved on (concurrent upload or finished)")
     }
 
-    fn begin_finish(
+    async fn begin_finish(
         &self,
         check_id: &str,
         at: DateTime<Utc>,
         stale_before: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let n = self.execute(
-            "UPDATE checks SET finishing_at = $2 WHERE id = $1 AND status = 'in_progress' \
+        let n = self
+            .execute(
+                "UPDATE checks SET finishing_at = $2 WHERE id = $1 AND status = 'in_progress' \
              AND (finishing_at IS NULL OR finishing_at < $3)",
-            &[&check_id, &ms(at), &ms(stale_before)],
-        )?;
+                &[&check_id, &ms(at), &ms(stale_before)],
+            )
+            .await?;
         conflict_unless(
             n == 1,
             "the check is already being finished, or not in progress",
         )
     }
 
-    fn end_finish(&self, check_id: &str) -> StoreResult<()> {
+    async fn end_finish(&self, check_id: &str) -> StoreResult<()> {
         self.execute(
             "UPDATE checks SET finishing_at = NULL WHERE id = $1 AND status = 'in_progress'",
             &[&check_id],
         )
+        .await
         .map(|_| ())
     }
 
-    fn end_attempt(&self, check_id: &str, attempts: &[Outcome]) -> StoreResult<()> {
+    async fn end_attempt(&self, check_id: &str, attempts: &[Outcome]) -> StoreResult<()> {
         let attempts = json(&attempts)?;
-        let won = self.block(async {
+        let won = async {
             let mut c = self.conn().await?;
             let tx = c.transaction().await.map_err(db)?;
             let n = tx
@@ -1006,40 +1041,44 @@ impl CheckStore for PostgresStore {
                 .map_err(db)?;
             tx.commit().await.map_err(db)?;
             Ok(true)
-        })?;
+        }
+        .await?;
         conflict_unless(won, "the check is not being finished")
     }
 
-    fn next_attempt(
+    async fn next_attempt(
         &self,
         check_id: &str,
-        next: &NextAttempt<'_>,
+        next: NextAttempt,
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
         let challenges = json(&next.challenges)?;
-        let chain = json(next.chain)?;
-        let capture = json(next.capture)?;
-        let n = self.execute(
-            "UPDATE checks SET challenges = $2, nonce = $3, chain = $4, capture = $5, \
+        let chain = json(&next.chain)?;
+        let capture = json(&next.capture)?;
+        let n = self
+            .execute(
+                "UPDATE checks SET challenges = $2, nonce = $3, chain = $4, capture = $5, \
              claimed_at = $6, awaiting_retry = FALSE \
              WHERE id = $1 AND status = 'in_progress' AND awaiting_retry",
-            &[
-                &check_id,
-                &challenges,
-                &next.nonce,
-                &chain,
-                &capture,
-                &ms(at),
-            ],
-        )?;
+                &[
+                    &check_id,
+                    &challenges,
+                    &next.nonce,
+                    &chain,
+                    &capture,
+                    &ms(at),
+                ],
+            )
+            .await?;
         conflict_unless(n == 1, "no attempt is awaited")
     }
 
-    fn frame_refs(&self, check_id: &str) -> StoreResult<Vec<FrameRef>> {
+    async fn frame_refs(&self, check_id: &str) -> StoreResult<Vec<FrameRef>> {
         self.query(
             "SELECT seq, t_ms, content_type FROM frames WHERE check_id = $1 ORDER BY seq",
             &[&check_id],
-        )?
+        )
+        .await?
         .iter()
         .map(|r| {
             Ok(FrameRef {
@@ -1051,9 +1090,9 @@ impl CheckStore for PostgresStore {
         .collect()
     }
 
-    fn frame_bytes(&self, check_id: &str, seq: u32) -> StoreResult<Vec<u8>> {
+    async fn frame_bytes(&self, check_id: &str, seq: u32) -> StoreResult<Vec<u8>> {
         let seq = i64::from(seq);
-        self.block(async {
+        async {
             let c = self.conn().await?;
             read_blob(
                 &c,
@@ -1062,12 +1101,13 @@ impl CheckStore for PostgresStore {
                 &[&check_id, &seq],
             )
             .await
-        })?
+        }
+        .await?
         .ok_or(StoreError::NotFound)
     }
 
-    fn frames(&self, check_id: &str) -> StoreResult<Vec<StoredFrame>> {
-        self.block(async {
+    async fn frames(&self, check_id: &str) -> StoreResult<Vec<StoredFrame>> {
+        async {
             let c = self.conn().await?;
             let rows = c
                 .query(
@@ -1095,13 +1135,14 @@ impl CheckStore for PostgresStore {
                 });
             }
             Ok(frames)
-        })
+        }
+        .await
     }
 
-    fn transition(&self, t: Transition<'_>) -> StoreResult<()> {
-        let outcome = t.outcome.map(json).transpose()?;
+    async fn transition(&self, t: Transition) -> StoreResult<()> {
+        let outcome = t.outcome.as_ref().map(json).transpose()?;
         let sealer = self.sealer.as_ref();
-        let won = self.block(async {
+        let won = async {
             let mut c = self.conn().await?;
             let tx = c.transaction().await.map_err(db)?;
             let n = tx
@@ -1167,29 +1208,32 @@ impl CheckStore for PostgresStore {
             }
             tx.commit().await.map_err(db)?;
             Ok(true)
-        })?;
+        }
+        .await?;
         conflict_unless(won, "the check is already finished")
     }
 
-    fn overdue_checks(&self, now: DateTime<Utc>) -> StoreResult<Vec<Check>> {
-        let rows = self.query(
-            &format!(
-                "SELECT {CHECK_COLUMNS} FROM checks \
+    async fn overdue_checks(&self, now: DateTime<Utc>) -> StoreResult<Vec<Check>> {
+        let rows = self
+            .query(
+                &format!(
+                    "SELECT {CHECK_COLUMNS} FROM checks \
                  WHERE status IN ('pending', 'in_progress') AND expires_at <= $1 LIMIT 500"
-            ),
-            &[&ms(now)],
-        )?;
+                ),
+                &[&ms(now)],
+            )
+            .await?;
         self.checks(rows)
     }
 
-    fn image(
+    async fn image(
         &self,
         check_id: &str,
         kind: ImageKind,
         index: u32,
     ) -> StoreResult<Option<StoredImage>> {
         let (kind_s, idx) = (kind.as_str(), i64::from(index));
-        self.block(async {
+        async {
             let c = self.conn().await?;
             let filter = "check_id = $1 AND kind = $2 AND idx = $3";
             let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
@@ -1213,32 +1257,35 @@ impl CheckStore for PostgresStore {
                 content_type: row.try_get(0).map_err(db)?,
                 bytes,
             }))
-        })
+        }
+        .await
     }
 
-    fn image_counts(&self, check_id: &str) -> StoreResult<(bool, u32)> {
+    async fn image_counts(&self, check_id: &str) -> StoreResult<(bool, u32)> {
         let r = self
             .query_opt(
                 "SELECT COUNT(*) FILTER (WHERE kind = 'probe'), \
                  COUNT(*) FILTER (WHERE kind = 'audit') FROM images WHERE check_id = $1",
                 &[&check_id],
-            )?
+            )
+            .await?
             .ok_or(StoreError::NotFound)?;
         let probe: i64 = r.try_get(0).map_err(db)?;
         let audit: i64 = r.try_get(1).map_err(db)?;
         Ok((probe > 0, audit as u32))
     }
 
-    fn erase_audit_images(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+    async fn erase_audit_images(&self, before: DateTime<Utc>) -> StoreResult<u64> {
         self.execute(
             "DELETE FROM images WHERE kind = 'audit' AND check_id IN \
              (SELECT id FROM checks WHERE completed_at IS NOT NULL AND completed_at <= $1)",
             &[&ms(before)],
         )
+        .await
     }
 
-    fn erase_check(&self, check_id: &str, at: DateTime<Utc>) -> StoreResult<Erased> {
-        let check = self.check(check_id)?.ok_or(StoreError::NotFound)?;
+    async fn erase_check(&self, check_id: &str, at: DateTime<Utc>) -> StoreResult<Erased> {
+        let check = self.check(check_id).await?.ok_or(StoreError::NotFound)?;
         // Keep only what an auditor needs: whether each attempt passed and why not.
         let minimal = check.outcome.as_ref().map(Outcome::minimal);
         let minimal = minimal.as_ref().map(json).transpose()?;
@@ -1246,7 +1293,7 @@ impl CheckStore for PostgresStore {
         let attempts = (!attempts.is_empty())
             .then(|| json(&attempts))
             .transpose()?;
-        let (frames, probe, audit) = self.block(async {
+        let (frames, probe, audit) = async {
             let mut c = self.conn().await?;
             let tx = c.transaction().await.map_err(db)?;
             let frames = tx
@@ -1290,7 +1337,8 @@ impl CheckStore for PostgresStore {
             .map_err(db)?;
             tx.commit().await.map_err(db)?;
             Ok((frames, probe, audit))
-        })?;
+        }
+        .await?;
         Ok(Erased {
             frames: frames as u32,
             probe_image: probe > 0,
@@ -1305,7 +1353,7 @@ impl CheckStore for PostgresStore {
         })
     }
 
-    fn set_reference(
+    async fn set_reference(
         &self,
         check_id: &str,
         reference: &FaceDescriptor,
@@ -1313,20 +1361,24 @@ impl CheckStore for PostgresStore {
     ) -> StoreResult<()> {
         let reference = json(reference)?;
         let outcome = outcome.map(json).transpose()?;
-        let n = self.execute(
-            "UPDATE checks SET reference_descriptor = $2, outcome = COALESCE($3, outcome) \
+        let n = self
+            .execute(
+                "UPDATE checks SET reference_descriptor = $2, outcome = COALESCE($3, outcome) \
              WHERE id = $1 AND erased_at IS NULL",
-            &[&check_id, &reference, &outcome],
-        )?;
+                &[&check_id, &reference, &outcome],
+            )
+            .await?;
         conflict_unless(n == 1, "the check was erased")
     }
 
-    fn redeem_token(&self, jti: &str, check_id: &str, at: DateTime<Utc>) -> StoreResult<()> {
-        let n = self.execute(
-            "UPDATE tokens SET redeemed_at = $3 \
+    async fn redeem_token(&self, jti: &str, check_id: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        let n = self
+            .execute(
+                "UPDATE tokens SET redeemed_at = $3 \
              WHERE jti = $1 AND check_id = $2 AND redeemed_at IS NULL",
-            &[&jti, &check_id, &ms(at)],
-        )?;
+                &[&jti, &check_id, &ms(at)],
+            )
+            .await?;
         if n == 1 {
             return Ok(());
         }
@@ -1334,7 +1386,8 @@ impl CheckStore for PostgresStore {
             .query_opt(
                 "SELECT 1 FROM tokens WHERE jti = $1 AND check_id = $2",
                 &[&jti, &check_id],
-            )?
+            )
+            .await?
             .is_some();
         Err(if known {
             StoreError::Conflict("already redeemed".into())
@@ -1344,8 +1397,9 @@ impl CheckStore for PostgresStore {
     }
 }
 
+#[async_trait]
 impl SessionStore for PostgresStore {
-    fn insert_session(&self, session: &LivenessSession) -> StoreResult<()> {
+    async fn insert_session(&self, session: &LivenessSession) -> StoreResult<()> {
         let body = json(session)?;
         self.execute(
             "INSERT INTO liveness_sessions (id, api_key_id, token_hash, quick_link, body) \
@@ -1358,10 +1412,11 @@ impl SessionStore for PostgresStore {
                 &body,
             ],
         )
+        .await
         .map(|_| ())
     }
 
-    fn session(&self, by: SessionKey<'_>) -> StoreResult<Option<LivenessSession>> {
+    async fn session(&self, by: SessionKey) -> StoreResult<Option<LivenessSession>> {
         let (column, value) = match by {
             SessionKey::Id(v) => ("id", v),
             SessionKey::TokenHash(v) => ("token_hash", v),
@@ -1371,7 +1426,8 @@ impl SessionStore for PostgresStore {
         self.query_opt(
             &format!("SELECT body, revision FROM liveness_sessions WHERE {column} = $1"),
             &[&value],
-        )?
+        )
+        .await?
         .map(|r| {
             let mut session: LivenessSession = parse(&r.try_get::<_, String>(0).map_err(db)?)?;
             session.revision = r.try_get::<_, i64>(1).map_err(db)? as u64;
@@ -1380,22 +1436,24 @@ impl SessionStore for PostgresStore {
         .transpose()
     }
 
-    fn update_session(&self, session: &LivenessSession) -> StoreResult<()> {
+    async fn update_session(&self, session: &LivenessSession) -> StoreResult<()> {
         let body = json(session)?;
-        let n = self.execute(
-            "UPDATE liveness_sessions SET quick_link = $2, body = $3, revision = revision + 1 \
+        let n = self
+            .execute(
+                "UPDATE liveness_sessions SET quick_link = $2, body = $3, revision = revision + 1 \
              WHERE id = $1 AND revision = $4",
-            &[
-                &session.id,
-                &session.quick_link,
-                &body,
-                &(session.revision as i64),
-            ],
-        )?;
+                &[
+                    &session.id,
+                    &session.quick_link,
+                    &body,
+                    &(session.revision as i64),
+                ],
+            )
+            .await?;
         conflict_unless(n == 1, "the session changed meanwhile")
     }
 
-    fn start_attempt(
+    async fn start_attempt(
         &self,
         session: &LivenessSession,
         quick_link: &str,
@@ -1403,7 +1461,7 @@ impl SessionStore for PostgresStore {
     ) -> StoreResult<()> {
         let body = json(session)?;
         let row = CheckRow::of(check, self.sealer.as_ref())?;
-        let won = self.block(async {
+        let won = async {
             let mut c = self.conn().await?;
             let tx = c.transaction().await.map_err(db)?;
             let n = tx
@@ -1421,13 +1479,15 @@ impl SessionStore for PostgresStore {
             row.insert(&tx).await?;
             tx.commit().await.map_err(db)?;
             Ok(true)
-        })?;
+        }
+        .await?;
         conflict_unless(won, "the link was already used")
     }
 }
 
+#[async_trait]
 impl OutboxStore for PostgresStore {
-    fn due_deliveries(
+    async fn due_deliveries(
         &self,
         now: DateTime<Utc>,
         per_url: u32,
@@ -1435,22 +1495,24 @@ impl OutboxStore for PostgresStore {
     ) -> StoreResult<Vec<Delivery>> {
         // The oldest few of each URL: a receiver with a long backlog takes no more of
         // the batch than one with a single event.
-        let rows = self.query(
-            &format!(
-                "SELECT {DELIVERY_COLUMNS} FROM (SELECT *, ROW_NUMBER() OVER \
+        let rows = self
+            .query(
+                &format!(
+                    "SELECT {DELIVERY_COLUMNS} FROM (SELECT *, ROW_NUMBER() OVER \
                  (PARTITION BY url ORDER BY next_attempt_at, id) AS nth FROM deliveries \
                  WHERE state = 'pending' AND next_attempt_at <= $1 \
                  AND (leased_until IS NULL OR leased_until <= $1)) AS due \
                  WHERE nth <= $2 ORDER BY next_attempt_at LIMIT $3"
-            ),
-            &[&ms(now), &i64::from(per_url), &i64::from(limit)],
-        )?;
+                ),
+                &[&ms(now), &i64::from(per_url), &i64::from(limit)],
+            )
+            .await?;
         rows.iter()
             .map(|r| delivery_row(r).and_then(|d| self.opened_delivery(d)))
             .collect()
     }
 
-    fn lease_delivery(
+    async fn lease_delivery(
         &self,
         delivery_id: &str,
         now: DateTime<Utc>,
@@ -1458,23 +1520,25 @@ impl OutboxStore for PostgresStore {
     ) -> StoreResult<bool> {
         // The row is locked while it is leased; a replica leasing it at the same moment
         // skips it rather than waiting to find it taken.
-        let n = self.execute(
-            "UPDATE deliveries SET leased_until = $3 WHERE id = \
+        let n = self
+            .execute(
+                "UPDATE deliveries SET leased_until = $3 WHERE id = \
              (SELECT id FROM deliveries WHERE id = $1 AND state = 'pending' \
               AND (leased_until IS NULL OR leased_until <= $2) FOR UPDATE SKIP LOCKED)",
-            &[&delivery_id, &ms(now), &ms(until)],
-        )?;
+                &[&delivery_id, &ms(now), &ms(until)],
+            )
+            .await?;
         Ok(n == 1)
     }
 
-    fn record_attempt(
+    async fn record_attempt(
         &self,
         delivery_id: &str,
         attempt: &Attempt,
         state: DeliveryState,
         next_attempt_at: Option<DateTime<Utc>>,
     ) -> StoreResult<()> {
-        self.block(async {
+        async {
             let mut c = self.conn().await?;
             let tx = c.transaction().await.map_err(db)?;
             tx.execute(
@@ -1498,17 +1562,20 @@ impl OutboxStore for PostgresStore {
             .await
             .map_err(db)?;
             tx.commit().await.map_err(db)
-        })
+        }
+        .await
     }
 
-    fn deliveries(&self, check_id: &str) -> StoreResult<Vec<(Delivery, Vec<Attempt>)>> {
-        let rows = self.query(
-            &format!(
-                "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE check_id = $1 \
+    async fn deliveries(&self, check_id: &str) -> StoreResult<Vec<(Delivery, Vec<Attempt>)>> {
+        let rows = self
+            .query(
+                &format!(
+                    "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE check_id = $1 \
                  ORDER BY created_at, id"
-            ),
-            &[&check_id],
-        )?;
+                ),
+                &[&check_id],
+            )
+            .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
             let d = self.opened_delivery(delivery_row(r)?)?;
@@ -1517,7 +1584,8 @@ impl OutboxStore for PostgresStore {
                     "SELECT at, status, error, duration_ms FROM attempts WHERE delivery_id = $1 \
                      ORDER BY at, n",
                     &[&d.id],
-                )?
+                )
+                .await?
                 .iter()
                 .map(|a| {
                     Ok(Attempt {
@@ -1536,17 +1604,19 @@ impl OutboxStore for PostgresStore {
         Ok(out)
     }
 
-    fn retry_delivery(
+    async fn retry_delivery(
         &self,
         check_id: &str,
         delivery_id: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let n = self.execute(
-            "UPDATE deliveries SET state = 'pending', next_attempt_at = $3 \
+        let n = self
+            .execute(
+                "UPDATE deliveries SET state = 'pending', next_attempt_at = $3 \
              WHERE id = $2 AND check_id = $1",
-            &[&check_id, &delivery_id, &ms(now)],
-        )?;
+                &[&check_id, &delivery_id, &ms(now)],
+            )
+            .await?;
         if n == 1 {
             Ok(())
         } else {
@@ -1555,8 +1625,9 @@ impl OutboxStore for PostgresStore {
     }
 }
 
+#[async_trait]
 impl IdempotencyStore for PostgresStore {
-    fn begin_idempotent(
+    async fn begin_idempotent(
         &self,
         scope: &str,
         key: &str,
@@ -1565,7 +1636,7 @@ impl IdempotencyStore for PostgresStore {
         stale_before: DateTime<Utc>,
         expired_before: DateTime<Utc>,
     ) -> StoreResult<Idempotent> {
-        let found: Option<(String, Option<i64>, Option<String>)> = self.block(async {
+        let found: Option<(String, Option<i64>, Option<String>)> = async {
             let mut c = self.conn().await?;
             let tx = c.transaction().await.map_err(db)?;
             // One (scope, key) at a time across replicas, from the read to the claim.
@@ -1611,7 +1682,8 @@ impl IdempotencyStore for PostgresStore {
             .map_err(db)?;
             tx.commit().await.map_err(db)?;
             Ok(None)
-        })?;
+        }
+        .await?;
         Ok(match found {
             None => Idempotent::Claimed,
             Some((req, _, _)) if req != request => Idempotent::Mismatch,
@@ -1627,7 +1699,7 @@ impl IdempotencyStore for PostgresStore {
         })
     }
 
-    fn finish_idempotent(
+    async fn finish_idempotent(
         &self,
         scope: &str,
         key: &str,
@@ -1641,27 +1713,31 @@ impl IdempotencyStore for PostgresStore {
             "UPDATE idempotency_keys SET status = $3, body = $4 WHERE scope = $1 AND key = $2",
             &[&scope, &key, &i64::from(status), &body],
         )
+        .await
         .map(|_| ())
     }
 
-    fn abandon_idempotent(&self, scope: &str, key: &str) -> StoreResult<()> {
+    async fn abandon_idempotent(&self, scope: &str, key: &str) -> StoreResult<()> {
         self.execute(
             "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND status IS NULL",
             &[&scope, &key],
         )
+        .await
         .map(|_| ())
     }
 
-    fn erase_idempotency_keys(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+    async fn erase_idempotency_keys(&self, before: DateTime<Utc>) -> StoreResult<u64> {
         self.execute(
             "DELETE FROM idempotency_keys WHERE created_at < $1",
             &[&ms(before)],
         )
+        .await
     }
 }
 
+#[async_trait]
 impl RateStore for PostgresStore {
-    fn count_request(
+    async fn count_request(
         &self,
         key: &str,
         now: DateTime<Utc>,
@@ -1675,17 +1751,19 @@ impl RateStore for PostgresStore {
                  window_start = CASE WHEN w.window_start > $3 THEN w.window_start ELSE $2 END \
                  RETURNING count, window_start",
                 &[&key, &ms(now), &ms(now - window)],
-            )?
+            )
+            .await?
             .ok_or(StoreError::NotFound)?;
         let count: i64 = r.try_get(0).map_err(db)?;
         Ok((count as u32, time(r.try_get(1).map_err(db)?)))
     }
 
-    fn erase_rate_windows(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+    async fn erase_rate_windows(&self, before: DateTime<Utc>) -> StoreResult<u64> {
         self.execute(
             "DELETE FROM rate_windows WHERE window_start < $1",
             &[&ms(before)],
         )
+        .await
     }
 }
 
@@ -1742,10 +1820,10 @@ mod tests {
         let ca = cluster.dir.path().join("ca.pem");
         let store = PostgresStore::open(&cluster.url, 2, Some(&ca)).unwrap();
         let ssl: bool = store
-            .query_opt(
+            .block(store.query_opt(
                 "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
                 &[],
-            )
+            ))
             .unwrap()
             .unwrap()
             .get(0);

@@ -1,8 +1,9 @@
 //! The embedded store: one SQLite file in the data directory, migrated at open.
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
+use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use livecheck_core::challenge::ChallengeKind;
 use livecheck_core::face_match::FaceDescriptor;
@@ -197,7 +198,15 @@ CREATE TABLE rate_windows (
 "#,
 ];
 
+/// The embedded store: one connection, used from the blocking pool (rusqlite blocks).
+#[derive(Clone)]
 pub struct SqliteStore {
+    db: Arc<Db>,
+}
+
+/// What the blocking pool works on: every method runs its statements on the one
+/// connection, under its lock.
+struct Db {
     conn: Mutex<Connection>,
     /// Seals secrets at rest when a key is configured.
     sealer: Option<Sealer>,
@@ -392,6 +401,35 @@ fn delivery_row(r: &Row<'_>) -> rusqlite::Result<Delivery> {
 impl SqliteStore {
     /// Opens (creating if needed) `dir/livecheck.sqlite3` and runs pending migrations.
     pub fn open(dir: &Path) -> StoreResult<Self> {
+        Ok(Self {
+            db: Arc::new(Db::open(dir)?),
+        })
+    }
+
+    /// Seals the secrets written from now on with `sealer`, and opens sealed ones.
+    pub fn sealed_with(mut self, sealer: Option<Sealer>) -> Self {
+        match Arc::get_mut(&mut self.db) {
+            Some(db) => db.sealer = sealer,
+            // Only a store still being set up is sealed: it has no other handle yet.
+            None => unreachable!("a store is sealed before it is shared"),
+        }
+        self
+    }
+
+    /// Runs `f` on the blocking pool.
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Db) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let inner = self.db.clone();
+        tokio::task::spawn_blocking(move || f(&inner))
+            .await
+            .map_err(db)?
+    }
+}
+
+impl Db {
+    fn open(dir: &Path) -> StoreResult<Self> {
         std::fs::create_dir_all(dir).map_err(|e| db(format!("{}: {e}", dir.display())))?;
         let conn = Connection::open(dir.join("livecheck.sqlite3")).map_err(db)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
@@ -421,12 +459,6 @@ impl SqliteStore {
             conn: Mutex::new(conn),
             sealer: None,
         })
-    }
-
-    /// Seals the secrets written from now on with `sealer`, and opens sealed ones.
-    pub fn sealed_with(mut self, sealer: Option<Sealer>) -> Self {
-        self.sealer = sealer;
-        self
     }
 
     /// A check as read, its sealed secrets opened.
@@ -462,13 +494,13 @@ impl SqliteStore {
     }
 }
 
-impl Store for SqliteStore {
+impl Db {
     fn ping(&self) -> StoreResult<()> {
         self.with(|c| c.query_row("SELECT 1", [], |_| Ok(())))
     }
 }
 
-impl KeyStore for SqliteStore {
+impl Db {
     fn insert_api_key(
         &self,
         id: &str,
@@ -521,10 +553,7 @@ impl KeyStore for SqliteStore {
         }
     }
 
-    fn signing_keys(
-        &self,
-        make: &dyn Fn() -> (String, Vec<u8>),
-    ) -> StoreResult<Vec<(String, Vec<u8>)>> {
+    fn signing_keys(&self, candidate: (String, Vec<u8>)) -> StoreResult<Vec<(String, Vec<u8>)>> {
         let sealer = self.sealer.as_ref();
         let stored = self.with(|c| {
             // A write transaction from the start: processes starting at once on an empty
@@ -544,7 +573,7 @@ impl KeyStore for SqliteStore {
             };
             let mut keys = newest(&tx)?;
             if keys.is_empty() {
-                let (kid, pkcs8) = make();
+                let (kid, pkcs8) = candidate;
                 let sealed = seal(sealer, &format!("signing_keys.pkcs8:{kid}"), &pkcs8);
                 tx.execute(
                     "INSERT INTO signing_keys (kid, pkcs8, created_at) VALUES (?1, ?2, ?3)",
@@ -591,7 +620,7 @@ impl KeyStore for SqliteStore {
     }
 }
 
-impl CheckStore for SqliteStore {
+impl Db {
     fn insert_check(&self, k: &Check) -> StoreResult<()> {
         let row = CheckRow::of(k, self.sealer.as_ref())?;
         self.with(|c| row.insert(c))
@@ -821,12 +850,12 @@ impl CheckStore for SqliteStore {
     fn next_attempt(
         &self,
         check_id: &str,
-        next: &NextAttempt<'_>,
+        next: NextAttempt,
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
         let challenges = json(&next.challenges)?;
-        let chain = json(next.chain)?;
-        let capture = json(next.capture)?;
+        let chain = json(&next.chain)?;
+        let capture = json(&next.capture)?;
         let n = self.with(|c| {
             c.execute(
                 "UPDATE checks SET challenges = ?2, nonce = ?3, chain = ?4, capture = ?5, \
@@ -891,8 +920,8 @@ impl CheckStore for SqliteStore {
         })
     }
 
-    fn transition(&self, t: Transition<'_>) -> StoreResult<()> {
-        let outcome = t.outcome.map(json).transpose()?;
+    fn transition(&self, t: Transition) -> StoreResult<()> {
+        let outcome = t.outcome.as_ref().map(json).transpose()?;
         let won = self.with(|c| {
             let tx = c.transaction()?;
             let n = tx.execute(
@@ -903,7 +932,7 @@ impl CheckStore for SqliteStore {
             if n != 1 {
                 return Ok(false);
             }
-            tx.execute("DELETE FROM frames WHERE check_id = ?1", [t.check_id])?;
+            tx.execute("DELETE FROM frames WHERE check_id = ?1", [&t.check_id])?;
             for img in t.images {
                 tx.execute(
                     "INSERT INTO images (check_id, kind, idx, content_type, bytes) \
@@ -1100,7 +1129,7 @@ impl CheckStore for SqliteStore {
     }
 }
 
-impl SessionStore for SqliteStore {
+impl Db {
     fn insert_session(&self, session: &LivenessSession) -> StoreResult<()> {
         let body = json(session)?;
         self.with(|c| {
@@ -1119,7 +1148,7 @@ impl SessionStore for SqliteStore {
         })
     }
 
-    fn session(&self, by: SessionKey<'_>) -> StoreResult<Option<LivenessSession>> {
+    fn session(&self, by: SessionKey) -> StoreResult<Option<LivenessSession>> {
         let (column, value) = match by {
             SessionKey::Id(v) => ("id", v),
             SessionKey::TokenHash(v) => ("token_hash", v),
@@ -1187,7 +1216,7 @@ impl SessionStore for SqliteStore {
     }
 }
 
-impl OutboxStore for SqliteStore {
+impl Db {
     fn due_deliveries(
         &self,
         now: DateTime<Utc>,
@@ -1314,7 +1343,7 @@ impl OutboxStore for SqliteStore {
     }
 }
 
-impl IdempotencyStore for SqliteStore {
+impl Db {
     fn begin_idempotent(
         &self,
         scope: &str,
@@ -1405,7 +1434,7 @@ impl IdempotencyStore for SqliteStore {
     }
 }
 
-impl RateStore for SqliteStore {
+impl Db {
     fn count_request(
         &self,
         key: &str,
@@ -1437,6 +1466,390 @@ impl RateStore for SqliteStore {
     }
 }
 
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        self.run(move |db| db.ping()).await
+    }
+}
+
+#[async_trait]
+impl KeyStore for SqliteStore {
+    async fn insert_api_key(
+        &self,
+        id: &str,
+        name: &str,
+        key_hash: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let id = id.to_owned();
+        let name = name.to_owned();
+        let key_hash = key_hash.to_owned();
+        self.run(move |db| db.insert_api_key(&id, &name, &key_hash, at))
+            .await
+    }
+
+    async fn api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<ApiKey>> {
+        let key_hash = key_hash.to_owned();
+        self.run(move |db| db.api_key_by_hash(&key_hash)).await
+    }
+
+    async fn api_keys(&self) -> StoreResult<Vec<ApiKey>> {
+        self.run(move |db| db.api_keys()).await
+    }
+
+    async fn revoke_api_key(&self, id: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        let id = id.to_owned();
+        self.run(move |db| db.revoke_api_key(&id, at)).await
+    }
+
+    async fn signing_keys(
+        &self,
+        candidate: (String, Vec<u8>),
+    ) -> StoreResult<Vec<(String, Vec<u8>)>> {
+        self.run(move |db| db.signing_keys(candidate)).await
+    }
+
+    async fn add_signing_key(&self, kid: &str, pkcs8: &[u8]) -> StoreResult<()> {
+        let kid = kid.to_owned();
+        let pkcs8 = pkcs8.to_vec();
+        self.run(move |db| db.add_signing_key(&kid, &pkcs8)).await
+    }
+}
+
+#[async_trait]
+impl CheckStore for SqliteStore {
+    async fn insert_check(&self, check: &Check) -> StoreResult<()> {
+        let check = check.clone();
+        self.run(move |db| db.insert_check(&check)).await
+    }
+
+    async fn check(&self, id: &str) -> StoreResult<Option<Check>> {
+        let id = id.to_owned();
+        self.run(move |db| db.check(&id)).await
+    }
+
+    async fn check_by_token(&self, token: &str) -> StoreResult<Option<Check>> {
+        let token = token.to_owned();
+        self.run(move |db| db.check_by_token(&token)).await
+    }
+
+    async fn check_by_link(&self, link: &str) -> StoreResult<Option<Check>> {
+        let link = link.to_owned();
+        self.run(move |db| db.check_by_link(&link)).await
+    }
+
+    async fn checks_by_user(
+        &self,
+        api_key_id: &str,
+        user_id: &str,
+        photo_sessions_only: bool,
+        offset: u32,
+        limit: u32,
+    ) -> StoreResult<(Vec<Check>, u64)> {
+        let api_key_id = api_key_id.to_owned();
+        let user_id = user_id.to_owned();
+        self.run(move |db| {
+            db.checks_by_user(&api_key_id, &user_id, photo_sessions_only, offset, limit)
+        })
+        .await
+    }
+
+    async fn list_checks(
+        &self,
+        api_key_id: &str,
+        filter: &CheckFilter,
+        limit: u32,
+    ) -> StoreResult<Vec<Check>> {
+        let api_key_id = api_key_id.to_owned();
+        let filter = filter.clone();
+        self.run(move |db| db.list_checks(&api_key_id, &filter, limit))
+            .await
+    }
+
+    async fn claim(
+        &self,
+        check_id: &str,
+        client_token_hash: &str,
+        at: DateTime<Utc>,
+        capture: &CaptureState,
+    ) -> StoreResult<()> {
+        let check_id = check_id.to_owned();
+        let client_token_hash = client_token_hash.to_owned();
+        let capture = capture.clone();
+        self.run(move |db| db.claim(&check_id, &client_token_hash, at, &capture))
+            .await
+    }
+
+    async fn add_frame(
+        &self,
+        check_id: &str,
+        expected_seq: u32,
+        chain: &ChainState,
+        capture: &CaptureState,
+        frame: &StoredFrame,
+        max_bytes: u64,
+    ) -> StoreResult<()> {
+        let check_id = check_id.to_owned();
+        let chain = chain.clone();
+        let capture = capture.clone();
+        let frame = frame.clone();
+        self.run(move |db| {
+            db.add_frame(&check_id, expected_seq, &chain, &capture, &frame, max_bytes)
+        })
+        .await
+    }
+
+    async fn begin_finish(
+        &self,
+        check_id: &str,
+        at: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let check_id = check_id.to_owned();
+        self.run(move |db| db.begin_finish(&check_id, at, stale_before))
+            .await
+    }
+
+    async fn end_finish(&self, check_id: &str) -> StoreResult<()> {
+        let check_id = check_id.to_owned();
+        self.run(move |db| db.end_finish(&check_id)).await
+    }
+
+    async fn end_attempt(&self, check_id: &str, attempts: &[Outcome]) -> StoreResult<()> {
+        let check_id = check_id.to_owned();
+        let attempts = attempts.to_vec();
+        self.run(move |db| db.end_attempt(&check_id, &attempts))
+            .await
+    }
+
+    async fn next_attempt(
+        &self,
+        check_id: &str,
+        next: NextAttempt,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let check_id = check_id.to_owned();
+        self.run(move |db| db.next_attempt(&check_id, next, at))
+            .await
+    }
+
+    async fn frame_refs(&self, check_id: &str) -> StoreResult<Vec<FrameRef>> {
+        let check_id = check_id.to_owned();
+        self.run(move |db| db.frame_refs(&check_id)).await
+    }
+
+    async fn frame_bytes(&self, check_id: &str, seq: u32) -> StoreResult<Vec<u8>> {
+        let check_id = check_id.to_owned();
+        self.run(move |db| db.frame_bytes(&check_id, seq)).await
+    }
+
+    async fn frames(&self, check_id: &str) -> StoreResult<Vec<StoredFrame>> {
+        let check_id = check_id.to_owned();
+        self.run(move |db| db.frames(&check_id)).await
+    }
+
+    async fn transition(&self, t: Transition) -> StoreResult<()> {
+        self.run(move |db| db.transition(t)).await
+    }
+
+    async fn overdue_checks(&self, now: DateTime<Utc>) -> StoreResult<Vec<Check>> {
+        self.run(move |db| db.overdue_checks(now)).await
+    }
+
+    async fn image(
+        &self,
+        check_id: &str,
+        kind: ImageKind,
+        index: u32,
+    ) -> StoreResult<Option<StoredImage>> {
+        let check_id = check_id.to_owned();
+        self.run(move |db| db.image(&check_id, kind, index)).await
+    }
+
+    async fn image_counts(&self, check_id: &str) -> StoreResult<(bool, u32)> {
+        let check_id = check_id.to_owned();
+        self.run(move |db| db.image_counts(&check_id)).await
+    }
+
+    async fn erase_audit_images(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        self.run(move |db| db.erase_audit_images(before)).await
+    }
+
+    async fn erase_check(&self, check_id: &str, at: DateTime<Utc>) -> StoreResult<Erased> {
+        let check_id = check_id.to_owned();
+        self.run(move |db| db.erase_check(&check_id, at)).await
+    }
+
+    async fn set_reference(
+        &self,
+        check_id: &str,
+        reference: &FaceDescriptor,
+        outcome: Option<&Outcome>,
+    ) -> StoreResult<()> {
+        let check_id = check_id.to_owned();
+        let reference = reference.clone();
+        let outcome = outcome.cloned();
+        self.run(move |db| db.set_reference(&check_id, &reference, outcome.as_ref()))
+            .await
+    }
+
+    async fn redeem_token(&self, jti: &str, check_id: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        let jti = jti.to_owned();
+        let check_id = check_id.to_owned();
+        self.run(move |db| db.redeem_token(&jti, &check_id, at))
+            .await
+    }
+}
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn insert_session(&self, session: &LivenessSession) -> StoreResult<()> {
+        let session = session.clone();
+        self.run(move |db| db.insert_session(&session)).await
+    }
+
+    async fn session(&self, by: SessionKey) -> StoreResult<Option<LivenessSession>> {
+        self.run(move |db| db.session(by)).await
+    }
+
+    async fn update_session(&self, session: &LivenessSession) -> StoreResult<()> {
+        let session = session.clone();
+        self.run(move |db| db.update_session(&session)).await
+    }
+
+    async fn start_attempt(
+        &self,
+        session: &LivenessSession,
+        quick_link: &str,
+        check: &Check,
+    ) -> StoreResult<()> {
+        let session = session.clone();
+        let quick_link = quick_link.to_owned();
+        let check = check.clone();
+        self.run(move |db| db.start_attempt(&session, &quick_link, &check))
+            .await
+    }
+}
+
+#[async_trait]
+impl OutboxStore for SqliteStore {
+    async fn due_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        per_url: u32,
+        limit: u32,
+    ) -> StoreResult<Vec<Delivery>> {
+        self.run(move |db| db.due_deliveries(now, per_url, limit))
+            .await
+    }
+
+    async fn lease_delivery(
+        &self,
+        delivery_id: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let delivery_id = delivery_id.to_owned();
+        self.run(move |db| db.lease_delivery(&delivery_id, now, until))
+            .await
+    }
+
+    async fn record_attempt(
+        &self,
+        delivery_id: &str,
+        attempt: &Attempt,
+        state: DeliveryState,
+        next_attempt_at: Option<DateTime<Utc>>,
+    ) -> StoreResult<()> {
+        let delivery_id = delivery_id.to_owned();
+        let attempt = attempt.clone();
+        self.run(move |db| db.record_attempt(&delivery_id, &attempt, state, next_attempt_at))
+            .await
+    }
+
+    async fn deliveries(&self, check_id: &str) -> StoreResult<Vec<(Delivery, Vec<Attempt>)>> {
+        let check_id = check_id.to_owned();
+        self.run(move |db| db.deliveries(&check_id)).await
+    }
+
+    async fn retry_delivery(
+        &self,
+        check_id: &str,
+        delivery_id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let check_id = check_id.to_owned();
+        let delivery_id = delivery_id.to_owned();
+        self.run(move |db| db.retry_delivery(&check_id, &delivery_id, now))
+            .await
+    }
+}
+
+#[async_trait]
+impl IdempotencyStore for SqliteStore {
+    async fn begin_idempotent(
+        &self,
+        scope: &str,
+        key: &str,
+        request: &str,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+        expired_before: DateTime<Utc>,
+    ) -> StoreResult<Idempotent> {
+        let scope = scope.to_owned();
+        let key = key.to_owned();
+        let request = request.to_owned();
+        self.run(move |db| {
+            db.begin_idempotent(&scope, &key, &request, now, stale_before, expired_before)
+        })
+        .await
+    }
+
+    async fn finish_idempotent(
+        &self,
+        scope: &str,
+        key: &str,
+        status: u16,
+        body: &[u8],
+    ) -> StoreResult<()> {
+        let scope = scope.to_owned();
+        let key = key.to_owned();
+        let body = body.to_vec();
+        self.run(move |db| db.finish_idempotent(&scope, &key, status, &body))
+            .await
+    }
+
+    async fn abandon_idempotent(&self, scope: &str, key: &str) -> StoreResult<()> {
+        let scope = scope.to_owned();
+        let key = key.to_owned();
+        self.run(move |db| db.abandon_idempotent(&scope, &key))
+            .await
+    }
+
+    async fn erase_idempotency_keys(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        self.run(move |db| db.erase_idempotency_keys(before)).await
+    }
+}
+
+#[async_trait]
+impl RateStore for SqliteStore {
+    async fn count_request(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> StoreResult<(u32, DateTime<Utc>)> {
+        let key = key.to_owned();
+        self.run(move |db| db.count_request(&key, now, window))
+            .await
+    }
+
+    async fn erase_rate_windows(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        self.run(move |db| db.erase_rate_windows(before)).await
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     pub(crate) use crate::store::contract::check;
@@ -1444,10 +1857,12 @@ pub(crate) mod tests {
     use super::*;
 
     /// A store with the test's API key `k` in it.
-    pub(crate) fn store() -> (tempfile::TempDir, SqliteStore) {
+    pub(crate) async fn store() -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
         let s = SqliteStore::open(dir.path()).unwrap();
-        s.insert_api_key("k", "test", "hash", Utc::now()).unwrap();
+        s.insert_api_key("k", "test", "hash", Utc::now())
+            .await
+            .unwrap();
         (dir, s)
     }
 }

@@ -255,13 +255,17 @@ impl Token {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path()).unwrap();
-        let issuer = TokenIssuer::load(
+        let load = TokenIssuer::load(
             &store,
             "http://verifier.test".into(),
             "livecheck".into(),
             std::time::Duration::from_secs(600),
-        )
-        .unwrap();
+        );
+        let issuer = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(load)
+            .unwrap();
         let now = chrono::Utc::now();
         let issued = vec![
             issuer.issue("c1", true, "completed", now).unwrap(),

@@ -20,7 +20,7 @@ use utoipa::ToSchema;
 
 use crate::api::form::Form;
 use crate::api::html::{escape, page};
-use crate::api::{bearer, blocking, Customer};
+use crate::api::{bearer, Customer};
 use crate::checks::create::{self, check_url, CreateCheck};
 use crate::checks::lifecycle;
 use crate::checks::reference::describe_reference;
@@ -28,7 +28,7 @@ use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::model::{with_params, Check, LivenessSession, Status};
 use crate::secrets;
 use crate::state::AppState;
-use crate::store::{SessionKey, StoreError};
+use crate::store::{SessionKey, Store, StoreError};
 
 /// Azure's routes: its two session kinds and Quick Link's `/api/s`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -255,9 +255,7 @@ async fn create_session(
         attempts: Vec::new(),
         revision: 0,
     };
-    let store = state.store.clone();
-    let stored = session.clone();
-    blocking(move || store.insert_session(&stored)).await?;
+    state.store.insert_session(&session).await?;
     Ok(HttpResponse::Ok().json(SessionCreated {
         session_id: session.id,
         auth_token: token,
@@ -324,8 +322,7 @@ async fn owned_session(
     customer: &Customer,
     id: String,
 ) -> ApiResult<LivenessSession> {
-    let store = state.store.clone();
-    match blocking(move || store.session(SessionKey::Id(&id))).await? {
+    match state.store.session(SessionKey::Id(id)).await? {
         Some(s) if s.api_key_id == customer.0.id => Ok(s),
         _ => Err(ApiError::not_found("session")),
     }
@@ -389,14 +386,10 @@ fn attempt(i: usize, check: &Check, with_verify: bool, now: DateTime<Utc>) -> Li
 }
 
 async fn view(state: &web::Data<AppState>, session: &LivenessSession) -> ApiResult<SessionView> {
-    let store = state.store.clone();
-    let ids = session.attempts.clone();
-    let checks = blocking(move || {
-        ids.iter()
-            .map(|id| store.check(id))
-            .collect::<Result<Vec<_>, _>>()
-    })
-    .await?;
+    let mut checks = Vec::with_capacity(session.attempts.len());
+    for id in &session.attempts {
+        checks.push(state.store.check(id).await?);
+    }
     let now = Utc::now();
     let attempts: Vec<LivenessAttempt> = checks
         .iter()
@@ -462,38 +455,42 @@ pub async fn delete(
     let session = owned_session(&state, &customer, id.into_inner()).await?;
     if session.deleted_at.is_none() {
         let now = Utc::now();
-        let store = state.store.clone();
-        blocking(move || {
-            // Deletion wins: an attempt started or a link issued meanwhile is read
-            // again and ended with the rest.
-            let mut session = session;
-            loop {
-                session.deleted_at = Some(now);
-                session.quick_link = None;
-                match store.update_session(&session) {
-                    Err(StoreError::Conflict(_)) => {}
-                    done => break done?,
-                }
-                session = store
-                    .session(SessionKey::Id(&session.id))?
-                    .ok_or(StoreError::NotFound)?;
-                if session.deleted_at.is_some() {
-                    return Ok(());
-                }
-            }
-            // An attempt still open ends as cancelled (one decided meanwhile stays).
-            for id in &session.attempts {
-                if let Some(c) = store.check(id)? {
-                    if !c.status.is_terminal() {
-                        lifecycle::cancel(store.as_ref(), &c, now)?;
-                    }
-                }
-            }
-            Ok(())
-        })
-        .await?;
+        delete_session(state.store.as_ref(), session, now).await?;
     }
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Deletes a session: deletion wins, so an attempt started or a link issued meanwhile
+/// is read again and ended with the rest; an attempt still open ends as cancelled (one
+/// decided meanwhile stays).
+async fn delete_session(
+    store: &dyn Store,
+    mut session: LivenessSession,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    loop {
+        session.deleted_at = Some(now);
+        session.quick_link = None;
+        match store.update_session(&session).await {
+            Err(StoreError::Conflict(_)) => {}
+            done => break done?,
+        }
+        session = store
+            .session(SessionKey::Id(session.id.clone()))
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        if session.deleted_at.is_some() {
+            return Ok(());
+        }
+    }
+    for id in &session.attempts {
+        if let Some(c) = store.check(id).await? {
+            if !c.status.is_terminal() {
+                lifecycle::cancel(store, &c, now).await?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The optional body of `POST /api/s`: none (as Azure's own samples send it), or JSON.
@@ -539,8 +536,7 @@ pub async fn quick_link(
         )
     })?;
     let hash = secrets::digest_hex(&token);
-    let store = state.store.clone();
-    let found = blocking(move || store.session(SessionKey::TokenHash(&hash))).await?;
+    let found = state.store.session(SessionKey::TokenHash(hash)).await?;
     let mut session = match found {
         Some(s) if s.deleted_at.is_none() && Utc::now() < s.expires_at => s,
         _ => {
@@ -574,12 +570,10 @@ pub async fn quick_link(
     }
     let link = uuid();
     session.quick_link = Some(link.clone());
-    let store = state.store.clone();
-    let written = blocking(move || match store.update_session(&session) {
-        Err(StoreError::Conflict(_)) => Ok(false),
-        other => other.map(|()| true),
-    })
-    .await?;
+    let written = match state.store.update_session(&session).await {
+        Err(StoreError::Conflict(_)) => false,
+        other => other.map(|()| true)?,
+    };
     if !written {
         // An attempt started (or another link was issued) since the session was read:
         // this link could be one attempt too many.
@@ -680,15 +674,16 @@ async fn start_attempt(
     link: String,
     from_link: Option<String>,
 ) -> ApiResult<Opened> {
-    let store = state.store.clone();
-    let l = link.clone();
-    let (found, used) = blocking(move || {
-        Ok(match store.session(SessionKey::QuickLink(&l))? {
-            Some(s) => (Some(s), None),
-            None => (None, store.session(SessionKey::UsedQuickLink(&l))?),
-        })
-    })
-    .await?;
+    let store = &state.store;
+    let (found, used) = match store.session(SessionKey::QuickLink(link.clone())).await? {
+        Some(s) => (Some(s), None),
+        None => (
+            None,
+            store
+                .session(SessionKey::UsedQuickLink(link.clone()))
+                .await?,
+        ),
+    };
     let Some(mut session) = found else {
         return Ok(match used {
             Some(s) => Opened::Ended {

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use crate::api::checks::PageQuery;
 use crate::api::form::Form;
-use crate::api::{blocking, Customer};
+use crate::api::Customer;
 use crate::checks::create::{self, CreateCheck};
 use crate::checks::photos;
 use crate::checks::reference::attach_reference;
@@ -222,12 +222,10 @@ async fn by_token_or_id(
     customer: &Customer,
     key: String,
 ) -> ApiResult<Check> {
-    let store = state.store.clone();
-    let found = blocking(move || match store.check_by_token(&key)? {
-        Some(c) => Ok(Some(c)),
-        None => store.check(&key),
-    })
-    .await?;
+    let found = match state.store.check_by_token(&key).await? {
+        Some(c) => Some(c),
+        None => state.store.check(&key).await?,
+    };
     match found {
         Some(c) if c.api_key_id == customer.0.id && c.photo_session => Ok(c),
         _ => Err(ApiError::not_found("session")),
@@ -405,13 +403,11 @@ pub async fn by_user(
     query: web::Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let (page, limit) = crate::api::checks::page_and_limit(&query)?;
-    let store = state.store.clone();
-    let key = customer.0.id.clone();
-    let user = user_id.into_inner();
-    let (checks, total) = blocking(move || {
-        store.checks_by_user(&key, &user, true, (page - 1).saturating_mul(limit), limit)
-    })
-    .await?;
+    let offset = (page - 1).saturating_mul(limit);
+    let (checks, total) = state
+        .store
+        .checks_by_user(&customer.0.id, &user_id, true, offset, limit)
+        .await?;
     Ok(HttpResponse::Ok().json(SessionPage {
         items: checks.iter().map(session).collect(),
         page,
