@@ -10,7 +10,8 @@
 //! `cargo bench -p livecheck-verifier --bench decide_load`; `LOAD_STORES` (default
 //! `sqlite,postgres`; PostgreSQL needs `LIVECHECK_TEST_POSTGRES_URL`, a cluster from
 //! `scripts/postgres.sh`), `LOAD_REPLICAS` (default `1,2`), `LOAD_SESSIONS` (default 8),
-//! `LOAD_ROUNDS` (default 3).
+//! `LOAD_ROUNDS` (default 3); `LOAD_BIN` runs another verifier binary instead (to compare
+//! two builds, run alternately).
 
 #![allow(clippy::unwrap_used)] // a bench's helpers panic on purpose, as the tests' do
 
@@ -70,7 +71,15 @@ fn start(store: &str, replicas: usize, dir: &std::path::Path) -> Vec<Verifier> {
     if let Some(url) = &url {
         env.push(("LIVECHECK_STORE_URL", url.as_str()));
     }
-    (0..replicas).map(|_| Verifier::start(dir, &env)).collect()
+    // Another build to compare with (`LOAD_BIN`, e.g. a copy of an earlier commit's
+    // release binary), else this one.
+    let bin = std::env::var_os("LOAD_BIN").map(std::path::PathBuf::from);
+    (0..replicas)
+        .map(|_| match &bin {
+            Some(bin) => Verifier::start_binary(bin, dir, &env),
+            None => Verifier::start(dir, &env),
+        })
+        .collect()
 }
 
 fn creates(vs: &[Verifier], clients: usize) {
