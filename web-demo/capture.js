@@ -1,6 +1,5 @@
 // The hosted capture page: runs the browser SDK on the single-use link this page was
 // opened at, then follows the verifier's redirect back to the customer.
-import init, { Livecheck } from "/sdk/livecheck_sdk.js";
 
 // The page's texts, in the language the verifier picked (the check's `locale`, else the
 // browser's), handed over as JSON in the page.
@@ -51,8 +50,13 @@ async function run(lightOptOut) {
   start.hidden = true;
   if (plain) plain.hidden = true;
   status.textContent = "";
+  // The SDK by the URLs that name its content (the browser keeps them until the SDK
+  // changes), else by its plain ones.
+  let Livecheck;
   try {
-    await init();
+    const sdk = await import(root.dataset.sdk || "/sdk/livecheck_sdk.js");
+    await sdk.default(root.dataset.wasm ? { module_or_path: root.dataset.wasm } : undefined);
+    Livecheck = sdk.Livecheck;
   } catch (e) {
     fail("unsupported_browser", e);
     return;

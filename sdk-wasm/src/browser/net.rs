@@ -206,6 +206,7 @@ impl Api {
     }
 
     /// A model file from the verifier's origin, checked against the manifest's sha256.
+    /// Its URL names that sha256, so the browser keeps the file until the model changes.
     pub async fn model(&self, name: &str) -> SdkResult<Vec<u8>> {
         let entry = livecheck_core::manifest::entry(name).ok_or_else(|| {
             SdkError::new(
@@ -216,7 +217,7 @@ impl Api {
         let resp = self
             .send(
                 "GET",
-                &format!("/models/{}", entry.file),
+                &format!("/models/{}?v={}", entry.file, entry.sha256),
                 Body::None,
                 &[],
                 MODEL_MS,

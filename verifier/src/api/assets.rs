@@ -1,6 +1,11 @@
 //! Files the browser loads from the verifier's own origin (no third-party CDN): the
 //! built SDK (`/sdk/`), the models it runs (`/models/`, only those the manifest marks
 //! for the browser) and the hosted pages' script and style (`/web/`, embedded).
+//!
+//! A URL that names its file's content (`?v=` and the file's sha256, as the SDK asks
+//! for models and the hosted page for the SDK) is cached for a year and never asked
+//! again: a returning user downloads nothing until the file changes, and then its URL
+//! does. A bare URL, or one naming another version, is revalidated.
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -127,23 +132,52 @@ fn serve(req: &HttpRequest, file: &Prepared, ty: &str, cache_control: &str) -> H
     }
 }
 
+/// Cached for good: the URL names the content.
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+/// The `?v=` a versioned URL carries.
+#[derive(serde::Deserialize)]
+pub struct Version {
+    v: Option<String>,
+}
+
+/// How long `file` may be kept when asked for as `version`: for good when that is its
+/// digest, else `otherwise` (a bare URL, or a version this server no longer has: the
+/// current file, revalidated, and the SDK's own sha256 check says what is wrong).
+fn cache_control<'a>(file: &Prepared, version: &Version, otherwise: &'a str) -> &'a str {
+    match &version.v {
+        Some(v) if *v == file.digest => IMMUTABLE,
+        _ => otherwise,
+    }
+}
+
+/// The SDK file `name`'s versioned URL (`None` while the SDK is not built).
+pub async fn sdk_url(state: &AppState, name: &str) -> Option<String> {
+    let path = state.config.server.sdk_dir().join(name);
+    let file = state.assets.get(path).await.ok()?;
+    Some(format!("/sdk/{name}?v={}", file.digest))
+}
+
 pub async fn sdk_file(
     req: HttpRequest,
     state: web::Data<AppState>,
     name: web::Path<String>,
+    version: web::Query<Version>,
 ) -> ApiResult<HttpResponse> {
     let ty = sdk_type(&name).ok_or_else(|| ApiError::not_found("file"))?;
     let file = state
         .assets
         .get(state.config.server.sdk_dir().join(name.as_str()))
         .await?;
-    Ok(serve(&req, &file, ty, "no-cache"))
+    let cache = cache_control(&file, &version, "no-cache");
+    Ok(serve(&req, &file, ty, cache))
 }
 
 pub async fn model_file(
     req: HttpRequest,
     state: web::Data<AppState>,
     name: web::Path<String>,
+    version: web::Query<Version>,
 ) -> ApiResult<HttpResponse> {
     let entry = livecheck_core::manifest::entries()
         .iter()
@@ -154,12 +188,13 @@ pub async fn model_file(
         .get(state.config.server.models_dir().join(&entry.file))
         .await?;
     // The bytes are pinned by the manifest's sha256 (the SDK checks it), so they may be cached.
-    Ok(serve(
-        &req,
-        &file,
-        "application/octet-stream",
-        "public, max-age=86400",
-    ))
+    // The SDK names the manifest's sha256; a canonical rebuild (other bytes the manifest
+    // accepts as the same model) is as good under that name.
+    let cache = match &version.v {
+        Some(v) if *v == entry.sha256 && entry.accepts(&file.digest) => IMMUTABLE,
+        _ => "no-cache",
+    };
+    Ok(serve(&req, &file, "application/octet-stream", cache))
 }
 
 #[cfg(test)]

@@ -107,6 +107,17 @@ pub async fn capture_page(
     // The script's texts ride in the page as JSON (not run: the CSP allows no inline
     // script), `<` escaped so no text can close the element.
     let texts = lang.script_texts().replace('<', "\\u003c");
+    // The SDK by its content's URLs: kept by the browser until it changes.
+    let sdk = super::assets::sdk_url(&state, "livecheck_sdk.js").await;
+    let wasm = super::assets::sdk_url(&state, "livecheck_sdk_bg.wasm").await;
+    let versioned = match (sdk, wasm) {
+        (Some(sdk), Some(wasm)) => format!(
+            " data-sdk=\"{}\" data-wasm=\"{}\"",
+            escape(&sdk),
+            escape(&wasm)
+        ),
+        _ => String::new(),
+    };
     page_with_script(
         StatusCode::OK,
         lang,
@@ -117,7 +128,7 @@ pub async fn capture_page(
              <button type=\"button\" id=\"lc-start-plain\" class=\"secondary\" hidden>{plain}</button></p>\
              <script type=\"application/json\" id=\"lc-texts\">{texts}</script>\
              <div id=\"lc-capture\" data-link=\"{}/l/{}\" data-mode=\"{}\" data-light=\"{}\" \
-             data-lang=\"{lang}\"></div>{cancel}",
+             data-lang=\"{lang}\"{versioned}></div>{cancel}",
             escape(&state.public_url),
             escape(&link),
             if check.is_passive() {

@@ -104,3 +104,79 @@ fn sdk_and_model_files_are_gzipped_for_clients_that_take_it() {
         assert_eq!(body["code"], "not_found", "{path}: {body}");
     }
 }
+
+/// The value of `attr="…"` in `html`.
+fn attribute(html: &str, attr: &str) -> Option<String> {
+    let start = html.find(&format!(" {attr}=\""))? + attr.len() + 3;
+    let len = html[start..].find('"')?;
+    Some(html[start..start + len].replace("&amp;", "&"))
+}
+
+#[test]
+fn files_named_by_their_content_are_kept_for_good_and_renamed_when_they_change() {
+    let sdk = tempfile::tempdir().unwrap();
+    let (js, wasm) = (
+        sdk.path().join("livecheck_sdk.js"),
+        sdk.path().join("livecheck_sdk_bg.wasm"),
+    );
+    std::fs::write(&js, "export default function init() {}\n").unwrap();
+    std::fs::write(&wasm, b"\0asm\x01\0\0\0").unwrap();
+    let v = Verifier::start_temp(&[("LIVECHECK_SDK_DIR", sdk.path().to_str().unwrap())]);
+    let cache = |path: &str| {
+        let r = v.http.get(v.url(path)).send().unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        header(&r, reqwest::header::CACHE_CONTROL).unwrap()
+    };
+    let page = |link: &str| {
+        let r = v.http.get(v.url(&format!("/l/{link}"))).send().unwrap();
+        assert_eq!(r.status(), 200);
+        r.text().unwrap()
+    };
+    let sha = |path: &std::path::Path| hex::encode(Sha256::digest(std::fs::read(path).unwrap()));
+    const FOR_GOOD: &str = "public, max-age=31536000, immutable";
+
+    // The hosted page names the SDK by its content; those URLs are kept for good.
+    let link = crate::harness::link_of(
+        &v.create(serde_json::json!({"return_url": "https://r.example/done"})),
+    );
+    let html = page(&link);
+    let sdk_url = attribute(&html, "data-sdk").expect("the page names the SDK's URL");
+    let wasm_url = attribute(&html, "data-wasm").expect("the page names the wasm's URL");
+    assert_eq!(sdk_url, format!("/sdk/livecheck_sdk.js?v={}", sha(&js)));
+    assert_eq!(
+        wasm_url,
+        format!("/sdk/livecheck_sdk_bg.wasm?v={}", sha(&wasm))
+    );
+    assert_eq!(cache(&sdk_url), FOR_GOOD);
+    assert_eq!(cache(&wasm_url), FOR_GOOD);
+    // A plain URL, or one naming another content, is revalidated every time.
+    assert_eq!(cache("/sdk/livecheck_sdk_bg.wasm"), "no-cache");
+    assert_eq!(
+        cache(&format!("/sdk/livecheck_sdk_bg.wasm?v={}", "0".repeat(64))),
+        "no-cache"
+    );
+
+    // A rebuilt SDK gets a new name on the next page: no browser keeps the old one.
+    std::fs::write(&wasm, b"\0asm\x01\0\0\0\x00rebuilt").unwrap();
+    let link = crate::harness::link_of(
+        &v.create(serde_json::json!({"return_url": "https://r.example/done"})),
+    );
+    let renamed = attribute(&page(&link), "data-wasm").unwrap();
+    assert_eq!(
+        renamed,
+        format!("/sdk/livecheck_sdk_bg.wasm?v={}", sha(&wasm))
+    );
+    assert_ne!(renamed, wasm_url);
+    // The old name now serves the current file, revalidated, not kept.
+    assert_eq!(cache(&wasm_url), "no-cache");
+
+    // Models by the manifest's sha256, as the SDK asks for them.
+    let entry = livecheck_core::manifest::entries()
+        .iter()
+        .find(|e| e.runs_in.iter().any(|r| r == "browser"))
+        .unwrap();
+    let model = format!("/models/{}", entry.file);
+    assert_eq!(cache(&format!("{model}?v={}", entry.sha256)), FOR_GOOD);
+    assert_eq!(cache(&model), "no-cache");
+    assert_eq!(cache(&format!("{model}?v={}", "f".repeat(64))), "no-cache");
+}
