@@ -43,6 +43,20 @@ if (light) {
 start.hidden = false;
 start.focus();
 
+// The SDK, by the URLs that name its content (the browser keeps them until the SDK
+// changes), and its models load while the user reads the page, so Start waits for
+// little or nothing. Loading touches neither the camera nor the link.
+const loading = (async () => {
+  const sdk = await import(root.dataset.sdk || "/sdk/livecheck_sdk.js");
+  await sdk.default(root.dataset.wasm ? { module_or_path: root.dataset.wasm } : undefined);
+  return sdk;
+})();
+const preloading = loading.then((sdk) => sdk.preload(root.dataset.link));
+// Failures are Start's to report: it waits for the SDK, and its start for the models
+// still loading (or loads them again, saying why if they fail).
+loading.catch(() => {});
+preloading.catch(() => {});
+
 start.addEventListener("click", () => run(false));
 plain?.addEventListener("click", () => run(true));
 
@@ -50,13 +64,9 @@ async function run(lightOptOut) {
   start.hidden = true;
   if (plain) plain.hidden = true;
   status.textContent = "";
-  // The SDK by the URLs that name its content (the browser keeps them until the SDK
-  // changes), else by its plain ones.
   let Livecheck;
   try {
-    const sdk = await import(root.dataset.sdk || "/sdk/livecheck_sdk.js");
-    await sdk.default(root.dataset.wasm ? { module_or_path: root.dataset.wasm } : undefined);
-    Livecheck = sdk.Livecheck;
+    ({ Livecheck } = await loading);
   } catch (e) {
     fail("unsupported_browser", e);
     return;

@@ -41,6 +41,16 @@ enum Body<'a> {
 impl Api {
     /// `link` is the capture URL the verifier gave (`https://verifier/l/<link>`), or a
     /// path relative to the page.
+    /// An `Api` on the same verifier and link, holding no claim: for downloads that
+    /// outlive the capture that asked for them.
+    pub fn same_origin(&self) -> Self {
+        Self {
+            origin: self.origin.clone(),
+            link: self.link.clone(),
+            client_token: RefCell::new(None),
+        }
+    }
+
     pub fn from_link(link: &str) -> SdkResult<Self> {
         let bad = || {
             SdkError::new(

@@ -5,7 +5,8 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use futures_channel::mpsc;
-use futures_util::future::join;
+use futures_util::future::{join, try_join3, LocalBoxFuture, Shared};
+use futures_util::FutureExt;
 use futures_util::StreamExt;
 use livecheck_core::protocol::answers::Finished;
 use livecheck_core::protocol::{sha256, FrameSigner};
@@ -112,19 +113,40 @@ struct Cost {
     analysis_ms: f64,
 }
 
+/// The page's engine load: one at a time, shared by whoever asks while it runs.
+type Loading = Shared<LocalBoxFuture<'static, SdkResult<Rc<Engine>>>>;
+
 thread_local! {
-    static ENGINE: RefCell<Option<Rc<Engine>>> = const { RefCell::new(None) };
+    static ENGINE: RefCell<Option<Loading>> = const { RefCell::new(None) };
 }
 
 /// The first-pass engine (no anti-spoof: that is the verifier's), loaded once per page
-/// (`preload()` loads it ahead).
+/// (`preload()` loads it ahead). A start while the preload runs waits for that load
+/// instead of fetching the models again; a load that failed is tried afresh next time.
 pub async fn engine(api: &Api) -> SdkResult<Rc<Engine>> {
-    if let Some(e) = ENGINE.with(|e| e.borrow().clone()) {
-        return Ok(e);
+    let loading = ENGINE.with(|e| e.borrow().clone()).unwrap_or_else(|| {
+        let models = api.same_origin();
+        let loading = async move { load_engine(&models).await }
+            .boxed_local()
+            .shared();
+        ENGINE.with(|e| *e.borrow_mut() = Some(loading.clone()));
+        loading
+    });
+    let engine = loading.await;
+    if engine.is_err() {
+        ENGINE.with(|e| *e.borrow_mut() = None);
     }
-    let yunet = api.model("yunet").await?;
-    let mesh = api.model("face_mesh").await?;
-    let blend = api.model("blendshapes").await?;
+    engine
+}
+
+async fn load_engine(api: &Api) -> SdkResult<Rc<Engine>> {
+    // The three downloads at once: on a slow link the page waits for the largest only.
+    let (yunet, mesh, blend) = try_join3(
+        api.model("yunet"),
+        api.model("face_mesh"),
+        api.model("blendshapes"),
+    )
+    .await?;
     let engine = Engine::from_model_bytes(&ModelBytes {
         yunet: &yunet,
         face_mesh: &mesh,
@@ -133,9 +155,7 @@ pub async fn engine(api: &Api) -> SdkResult<Rc<Engine>> {
         face_recognition: None,
     })
     .map_err(|e| SdkError::new(Code::Internal, e.to_string()))?;
-    let engine = Rc::new(engine);
-    ENGINE.with(|e| *e.borrow_mut() = Some(engine.clone()));
-    Ok(engine)
+    Ok(Rc::new(engine))
 }
 
 struct Session<'a> {
