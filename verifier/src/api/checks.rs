@@ -298,9 +298,7 @@ async fn load_views(
 }
 
 async fn load_view(state: &web::Data<AppState>, check: Check) -> ApiResult<CheckResult> {
-    let store = state.store.clone();
-    let id = check.id.clone();
-    let (probe, audits) = store.image_counts(&id).await?;
+    let (probe, audits) = state.store.image_counts(&check.id).await?;
     Ok(view(state, &check, probe, audits))
 }
 
@@ -310,8 +308,7 @@ pub(crate) async fn owned(
     customer: &Customer,
     id: String,
 ) -> ApiResult<Check> {
-    let store = state.store.clone();
-    match store.check(&id).await? {
+    match state.store.check(&id).await? {
         Some(c) if c.api_key_id == customer.0.id => Ok(c),
         _ => Err(ApiError::not_found("check")),
     }
@@ -357,8 +354,7 @@ pub async fn get_by_token(
         .token
         .filter(|t| !t.is_empty())
         .ok_or_else(|| ApiError::invalid("token is required"))?;
-    let store = state.store.clone();
-    let check = match store.check_by_token(&token).await? {
+    let check = match state.store.check_by_token(&token).await? {
         Some(c) if c.api_key_id == customer.0.id => c,
         _ => return Err(ApiError::not_found("check")),
     };
@@ -391,11 +387,9 @@ pub async fn by_user(
 ) -> ApiResult<HttpResponse> {
     let (page, limit) = page_and_limit(&query)?;
     let offset = (page - 1).saturating_mul(limit);
-    let store = state.store.clone();
-    let key = customer.0.id.clone();
-    let user = user_id.into_inner();
-    let (checks, total) = store
-        .checks_by_user(&key, &user, false, offset, limit)
+    let (checks, total) = state
+        .store
+        .checks_by_user(&customer.0.id, &user_id, false, offset, limit)
         .await?;
     Ok(HttpResponse::Ok().json(CheckPage {
         items: load_views(&state, checks).await?,
@@ -492,10 +486,9 @@ pub async fn list(
         after: q.cursor.as_deref().map(parse_cursor).transpose()?,
         now: Utc::now(),
     };
-    let store = state.store.clone();
-    let key = customer.0.id.clone();
     // One more than asked: whether another page follows.
-    let mut checks = store.list_checks(&key, &filter, limit + 1).await?;
+    let key = &customer.0.id;
+    let mut checks = state.store.list_checks(key, &filter, limit + 1).await?;
     let has_more = checks.len() > limit as usize;
     checks.truncate(limit as usize);
     let next_cursor = has_more.then(|| checks.last().map(cursor_of)).flatten();
@@ -515,8 +508,7 @@ pub async fn erase(
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let check = owned(&state, &customer, id.into_inner()).await?;
-    let store = state.store.clone();
-    let erased = store.erase_check(&check.id, Utc::now()).await?;
+    let erased = state.store.erase_check(&check.id, Utc::now()).await?;
     tracing::info!(erased = ?erased, "check erased");
     Ok(HttpResponse::Ok().json(erased))
 }
@@ -611,8 +603,8 @@ async fn image(
     index: u32,
 ) -> ApiResult<HttpResponse> {
     let check = owned(&state, &customer, id).await?;
-    let store = state.store.clone();
-    let img = store
+    let img = state
+        .store
         .image(&check.id, kind, index)
         .await?
         .ok_or_else(|| ApiError::not_found("image"))?;
@@ -630,8 +622,7 @@ pub async fn deliveries(
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let check = owned(&state, &customer, id.into_inner()).await?;
-    let store = state.store.clone();
-    let list = store.deliveries(&check.id).await?;
+    let list = state.store.deliveries(&check.id).await?;
     let views: Vec<DeliveryView> = list
         .into_iter()
         .map(|(d, attempts)| DeliveryView {
