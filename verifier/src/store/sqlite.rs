@@ -199,7 +199,7 @@ CREATE TABLE rate_windows (
 ];
 
 /// The embedded store: one connection, used from the blocking pool (rusqlite blocks).
-#[derive(Clone)]
+/// Not `Clone`: its one handle is what `sealed_with` relies on.
 pub struct SqliteStore {
     db: Arc<Db>,
 }
@@ -410,8 +410,9 @@ impl SqliteStore {
     pub fn sealed_with(mut self, sealer: Option<Sealer>) -> Self {
         match Arc::get_mut(&mut self.db) {
             Some(db) => db.sealer = sealer,
-            // Only a store still being set up is sealed: it has no other handle yet.
-            None => unreachable!("a store is sealed before it is shared"),
+            // `open` returns the only handle and runs nothing that could hold another
+            // (calls hold one while they run), and the store is not `Clone`.
+            None => unreachable!("a store is sealed before it is used"),
         }
         self
     }
