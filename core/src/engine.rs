@@ -125,12 +125,47 @@ impl Engine {
         options: ObserveOptions,
     ) -> Result<Observation, ModelError> {
         let faces = self.detector.detect(frame)?;
-        let quality = assess(frame, &faces, &self.limits);
-        let face = faces.first().cloned();
-        let mesh = match (&face, options.mesh) {
+        let mesh = match (faces.first(), options.mesh) {
             (Some(f), true) => Some(self.mesh.run(frame, f)?),
             _ => None,
         };
+        self.complete(frame, t_ms, faces, mesh, options)
+    }
+
+    /// One frame without the detector: the mesh runs where `track` expects the face
+    /// (between detections; see `tracking`). The face box and quality come from this
+    /// frame's own mesh; a second face goes unseen until the detector runs again. A lost
+    /// face reads as no face. `options.mesh` is implied. `None` when nothing is followed.
+    pub fn observe_followed(
+        &self,
+        frame: &Frame<'_>,
+        t_ms: u64,
+        track: &FaceTrack,
+        options: ObserveOptions,
+    ) -> Result<Option<Observation>, ModelError> {
+        let (Some(expected), Some(fit)) = (track.next_face(), track.fit()) else {
+            return Ok(None);
+        };
+        let mesh = self.mesh.run(frame, expected)?;
+        let face = (mesh.presence >= MIN_PRESENCE)
+            .then(|| fit.face(&mesh))
+            .flatten();
+        let faces: Vec<DetectedFace> = face.into_iter().collect();
+        let mesh = faces.first().map(|_| mesh);
+        self.complete(frame, t_ms, faces, mesh, options).map(Some)
+    }
+
+    /// The rest of an observation once the faces and the main face's mesh are known.
+    fn complete(
+        &self,
+        frame: &Frame<'_>,
+        t_ms: u64,
+        faces: Vec<DetectedFace>,
+        mesh: Option<FaceMeshResult>,
+        options: ObserveOptions,
+    ) -> Result<Observation, ModelError> {
+        let quality = assess(frame, &faces, &self.limits);
+        let face = faces.first().cloned();
         let live_probability = match (&face, &self.anti_spoof, options.anti_spoof) {
             (Some(f), Some(a), true) => Some(a.live_probability(frame, &f.bbox)?),
             _ => None,
@@ -155,37 +190,5 @@ impl Engine {
             descriptor,
             appearance,
         })
-    }
-
-    /// One frame without the detector: the mesh runs where `track` expects the face
-    /// (the browser's first pass between detections; see `tracking`). The face box and
-    /// quality come from this frame's own mesh; a second face goes unseen until the
-    /// detector runs again. A lost face reads as no face. `None` when nothing is followed.
-    pub fn observe_followed(
-        &self,
-        frame: &Frame<'_>,
-        t_ms: u64,
-        track: &FaceTrack,
-    ) -> Result<Option<Observation>, ModelError> {
-        let (Some(expected), Some(fit)) = (track.next_face(), track.fit()) else {
-            return Ok(None);
-        };
-        let mesh = self.mesh.run(frame, expected)?;
-        let face = (mesh.presence >= MIN_PRESENCE)
-            .then(|| fit.face(&mesh))
-            .flatten();
-        let faces: Vec<DetectedFace> = face.into_iter().collect();
-        Ok(Some(Observation {
-            t_ms,
-            width: frame.width(),
-            height: frame.height(),
-            faces: faces.len(),
-            quality: assess(frame, &faces, &self.limits),
-            mesh: faces.first().map(|_| mesh),
-            face: faces.into_iter().next(),
-            live_probability: None,
-            descriptor: None,
-            appearance: None,
-        }))
     }
 }

@@ -4,8 +4,10 @@
 //!
 //! The mesh region is built from a detector box, so a followed face needs a box like the
 //! detector's. `BoxFit` learns, on a frame where both ran, where the detector's box sits
-//! relative to the mesh's extent, and places that box on later meshes. The verifier
-//! never follows: it detects on every frame it judges.
+//! relative to the mesh's extent, and places that box on later meshes. `Follower` adds
+//! the rules that call the detector back. The verifier does not follow: it detects on
+//! every frame it judges (following there changed measured values enough to move
+//! decisions; see the README's performance section).
 
 use crate::detector::DetectedFace;
 use crate::geometry::{BoundingBox, Point};
@@ -119,4 +121,69 @@ impl FaceTrack {
     pub fn fit(&self) -> Option<BoxFit> {
         self.fit
     }
+}
+
+/// How far a followed face may stray from where it was expected before the detector
+/// checks the frame: its centre by this share of the expected box's width, its size by
+/// this (log) ratio. A head moves about a tenth of its width between frames at 10 fps
+/// (1.3 widths a second at most on the development clips); a cut or a swapped picture
+/// moves further.
+const MAX_FOLLOWED_SHIFT: f32 = 0.25;
+const MAX_FOLLOWED_SCALE: f32 = 0.2;
+
+/// The face followed on its mesh between the frames the caller has the detector run on,
+/// with the detector called back wherever following is not safe:
+///
+/// - when nothing is followed: no detection yet, the last one found no face, or it
+///   found more than one (a second face is then counted on every frame for as long as
+///   the detector sees it),
+/// - on the same frame, when the followed face is lost or strays further than a head
+///   moves between two frames (a cut, a swapped picture).
+///
+/// A second face that comes into view is seen at the caller's next detection.
+#[derive(Clone, Debug, Default)]
+pub struct Follower {
+    track: FaceTrack,
+}
+
+impl Follower {
+    /// One frame's observation, detected when `detect` (or when following is not safe),
+    /// and whether the detector ran on it.
+    pub fn observe(
+        &mut self,
+        engine: &crate::Engine,
+        frame: &crate::Frame<'_>,
+        t_ms: u64,
+        options: crate::ObserveOptions,
+        detect: bool,
+    ) -> Result<(Observation, bool), crate::ModelError> {
+        let followed = match (detect, self.track.next_face().cloned()) {
+            (false, Some(expected)) => engine
+                .observe_followed(frame, t_ms, &self.track, options)?
+                .filter(|o| o.face.as_ref().is_some_and(|f| stays_near(&expected, f))),
+            _ => None,
+        };
+        let detected = followed.is_none();
+        let obs = match followed {
+            Some(obs) => obs,
+            None => engine.observe(frame, t_ms, options)?,
+        };
+        if detected && obs.faces > 1 {
+            // Only one face is followed: with more in view, every frame is detected.
+            self.track = FaceTrack::default();
+        } else {
+            self.track.update(&obs, detected);
+        }
+        Ok((obs, detected))
+    }
+}
+
+/// The followed face is where the last frame's mesh placed it, give or take a head's
+/// motion between two frames.
+fn stays_near(expected: &DetectedFace, got: &DetectedFace) -> bool {
+    let (a, b) = (expected.bbox.centre(), got.bbox.centre());
+    let width = expected.bbox.width.max(1.0);
+    let shift = (a.x - b.x).hypot(a.y - b.y) / width;
+    let scale = (got.bbox.width.max(1.0) / width).ln().abs();
+    shift <= MAX_FOLLOWED_SHIFT && scale <= MAX_FOLLOWED_SCALE
 }

@@ -46,8 +46,9 @@ pub const SEEN_MARGIN: f32 = 1.15;
 /// During capture the detector runs on one analysed frame in this many; in between,
 /// the face is followed on its mesh (core's `tracking`), which costs the mesh alone. A
 /// second face is then noticed here within this many frames; the verifier, which
-/// detects on every frame, is the one that decides.
-pub const DETECT_EVERY: u32 = 3;
+/// follows the same way but detects again wherever following could hide something, is
+/// the one that decides.
+pub const DETECT_EVERY: usize = 3;
 /// No new picture from the camera for this long: it is frozen (paused, hung, or a still
 /// image fed as a camera), and the user is told so instead of "we can't see a face".
 pub const FROZEN_MS: f64 = 2000.0;

@@ -5,8 +5,9 @@ use livecheck_core::challenge::{detect_events, ChallengeRules};
 use livecheck_core::decode::{decode, split_mjpeg};
 use livecheck_core::engine::{Observation, ObserveOptions};
 use livecheck_core::geometry::BoundingBox;
-use livecheck_core::tracking::FaceTrack;
+use livecheck_core::tracking::{FaceTrack, Follower};
 use livecheck_core::ChallengeKind;
+use livecheck_core::RgbaImage;
 
 use crate::helpers::{engine, image, observe_clip, testdata};
 
@@ -20,11 +21,11 @@ const MESH_ONLY: ObserveOptions = ObserveOptions {
     appearance: false,
 };
 
-/// The clip every `step`-th frame, the detector on every `detect_every`-th of those and
-/// the face followed in between; each observation with whether it was detected.
+/// The clip every `step`-th frame, through a `Follower` asked to detect on every
+/// `detect_every`-th of those; each observation with whether it was detected.
 fn followed_clip(rel: &str, step: usize, detect_every: usize) -> Vec<(Observation, bool)> {
     let bytes = std::fs::read(testdata(rel)).unwrap();
-    let mut track = FaceTrack::default();
+    let mut follower = Follower::default();
     split_mjpeg(&bytes)
         .iter()
         .enumerate()
@@ -34,18 +35,9 @@ fn followed_clip(rel: &str, step: usize, detect_every: usize) -> Vec<(Observatio
             let img = decode(jpeg).unwrap();
             let frame = img.frame().unwrap();
             let t = (i as u64 * 1000) / 30;
-            let followed = if n % detect_every == 0 {
-                None
-            } else {
-                engine().observe_followed(&frame, t, &track).unwrap()
-            };
-            let detected = followed.is_none();
-            let obs = match followed {
-                Some(o) => o,
-                None => engine().observe(&frame, t, MESH_ONLY).unwrap(),
-            };
-            track.update(&obs, detected);
-            (obs, detected)
+            follower
+                .observe(engine(), &frame, t, MESH_ONLY, n % detect_every == 0)
+                .unwrap()
         })
         .collect()
 }
@@ -149,7 +141,7 @@ fn nothing_to_follow_before_a_detection_and_a_lost_face_ends_the_track() {
     let img = image("live_frames/lp_d18_t0.5_neutral.png");
     let frame = img.frame().unwrap();
     assert!(engine()
-        .observe_followed(&frame, 0, &track)
+        .observe_followed(&frame, 0, &track, MESH_ONLY)
         .unwrap()
         .is_none());
 
@@ -164,11 +156,91 @@ fn nothing_to_follow_before_a_detection_and_a_lost_face_ends_the_track() {
         data: vec![128; img.data.len()],
     };
     let gone = engine()
-        .observe_followed(&blank.frame().unwrap(), 100, &track)
+        .observe_followed(&blank.frame().unwrap(), 100, &track, MESH_ONLY)
         .unwrap()
         .expect("a face was followed");
     assert_eq!(gone.faces, 0);
     assert!(gone.face.is_none() && gone.mesh.is_none());
     track.update(&gone, false);
     assert!(track.next_face().is_none(), "a lost face is not followed");
+}
+
+/// `img` with its pixels moved `dx` to the right (grey where they left).
+fn shifted(img: &RgbaImage, dx: usize) -> RgbaImage {
+    let w = img.width as usize;
+    let mut data = vec![128; img.data.len()];
+    for (row, out) in img.data.chunks(w * 4).zip(data.chunks_mut(w * 4)) {
+        out[dx * 4..].copy_from_slice(&row[..(w - dx) * 4]);
+    }
+    RgbaImage {
+        data,
+        ..img.clone()
+    }
+}
+
+#[test]
+fn the_follower_detects_again_where_following_could_hide_something() {
+    let img = image("live_frames/lp_d18_t0.5_neutral.png");
+    let observe = |f: &mut Follower, img: &RgbaImage, detect| {
+        f.observe(engine(), &img.frame().unwrap(), 0, MESH_ONLY, detect)
+            .unwrap()
+    };
+    // Nothing to follow before a detection.
+    let mut f = Follower::default();
+    assert!(observe(&mut f, &img, false).1);
+    assert!(!observe(&mut f, &img, false).1, "the same face is followed");
+
+    // A face that jumped further than a head moves between two frames (a cut): the
+    // mesh still finds it in its old region, but the detector measures it.
+    let width = observe(&mut f, &img, true).0.face.unwrap().bbox.width;
+    let jumped = shifted(&img, (width * 0.35) as usize);
+    let mut track = FaceTrack::default();
+    track.update(
+        &engine()
+            .observe(&img.frame().unwrap(), 0, MESH_ONLY)
+            .unwrap(),
+        true,
+    );
+    let followed = engine()
+        .observe_followed(&jumped.frame().unwrap(), 100, &track, MESH_ONLY)
+        .unwrap()
+        .unwrap();
+    assert_eq!(followed.faces, 1, "the mesh alone would have followed it");
+    let (obs, detected) = observe(&mut f, &jumped, false);
+    assert!(detected);
+    let moved = obs.face.unwrap().bbox.x - followed.face.unwrap().bbox.x;
+    assert!(
+        moved.abs() > 1.0,
+        "the detector's box, not the followed one"
+    );
+
+    // A lost face is looked for again on the same frame.
+    let blank = RgbaImage {
+        data: vec![128; img.data.len()],
+        ..img.clone()
+    };
+    let (obs, detected) = observe(&mut f, &blank, false);
+    assert!(detected && obs.faces == 0);
+
+    // Two faces side by side: every frame is detected while both are in view.
+    let w = img.width as usize * 4;
+    let mut data = Vec::with_capacity(img.data.len() * 2);
+    for row in img.data.chunks(w) {
+        data.extend_from_slice(row);
+        data.extend_from_slice(row);
+    }
+    let pair = RgbaImage {
+        width: img.width * 2,
+        height: img.height,
+        data,
+    };
+    let mut f = Follower::default();
+    for _ in 0..4 {
+        let (obs, detected) = observe(&mut f, &pair, false);
+        assert!(detected);
+        assert_eq!(obs.faces, 2);
+    }
+    // One face again: followed from the next frame on.
+    assert!(observe(&mut f, &img, false).1);
+    assert!(!observe(&mut f, &img, false).1);
 }

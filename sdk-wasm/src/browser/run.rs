@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 use livecheck_core::protocol::answers::Finished;
 use livecheck_core::protocol::{sha256, FrameSigner};
 use livecheck_core::timeline::Cue;
-use livecheck_core::tracking::FaceTrack;
+use livecheck_core::tracking::Follower;
 use livecheck_core::{Engine, Frame, ModelBytes, ObserveOptions};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
@@ -540,8 +540,8 @@ async fn take(
     let capture_loop = async {
         let mut end = None;
         let mut last_grab: Option<f64> = None;
-        let mut track = FaceTrack::default();
-        let mut analysed = 0u32;
+        let mut follower = Follower::default();
+        let mut analysed = 0usize;
         while end.is_none() {
             s.check_cancelled()?;
             if let Some(e) = upload_error.borrow().clone() {
@@ -566,30 +566,21 @@ async fn take(
             // while the same pixels are analysed here.
             let encoding = camera.jpeg();
             let frame = frame_of(&px)?;
-            let followed = if analysed.is_multiple_of(DETECT_EVERY) {
-                None
-            } else {
-                engine
-                    .observe_followed(&frame, t, &track)
-                    .map_err(model_error)?
+            let options = ObserveOptions {
+                mesh: true,
+                anti_spoof: false,
+                descriptor: false,
+                appearance: false,
             };
-            let detected = followed.is_none();
-            let obs = match followed {
-                Some(obs) => obs,
-                None => engine
-                    .observe(
-                        &frame,
-                        t,
-                        ObserveOptions {
-                            mesh: true,
-                            anti_spoof: false,
-                            descriptor: false,
-                            appearance: false,
-                        },
-                    )
-                    .map_err(model_error)?,
-            };
-            track.update(&obs, detected);
+            let (obs, _) = follower
+                .observe(
+                    engine,
+                    &frame,
+                    t,
+                    options,
+                    analysed.is_multiple_of(DETECT_EVERY),
+                )
+                .map_err(model_error)?;
             analysed += 1;
             let t1 = now_ms();
             let jpeg = blob_bytes(wait(encoding, Code::Internal).await?).await?;

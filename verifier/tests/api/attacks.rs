@@ -238,6 +238,63 @@ fn a_picture_repeated_with_other_bytes_is_refused() {
     );
 }
 
+/// d18 at ten frames a second with a second person's face (the astronaut's, as large as
+/// a quarter of d18's) pasted into its top-left corner on the frames `crowded` picks.
+fn d18_with_a_second_face(crowded: impl Fn(usize) -> bool) -> Vec<(u64, Vec<u8>)> {
+    let astronaut = rgb("live/skimage_astronaut.png");
+    let face = image::imageops::crop_imm(&astronaut, 165, 45, 120, 150).to_image();
+    let face = image::imageops::resize(&face, 216, 270, image::imageops::FilterType::Triangle);
+    clip_frames(D18, 3)
+        .into_iter()
+        .enumerate()
+        .map(|(i, (t, bytes))| {
+            if !crowded(i) {
+                return (t, bytes);
+            }
+            let mut frame = image::load_from_memory(&bytes).unwrap().to_rgb8();
+            image::imageops::replace(&mut frame, &face, 0, 0);
+            (t, jpeg(&frame, 90))
+        })
+        .collect()
+}
+
+/// Plays `frames` as the real-clips test plays d18 (which passes), and returns the result.
+fn played_as_d18(v: &Verifier, frames: &[(u64, Vec<u8>)]) -> Value {
+    let created = check(
+        v,
+        json!({"challenges": ["BLINK", "SMILE"], "max_attempts": 1}),
+    );
+    let mut cap = Capture::claim(v, &created);
+    cap.play(frames, &[1000, 3500]);
+    refused(v, &cap, &created)
+}
+
+// The browser follows the face on its mesh between detections; a second face must not
+// hide in the frames a verifier might follow (this one detects on every frame).
+
+#[test]
+fn a_second_face_on_the_frames_a_client_guesses_are_followed_is_seen() {
+    let shared = shared();
+    let v = &*shared;
+    // Two frames in every three: the ones a fixed schedule (the detector on every third
+    // frame, from the first, as the browser runs it) would follow without looking for a
+    // second face.
+    let frames = d18_with_a_second_face(|i| i % 3 != 0);
+    let r = played_as_d18(v, &frames);
+    assert_eq!(r["failure_reason"], "multiple_faces", "{r}");
+}
+
+#[test]
+fn a_second_face_in_view_for_a_while_is_counted_on_every_frame_it_is_in() {
+    let shared = shared();
+    let v = &*shared;
+    // A third of the capture: over the one-in-five that refuses, but seen on only a
+    // third of its frames by a detector that kept to a schedule while it was there.
+    let frames = d18_with_a_second_face(|i| (15..40).contains(&i));
+    let r = played_as_d18(v, &frames);
+    assert_eq!(r["failure_reason"], "multiple_faces", "{r}");
+}
+
 /// Plays d18 at real speed in a passive check with the light challenge, each frame lit
 /// by the colour that was on screen `delay_ms` before it was taken (`None`: never lit).
 /// The screen shows a colour from the moment the verifier's answer naming it arrives,
