@@ -134,6 +134,38 @@ pub fn op_costs(
     OnnxModel::from_onnx_bytes("profiled", bytes, shape)?.op_costs(shape, runs, clock_ms)
 }
 
+/// The input the model benchmarks feed every runtime (`tests/bench/ort`): value `i` is
+/// `(i·7919 mod 255) / 255`, the same numbers in Rust, Python and JavaScript.
+pub fn bench_input(len: usize) -> Vec<f32> {
+    (0..len)
+        .map(|i| ((i * 7919) % 255) as f32 / 255.0)
+        .collect()
+}
+
+/// A model as core loads it, run on `bench_input` `warm` times untimed and then `runs`
+/// times: each timed run's milliseconds (`scripts/ort-compare.sh`).
+pub fn run_times(
+    bytes: &[u8],
+    shape: &[usize],
+    warm: usize,
+    runs: usize,
+    clock_ms: &dyn Fn() -> f64,
+) -> Result<Vec<f64>, ModelError> {
+    let model = OnnxModel::from_onnx_bytes("timed", bytes, shape)?;
+    let input = bench_input(shape.iter().product());
+    for _ in 0..warm {
+        model.run(shape, input.clone())?;
+    }
+    (0..runs)
+        .map(|_| {
+            let input = input.clone();
+            let t = clock_ms();
+            model.run(shape, input)?;
+            Ok(clock_ms() - t)
+        })
+        .collect()
+}
+
 /// Rewrites `PRelu(x, slope)` into element-wise ops that tract runs fast: `Max(x,
 /// Mul(x, slope))` when every slope is ≤ 1 (the same function there), otherwise
 /// `Add(x, Mul(Min(x, 0), slope − 1))`. tract expands PRelu into a comparison, a

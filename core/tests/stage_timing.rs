@@ -127,7 +127,24 @@ fn stage_timings() {
     line("mesh_and_blendshapes", minus(with_mesh, detect));
     line("anti_spoof_pair", minus(with_spoof, detect));
     line("detection_mesh_blendshapes", with_mesh);
-    let (spoof_v2, _) = models.anti_spoof.expect("the anti-spoof pair is built in");
+    let (spoof_v2, spoof_v1se) = models.anti_spoof.expect("the anti-spoof pair is built in");
+    // Each model alone on the input `scripts/ort-compare.sh` feeds every runtime.
+    for (name, bytes, shape) in [
+        ("yunet", models.yunet, &[1, 3, 320, 320][..]),
+        ("face_mesh", models.face_mesh, &[1, 256, 256, 3][..]),
+        ("blendshapes", models.blendshapes, &[1, 146, 2][..]),
+        ("minifasnet_v2", spoof_v2, &[1, 3, 80, 80][..]),
+        ("minifasnet_v1se", spoof_v1se, &[1, 3, 80, 80][..]),
+    ] {
+        let mut times =
+            livecheck_core::model::run_times(bytes, shape, 5, runs, &now_ms).expect("runs");
+        times.sort_by(f64::total_cmp);
+        report!(
+            "{target} model {name} {:.3} {:.3}",
+            times[runs / 2],
+            times[0]
+        );
+    }
     // Where the models spend it, op by op (kinds of 0.1 ms and more, with
     // their node counts).
     for (name, bytes, shape) in [
