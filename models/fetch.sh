@@ -87,4 +87,15 @@ for m in json.load(open(sys.argv[1]))["models"]:
     o = m.get("origin", {})
     print(m["file"], m["sha256"], o.get("url", ""), o.get("build", ""), o.get("build_sha256", ""), sep="|")
 ' "$here/manifest.json")
+# The browser's models also brotli-compressed, which the verifier serves to browsers
+# that take it (a fifth smaller than gzip); without Node, gzip alone is served.
+if [ "$status" = 0 ] && command -v node >/dev/null; then
+  mapfile -t browser < <(python3 -c '
+import json, sys
+for m in json.load(open(sys.argv[1]))["models"]:
+    if "browser" in m["runs_in"]:
+        print(sys.argv[2] + "/" + m["file"])
+' "$here/manifest.json" "$cache")
+  node "$here/../scripts/brotli.mjs" "${browser[@]}"
+fi
 exit $status

@@ -1,10 +1,11 @@
 // What a browser downloads, against its budget: the SDK's wasm and module, and the
-// models that run in the browser (manifest.json `runs_in`), each gzipped as the verifier
-// serves them (level 6). Fails (exit 1) when a total is over; `scripts/check.sh` runs it
-// on the release SDK. Budgets are today's sizes plus a few percent: a change that grows a
-// download past them has to say so here.
-import { readFileSync } from "node:fs";
-import { gzipSync } from "node:zlib";
+// models that run in the browser (manifest.json `runs_in`), as the verifier serves them:
+// brotli (the `.br` beside each file, which must decode to it) to browsers that take it,
+// gzip (level 6) to the rest. Fails (exit 1) when a total is over or a `.br` is missing
+// or stale; `scripts/check.sh` runs it on the release SDK. Budgets are today's sizes plus
+// a few percent: a change that grows a download past them has to say so here.
+import { existsSync, readFileSync } from "node:fs";
+import { brotliDecompressSync, gzipSync } from "node:zlib";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -15,21 +16,39 @@ const BUDGETS = {
   sdk: Number(process.env.LIVECHECK_BUDGET_SDK_GZ || 1_260_000),
   // 4 143 707 bytes on 2026-12-06 (issue 24 asks for 2 500 000).
   models: Number(process.env.LIVECHECK_BUDGET_MODELS_GZ || 4_300_000),
+  // 894 455 bytes on 2026-12-07 (issue 24 asks for 800 000 for the wasm).
+  sdk_br: Number(process.env.LIVECHECK_BUDGET_SDK_BR || 920_000),
+  // 3 413 577 bytes on 2026-12-07 (issue 24 asks for 2 500 000).
+  models_br: Number(process.env.LIVECHECK_BUDGET_MODELS_BR || 3_500_000),
 };
 
 const gz = (path) => gzipSync(readFileSync(path), { level: 6 }).length;
-const sdk = ["livecheck_sdk_bg.wasm", "livecheck_sdk.js"].map((f) => [f, gz(join(ROOT, "sdk-wasm", "pkg", f))]);
-const manifest = JSON.parse(readFileSync(join(ROOT, "models", "manifest.json"), "utf8"));
-const models = manifest.models
-  .filter((m) => m.runs_in.includes("browser"))
-  .map((m) => [m.file, gz(join(MODELS, m.file))]);
-
 let over = false;
-for (const [name, files] of [["sdk", sdk], ["models", models]]) {
-  const total = files.reduce((sum, [, n]) => sum + n, 0);
+/** The size of `path`'s brotli form, which must be there and decode to it. */
+const br = (path) => {
+  const ok = existsSync(`${path}.br`) && brotliDecompressSync(readFileSync(`${path}.br`)).equals(readFileSync(path));
+  if (!ok) {
+    console.log(`MISSING ${path}.br, or it does not decode to the file (scripts/brotli.mjs writes it)`);
+    over = true;
+    return 0;
+  }
+  return readFileSync(`${path}.br`).length;
+};
+const sdkFiles = ["livecheck_sdk_bg.wasm", "livecheck_sdk.js"].map((f) => join(ROOT, "sdk-wasm", "pkg", f));
+const manifest = JSON.parse(readFileSync(join(ROOT, "models", "manifest.json"), "utf8"));
+const modelFiles = manifest.models.filter((m) => m.runs_in.includes("browser")).map((m) => join(MODELS, m.file));
+
+for (const [name, files, size, coding] of [
+  ["sdk", sdkFiles, gz, "gzipped"],
+  ["models", modelFiles, gz, "gzipped"],
+  ["sdk_br", sdkFiles, br, "brotli"],
+  ["models_br", modelFiles, br, "brotli"],
+]) {
+  const sizes = files.map((f) => [f.split("/").pop(), size(f)]);
+  const total = sizes.reduce((sum, [, n]) => sum + n, 0);
   const ok = total <= BUDGETS[name];
   over ||= !ok;
-  console.log(`${ok ? "ok  " : "OVER"} ${name}: ${total} bytes gzipped, budget ${BUDGETS[name]}`);
-  for (const [file, n] of files) console.log(`       ${file}: ${n}`);
+  console.log(`${ok ? "ok  " : "OVER"} ${name}: ${total} bytes ${coding}, budget ${BUDGETS[name]}`);
+  for (const [file, n] of sizes) console.log(`       ${file}: ${n}`);
 }
 process.exit(over ? 1 : 0);

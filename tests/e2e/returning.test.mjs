@@ -1,7 +1,8 @@
 // A returning user downloads nothing: the hosted page names the SDK by its content, and
 // the SDK its models, so the browser keeps them for good and a second visit loads the
 // wasm and every model from its cache without asking the verifier (not even a 304). The
-// page preloads the SDK and models while the user reads it; Start shares that load.
+// first visit gets each in brotli. The page preloads the SDK and models while the user
+// reads it; Start shares that load.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startVerifier, launch, recordGuidance, withDiagnostics, CLIPS } from "./harness.mjs";
@@ -25,6 +26,8 @@ async function network(page) {
     const r = seen.get(e.requestId);
     if (!r) return;
     r.status = e.response.status;
+    const encoding = Object.entries(e.response.headers).find(([k]) => k.toLowerCase() === "content-encoding");
+    r.encoding = encoding?.[1];
     if (e.response.fromDiskCache || e.response.fromPrefetchCache) r.cached = true;
   });
   cdp.on("Network.loadingFinished", (e) => {
@@ -86,6 +89,11 @@ test("a returning user downloads neither the SDK nor a model again", async () =>
     const wasm = first.downloads.find((r) => r.url.includes("_bg.wasm"));
     assert.equal(wasm.cached, false);
     assert.ok(wasm.bytes > 100_000, `${wasm.bytes} bytes`);
+    // Brotli, which Chromium takes: every download in its densest form.
+    for (const r of first.downloads) assert.equal(r.encoding, "br", `${r.url}: ${r.encoding}`);
+    console.log(
+      `first visit on the wire: ${first.downloads.map((r) => `${new URL(r.url).pathname} ${r.bytes}`).join(", ")}`,
+    );
     // ...the second asked for the same files and got each from the cache.
     assert.deepEqual(names(second), names(first));
     for (const r of second.downloads) {

@@ -1,5 +1,6 @@
 //! The files browsers download (the SDK, its models), each read, hashed and gzipped
-//! once per version on disk and shared by every request.
+//! once per version on disk and shared by every request, with the brotli form written
+//! beside the file (`FILE.br`, by `scripts/brotli.mjs`) when it decodes to the file.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -13,14 +14,17 @@ use sha2::{Digest, Sha256};
 use crate::error::{ApiError, ApiResult};
 
 /// A file as served: read, hashed and gzipped once, then kept while the file on disk
-/// keeps its length and modification time (the SDK folder is rebuilt under a running
-/// dev server).
+/// and its `.br` keep their lengths and modification times (the SDK folder is rebuilt
+/// under a running dev server).
 pub struct Prepared {
-    stamp: (u64, Option<SystemTime>),
+    stamp: Stamp,
     /// sha256 of the bytes: the root of both representations' entity tags.
     pub digest: String,
     pub raw: Bytes,
     pub gzip: Bytes,
+    /// `FILE.br`, when there is one and it decodes to exactly this file's bytes (a stale
+    /// or damaged one is ignored: gzip is served instead).
+    pub brotli: Option<Bytes>,
 }
 
 /// The browser's downloads, gzipped once per file version rather than per request: the
@@ -30,16 +34,32 @@ pub struct AssetCache {
     files: Mutex<HashMap<PathBuf, Arc<Prepared>>>,
 }
 
+/// Length and modification time of a file and of its `.br` (when there is one).
+type Stamp = [Option<(u64, Option<SystemTime>)>; 2];
+
+fn brotli_path(path: &std::path::Path) -> PathBuf {
+    let mut br = path.as_os_str().to_owned();
+    br.push(".br");
+    br.into()
+}
+
 impl AssetCache {
     pub async fn get(&self, path: PathBuf) -> ApiResult<Arc<Prepared>> {
-        let meta = {
+        let stamp: Stamp = {
             let path = path.clone();
-            tokio::task::spawn_blocking(move || std::fs::metadata(path))
-                .await
-                .map_err(ApiError::internal)?
-                .map_err(|_| ApiError::not_found("file"))?
+            tokio::task::spawn_blocking(move || {
+                [path.clone(), brotli_path(&path)].map(|p| {
+                    std::fs::metadata(p)
+                        .ok()
+                        .map(|m| (m.len(), m.modified().ok()))
+                })
+            })
+            .await
+            .map_err(ApiError::internal)?
         };
-        let stamp = (meta.len(), meta.modified().ok());
+        if stamp[0].is_none() {
+            return Err(ApiError::not_found("file"));
+        }
         if let Some(hit) = self
             .lock()?
             .get(&path)
@@ -67,14 +87,31 @@ impl AssetCache {
     }
 }
 
-fn prepare(path: &std::path::Path, stamp: (u64, Option<SystemTime>)) -> std::io::Result<Prepared> {
+fn prepare(path: &std::path::Path, stamp: Stamp) -> std::io::Result<Prepared> {
     let raw = std::fs::read(path)?;
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(&raw)?;
+    let brotli = std::fs::read(brotli_path(path))
+        .ok()
+        .filter(|br| decodes_to(br, &raw))
+        .map(Bytes::from);
     Ok(Prepared {
         stamp,
         digest: hex::encode(Sha256::digest(&raw)),
         gzip: gz.finish()?.into(),
+        brotli,
         raw: raw.into(),
     })
+}
+
+/// Whether brotli `packed` decodes to `raw`, reading no further than `raw`'s length
+/// and a byte (a bomb stops there).
+fn decodes_to(packed: &[u8], raw: &[u8]) -> bool {
+    use std::io::Read;
+    let mut out = Vec::with_capacity(raw.len());
+    let reader = brotli_decompressor::Decompressor::new(packed, 64 * 1024);
+    reader
+        .take(raw.len() as u64 + 1)
+        .read_to_end(&mut out)
+        .is_ok_and(|_| out == raw)
 }

@@ -71,24 +71,48 @@ pub async fn warm(state: web::Data<AppState>) {
     }
 }
 
-/// Whether `Accept-Encoding` takes gzip (`gzip`, `x-gzip` or `*`, with a q above 0).
-fn accepts_gzip(req: &HttpRequest) -> bool {
+/// The content codings this server has, in its order of preference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Coding {
+    Brotli,
+    Gzip,
+    Identity,
+}
+
+/// The best coding `Accept-Encoding` takes (a q above 0; `*` takes any) that the file
+/// has: brotli, then gzip, else the bytes as they are.
+fn coding(req: &HttpRequest, has_brotli: bool) -> Coding {
     let Some(value) = req
         .headers()
         .get(header::ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())
     else {
-        return false;
+        return Coding::Identity;
     };
-    value.split(',').any(|item| {
-        let mut parts = item.split(';').map(str::trim);
-        let coding = parts.next().unwrap_or_default().to_ascii_lowercase();
-        let q = parts
-            .filter_map(|p| p.strip_prefix("q=").or_else(|| p.strip_prefix("Q=")))
-            .find_map(|q| q.parse::<f32>().ok())
-            .unwrap_or(1.0);
-        matches!(coding.as_str(), "gzip" | "x-gzip" | "*") && q > 0.0
-    })
+    let taken: Vec<String> = value
+        .split(',')
+        .filter_map(|item| {
+            let mut parts = item.split(';').map(str::trim);
+            let coding = parts.next().unwrap_or_default().to_ascii_lowercase();
+            let q = parts
+                .filter_map(|p| p.strip_prefix("q=").or_else(|| p.strip_prefix("Q=")))
+                .find_map(|q| q.parse::<f32>().ok())
+                .unwrap_or(1.0);
+            (q > 0.0).then_some(coding)
+        })
+        .collect();
+    let takes = |names: &[&str]| {
+        taken
+            .iter()
+            .any(|t| t == "*" || names.contains(&t.as_str()))
+    };
+    if has_brotli && takes(&["br"]) {
+        Coding::Brotli
+    } else if takes(&["gzip", "x-gzip"]) {
+        Coding::Gzip
+    } else {
+        Coding::Identity
+    }
 }
 
 /// Whether `If-None-Match` names `etag` (or is `*`); weak tags compare by their value.
@@ -103,13 +127,13 @@ fn not_modified(req: &HttpRequest, etag: &str) -> bool {
         })
 }
 
-/// The file gzipped when the client takes it, each representation with its own tag.
+/// The file in the best coding the client takes, each representation with its own tag.
 fn serve(req: &HttpRequest, file: &Prepared, ty: &str, cache_control: &str) -> HttpResponse {
-    let gzip = accepts_gzip(req);
-    let etag = if gzip {
-        format!("\"{}.gz\"", file.digest)
-    } else {
-        format!("\"{}\"", file.digest)
+    let coding = coding(req, file.brotli.is_some());
+    let etag = match coding {
+        Coding::Brotli => format!("\"{}.br\"", file.digest),
+        Coding::Gzip => format!("\"{}.gz\"", file.digest),
+        Coding::Identity => format!("\"{}\"", file.digest),
     };
     let fresh = not_modified(req, &etag);
     let mut res = if fresh {
@@ -124,11 +148,14 @@ fn serve(req: &HttpRequest, file: &Prepared, ty: &str, cache_control: &str) -> H
         return res.finish();
     }
     res.content_type(ty);
-    if gzip {
-        res.insert_header((header::CONTENT_ENCODING, "gzip"))
-            .body(file.gzip.clone())
-    } else {
-        res.body(file.raw.clone())
+    match (coding, &file.brotli) {
+        (Coding::Brotli, Some(br)) => res
+            .insert_header((header::CONTENT_ENCODING, "br"))
+            .body(br.clone()),
+        (Coding::Gzip, _) => res
+            .insert_header((header::CONTENT_ENCODING, "gzip"))
+            .body(file.gzip.clone()),
+        _ => res.body(file.raw.clone()),
     }
 }
 

@@ -1,5 +1,6 @@
-//! The browser's downloads (`/sdk/`, `/models/`): gzipped for clients that take it, the
-//! same bytes otherwise, revalidated by entity tag, and fresh after the file changes.
+//! The browser's downloads (`/sdk/`, `/models/`): brotli or gzipped for clients that
+//! take it, the same bytes otherwise, revalidated by entity tag, and fresh after the
+//! file changes.
 
 use std::io::Read;
 
@@ -102,6 +103,117 @@ fn sdk_and_model_files_are_gzipped_for_clients_that_take_it() {
         let (status, body) = v.get(path);
         assert_eq!(status, 404, "{path}");
         assert_eq!(body["code"], "not_found", "{path}: {body}");
+    }
+}
+
+fn unbrotli(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    brotli_decompressor::Decompressor::new(bytes, 4096)
+        .read_to_end(&mut out)
+        .expect("a brotli body");
+    out
+}
+
+/// `scripts/brotli.mjs`, which the SDK's build and models/fetch.sh run.
+fn brotli_beside(file: &std::path::Path) {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/brotli.mjs");
+    let out = std::process::Command::new("node")
+        .arg(script)
+        .arg(file)
+        .output()
+        .expect("node (scripts/setup.sh installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn the_brotli_form_is_served_to_clients_that_take_it_only_while_it_decodes_to_the_file() {
+    let sdk = tempfile::tempdir().unwrap();
+    let js = "export function step(frame) { return frame * 3; }\n".repeat(400);
+    let file = sdk.path().join("livecheck_sdk.js");
+    std::fs::write(&file, &js).unwrap();
+    brotli_beside(&file);
+    let v = Verifier::start_temp(&[("LIVECHECK_SDK_DIR", sdk.path().to_str().unwrap())]);
+    let get = |path: &str, accept: &str| {
+        v.http
+            .get(v.url(path))
+            .header(ACCEPT_ENCODING, accept)
+            .send()
+            .unwrap()
+    };
+    let browser = "gzip, deflate, br, zstd";
+
+    let r = get("/sdk/livecheck_sdk.js", browser);
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, CONTENT_ENCODING).as_deref(), Some("br"));
+    assert_eq!(header(&r, VARY).as_deref(), Some("accept-encoding"));
+    let br_tag = header(&r, ETAG).unwrap();
+    assert_eq!(unbrotli(&r.bytes().unwrap()), js.as_bytes());
+    // br refused, or not offered: gzip under its own tag.
+    for accept in ["gzip, br;q=0", "gzip"] {
+        let r = get("/sdk/livecheck_sdk.js", accept);
+        assert_eq!(
+            header(&r, CONTENT_ENCODING).as_deref(),
+            Some("gzip"),
+            "{accept}"
+        );
+        assert_ne!(header(&r, ETAG).unwrap(), br_tag);
+        assert_eq!(gunzip(&r.bytes().unwrap()), js.as_bytes());
+    }
+    let r = v
+        .http
+        .get(v.url("/sdk/livecheck_sdk.js"))
+        .header(ACCEPT_ENCODING, "br")
+        .header(IF_NONE_MATCH, &br_tag)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 304);
+
+    // The file rebuilt and its .br left behind: the stale form is never served.
+    let rebuilt = js.replace("* 3", "* 4") + "// rebuilt\n";
+    std::fs::write(&file, &rebuilt).unwrap();
+    let r = get("/sdk/livecheck_sdk.js", browser);
+    assert_eq!(header(&r, CONTENT_ENCODING).as_deref(), Some("gzip"));
+    assert_eq!(gunzip(&r.bytes().unwrap()), rebuilt.as_bytes());
+    // Nor a damaged one.
+    let br = sdk.path().join("livecheck_sdk.js.br");
+    std::fs::write(&br, b"not brotli at all").unwrap();
+    std::fs::write(&file, js.clone() + "// again\n").unwrap();
+    let r = get("/sdk/livecheck_sdk.js", browser);
+    assert_eq!(header(&r, CONTENT_ENCODING).as_deref(), Some("gzip"));
+    // Compressed again: brotli again.
+    brotli_beside(&file);
+    let r = get("/sdk/livecheck_sdk.js", browser);
+    assert_eq!(header(&r, CONTENT_ENCODING).as_deref(), Some("br"));
+    assert_eq!(
+        unbrotli(&r.bytes().unwrap()),
+        (js + "// again\n").as_bytes()
+    );
+
+    // models/fetch.sh wrote the browser's models' brotli forms: each smaller than gzip,
+    // and opening to the bytes the manifest pins.
+    for entry in livecheck_core::manifest::entries()
+        .iter()
+        .filter(|e| e.runs_in.iter().any(|r| r == "browser"))
+    {
+        let path = format!("/models/{}", entry.file);
+        let gz = get(&path, "gzip").bytes().unwrap().len();
+        let r = get(&path, browser);
+        assert_eq!(
+            header(&r, CONTENT_ENCODING).as_deref(),
+            Some("br"),
+            "{path}"
+        );
+        let body = r.bytes().unwrap();
+        assert!(
+            body.len() < gz,
+            "{path}: {} against {gz} gzipped",
+            body.len()
+        );
+        assert_eq!(hex::encode(Sha256::digest(unbrotli(&body))), entry.sha256);
     }
 }
 
