@@ -127,6 +127,31 @@ fn stage_timings() {
     line("mesh_and_blendshapes", minus(with_mesh, detect));
     line("anti_spoof_pair", minus(with_spoof, detect));
     line("detection_mesh_blendshapes", with_mesh);
+    // The two resamplings that build model inputs: the detector's letterbox and the
+    // mesh's rotated crop (the d18 face's, 1.5× a 200-pixel box, tilted 0.1 rad).
+    let mut sink = 0f32;
+    let letterbox = timed_ms(runs, || {
+        livecheck_core::frame::sample_area(
+            &frame,
+            (0.0, 0.0, 480.0, 480.0),
+            (320, 320),
+            |_, _, p| sink += p[0],
+        )
+    });
+    line("detector_input", letterbox);
+    let crop = timed_ms(runs, || {
+        livecheck_core::frame::sample_rotated_square(
+            &frame,
+            240.0,
+            250.0,
+            300.0,
+            0.1,
+            256,
+            |_, _, p| sink += p[1],
+        )
+    });
+    line("mesh_input", crop);
+    assert!(sink.is_finite());
     let (spoof_v2, spoof_v1se) = models.anti_spoof.expect("the anti-spoof pair is built in");
     // Each model alone on the input `scripts/ort-compare.sh` feeds every runtime.
     for (name, bytes, shape) in [
