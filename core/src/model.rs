@@ -43,8 +43,11 @@ impl OnnxModel {
             model: name,
             reason: format!("{e:#}"),
         };
-        // Our wasm GEMM kernel registers itself with tract at start-up, if it is linked.
-        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        // Our kernels register themselves with tract at start-up, if they are linked.
+        #[cfg(any(
+            all(target_arch = "wasm32", target_feature = "simd128"),
+            target_arch = "x86_64"
+        ))]
         livecheck_wasm_kernels::keep_linked();
         let plan = crate::onnx::optimized_model(bytes, input_shape, |proto| {
             rewrite_prelu(proto);

@@ -2,12 +2,15 @@
 //! measured reason in its module: the f32 matrix product (`gemm`), the element-wise
 //! maximum and minimum of two tensors (`unicast`), both registered with tract-linalg at
 //! start-up, and the row of a 2×2 stride-2 max pool (`pool`), which core's own pooling op
-//! calls. Empty on every other target. Tract hands kernels raw pointers, so this crate is
-//! where livecheck's only `unsafe` lives.
+//! calls. On x86_64, the stride-2 depthwise convolution (`depthwise_x86`), which tract
+//! walks in scalar code. Empty on every other target. Tract hands kernels raw pointers,
+//! so this crate is where livecheck's only `unsafe` lives.
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod gemm;
 
+#[cfg(target_arch = "x86_64")]
+mod depthwise_x86;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod pool;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -23,4 +26,10 @@ pub use pool::max_2x2_row;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub fn keep_linked() {
     std::hint::black_box((gemm::anchor(), unicast::anchor()));
+}
+
+/// As on wasm32: keeps the x86_64 kernel's registration with tract in the linked binary.
+#[cfg(target_arch = "x86_64")]
+pub fn keep_linked() {
+    std::hint::black_box(depthwise_x86::anchor());
 }
