@@ -2,16 +2,16 @@
 //! x86_64 with AVX, registered above tract's own kernel for that routine.
 //!
 //! Why: tract-linalg's x86_64 kernel vectorises stride 1 only and walks any other stride
-//! in scalar code; in a profile of the verifier's judgement over d18 that walk was 5.5 %
-//! of the CPU time. Measured (`scripts/stage-timing.sh`, three alternating runs):
-//! MiniFASNetV2 3.4–3.7 → 2.7–3.0 ms, V1SE 3.7–3.8 → 2.9–3.0 ms; YuNet and Face Mesh
-//! V2 unchanged (their strided layers are not this path). At stride 2 eight outputs are read as two 8-lane loads and their even lanes gathered
-//! with two lane permutes and one shuffle (AVX alone); at any other stride (a
+//! in scalar code (`depthwise::scalar`, 5.5 % of a profile of the verifier's judgement
+//! over d18). At stride 2, eight outputs are read as two 8-lane loads and their even lanes
+//! picked with two lane permutes and one shuffle (AVX alone); at any other stride (a
 //! channels-last layout steps along W by the channel count) eight are gathered (AVX2).
-//! The arithmetic is tract's scalar
-//! walk's, in its order (the bias, then one multiply and one add per tap, no FMA), so
-//! every output is bit for bit what tract computes; stride 1 runs the same vector loop
-//! tract uses.
+//! The arithmetic is tract's scalar walk's, in its order (the bias, then one multiply and
+//! one add per tap, no FMA), so every output is bit for bit what tract computes; stride 1
+//! runs the same vector loop tract uses.
+//!
+//! Measured (`scripts/stage-timing.sh`, three alternating runs): MiniFASNetV2 3.4–3.7 →
+//! 2.7–3.0 ms, V1SE 3.7–3.8 → 2.9–3.0 ms; YuNet and Face Mesh V2 within the noise.
 
 use std::arch::x86_64::*;
 
