@@ -171,16 +171,24 @@ pub fn sample_area(
     let (sx, sy) = ((x1 - x0) / w as f32, (y1 - y0) / h as f32);
     let taps = sx.max(sy).round().clamp(1.0, 4.0) as usize;
     let offset = |t: usize| (t as f32 + 0.5) / taps as f32;
-    let cols: Vec<Tap> = (0..w)
-        .flat_map(|u| (0..taps).map(move |t| (u, t)))
-        .map(|(u, t)| Tap::col(x0 + (u as f32 + offset(t)) * sx, frame.width))
+    // Column taps by tap, then output column (tap `k` of column `u` at `k * w + u`), and
+    // each row's interpolations stored a channel plane at a time in that order: the
+    // vertical pass then walks contiguous runs of `w`, which the compiler vectorises.
+    let cols: Vec<Tap> = (0..taps)
+        .flat_map(|k| (0..w).map(move |u| (u, k)))
+        .map(|(u, k)| Tap::col(x0 + (u as f32 + offset(k)) * sx, frame.width))
         .collect();
+    let n = cols.len();
     // Horizontal interpolations of the source rows in use, by byte offset; rows only
-    // move down as output rows do, so rows above the current ones are dropped.
-    let mut rows: Vec<(usize, Vec<[f32; 3]>)> = Vec::new();
+    // move down as output rows do, so rows above the current ones are dropped (and their
+    // buffers reused).
+    let mut rows: Vec<(usize, Vec<f32>)> = Vec::new();
+    let mut spare: Vec<Vec<f32>> = Vec::new();
+    let mut texels = Vec::new();
     // Rows outside the frame read as black.
-    let zeros = vec![[0f32; 3]; cols.len()];
-    let n = (taps * taps) as f32;
+    let zeros = vec![0f32; 3 * n];
+    let count = (taps * taps) as f32;
+    let mut acc = vec![0f32; 3 * w];
     for v in 0..h {
         let taps_y: Vec<Tap> = (0..taps)
             .map(|t| Tap::row(y0 + (v as f32 + offset(t)) * sy, frame.width, frame.height))
@@ -190,31 +198,44 @@ pub fn sample_area(
             .flat_map(|t| [t.first, t.second])
             .flatten()
             .min();
-        rows.retain(|(r, _)| lowest.is_some_and(|low| *r >= low));
+        for (r, line) in std::mem::take(&mut rows) {
+            if lowest.is_some_and(|low| r >= low) {
+                rows.push((r, line));
+            } else {
+                spare.push(line);
+            }
+        }
         for r in taps_y.iter().flat_map(|t| [t.first, t.second]).flatten() {
             if !rows.iter().any(|(have, _)| *have == r) {
-                rows.push((r, frame.horizontal_taps(r, &cols)));
+                let mut line = spare.pop().unwrap_or_else(|| vec![0f32; 3 * n]);
+                frame.horizontal_taps(r, &cols, &mut texels, &mut line);
+                rows.push((r, line));
             }
         }
         let line = |r: Option<usize>| {
             r.and_then(|r| rows.iter().find(|(have, _)| *have == r))
                 .map_or(zeros.as_slice(), |(_, line)| line.as_slice())
         };
-        let pairs: Vec<_> = taps_y
-            .iter()
-            .map(|t| (line(t.first), line(t.second), t.weight))
-            .collect();
-        for u in 0..w {
-            let mut acc = [0f32; 3];
-            for &(top, bottom, weight) in &pairs {
-                let span = u * taps..(u + 1) * taps;
-                for (a, b) in top[span.clone()].iter().zip(&bottom[span]) {
-                    for c in 0..3 {
-                        acc[c] += a[c] + (b[c] - a[c]) * weight;
+        acc.fill(0.0);
+        // Per output and channel, the same additions in the same order as sampling
+        // each tap in turn (rows of taps, then taps along the row).
+        for t in &taps_y {
+            let (top, bottom, weight) = (line(t.first), line(t.second), t.weight);
+            for c in 0..3 {
+                let acc = &mut acc[c * w..(c + 1) * w];
+                for k in 0..taps {
+                    let at = c * n + k * w;
+                    let (top, bottom) = (&top[at..at + w], &bottom[at..at + w]);
+                    for ((a, t), b) in acc.iter_mut().zip(top).zip(bottom) {
+                        *a += t + (b - t) * weight;
                     }
                 }
             }
-            put(u, v, [acc[0] / n, acc[1] / n, acc[2] / n]);
+        }
+        let (r, rest) = acc.split_at(w);
+        let (g, b) = rest.split_at(w);
+        for (u, ((r, g), b)) in r.iter().zip(g).zip(b).enumerate() {
+            put(u, v, [r / count, g / count, b / count]);
         }
     }
 }
@@ -271,28 +292,25 @@ impl Frame<'_> {
     }
 
     /// The horizontal half of `sample_tap` at every column of `cols`, on the source row
-    /// at byte offset `row`.
-    fn horizontal_taps(&self, row: usize, cols: &[Tap]) -> Vec<[f32; 3]> {
+    /// at byte offset `row`, into `out` as three channel planes of `cols.len()`. The row
+    /// is widened to floats once (exact), so each tap only loads, subtracts, multiplies and
+    /// adds; `texels` is scratch space, reused across rows.
+    fn horizontal_taps(&self, row: usize, cols: &[Tap], texels: &mut Vec<f32>, out: &mut [f32]) {
         let line = &self.rgba[row..row + self.width as usize * 4];
-        let lerp = |a: [u8; 3], b: [u8; 3], w: f32| {
-            let (a, b) = (a.map(f32::from), b.map(f32::from));
-            [
-                a[0] + (b[0] - a[0]) * w,
-                a[1] + (b[1] - a[1]) * w,
-                a[2] + (b[2] - a[2]) * w,
-            ]
-        };
-        let texel = |c: Option<usize>| c.map_or([0; 3], |c| [line[c], line[c + 1], line[c + 2]]);
-        cols.iter()
-            .map(|col| match (col.first, col.second) {
-                // Inside the frame the two pixels are neighbours: one slice, one check.
-                (Some(c), Some(_)) => {
-                    let p = &line[c..c + 7];
-                    lerp([p[0], p[1], p[2]], [p[4], p[5], p[6]], col.weight)
-                }
-                (first, second) => lerp(texel(first), texel(second), col.weight),
-            })
-            .collect()
+        // RGBA as floats, with a black texel past each end for taps outside the frame.
+        texels.clear();
+        texels.extend(line.iter().map(|&v| f32::from(v)));
+        texels.extend([0.0; 4]);
+        let black = texels.len() - 4;
+        let (r, rest) = out.split_at_mut(cols.len());
+        let (g, b) = rest.split_at_mut(cols.len());
+        for (((col, r), g), b) in cols.iter().zip(r).zip(g).zip(b) {
+            let p = &texels[col.first.unwrap_or(black)..][..3];
+            let q = &texels[col.second.unwrap_or(black)..][..3];
+            *r = p[0] + (q[0] - p[0]) * col.weight;
+            *g = p[1] + (q[1] - p[1]) * col.weight;
+            *b = p[2] + (q[2] - p[2]) * col.weight;
+        }
     }
 
     /// Bilinear RGB sample at a precomputed column and row (see `Tap`).
