@@ -113,7 +113,10 @@ impl OnnxModel {
         let tensor: Tensor = tract_ndarray::ArrayD::from_shape_vec(shape, input)
             .map_err(|e| run(e.into()))?
             .into();
-        let outputs = self.plan.run(tvec!(tensor.into())).map_err(run)?;
+        let outputs = self.plan.run(tvec!(tensor.into())).map_err(run);
+        #[cfg(target_arch = "x86_64")]
+        livecheck_wasm_kernels::clear_upper_state();
+        let outputs = outputs?;
         outputs
             .iter()
             .map(|o| {

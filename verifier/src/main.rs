@@ -116,6 +116,16 @@ fn run<T>(
 }
 
 fn main() -> ExitCode {
+    // The x86_64 build enables AVX (`.cargo/config.toml`): on a CPU without it, say so
+    // rather than die later of an illegal instruction.
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx"))]
+    if !std::arch::is_x86_feature_detected!("avx") {
+        eprintln!(
+            "livecheck-verifier: this build needs a CPU with AVX (x86_64 since 2011); \
+             for an older one, build without the `+avx` of .cargo/config.toml"
+        );
+        return ExitCode::from(2);
+    }
     let cli = Cli::parse();
     // Logs go to stderr; stdout carries only the lines other tools read.
     let filter = tracing_subscriber::EnvFilter::try_from_env("LIVECHECK_LOG")

@@ -33,3 +33,9 @@ pub fn keep_linked() {
 pub fn keep_linked() {
     std::hint::black_box(depthwise_x86::anchor());
 }
+
+#[cfg(target_arch = "x86_64")]
+pub use upper_state::clear_upper_state;
+
+#[cfg(target_arch = "x86_64")]
+mod upper_state;
