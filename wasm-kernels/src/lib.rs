@@ -3,7 +3,7 @@
 //! maximum and minimum of two tensors (`unicast`), both registered with tract-linalg at
 //! start-up, and the row of a 2×2 stride-2 max pool (`pool`), which core's own pooling op
 //! calls. On x86_64, the stride-2 depthwise convolution (`depthwise_x86`), which tract
-//! walks in scalar code. Empty on every other target. Tract hands kernels raw pointers,
+//! walks in scalar code, and `clear_upper_state` for after each tract run (`upper_state`). Empty on every other target. Tract hands kernels raw pointers,
 //! so this crate is where livecheck's only `unsafe` lives.
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
