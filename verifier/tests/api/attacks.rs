@@ -189,13 +189,15 @@ fn a_burst_upload_is_refused_at_the_first_frame_sent_before_it_was_taken() {
         accepted += 1;
     }
     let body = refusal.expect("the burst is refused");
-    let elapsed = cap.start.elapsed().as_millis() as u64;
+    // Measured from the claim's sending: the verifier's clock started before its answer
+    // arrived (a CI run on PostgreSQL had 4 accepted 66 ms after the answer).
+    let elapsed = cap.claim_sent.elapsed().as_millis() as u64;
     assert_eq!(body["code"], "frame_ahead_of_clock", "{body}");
-    // Only frames the clock allows: those up to 250 ms ahead of it as they arrived (the
-    // first three on a quick machine; a loaded one takes longer over the burst and lets
-    // through the frames whose time has come meanwhile, never one more).
+    // Only frames the clock allows: those at most 250 ms ahead of it as they arrived
+    // (the first three on a quick machine; a loaded one takes longer over the burst and
+    // lets through the frames whose time has come meanwhile, never one more).
     assert!(
-        accepted as u64 <= 3 + elapsed / 100,
+        accepted as u64 <= 1 + (elapsed + 250) / 100,
         "{accepted} accepted within {elapsed} ms"
     );
     assert!(accepted < 10, "a burst of 66 is refused early: {accepted}");

@@ -341,6 +341,8 @@ pub struct Capture<'a> {
     pub signer: FrameSigner,
     /// The client's clock: it starts as the claim answers, as the SDK's does.
     pub start: Instant,
+    /// When the claim was sent: the verifier's clock starts between this and `start`.
+    pub claim_sent: Instant,
     /// Frames are tagged with this challenge index (how the next one is asked for).
     pub index: Option<u16>,
     /// The verifier's latest answer to a frame.
@@ -369,6 +371,7 @@ impl<'a> Capture<'a> {
         if let Some(b) = body {
             req = req.json(&b);
         }
+        let claim_sent = Instant::now();
         let (s, body) = status_json(req.send().unwrap());
         let start = Instant::now();
         assert_eq!(s, 200, "{body}");
@@ -383,6 +386,7 @@ impl<'a> Capture<'a> {
             script,
             signer,
             start,
+            claim_sent,
             index: None,
             cue: Cue::default(),
         }
