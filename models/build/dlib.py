@@ -41,6 +41,7 @@ class Reader:
         self.data, self.at = data, 0
 
     def int(self):
+        assert self.at < len(self.data), "the file ends inside the network"
         control = self.data[self.at]
         count = control & 0x0F
         value = int.from_bytes(self.data[self.at + 1 : self.at + 1 + count], "little")
@@ -69,6 +70,7 @@ class Reader:
         version, *dims = self.ints(5)
         assert version == 2, f"tensor version {version}"
         count = int(np.prod(dims))
+        assert self.at + 4 * count <= len(self.data), "the file ends inside a tensor"
         values = np.frombuffer(self.data, dtype="<f4", count=count, offset=self.at)
         self.at += 4 * count
         return values.astype(np.float32).reshape(dims)
