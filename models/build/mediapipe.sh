@@ -6,12 +6,16 @@
 #   face_blendshapes.tflite (checked by sha256); tf2onnx 1.16.1 (opset 13) converts them
 #   in a pinned Python environment (requirements.txt, --require-hashes); compare.py runs
 #   each built model and its pinned counterpart on the same inputs with onnxruntime.
-# tf2onnx numbers the names it invents in an order that changes from run to run, so
-# each file is rewritten into a canonical form (canon.py: names only), which every build
-# reproduces to the byte: the manifest pins it as `origin.build_sha256`, accepted beside
-# the mirror's `sha256`. When the pinned files are at hand (models/cache, or
-# LIVECHECK_PINNED_MODELS), compare.py checks that every output equals theirs (measured
-# difference 0.0; it fails above 1e-6).
+# tf2onnx is run through stable_tf2onnx.py, which makes its graph the same on every run
+# (it hashed nodes by address), and it numbers the names it invents in an order that
+# changes from run to run, so each file is rewritten into a canonical form (canon.py:
+# names only). Every build reproduces those bytes: the manifest pins them as
+# `origin.build_sha256`, accepted beside the mirror's `sha256`. Face Mesh V2's is the
+# pinned file's own canonical form; Blendshape V2's pinned file came from an unstable
+# run (191 nodes against the stable 183, more Reshape and Transpose), so its rebuild is
+# other bytes with the same arithmetic. When the pinned files are at hand (models/cache,
+# or LIVECHECK_PINNED_MODELS), compare.py checks that every output equals theirs
+# (measured difference 0.0 for both; it fails above 1e-6).
 # Usage: models/build/mediapipe.sh OUT_DIR  (314 MB of wheels, 1.5 GB installed; a minute or two)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -53,7 +57,7 @@ for pair in face_landmarks_detector:mediapipe_face_landmarks_detector.onnx \
             face_blendshapes:mediapipe_face_blendshapes.onnx; do
   src=${pair%%:*}
   dst=${pair#*:}
-  "$py" -m tf2onnx.convert --tflite "models/face_landmarker_task/$src.tflite" \
+  "$py" "$here/stable_tf2onnx.py" --tflite "models/face_landmarker_task/$src.tflite" \
     --output "$out/$dst" --opset 13 >"$out/$src.log" 2>&1 || { cat "$out/$src.log" >&2; exit 1; }
   "$py" "$here/canon.py" "$out/$dst"
   echo "built $dst ($(sha256sum "$out/$dst" | cut -d' ' -f1))"
