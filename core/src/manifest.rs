@@ -164,7 +164,11 @@ mod tests {
         assert!(blendshapes.accepts(rebuilt) && !mesh.accepts(rebuilt));
         // Every model has a public source besides the mirror.
         for e in entries() {
-            assert!(e.origin.url.is_some() || e.origin.build.is_some(), "{}", e.name);
+            assert!(
+                e.origin.url.is_some() || e.origin.build.is_some(),
+                "{}",
+                e.name
+            );
         }
     }
 
