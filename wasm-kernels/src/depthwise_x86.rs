@@ -1,17 +1,20 @@
-//! Depthwise convolution along the output's contiguous axis at strides other than 1, on
-//! x86_64 with AVX, registered above tract's own kernel for that routine.
+//! Depthwise convolution along the output's contiguous axis, on x86_64 with AVX,
+//! registered above tract's own kernel for that routine.
 //!
 //! Why: tract-linalg's x86_64 kernel vectorises stride 1 only and walks any other stride
 //! in scalar code (`depthwise::scalar`, 5.5 % of a profile of the verifier's judgement
-//! over d18). At stride 2, eight outputs are read as two 8-lane loads and their even lanes
-//! picked with two lane permutes and one shuffle (AVX alone); at any other stride (a
-//! channels-last layout steps along W by the channel count) eight are gathered (AVX2).
+//! over d18); at stride 1 it keeps one chain of adds in flight and finishes each row in
+//! scalar code. At stride 1 this one runs four chains and a masked last step. At stride
+//! 2, eight outputs are read as two 8-lane loads and their even lanes picked with two lane
+//! permutes and one shuffle (AVX alone); at any other stride (a channels-last layout steps
+//! along W by the channel count) eight are gathered (AVX2).
 //! The arithmetic is tract's scalar walk's, in its order (the bias, then one multiply and
-//! one add per tap, no FMA), so every output is bit for bit what tract computes; stride 1
-//! runs the same vector loop tract uses.
+//! one add per tap, no FMA), so every output is bit for bit what tract computes.
 //!
 //! Measured (`scripts/stage-timing.sh`, three alternating runs): MiniFASNetV2 3.4–3.7 →
-//! 2.7–3.0 ms, V1SE 3.7–3.8 → 2.9–3.0 ms; YuNet and Face Mesh V2 within the noise.
+//! 2.7–3.0 ms, V1SE 3.7–3.8 → 2.9–3.0 ms. Stride 1 (`op_profile`, three alternating
+//! runs, depthwise ops' time a run): YuNet 1.85–1.88 → 1.36–1.37 ms, Face Mesh V2
+//! 1.46–1.47 → 1.04–1.06 ms.
 
 use std::arch::x86_64::*;
 
@@ -54,7 +57,12 @@ unsafe fn depthwise_w_f32(
     }
 }
 
-/// Stride 1: eight outputs a step.
+/// Stride 1: 32 outputs a step while they last, as four independent 8-lane sums, then
+/// eight a step, then the last few in one masked step. Each output's sum is one chain of
+/// dependent adds (the arithmetic must be tract's, so no FMA and no reassociation); four
+/// chains in flight keep the adder busy where one left it waiting on its own latency. The
+/// masked step replaces a scalar tail that took a third of this kernel's time on YuNet's
+/// 158-wide rows (and its one-wide border columns).
 #[target_feature(enable = "avx")]
 unsafe fn contiguous(
     input: *const f32,
@@ -65,6 +73,24 @@ unsafe fn contiguous(
     len: usize,
 ) {
     let mut i = 0usize;
+    while i + 32 <= len {
+        let mut acc = [_mm256_set1_ps(bias); 4];
+        for (tap, offset) in taps.iter().zip(offsets) {
+            let k = _mm256_set1_ps(*tap);
+            // SAFETY: points i..i+32 are below `len`, so readable by the contract.
+            let p = unsafe { input.offset(*offset).add(i) };
+            for (u, a) in acc.iter_mut().enumerate() {
+                // SAFETY: as above.
+                let x = unsafe { _mm256_loadu_ps(p.add(8 * u)) };
+                *a = _mm256_add_ps(*a, _mm256_mul_ps(x, k));
+            }
+        }
+        for (u, a) in acc.iter().enumerate() {
+            // SAFETY: outputs i..i+32 are below `len`.
+            unsafe { _mm256_storeu_ps(output.add(i + 8 * u), *a) };
+        }
+        i += 32;
+    }
     while i + 8 <= len {
         let mut acc = _mm256_set1_ps(bias);
         for (tap, offset) in taps.iter().zip(offsets) {
@@ -76,8 +102,37 @@ unsafe fn contiguous(
         unsafe { _mm256_storeu_ps(output.add(i), acc) };
         i += 8;
     }
-    // SAFETY: the rest is below `len`.
-    unsafe { scalar(input, output, taps, offsets, bias, i, len, 1) };
+    if i < len {
+        // Lanes below the rest: masked loads neither read nor fault past them. The sums
+        // go out through a buffer (a masked store is slow on AMD's cores).
+        let rest = (len - i) as i32;
+        let mask = _mm256_cmpgt_epi32_avx(
+            _mm256_set1_epi32(rest),
+            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+        );
+        let mut acc = _mm256_set1_ps(bias);
+        for (tap, offset) in taps.iter().zip(offsets) {
+            // SAFETY: the lanes read are points i..len, readable by the contract.
+            let x = unsafe { _mm256_maskload_ps(input.offset(*offset).add(i), mask) };
+            acc = _mm256_add_ps(acc, _mm256_mul_ps(x, _mm256_set1_ps(*tap)));
+        }
+        let mut sums = [0f32; 8];
+        // SAFETY: `sums` holds eight floats; outputs i..len are writable by the contract.
+        unsafe {
+            _mm256_storeu_ps(sums.as_mut_ptr(), acc);
+            std::ptr::copy_nonoverlapping(sums.as_ptr(), output.add(i), rest as usize);
+        }
+    }
+}
+
+/// `rest > lane` for each lane, in AVX alone (the integer compare is AVX2's): as floats,
+/// which hold these small integers exactly.
+#[target_feature(enable = "avx")]
+fn _mm256_cmpgt_epi32_avx(rest: __m256i, lanes: __m256i) -> __m256i {
+    _mm256_castps_si256(_mm256_cmp_ps::<_CMP_GT_OQ>(
+        _mm256_cvtepi32_ps(rest),
+        _mm256_cvtepi32_ps(lanes),
+    ))
 }
 
 /// Stride 2: the eight inputs of eight outputs are the even lanes of 16 floats from the
@@ -206,7 +261,7 @@ mod tests {
         }
         for stride in [1isize, 2, 3, 16, 64] {
             for taps in [3usize, 9, 25] {
-                for len in [1usize, 7, 8, 9, 15, 16, 17, 40, 161] {
+                for len in [1usize, 7, 8, 9, 15, 16, 17, 31, 32, 33, 40, 63, 64, 71, 161] {
                     let k: Vec<f32> = (0..taps).map(|t| (t as f32 * 0.71).sin() * 1.3).collect();
                     let offsets: Vec<isize> = (0..taps as isize).map(|t| t * 3).collect();
                     // Exactly as long as the contract requires: a read past it would show
