@@ -89,17 +89,33 @@ pub fn appearance(
             // The mean over the patch pixel's whole footprint (SUB×SUB bilinear samples):
             // a patch pixel covers many frame pixels, and averaging them all is what
             // makes sensor or added noise vanish while real changes stay.
-            let mut rgb = [0f32; 3];
+            let (mut xs, mut ys) = ([0f32; SUB * SUB], [0f32; SUB * SUB]);
             for sy in 0..SUB {
                 for sx in 0..SUB {
                     let u = px as f32 + (sx as f32 + 0.5) / SUB as f32 - EYES_AT.0;
                     let v = py as f32 + (sy as f32 + 0.5) / SUB as f32 - EYES_AT.1;
-                    let c = frame.sample(mx + u * ux + v * vx, my + u * uy + v * vy);
-                    for k in 0..3 {
-                        rgb[k] += c[k];
-                    }
+                    xs[sy * SUB + sx] = mx + u * ux + v * vx;
+                    ys[sy * SUB + sx] = my + u * uy + v * vy;
                 }
             }
+            // Eight samples at a time where the frame has a vector kernel, summed in the
+            // same order as one at a time.
+            let mut rgb = [0f32; 3];
+            let mut add = |c: [f32; 3]| (0..3).for_each(|k| rgb[k] += c[k]);
+            let mut i = 0;
+            while i + 8 <= xs.len() {
+                let x8: [f32; 8] = std::array::from_fn(|j| xs[i + j]);
+                let y8: [f32; 8] = std::array::from_fn(|j| ys[i + j]);
+                match frame.sample8(&x8, &y8) {
+                    Some([r, g, b]) => (0..8).for_each(|j| add([r[j], g[j], b[j]])),
+                    None => (0..8).for_each(|j| add(frame.sample(x8[j], y8[j]))),
+                }
+                i += 8;
+            }
+            xs[i..]
+                .iter()
+                .zip(&ys[i..])
+                .for_each(|(&x, &y)| add(frame.sample(x, y)));
             let rgb = rgb.map(|c| c / (SUB * SUB) as f32);
             patch.push(0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]);
             // The face's oval: the eyes, cheeks, nose and mouth.

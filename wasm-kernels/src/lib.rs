@@ -2,13 +2,17 @@
 //! measured reason in its module: the f32 matrix product (`gemm`), the element-wise
 //! maximum and minimum of two tensors (`unicast`), both registered with tract-linalg at
 //! start-up, and the row of a 2×2 stride-2 max pool (`pool`), which core's own pooling op
-//! calls. On x86_64, the stride-2 depthwise convolution (`depthwise_x86`), which tract
-//! walks in scalar code, and `clear_upper_state` for after each tract run (`upper_state`). Empty on every other target. Tract hands kernels raw pointers,
-//! so this crate is where livecheck's only `unsafe` lives.
+//! calls. On x86_64, the depthwise convolution (`depthwise_x86`), which tract walks in
+//! scalar code at strides other than 1, eight bilinear samples at once for core's rotated
+//! crops (`bilinear_x86`), and `clear_upper_state` for after each tract run
+//! (`upper_state`). Empty on every other target. Tract hands kernels raw pointers, so this
+//! crate is where livecheck's only `unsafe` lives.
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod gemm;
 
+#[cfg(target_arch = "x86_64")]
+mod bilinear_x86;
 #[cfg(target_arch = "x86_64")]
 mod depthwise_x86;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -34,6 +38,8 @@ pub fn keep_linked() {
     std::hint::black_box(depthwise_x86::anchor());
 }
 
+#[cfg(target_arch = "x86_64")]
+pub use bilinear_x86::sample8;
 #[cfg(target_arch = "x86_64")]
 pub use upper_state::clear_upper_state;
 
