@@ -64,6 +64,9 @@ export async function startVerifier(env = {}) {
       for (let i = 0; i < 240; i++) {
         const r = await fetch(verifier.url + "/readyz");
         if (r.ok) return;
+        // Models that failed to load never will (the verifier's stderr says why).
+        const body = await r.json().catch(() => ({}));
+        if (body.models === "failed") throw new Error(`verifier models failed to load: ${JSON.stringify(body)}`);
         await new Promise((r) => setTimeout(r, 250));
       }
       throw new Error("verifier models did not load");

@@ -20,7 +20,7 @@ use crate::config::Config;
 use crate::error::{ApiError, ErrorCode};
 use crate::idempotency::idempotent;
 use crate::lc_token::TokenIssuer;
-use crate::state::AppState;
+use crate::state::{AppState, ModelsFailed};
 use crate::store::{SqliteStore, Store};
 use crate::webhooks::Deliverer;
 
@@ -293,7 +293,7 @@ async fn demo_api_key(store: &dyn Store, data_dir: &std::path::Path) -> Result<S
     Ok(key)
 }
 
-fn load_engine(config: &Config, slot: Arc<OnceLock<Engine>>) {
+fn load_engine(config: &Config, slot: Arc<OnceLock<Result<Engine, ModelsFailed>>>) {
     let dir = config.server.models_dir();
     std::thread::spawn(move || {
         let started = Instant::now();
@@ -301,14 +301,17 @@ fn load_engine(config: &Config, slot: Arc<OnceLock<Engine>>) {
             .and_then(|files| Engine::from_model_bytes(&files.model_bytes()));
         match loaded {
             Ok(engine) => {
-                let _ = slot.set(engine);
+                let _ = slot.set(Ok(engine));
                 tracing::info!(ms = started.elapsed().as_millis() as u64, "models loaded");
             }
-            Err(e) => tracing::error!(
-                error = %e,
-                dir = %dir.display(),
-                "models failed to load (run models/fetch.sh); /readyz stays 503"
-            ),
+            Err(e) => {
+                tracing::error!(
+                    error = %e,
+                    dir = %dir.display(),
+                    "models failed to load (run models/fetch.sh and restart); /readyz stays 503"
+                );
+                let _ = slot.set(Err(ModelsFailed));
+            }
         }
     });
 }

@@ -15,8 +15,8 @@ pub struct AppState {
     /// Origin of capture links, lc_token issuer and JWKS, without a trailing slash.
     pub public_url: String,
     pub store: Arc<dyn Store>,
-    /// Filled once the models are loaded (`/readyz` reports it).
-    pub engine: Arc<OnceLock<Engine>>,
+    /// Filled once the models have loaded, or failed to (`/readyz` reports which).
+    pub engine: Arc<OnceLock<Result<Engine, ModelsFailed>>>,
     /// `(name, sha256)` of the models the engine runs, reported with each result.
     pub models: Vec<(String, String)>,
     pub tokens: TokenIssuer,
@@ -37,10 +37,41 @@ pub struct AppState {
     pub assets: crate::asset_cache::AssetCache,
 }
 
+/// The models did not load (a file missing or not the pinned one): the process stays up
+/// and unready instead of looking as if it were still loading. Why is in the log only,
+/// which names paths a caller has no business seeing.
+#[derive(Debug)]
+pub struct ModelsFailed;
+
+/// Where the models are, as `/readyz` reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelsState {
+    Loading,
+    Loaded,
+    Failed,
+}
+
 impl AppState {
     pub fn engine(&self) -> Result<&Engine, ApiError> {
-        self.engine
-            .get()
-            .ok_or_else(|| ApiError::new(ErrorCode::NotReady, "models are still loading"))
+        match self.engine.get() {
+            Some(Ok(engine)) => Ok(engine),
+            Some(Err(ModelsFailed)) => Err(ApiError::new(
+                ErrorCode::NotReady,
+                "the models failed to load; the verifier's log says why",
+            )),
+            None => Err(ApiError::new(
+                ErrorCode::NotReady,
+                "models are still loading",
+            )),
+        }
+    }
+
+    pub fn models_state(&self) -> ModelsState {
+        match self.engine.get() {
+            Some(Ok(_)) => ModelsState::Loaded,
+            Some(Err(ModelsFailed)) => ModelsState::Failed,
+            None => ModelsState::Loading,
+        }
     }
 }

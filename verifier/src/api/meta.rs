@@ -3,11 +3,13 @@
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 
-use crate::state::AppState;
+use crate::state::{AppState, ModelsState};
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Readiness {
     pub ready: bool,
+    /// `loading` until the background load ends; `failed` stays until a restart.
+    pub models: ModelsState,
     pub models_loaded: bool,
     pub store_reachable: bool,
 }
@@ -21,9 +23,11 @@ pub async fn healthz() -> HttpResponse {
     responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let store_reachable = state.store.ping().await.is_ok();
-    let models_loaded = state.engine.get().is_some();
+    let models = state.models_state();
+    let models_loaded = models == ModelsState::Loaded;
     let r = Readiness {
         ready: store_reachable && models_loaded,
+        models,
         models_loaded,
         store_reachable,
     };

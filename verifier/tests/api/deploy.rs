@@ -198,3 +198,44 @@ fn a_copied_binary_finds_its_models_and_sdk_beside_it() {
     assert_eq!(js.status(), 200);
     assert_eq!(js.text().unwrap(), "// the SDK beside the binary\n");
 }
+
+#[test]
+fn models_that_fail_to_load_are_reported_as_failed_not_as_loading() {
+    // A models folder without the models: the process stays up, unready for good, and
+    // says which of the two it is instead of "still loading" for ever.
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("no-models");
+    std::fs::create_dir(&empty).unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let v = Verifier::spawn_binary(
+        Path::new(env!("CARGO_BIN_EXE_livecheck-verifier")),
+        &data,
+        &[("LIVECHECK_MODELS_DIR", empty.to_str().unwrap())],
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (status, ready) = loop {
+        let (status, ready) = v.readiness();
+        if ready["models"] != "loading" && status.is_some() {
+            break (status, ready);
+        }
+        assert!(Instant::now() < deadline, "still loading: {ready}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status, Some(503), "{ready}");
+    assert_eq!(
+        ready,
+        json!({"ready": false, "models": "failed", "models_loaded": false, "store_reachable": true})
+    );
+    // What needs the models answers 503 not_ready, saying they failed (and no path).
+    let created = v.create(json!({"return_url": "https://customer.example/r"}));
+    let mut png = Vec::new();
+    image::RgbImage::from_pixel(64, 64, image::Rgb([128, 128, 128]))
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let (s, e) = v.put_reference(created["id"].as_str().unwrap(), "image/png", png);
+    assert_eq!((s, e["code"].as_str()), (503, Some("not_ready")), "{e}");
+    let message = e["message"].as_str().unwrap();
+    assert!(message.contains("failed to load"), "{e}");
+    assert!(!message.contains("no-models"), "a path in an answer: {e}");
+}

@@ -143,6 +143,38 @@ impl Verifier {
 
     /// As `start`, with the binary at `bin` (a copy elsewhere).
     pub fn start_binary(bin: &Path, data_dir: &Path, env: &[(&str, &str)]) -> Self {
+        let v = Self::spawn_binary(bin, data_dir, env);
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let (status, ready) = v.readiness();
+            if status == Some(200) {
+                break;
+            }
+            // Models that failed to load never will: say so now, with the verifier's log.
+            assert!(
+                ready["models"] != "failed",
+                "the verifier's models failed to load: {ready}\n{}",
+                std::fs::read_to_string(data_dir.join("verifier.log")).unwrap_or_default()
+            );
+            assert!(
+                Instant::now() < deadline,
+                "verifier never became ready: {ready}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        v
+    }
+
+    /// `/readyz`'s status and body (no status while the verifier does not answer).
+    pub fn readiness(&self) -> (Option<u16>, Value) {
+        match self.http.get(self.url("/readyz")).send() {
+            Ok(r) => (Some(r.status().as_u16()), r.json().unwrap_or(Value::Null)),
+            Err(_) => (None, Value::Null),
+        }
+    }
+
+    /// Starts the binary at `bin` and returns once it listens, ready or not.
+    pub fn spawn_binary(bin: &Path, data_dir: &Path, env: &[(&str, &str)]) -> Self {
         let mut cmd = Command::new(bin);
         cmd.args(["serve", "--bind", "127.0.0.1:0", "--demo", "--data-dir"])
             .arg(data_dir)
@@ -181,7 +213,7 @@ impl Verifier {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        let v = Self {
+        Self {
             child,
             base,
             api_key,
@@ -189,18 +221,7 @@ impl Verifier {
             http,
             store_url,
             _temp: None,
-        };
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            if let Ok(r) = v.http.get(v.url("/readyz")).send() {
-                if r.status() == 200 {
-                    break;
-                }
-            }
-            assert!(Instant::now() < deadline, "verifier never became ready");
-            std::thread::sleep(Duration::from_millis(100));
         }
-        v
     }
 
     /// This verifier's PostgreSQL database, when it keeps its checks there.
