@@ -24,7 +24,15 @@ step "native tests (core, verifier, SDK flow: unit, real models on fixtures, pro
 cargo test --workspace
 
 step "the verifier over HTTP again, every check kept in PostgreSQL"
-LIVECHECK_TEST_STORE=postgres cargo test --workspace --test api
+# The HTTP suite's binary the step above built, run again (from its package, as cargo
+# runs it): `cargo test --workspace --test api` resolves other dependency features and,
+# from a clean cache, built tract and 80 other crates a second time.
+api=$(cargo test --workspace --no-run --message-format=json 2>/dev/null | node -e '
+  const lines = require("fs").readFileSync(0, "utf8").split("\n").filter(Boolean).map(JSON.parse);
+  const api = lines.filter((m) => m.reason === "compiler-artifact" && m.target.kind.includes("test") && m.target.name === "api");
+  if (api.length !== 1 || !api[0].executable) process.exit(1);
+  console.log(api[0].executable);')
+(cd verifier && LIVECHECK_TEST_STORE=postgres "$api")
 
 step "core for wasm32, its wasm kernels, and the same fixtures through them under Node"
 cargo build -p livecheck-core --target wasm32-unknown-unknown
