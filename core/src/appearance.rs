@@ -98,24 +98,9 @@ pub fn appearance(
                     ys[sy * SUB + sx] = my + u * uy + v * vy;
                 }
             }
-            // Eight samples at a time where the frame has a vector kernel, summed in the
-            // same order as one at a time.
+            // Summed in the points' order, however many are sampled at once.
             let mut rgb = [0f32; 3];
-            let mut add = |c: [f32; 3]| (0..3).for_each(|k| rgb[k] += c[k]);
-            let mut i = 0;
-            while i + 8 <= xs.len() {
-                let x8: [f32; 8] = std::array::from_fn(|j| xs[i + j]);
-                let y8: [f32; 8] = std::array::from_fn(|j| ys[i + j]);
-                match frame.sample8(&x8, &y8) {
-                    Some([r, g, b]) => (0..8).for_each(|j| add([r[j], g[j], b[j]])),
-                    None => (0..8).for_each(|j| add(frame.sample(x8[j], y8[j]))),
-                }
-                i += 8;
-            }
-            xs[i..]
-                .iter()
-                .zip(&ys[i..])
-                .for_each(|(&x, &y)| add(frame.sample(x, y)));
+            frame.sample_points(&xs, &ys, |_, c| (0..3).for_each(|k| rgb[k] += c[k]));
             let rgb = rgb.map(|c| c / (SUB * SUB) as f32);
             patch.push(0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]);
             // The face's oval: the eyes, cheeks, nose and mouth.

@@ -104,6 +104,27 @@ impl<'a> Frame<'a> {
         }
     }
 
+    /// `sample` at each point `(xs[i], ys[i])`, handed to `f(i, rgb)` in order: eight at
+    /// a time through `sample8` where it can, one at a time where it cannot, bit for bit
+    /// `sample` either way (so sums over the points come out the same too).
+    pub fn sample_points(&self, xs: &[f32], ys: &[f32], mut f: impl FnMut(usize, [f32; 3])) {
+        let (xs8, ys8) = (xs.chunks_exact(8), ys.chunks_exact(8));
+        let whole = 8 * xs8.len().min(ys8.len());
+        for (k, (x8, y8)) in xs8.zip(ys8).enumerate() {
+            let (Ok(x8), Ok(y8)) = (<&[f32; 8]>::try_from(x8), <&[f32; 8]>::try_from(y8)) else {
+                continue; // never: the chunks are exact
+            };
+            let i = 8 * k;
+            match self.sample8(x8, y8) {
+                Some([r, g, b]) => (0..8).for_each(|j| f(i + j, [r[j], g[j], b[j]])),
+                None => (0..8).for_each(|j| f(i + j, self.sample(x8[j], y8[j]))),
+            }
+        }
+        for (i, (&x, &y)) in xs.iter().zip(ys).enumerate().skip(whole) {
+            f(i, self.sample(x, y));
+        }
+    }
+
     /// Luma (BT.601) at integer pixel, for quality measures.
     #[inline]
     pub fn luma(&self, x: u32, y: u32) -> f32 {
@@ -141,29 +162,15 @@ pub fn sample_rotated_square(
     let (sin, cos) = angle.sin_cos();
     let k = side / size as f32;
     let half = size as f32 / 2.0;
+    let (mut xs, mut ys) = (vec![0f32; size], vec![0f32; size]);
     for v in 0..size {
         let dv = v as f32 + 0.5 - half;
-        let at = |u: usize| {
+        for (u, (x, y)) in xs.iter_mut().zip(&mut ys).enumerate() {
             let du = u as f32 + 0.5 - half;
-            (
-                cx + k * (cos * du - sin * dv),
-                cy + k * (sin * du + cos * dv),
-            )
-        };
-        let mut u = 0;
-        while u + 8 <= size {
-            let xs: [f32; 8] = std::array::from_fn(|i| at(u + i).0);
-            let ys: [f32; 8] = std::array::from_fn(|i| at(u + i).1);
-            match frame.sample8(&xs, &ys) {
-                Some([r, g, b]) => (0..8).for_each(|i| put(u + i, v, [r[i], g[i], b[i]])),
-                None => (0..8).for_each(|i| put(u + i, v, frame.sample(xs[i], ys[i]))),
-            }
-            u += 8;
+            *x = cx + k * (cos * du - sin * dv);
+            *y = cy + k * (sin * du + cos * dv);
         }
-        for u in u..size {
-            let (x, y) = at(u);
-            put(u, v, frame.sample(x, y));
-        }
+        frame.sample_points(&xs, &ys, |u, rgb| put(u, v, rgb));
     }
 }
 
@@ -410,6 +417,32 @@ mod tests {
                 let got: Vec<u32> = frame.sample(x, y).iter().map(|v| v.to_bits()).collect();
                 assert_eq!(got, want, "at ({x}, {y})");
             }
+        }
+    }
+
+    #[test]
+    fn points_sampled_together_equal_each_sampled_alone_bit_for_bit() {
+        // Points in the frame, at its edges and outside, in runs that are and are not
+        // whole eights, so the vector kernel, its fallback and the tail all run.
+        let (w, h) = (MIN_SIDE + 3, MIN_SIDE);
+        let rgba: Vec<u8> = (0..w * h * 4).map(|i| (i * 37 % 251) as u8).collect();
+        let frame = Frame::new(w, h, &rgba).unwrap();
+        for y in [-0.7, 0.2, 5.3, h as f32 - 0.6, h as f32 + 1.0] {
+            let xs: Vec<f32> = (0..3 * w + 5).map(|i| i as f32 / 3.0 - 1.2).collect();
+            let ys = vec![y; xs.len()];
+            let mut seen = 0;
+            frame.sample_points(&xs, &ys, |i, got| {
+                assert_eq!(i, seen, "points out of order");
+                seen += 1;
+                let want = frame.sample(xs[i], ys[i]);
+                assert_eq!(
+                    got.map(f32::to_bits),
+                    want.map(f32::to_bits),
+                    "at ({}, {y})",
+                    xs[i]
+                );
+            });
+            assert_eq!(seen, xs.len());
         }
     }
 
