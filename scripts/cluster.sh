@@ -37,6 +37,9 @@ export LIVECHECK_STORE_URL="${admin%/*}/livecheck"
 export LIVECHECK_SERVER_PUBLIC_URL="http://127.0.0.1:$port"
 export LIVECHECK_SERVER_TRUSTED_PROXIES=127.0.0.1
 export LIVECHECK_LOG="${LIVECHECK_LOG:-warn}"
+# This checkout's SDK and models, named (a binary's default is the folder it was built from).
+export LIVECHECK_SDK_DIR="${LIVECHECK_SDK_DIR:-$PWD/sdk-wasm/pkg}"
+export LIVECHECK_MODELS_DIR="${LIVECHECK_MODELS_DIR:-$PWD/models/cache}"
 
 # Two verifiers on one data directory (the second reuses the demo key the first made).
 upstreams=""

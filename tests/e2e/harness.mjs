@@ -23,7 +23,16 @@ const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 export async function startVerifier(env = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "lc-e2e-"));
   const child = spawn(VERIFIER, ["serve", "--demo", "--bind", "127.0.0.1:0", "--data-dir", dataDir], {
-    env: { ...process.env, LIVECHECK_WEBHOOKS_ALLOW_PRIVATE_TARGETS: "true", LIVECHECK_LOG: "warn", ...env },
+    // This checkout's SDK and models, named: the binary's own default is the source
+    // folder it was compiled from, which another checkout sharing the build cache moves.
+    env: {
+      LIVECHECK_SDK_DIR: join(ROOT, "sdk-wasm", "pkg"),
+      LIVECHECK_MODELS_DIR: join(ROOT, "models", "cache"),
+      ...process.env,
+      LIVECHECK_WEBHOOKS_ALLOW_PRIVATE_TARGETS: "true",
+      LIVECHECK_LOG: "warn",
+      ...env,
+    },
     stdio: ["ignore", "pipe", "inherit"],
   });
   const seen = await new Promise((resolve, reject) => {
