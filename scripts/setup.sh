@@ -56,6 +56,13 @@ if [ "${1:-}" != "--demo" ] && ! command -v ffmpeg >/dev/null; then
   apt_install ffmpeg
 fi
 
+# Node runs the browser tests, the type and size checks and check.sh's steps that read
+# cargo's JSON; Debian's is enough where the machine has none.
+if [ "${1:-}" != "--demo" ] && ! command -v npm >/dev/null; then
+  echo "setup: installing Debian's nodejs and npm"
+  apt_install nodejs npm
+fi
+
 if [ "${1:-}" != "--demo" ] && { [ ! -d node_modules/playwright-core ] || [ package-lock.json -nt node_modules/.package-lock.json ]; }; then
   npm ci --no-audit --no-fund
 fi
