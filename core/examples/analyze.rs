@@ -87,9 +87,9 @@ fn print_trace(engine: &Engine, frames: &[(RgbaImage, u64)]) {
     for o in livecheck_core::analysis::observe_all(engine, frames).unwrap_or_default() {
         match &o.mesh {
             Some(m) => eprintln!(
-                "{:6} faces {} yaw {:6.1} pitch {:6.1} roll {:6.1} eyes {:.2} smile {:.2} jaw {:.2} live {:.2} {:?}",
+                "{:6} faces {} yaw {:6.1} pitch {:6.1} roll {:6.1} eyes {:.2} smile {:.2} jaw {:.2} live {:.2} luma {:.0} sharp {:.1} noise {:.2} {:?}",
                 o.t_ms, o.faces, m.pose.yaw, m.pose.pitch, m.pose.roll, m.expression.eye_closure,
-                m.expression.smile, m.expression.jaw_open, o.live_probability.unwrap_or(-1.0), o.quality.issues
+                m.expression.smile, m.expression.jaw_open, o.live_probability.unwrap_or(-1.0), o.quality.luma, o.quality.sharpness, o.quality.noise, o.quality.issues
             ),
             None => eprintln!("{:6} faces {} {:?}", o.t_ms, o.faces, o.quality.issues),
         }

@@ -105,17 +105,21 @@ impl FailureReason {
 pub const MIN_FACE_FRAMES: usize = 3;
 
 /// Why anti-spoof did not pass: the pictures it ran on were unfit to judge (most of
-/// them grey-scale, or the face too small in pixels), or they looked like an attack.
+/// them grey-scale, the face too small in pixels, or grainy with a dim camera's noise:
+/// the models read sensor noise as a print's or a screen's texture), or they looked like
+/// an attack.
 fn spoof_failure<'a>(judged: impl Iterator<Item = &'a Observation>) -> FailureReason {
     let (mut unfit, mut all) = (0, 0);
     for o in judged.filter(|o| o.live_probability.is_some()) {
         all += 1;
         let issues = &o.quality.issues;
+        let limits = QualityLimits::default();
         let tiny = o
             .face
             .as_ref()
-            .is_some_and(|f| f.bbox.height < QualityLimits::default().min_face_pixels);
-        if issues.contains(&QualityIssue::Greyscale) || tiny {
+            .is_some_and(|f| f.bbox.height < limits.min_face_pixels);
+        let noisy = o.quality.noise >= limits.noisy_face;
+        if issues.contains(&QualityIssue::Greyscale) || tiny || noisy {
             unfit += 1;
         }
     }

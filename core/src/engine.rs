@@ -11,7 +11,7 @@ use crate::face_match::{FaceDescriptor, FaceRecognizer};
 use crate::frame::Frame;
 use crate::landmarks::{FaceMesh, FaceMeshResult};
 use crate::model::ModelError;
-use crate::quality::{assess, Quality, QualityLimits};
+use crate::quality::{assess, face_noise, Quality, QualityLimits};
 use crate::tracking::{FaceTrack, MIN_PRESENCE};
 
 /// Model file contents, as listed in `models/manifest.json`.
@@ -164,10 +164,14 @@ impl Engine {
         mesh: Option<FaceMeshResult>,
         options: ObserveOptions,
     ) -> Result<Observation, ModelError> {
-        let quality = assess(frame, &faces, &self.limits);
+        let mut quality = assess(frame, &faces, &self.limits);
         let face = faces.first().cloned();
         let live_probability = match (&face, &self.anti_spoof, options.anti_spoof) {
-            (Some(f), Some(a), true) => Some(a.live_probability(frame, &f.bbox)?),
+            (Some(f), Some(a), true) => {
+                // Read where anti-spoof runs: a failure on noisy frames is the camera's.
+                quality.noise = face_noise(frame, f);
+                Some(a.live_probability(frame, &f.bbox)?)
+            }
             _ => None,
         };
         let descriptor = match (&face, &self.recognizer, options.descriptor) {

@@ -67,7 +67,7 @@ impl<'a> Frame<'a> {
 
     /// RGB at integer pixel (x, y); black outside the frame.
     #[inline]
-    fn pixel(&self, x: i64, y: i64) -> [f32; 3] {
+    pub(crate) fn pixel(&self, x: i64, y: i64) -> [f32; 3] {
         if x < 0 || y < 0 || x >= self.width as i64 || y >= self.height as i64 {
             return [0.0; 3];
         }

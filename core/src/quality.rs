@@ -59,6 +59,15 @@ pub struct QualityLimits {
     pub min_face_pixels: f32,
     /// Smallest mean colour difference (|R−G| + |G−B|, 0–510) over the face.
     pub min_chroma: f32,
+    /// Pixel noise (σ, see `face_noise`) from which a face is too noisy for the
+    /// anti-spoof models to judge: a camera's gain in dim light. Not a frame issue
+    /// (the challenges read a noisy face well); it decides why anti-spoof failed.
+    #[serde(default = "default_noisy_face")]
+    pub noisy_face: f32,
+}
+
+fn default_noisy_face() -> f32 {
+    QualityLimits::default().noisy_face
 }
 
 impl Default for QualityLimits {
@@ -74,6 +83,10 @@ impl Default for QualityLimits {
             second_face_ratio: 0.25,
             min_face_pixels: 64.0,
             min_chroma: 4.0,
+            // Every frame of the five dev clips, plain, darkened, warm, blurred and at
+            // JPEG quality ~30, measured 0.25–0.74; with noise that drops their anti-spoof
+            // below the pass mark, 1.48–7.4 (`scripts/antispoof-conditions.sh`).
+            noisy_face: 1.2,
         }
     }
 }
@@ -89,6 +102,10 @@ pub struct Quality {
     /// Mean |R−G| + |G−B| over the face.
     #[serde(default)]
     pub chroma: f32,
+    /// The face's pixel noise (σ, 0–255; `face_noise`), measured on the frames anti-spoof
+    /// ran on (0 on the others).
+    #[serde(default)]
+    pub noise: f32,
 }
 
 impl Quality {
@@ -152,7 +169,48 @@ pub fn assess(frame: &Frame<'_>, faces: &[DetectedFace], limits: &QualityLimits)
         luma,
         sharpness,
         chroma,
+        noise: 0.0,
     }
+}
+
+/// Standard deviation of the pixel noise in the middle of the face at the frame's own
+/// resolution, in its noisiest colour channel (a dim camera's noise is as much colour
+/// as brightness). Per channel: the median response to a mask that cancels flat and
+/// sloped shading (Immerkær's), so the skin's few edges do not count, scaled to σ.
+pub fn face_noise(frame: &Frame<'_>, face: &DetectedFace) -> f32 {
+    const MAX_SIDE: u32 = 64;
+    let b = face.bbox;
+    let (w, h) = (frame.width(), frame.height());
+    let clamp = |v: f32, hi: u32| (v.max(1.0) as u32).min(hi.saturating_sub(2));
+    let (x0, x1) = (clamp(b.x + 0.2 * b.width, w), clamp(b.x + 0.8 * b.width, w));
+    let (y0, y1) = (
+        clamp(b.y + 0.2 * b.height, h),
+        clamp(b.y + 0.8 * b.height, h),
+    );
+    let step = |lo: u32, hi: u32| ((hi.saturating_sub(lo)) / MAX_SIDE).max(1) as usize;
+    let mut responses: [Vec<f32>; 3] = Default::default();
+    for y in (y0..y1).step_by(step(y0, y1)) {
+        for x in (x0..x1).step_by(step(x0, x1)) {
+            let p = |dx: i64, dy: i64| frame.pixel(x as i64 + dx, y as i64 + dy);
+            let (c, n) = (p(0, 0), [p(-1, 0), p(1, 0), p(0, -1), p(0, 1)]);
+            let d = [p(-1, -1), p(1, -1), p(-1, 1), p(1, 1)];
+            for (ch, out) in responses.iter_mut().enumerate() {
+                let edges: f32 = n.iter().map(|v| v[ch]).sum();
+                let corners: f32 = d.iter().map(|v| v[ch]).sum();
+                out.push((4.0 * c[ch] - 2.0 * edges + corners).abs());
+            }
+        }
+    }
+    responses
+        .iter_mut()
+        .filter(|r| !r.is_empty())
+        .map(|r| {
+            let mid = r.len() / 2;
+            // Gaussian noise of σ gives the mask a response of σ·6, whose median |.| is
+            // 0.6745 of that.
+            *r.select_nth_unstable_by(mid, f32::total_cmp).1 / (6.0 * 0.6745)
+        })
+        .fold(0.0, f32::max)
 }
 
 /// Mean luma of the face box and the mean absolute 4-neighbour Laplacian of the face
@@ -186,4 +244,73 @@ fn face_luma_and_sharpness(frame: &Frame<'_>, face: &DetectedFace) -> (f32, f32,
         }
     }
     (luma, acc / ((N - 2) * (N - 2)) as f32, chroma)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::geometry::{BoundingBox, Point};
+
+    /// A 320×320 frame shaded in slopes and a soft curve, as skin under soft light is,
+    /// plus Gaussian noise of σ `sigma[c]` in channel `c` (a fixed seed).
+    fn shaded(sigma: [f32; 3]) -> Vec<u8> {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut uniform = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            ((seed >> 11) as f32 + 0.5) / (1u64 << 53) as f32
+        };
+        let mut gauss = move || {
+            let (u, v) = (uniform(), uniform());
+            (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
+        };
+        let mut rgba = Vec::with_capacity(320 * 320 * 4);
+        for y in 0..320 {
+            for x in 0..320 {
+                let (xf, yf) = (x as f32, y as f32);
+                let base = [
+                    90.0 + 0.2 * xf + 0.1 * yf,
+                    60.0 + 0.15 * yf + 20.0 * (xf / 60.0).sin(),
+                    50.0 + 0.1 * xf,
+                ];
+                for c in 0..3 {
+                    rgba.push((base[c] + sigma[c] * gauss()).round().clamp(0.0, 255.0) as u8);
+                }
+                rgba.push(255);
+            }
+        }
+        rgba
+    }
+
+    fn noise_of(rgba: &[u8]) -> f32 {
+        let face = DetectedFace {
+            bbox: BoundingBox {
+                x: 60.0,
+                y: 60.0,
+                width: 200.0,
+                height: 200.0,
+            },
+            landmarks: [Point { x: 0.0, y: 0.0 }; 5],
+            score: 1.0,
+        };
+        face_noise(&Frame::new(320, 320, rgba).unwrap(), &face)
+    }
+
+    #[test]
+    fn noise_is_measured_and_shading_is_not() {
+        let clean = noise_of(&shaded([0.0; 3]));
+        assert!(clean < 0.3, "{clean}");
+        for sigma in [2.0, 4.0, 8.0] {
+            let n = noise_of(&shaded([sigma; 3]));
+            // The median is read off whole grey levels: a quarter of a level is one step.
+            assert!((n - sigma).abs() < 0.15 * sigma + 0.25, "σ {sigma}: {n}");
+        }
+    }
+
+    #[test]
+    fn the_noisiest_channel_counts() {
+        let n = noise_of(&shaded([0.0, 0.0, 5.0]));
+        assert!((n - 5.0).abs() < 1.0, "{n}");
+    }
 }

@@ -155,7 +155,7 @@ impl Guidance {
                 "Someone else was in view. Try again with only your face in the picture."
             }
             Self::RetryUnsuitableCamera => {
-                "We could not judge the picture. Try again closer to the camera, with a colour camera."
+                "We could not judge the picture. Try again in brighter light, closer to the camera, with a colour camera."
             }
             Self::Cancelled => "Cancelled.",
             Self::Error => "Something went wrong.",

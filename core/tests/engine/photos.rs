@@ -226,3 +226,93 @@ fn grey_scale_and_tiny_faces_are_unsuitable_captures_not_spoofs() {
         "{d:#?}"
     );
 }
+
+/// The picture with Gaussian noise of σ `sigma` added to each channel (a fixed seed):
+/// what a camera's gain does in dim light.
+fn noisy(img: &livecheck_core::RgbaImage, sigma: f32) -> livecheck_core::RgbaImage {
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut uniform = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        ((seed >> 11) as f32 + 0.5) / (1u64 << 53) as f32
+    };
+    let mut out = img.clone();
+    for px in out.data.chunks_exact_mut(4) {
+        for v in &mut px[..3] {
+            let (a, b) = (uniform(), uniform());
+            let g = (-2.0 * a.ln()).sqrt() * (std::f32::consts::TAU * b).cos();
+            *v = (*v as f32 + sigma * g).round().clamp(0.0, 255.0) as u8;
+        }
+    }
+    out
+}
+
+#[test]
+fn a_dim_cameras_noise_is_an_unsuitable_capture_and_does_not_let_a_print_pass() {
+    use livecheck_core::challenge::StillRules;
+    use livecheck_core::consistency::ConsistencyLimits;
+    use livecheck_core::decision::{decide_stills, FailureReason, StillsInput};
+    use livecheck_core::quality::QualityLimits;
+    use livecheck_core::{ChallengeKind, ObserveOptions};
+
+    let observe = |img: &livecheck_core::RgbaImage| {
+        crate::helpers::engine()
+            .observe(&img.frame().unwrap(), 0, ObserveOptions::default())
+            .unwrap()
+    };
+    let decide = |photos: Vec<(ChallengeKind, livecheck_core::Observation)>| {
+        decide_stills(&StillsInput {
+            photos: &photos,
+            threshold: 70.0,
+            rules: StillRules::default(),
+            consistency: ConsistencyLimits::default(),
+        })
+    };
+    let noisy_face = QualityLimits::default().noisy_face;
+    let closed = image("live_frames/lp_d18_t3.2_eyes_closed.png");
+    let smile = image("live_frames/lp_d18_t3.8_smile.png");
+    let print = image("spoof/silentface_F1_print_upright.jpg");
+    for (name, img) in [("closed", &closed), ("smile", &smile), ("print", &print)] {
+        let (clean, grainy) = (observe(img), observe(&noisy(img, 6.0)));
+        println!(
+            "{name}: noise {:.2} → {:.2}, anti-spoof {:.2} → {:.2}",
+            clean.quality.noise,
+            grainy.quality.noise,
+            clean.live_probability.unwrap_or(0.0),
+            grainy.live_probability.unwrap_or(0.0),
+        );
+        assert!(clean.quality.noise < noisy_face, "{name}");
+        assert!(grainy.quality.noise >= noisy_face, "{name}");
+    }
+
+    // d18 clean passes; with σ 6 noise the anti-spoof models refuse the same man, and
+    // the reason is the camera, which more light fixes, not an attack.
+    let d = decide(vec![
+        (ChallengeKind::Blink, observe(&closed)),
+        (ChallengeKind::Smile, observe(&smile)),
+    ]);
+    assert_eq!(d.failure_reason, None, "{d:#?}");
+    let d = decide(vec![
+        (ChallengeKind::Blink, observe(&noisy(&closed, 6.0))),
+        (ChallengeKind::Smile, observe(&noisy(&smile, 6.0))),
+    ]);
+    assert_eq!(
+        d.failure_reason,
+        Some(FailureReason::UnsuitableCapture),
+        "{d:#?}"
+    );
+    // The attacker's side: noise on a print changes what the refusal says, never that
+    // it is one; the clean print stays a spoof.
+    for sigma in [0.0, 3.0, 6.0, 12.0] {
+        let d = decide(vec![(ChallengeKind::Smile, observe(&noisy(&print, sigma)))]);
+        assert!(!d.passed, "σ {sigma}: {d:#?}");
+        assert!(
+            d.anti_spoof_score.is_some_and(|s| s < 70.0),
+            "σ {sigma}: {d:#?}"
+        );
+        if sigma == 0.0 {
+            assert_eq!(d.failure_reason, Some(FailureReason::SpoofDetected));
+        }
+    }
+}
