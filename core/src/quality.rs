@@ -84,7 +84,7 @@ impl Default for QualityLimits {
             min_face_pixels: 64.0,
             min_chroma: 4.0,
             // Every frame of the five dev clips, plain, darkened, warm, blurred and at
-            // JPEG quality ~30, measured 0.25–0.74; with noise that drops their anti-spoof
+            // JPEG quality ~30, measured 0–0.74; with noise that drops their anti-spoof
             // below the pass mark, 1.48–7.4 (`scripts/antispoof-conditions.sh`).
             noisy_face: 1.2,
         }
