@@ -107,6 +107,32 @@ fn d18_frames_show_blink_smile_and_open_mouth_against_the_neutral_frame() {
     );
 }
 
+/// Everything the engine reads of one photo.
+fn observe_stills(img: &livecheck_core::RgbaImage) -> livecheck_core::Observation {
+    crate::helpers::engine()
+        .observe(
+            &img.frame().unwrap(),
+            0,
+            livecheck_core::ObserveOptions::default(),
+        )
+        .unwrap()
+}
+
+/// The photo flow's decision at the default pass mark.
+fn decide_stills_at_70(
+    photos: Vec<(livecheck_core::ChallengeKind, livecheck_core::Observation)>,
+) -> livecheck_core::decision::Decision {
+    use livecheck_core::challenge::StillRules;
+    use livecheck_core::consistency::ConsistencyLimits;
+    use livecheck_core::decision::{decide_stills, StillsInput};
+    decide_stills(&StillsInput {
+        photos: &photos,
+        threshold: 70.0,
+        rules: StillRules::default(),
+        consistency: ConsistencyLimits::default(),
+    })
+}
+
 /// The picture in grey (Rec. 601 luma in all three channels).
 fn grey(img: &livecheck_core::RgbaImage) -> livecheck_core::RgbaImage {
     let mut out = img.clone();
@@ -144,17 +170,11 @@ fn shrunk(img: &livecheck_core::RgbaImage, k: u32) -> livecheck_core::RgbaImage 
 
 #[test]
 fn grey_scale_and_tiny_faces_are_unsuitable_captures_not_spoofs() {
-    use livecheck_core::challenge::StillRules;
-    use livecheck_core::consistency::ConsistencyLimits;
-    use livecheck_core::decision::{decide_stills, FailureReason, StillsInput};
+    use livecheck_core::decision::FailureReason;
     use livecheck_core::quality::QualityIssue;
-    use livecheck_core::{ChallengeKind, ObserveOptions};
+    use livecheck_core::ChallengeKind;
 
-    let observe_all = |img: &livecheck_core::RgbaImage| {
-        crate::helpers::engine()
-            .observe(&img.frame().unwrap(), 0, ObserveOptions::default())
-            .unwrap()
-    };
+    let observe_all = observe_stills;
     let files = [
         "live_frames/lp_d18_t3.2_eyes_closed.png",
         "live_frames/lp_d18_t3.8_smile.png",
@@ -182,14 +202,7 @@ fn grey_scale_and_tiny_faces_are_unsuitable_captures_not_spoofs() {
         );
     }
 
-    let decide = |photos: Vec<(ChallengeKind, livecheck_core::Observation)>| {
-        decide_stills(&StillsInput {
-            photos: &photos,
-            threshold: 70.0,
-            rules: StillRules::default(),
-            consistency: ConsistencyLimits::default(),
-        })
-    };
+    let decide = decide_stills_at_70;
     let closed = image("live_frames/lp_d18_t3.2_eyes_closed.png");
     let smile = image("live_frames/lp_d18_t3.8_smile.png");
     // d18 in grey: the anti-spoof models refuse it (0.18 for the smile), but it is a
@@ -250,25 +263,11 @@ fn noisy(img: &livecheck_core::RgbaImage, sigma: f32) -> livecheck_core::RgbaIma
 
 #[test]
 fn a_dim_cameras_noise_is_an_unsuitable_capture_and_does_not_let_a_print_pass() {
-    use livecheck_core::challenge::StillRules;
-    use livecheck_core::consistency::ConsistencyLimits;
-    use livecheck_core::decision::{decide_stills, FailureReason, StillsInput};
+    use livecheck_core::decision::FailureReason;
     use livecheck_core::quality::QualityLimits;
-    use livecheck_core::{ChallengeKind, ObserveOptions};
+    use livecheck_core::ChallengeKind;
 
-    let observe = |img: &livecheck_core::RgbaImage| {
-        crate::helpers::engine()
-            .observe(&img.frame().unwrap(), 0, ObserveOptions::default())
-            .unwrap()
-    };
-    let decide = |photos: Vec<(ChallengeKind, livecheck_core::Observation)>| {
-        decide_stills(&StillsInput {
-            photos: &photos,
-            threshold: 70.0,
-            rules: StillRules::default(),
-            consistency: ConsistencyLimits::default(),
-        })
-    };
+    let (observe, decide) = (observe_stills, decide_stills_at_70);
     let noisy_face = QualityLimits::default().noisy_face;
     let closed = image("live_frames/lp_d18_t3.2_eyes_closed.png");
     let smile = image("live_frames/lp_d18_t3.8_smile.png");
