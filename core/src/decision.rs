@@ -45,8 +45,8 @@ pub enum FailureReason {
     /// Passive: the face never moved the way a live face does.
     NoLiveMotion,
     /// The anti-spoof models could not judge the face: most frames they ran on were
-    /// grey-scale or showed the face too small. Not an attack: the user can act (a
-    /// colour camera, closer).
+    /// grey-scale, showed the face too small or were grainy with a dim camera's noise.
+    /// Not an attack: the user can act (a colour camera, closer, more light).
     UnsuitableCapture,
 }
 

@@ -73,8 +73,8 @@ pub struct CheckResult {
     pub live_signs: Option<LiveSignsView>,
     /// Stable code: no_frames, face_not_found, multiple_faces, face_mismatch,
     /// spoof_detected, repeated_frames, capture_discontinuous, light_not_reflected,
-    /// challenge_failed, no_live_motion (passive), unsuitable_capture (grey-scale or
-    /// too small a face to judge: not an attack).
+    /// challenge_failed, no_live_motion (passive), unsuitable_capture (grey-scale,
+    /// too small or too noisy a face to judge: not an attack).
     #[schema(value_type = Option<String>)]
     pub failure_reason: Option<FailureReason>,
     /// Capture attempts the user may make.

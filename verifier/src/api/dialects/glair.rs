@@ -95,7 +95,7 @@ fn spoof(check: &Check) -> Option<GlairResult> {
                 | FailureReason::FaceMismatch
         )
     );
-    // Grey-scale or too small to judge: no spoof risk to report either way.
+    // Grey-scale, too small or too noisy to judge: no spoof risk to report either way.
     let unsuitable = o.failure_reason == Some(FailureReason::UnsuitableCapture);
     let Some(score) = o.anti_spoof_score.filter(|_| !unsuitable) else {
         return Some(GlairResult {

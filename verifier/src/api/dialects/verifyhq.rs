@@ -90,7 +90,7 @@ pub struct LivenessResult {
     /// 0–1 against the reference selfie (null without one).
     pub face_match_score: Option<f32>,
     /// Null when alive; else no_frames, face_not_found, multiple_faces, face_mismatch,
-    /// spoof_detected, unsuitable_capture (grey-scale or too small a face to judge) or
+    /// spoof_detected, unsuitable_capture (grey-scale, too small or too noisy a face to judge) or
     /// challenge_failed.
     #[schema(value_type = Option<String>)]
     pub failure_reason: Option<FailureReason>,
