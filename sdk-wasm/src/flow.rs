@@ -25,14 +25,18 @@ use std::collections::HashSet;
 
 use livecheck_core::challenge::{judge_windows, ChallengeRules, ChallengeWindow};
 use livecheck_core::protocol::ChallengeScript;
-use livecheck_core::quality::QualityIssue;
+use livecheck_core::quality::{face_noise, QualityIssue, QualityLimits};
 use livecheck_core::timeline::{ClockLimits, Cue, Revealed};
-use livecheck_core::Observation;
+use livecheck_core::{Frame, Observation};
 
 use crate::guidance::Guidance;
 
 /// Good frames in a row that end positioning.
 pub const POSITIONED_FRAMES: usize = 3;
+/// Frames a grainy face holds positioning with "find more light" before the capture
+/// goes ahead anyway (one to two seconds at the camera's rate): the noise of a dim
+/// camera sinks the verifier's anti-spoof models, but it is advice, not a gate.
+pub const NOISY_HOLD_FRAMES: usize = 40;
 /// Capture kept going after the last challenge is seen, ms.
 pub const TAIL_MS: u64 = 500;
 /// Smallest gap between two frames sent, ms.
@@ -91,16 +95,33 @@ pub fn positioning_guidance(obs: &Observation) -> (Guidance, bool) {
     }
 }
 
-/// Counts good positioning frames in a row.
+/// A positioning frame's observation with its face's pixel noise measured (core's first
+/// pass reads it only where anti-spoof runs).
+pub fn with_noise(mut obs: Observation, frame: &Frame<'_>) -> Observation {
+    if let Some(face) = &obs.face {
+        obs.quality.noise = face_noise(frame, face);
+    }
+    obs
+}
+
+/// Counts good positioning frames in a row, and grainy ones held back.
 #[derive(Debug, Default)]
 pub struct Positioning {
     streak: usize,
+    noisy: usize,
 }
 
 impl Positioning {
     /// Returns the guidance for this frame and whether the user is now in position.
+    /// `obs` comes through `with_noise`.
     pub fn step(&mut self, obs: &Observation) -> (Guidance, bool) {
         let (g, good) = positioning_guidance(obs);
+        let grainy = obs.quality.noise >= QualityLimits::default().noisy_face;
+        if good && grainy && self.noisy < NOISY_HOLD_FRAMES {
+            self.noisy += 1;
+            self.streak = 0;
+            return (Guidance::TooDark, false);
+        }
         self.streak = if good { self.streak + 1 } else { 0 };
         (g, self.streak >= POSITIONED_FRAMES)
     }

@@ -10,7 +10,8 @@ use livecheck_core::protocol::{CaptureParams, ChallengeScript};
 use livecheck_core::timeline::{CaptureLog, CapturePlan, ClockLimits, Cue, LightPlan};
 use livecheck_core::{ChallengeKind, Engine, Observation, ObserveOptions, RgbaImage};
 use livecheck_sdk::flow::{
-    Capture, End, Positioning, Step, MIN_FRAME_GAP_MS, POSITIONED_FRAMES, SEEN_MARGIN,
+    with_noise, Capture, End, Positioning, Step, MIN_FRAME_GAP_MS, NOISY_HOLD_FRAMES,
+    POSITIONED_FRAMES, SEEN_MARGIN,
 };
 use livecheck_sdk::guidance::Guidance;
 
@@ -155,7 +156,7 @@ fn d18_at_ten_frames_a_second_is_positioned_then_blinks_and_smiles_in_order() {
     let mut used = 0;
     for jpeg in &frames {
         let img = decode(jpeg).unwrap();
-        let obs = first_pass(&engine, &img, 0, false);
+        let obs = with_noise(first_pass(&engine, &img, 0, false), &img.frame().unwrap());
         used += 1;
         let (g, ready) = positioning.step(&obs);
         assert_eq!(g, Guidance::LookStraight);
@@ -448,4 +449,49 @@ fn a_passive_capture_with_the_light_ends_only_after_the_light() {
         at + 30 >= off && at >= session.verifier.plan.baseline_ms,
         "ended at {at}, light off at {off}"
     );
+}
+
+/// A dim camera's grain (Gaussian noise of σ 6 in each channel, a fixed seed) on d18:
+/// positioning asks for more light for a while, then lets the capture go ahead.
+#[test]
+fn a_grainy_face_is_asked_for_more_light_before_the_capture_then_let_through() {
+    let engine = engine();
+    let clean = decode(&testdata("live_frames/lp_d18_t0.5_neutral.png")).unwrap();
+    let mut grainy = clean.clone();
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut uniform = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        ((seed >> 11) as f32 + 0.5) / (1u64 << 53) as f32
+    };
+    for v in grainy.data.chunks_exact_mut(4).flat_map(|px| &mut px[..3]) {
+        let (a, b) = (uniform(), uniform());
+        let g = (-2.0 * a.ln()).sqrt() * (std::f32::consts::TAU * b).cos();
+        *v = (*v as f32 + 6.0 * g).round().clamp(0.0, 255.0) as u8;
+    }
+    let observe =
+        |img: &RgbaImage| with_noise(first_pass(&engine, img, 0, false), &img.frame().unwrap());
+
+    let mut positioning = Positioning::default();
+    let clean = observe(&clean);
+    for _ in 1..POSITIONED_FRAMES {
+        assert_eq!(positioning.step(&clean), (Guidance::LookStraight, false));
+    }
+    assert_eq!(positioning.step(&clean), (Guidance::LookStraight, true));
+
+    let grainy = observe(&grainy);
+    assert!(grainy.quality.issues.is_empty(), "{:?}", grainy.quality);
+    let mut positioning = Positioning::default();
+    for i in 0..NOISY_HOLD_FRAMES {
+        assert_eq!(
+            positioning.step(&grainy),
+            (Guidance::TooDark, false),
+            "frame {i}"
+        );
+    }
+    for _ in 1..POSITIONED_FRAMES {
+        assert_eq!(positioning.step(&grainy), (Guidance::LookStraight, false));
+    }
+    assert_eq!(positioning.step(&grainy), (Guidance::LookStraight, true));
 }

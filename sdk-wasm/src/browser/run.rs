@@ -21,7 +21,7 @@ use super::net::Api;
 use super::timer::{now_ms, sleep, wait};
 use super::ui::Ui;
 use crate::error::{Code, SdkError, SdkResult};
-use crate::flow::{Capture, FreezeWatch, Positioning, DETECT_EVERY};
+use crate::flow::{with_noise, Capture, FreezeWatch, Positioning, DETECT_EVERY};
 use crate::guidance::{Guidance, Label, Locale};
 
 /// What `destroy()` reaches from outside a run: the cancel flag and the mounted UI.
@@ -438,9 +438,10 @@ async fn position(s: &Session<'_>, engine: &Engine, camera: &Camera) -> SdkResul
         };
         freeze.changed(now);
         let t0 = now_ms();
+        let frame = frame_of(&px)?;
         let obs = engine
             .observe(
-                &frame_of(&px)?,
+                &frame,
                 0,
                 ObserveOptions {
                     mesh: false,
@@ -450,7 +451,7 @@ async fn position(s: &Session<'_>, engine: &Engine, camera: &Camera) -> SdkResul
                 },
             )
             .map_err(model_error)?;
-        let (g, ready) = positioning.step(&obs);
+        let (g, ready) = positioning.step(&with_noise(obs, &frame));
         s.ui.state(if g == Guidance::LookStraight {
             "ok"
         } else {
