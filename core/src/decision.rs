@@ -109,11 +109,11 @@ pub const MIN_FACE_FRAMES: usize = 3;
 /// the models read sensor noise as a print's or a screen's texture), or they looked like
 /// an attack.
 fn spoof_failure<'a>(judged: impl Iterator<Item = &'a Observation>) -> FailureReason {
+    let limits = QualityLimits::default();
     let (mut unfit, mut all) = (0, 0);
     for o in judged.filter(|o| o.live_probability.is_some()) {
         all += 1;
         let issues = &o.quality.issues;
-        let limits = QualityLimits::default();
         let tiny = o
             .face
             .as_ref()
