@@ -3,16 +3,20 @@
 //! maximum and minimum of two tensors (`unicast`), both registered with tract-linalg at
 //! start-up, and the row of a 2×2 stride-2 max pool (`pool`), which core's own pooling op
 //! calls. On x86_64, the depthwise convolution (`depthwise_x86`), which tract walks in
-//! scalar code at strides other than 1, eight bilinear samples at once for core's rotated
-//! crops (`bilinear_x86`), and `clear_upper_state` for after each tract run
-//! (`upper_state`). Empty on every other target. Tract hands kernels raw pointers, so this
-//! crate is where livecheck's only `unsafe` lives.
+//! scalar code at strides other than 1, the stride-2 direct convolution of the models'
+//! first layers (`conv_w4_x86`), where tract's kernel waits on its shuffles, eight
+//! bilinear samples at once for core's rotated crops (`bilinear_x86`), and
+//! `clear_upper_state` for after each tract run (`upper_state`). Empty on every other
+//! target. Tract hands kernels raw pointers, so this crate is where livecheck's only
+//! `unsafe` lives.
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod gemm;
 
 #[cfg(target_arch = "x86_64")]
 mod bilinear_x86;
+#[cfg(target_arch = "x86_64")]
+mod conv_w4_x86;
 #[cfg(target_arch = "x86_64")]
 mod depthwise_x86;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -32,10 +36,10 @@ pub fn keep_linked() {
     std::hint::black_box((gemm::anchor(), unicast::anchor()));
 }
 
-/// As on wasm32: keeps the x86_64 kernel's registration with tract in the linked binary.
+/// As on wasm32: keeps the x86_64 kernels' registrations with tract in the linked binary.
 #[cfg(target_arch = "x86_64")]
 pub fn keep_linked() {
-    std::hint::black_box(depthwise_x86::anchor());
+    std::hint::black_box((depthwise_x86::anchor(), conv_w4_x86::anchor()));
 }
 
 #[cfg(target_arch = "x86_64")]
