@@ -86,8 +86,10 @@ for m in json.load(open(sys.argv[1]))["models"]:
     o = m.get("origin", {})
     print(m["file"], m["sha256"], o.get("url", ""), o.get("build", ""), o.get("build_sha256", ""), sep="|")
 ' "$here/manifest.json")
-# The browser's models also brotli-compressed, which the verifier serves to browsers
-# that take it (a fifth smaller than gzip); without Node, gzip alone is served.
+# The browser's models also in their planes form (FILE.planes, what the SDK downloads:
+# core/src/model_planes.rs), and both forms brotli-compressed, which the verifier serves
+# to browsers that take it (a fifth smaller than gzip). Without Node, the SDK downloads
+# the plain files and gzip alone is served.
 if [ "$status" = 0 ] && command -v node >/dev/null; then
   mapfile -t browser < <(python3 -c '
 import json, sys
@@ -95,6 +97,7 @@ for m in json.load(open(sys.argv[1]))["models"]:
     if "browser" in m["runs_in"]:
         print(sys.argv[2] + "/" + m["file"])
 ' "$here/manifest.json" "$cache")
-  node "$here/../scripts/brotli.mjs" "${browser[@]}"
+  node "$here/planes.mjs" "${browser[@]}"
+  node "$here/../scripts/brotli.mjs" "${browser[@]}" "${browser[@]/%/.planes}"
 fi
 exit $status

@@ -12,14 +12,18 @@ import { fileURLToPath } from "node:url";
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const MODELS = process.env.LIVECHECK_MODELS_DIR || join(ROOT, "models", "cache");
 const BUDGETS = {
-  // 1 230 216 bytes on 2026-12-06 (issue 24 asks for 800 000 for the wasm).
-  sdk: Number(process.env.LIVECHECK_BUDGET_SDK_GZ || 1_260_000),
-  // 4 143 707 bytes on 2026-12-06 (issue 24 asks for 2 500 000).
-  models: Number(process.env.LIVECHECK_BUDGET_MODELS_GZ || 4_300_000),
+  // 1 230 216 bytes on 2026-12-06 (issue 24 asks for 800 000 for the wasm); 1 261 117 on
+  // 2026-12-07, 2.4 KB of it the planes decoder and its download, which take 718 KB off
+  // the models gzipped and 378 KB brotli.
+  sdk: Number(process.env.LIVECHECK_BUDGET_SDK_GZ || 1_290_000),
+  // 4 143 707 bytes on 2026-12-06 (issue 24 asks for 2 500 000); 3 425 503 in the
+  // planes form on 2026-12-07.
+  models: Number(process.env.LIVECHECK_BUDGET_MODELS_GZ || 3_500_000),
   // 894 455 bytes on 2026-12-07 (issue 24 asks for 800 000 for the wasm).
   sdk_br: Number(process.env.LIVECHECK_BUDGET_SDK_BR || 920_000),
-  // 3 413 577 bytes on 2026-12-07 (issue 24 asks for 2 500 000).
-  models_br: Number(process.env.LIVECHECK_BUDGET_MODELS_BR || 3_500_000),
+  // 3 413 577 bytes on 2026-12-07 (issue 24 asks for 2 500 000); 3 035 110 in the planes
+  // form the same day.
+  models_br: Number(process.env.LIVECHECK_BUDGET_MODELS_BR || 3_100_000),
 };
 
 const gz = (path) => gzipSync(readFileSync(path), { level: 6 }).length;
@@ -36,7 +40,16 @@ const br = (path) => {
 };
 const sdkFiles = ["livecheck_sdk_bg.wasm", "livecheck_sdk.js"].map((f) => join(ROOT, "sdk-wasm", "pkg", f));
 const manifest = JSON.parse(readFileSync(join(ROOT, "models", "manifest.json"), "utf8"));
-const modelFiles = manifest.models.filter((m) => m.runs_in.includes("browser")).map((m) => join(MODELS, m.file));
+// The models as the SDK downloads them: their planes form (core/src/model_planes.rs).
+const modelFiles = manifest.models
+  .filter((m) => m.runs_in.includes("browser"))
+  .map((m) => join(MODELS, `${m.file}.planes`));
+for (const f of modelFiles) {
+  if (!existsSync(f)) {
+    console.log(`MISSING ${f} (models/fetch.sh writes it with Node)`);
+    over = true;
+  }
+}
 
 for (const [name, files, size, coding] of [
   ["sdk", sdkFiles, gz, "gzipped"],

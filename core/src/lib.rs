@@ -27,6 +27,7 @@ pub mod live_signs;
 pub mod liveness;
 pub mod manifest;
 pub mod model;
+pub mod model_planes;
 mod onnx;
 pub mod protocol;
 pub mod quality;

@@ -81,6 +81,10 @@ test("a returning user downloads neither the SDK nor a model again", async () =>
     const names = (v) => v.downloads.map((r) => new URL(r.url).pathname).sort();
     assert.ok(names(first).includes("/sdk/livecheck_sdk_bg.wasm"), names(first).join(" "));
     assert.ok(names(first).some((n) => n.startsWith("/models/")), names(first).join(" "));
+    // The models in their planes form, the smaller download (core/src/model_planes.rs).
+    for (const n of names(first).filter((n) => n.startsWith("/models/"))) {
+      assert.match(n, /\.onnx\.planes$/, n);
+    }
     // Start pressed while the page's preload runs shares that load: each file once.
     assert.equal(new Set(names(first)).size, names(first).length, names(first).join(" "));
     // Every URL names its content.

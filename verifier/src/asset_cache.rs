@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
 use actix_web::web::Bytes;
@@ -25,6 +25,24 @@ pub struct Prepared {
     /// `FILE.br`, when there is one and it decodes to exactly this file's bytes (a stale
     /// or damaged one is ignored: gzip is served instead).
     pub brotli: Option<Bytes>,
+    /// For a model's planes form: the sha256 of the ONNX file it decodes to.
+    decoded: OnceLock<Option<String>>,
+}
+
+impl Prepared {
+    /// The sha256 of the ONNX file these bytes are the planes form of
+    /// (`livecheck_core::model_planes`), `None` when they are not one. Worked out on the
+    /// first call for this version of the file (a 5 MB model: some 20 ms), so call it
+    /// off the async workers.
+    pub fn decoded_digest(&self) -> Option<&str> {
+        self.decoded
+            .get_or_init(|| {
+                livecheck_core::model_planes::decode(&self.raw)
+                    .ok()
+                    .map(|onnx| hex::encode(Sha256::digest(onnx)))
+            })
+            .as_deref()
+    }
 }
 
 /// The browser's downloads, gzipped once per file version rather than per request: the
@@ -101,6 +119,7 @@ fn prepare(path: &std::path::Path, stamp: Stamp) -> std::io::Result<Prepared> {
         gzip: gz.finish()?.into(),
         brotli,
         raw: raw.into(),
+        decoded: OnceLock::new(),
     })
 }
 

@@ -13,5 +13,6 @@ mod face_match;
 mod golden;
 mod injection;
 mod photos;
+mod planes;
 mod robustness;
 mod tracking;

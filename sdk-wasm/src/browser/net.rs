@@ -217,6 +217,9 @@ impl Api {
 
     /// A model file from the verifier's origin, checked against the manifest's sha256.
     /// Its URL names that sha256, so the browser keeps the file until the model changes.
+    /// Downloaded in its planes form (`livecheck_core::model_planes`: a ninth smaller
+    /// under brotli) and turned back into the ONNX bytes; the plain file when the verifier
+    /// has no planes form (its models were fetched without Node).
     pub async fn model(&self, name: &str) -> SdkResult<Vec<u8>> {
         let entry = livecheck_core::manifest::entry(name).ok_or_else(|| {
             SdkError::new(
@@ -224,19 +227,40 @@ impl Api {
                 format!("model {name} is not in the manifest"),
             )
         })?;
+        let planes = format!("{}.planes", entry.file);
+        let bytes = match self.download(&planes, &entry.sha256).await? {
+            Some(p) => livecheck_core::model_planes::decode(&p)
+                .map_err(|e| SdkError::new(Code::Internal, format!("{planes}: {e}")))?,
+            None => self
+                .download(&entry.file, &entry.sha256)
+                .await?
+                .ok_or_else(|| {
+                    SdkError::new(Code::Network, format!("model {} answered 404", entry.file))
+                })?,
+        };
+        livecheck_core::manifest::verify(name, &bytes)
+            .map_err(|e| SdkError::new(Code::Internal, e.to_string()))?;
+        Ok(bytes)
+    }
+
+    /// `/models/{file}?v={sha256}`; `None` when the verifier does not have it.
+    async fn download(&self, file: &str, sha256: &str) -> SdkResult<Option<Vec<u8>>> {
         let resp = self
             .send(
                 "GET",
-                &format!("/models/{}?v={}", entry.file, entry.sha256),
+                &format!("/models/{file}?v={sha256}"),
                 Body::None,
                 &[],
                 MODEL_MS,
             )
             .await?;
+        if resp.status() == 404 {
+            return Ok(None);
+        }
         if !resp.ok() {
             return Err(SdkError::new(
                 Code::Network,
-                format!("model {} answered {}", entry.file, resp.status()),
+                format!("model {file} answered {}", resp.status()),
             ));
         }
         let buf = within(
@@ -245,10 +269,7 @@ impl Api {
             wait(resp.array_buffer().map_err(internal)?, Code::Network),
         )
         .await?;
-        let bytes = js_sys::Uint8Array::new(&buf).to_vec();
-        livecheck_core::manifest::verify(name, &bytes)
-            .map_err(|e| SdkError::new(Code::Internal, e.to_string()))?;
-        Ok(bytes)
+        Ok(Some(js_sys::Uint8Array::new(&buf).to_vec()))
     }
 }
 

@@ -63,7 +63,8 @@ pub async fn warm(state: web::Data<AppState>) {
     let models = livecheck_core::manifest::entries()
         .iter()
         .filter(|e| e.runs_in.iter().any(|r| r == "browser"))
-        .map(|e| server.models_dir().join(&e.file));
+        .flat_map(|e| [e.file.clone(), format!("{}.planes", e.file)])
+        .map(|f| server.models_dir().join(f));
     let sdk = ["livecheck_sdk.js", "livecheck_sdk_bg.wasm"].map(|f| server.sdk_dir().join(f));
     for path in sdk.into_iter().chain(models) {
         // A file missing now (an SDK not built yet) is prepared on its first request.
@@ -200,25 +201,38 @@ pub async fn sdk_file(
     Ok(serve(&req, &file, ty, cache))
 }
 
+/// A model the browser runs, as `FILE` or in its planes form, `FILE.planes` (what the SDK
+/// asks for: `livecheck_core::model_planes`; written by `models/fetch.sh`).
 pub async fn model_file(
     req: HttpRequest,
     state: web::Data<AppState>,
     name: web::Path<String>,
     version: web::Query<Version>,
 ) -> ApiResult<HttpResponse> {
+    let (file_name, planes) = match name.strip_suffix(".planes") {
+        Some(onnx) => (onnx, true),
+        None => (name.as_str(), false),
+    };
     let entry = livecheck_core::manifest::entries()
         .iter()
-        .find(|e| e.file == name.as_str() && e.runs_in.iter().any(|r| r == "browser"))
+        .find(|e| e.file == file_name && e.runs_in.iter().any(|r| r == "browser"))
         .ok_or_else(|| ApiError::not_found("model"))?;
     let file = state
         .assets
-        .get(state.config.server.models_dir().join(&entry.file))
+        .get(state.config.server.models_dir().join(name.as_str()))
         .await?;
+    // The model these bytes are: a planes form is decoded (once per version) to tell.
+    let model_digest = if planes {
+        let file = file.clone();
+        crate::checks::compute(move || Ok(file.decoded_digest().map(str::to_owned))).await?
+    } else {
+        Some(file.digest.clone())
+    };
     // The bytes are pinned by the manifest's sha256 (the SDK checks it), so they may be cached.
     // The SDK names the manifest's sha256; a canonical rebuild (other bytes the manifest
-    // accepts as the same model) is as good under that name.
-    let cache = match &version.v {
-        Some(v) if *v == entry.sha256 && entry.accepts(&file.digest) => IMMUTABLE,
+    // accepts as the same model) is as good under that name, and so is its planes form.
+    let cache = match (&version.v, model_digest) {
+        (Some(v), Some(d)) if *v == entry.sha256 && entry.accepts(&d) => IMMUTABLE,
         _ => "no-cache",
     };
     Ok(serve(&req, &file, "application/octet-stream", cache))

@@ -214,6 +214,19 @@ fn the_brotli_form_is_served_to_clients_that_take_it_only_while_it_decodes_to_th
             body.len()
         );
         assert_eq!(hex::encode(Sha256::digest(unbrotli(&body))), entry.sha256);
+        // And their planes form, what the SDK downloads: smaller again under brotli, and
+        // decoding to the same pinned bytes.
+        let r = get(&format!("{path}.planes"), browser);
+        assert_eq!(header(&r, CONTENT_ENCODING).as_deref(), Some("br"));
+        let planes = r.bytes().unwrap();
+        assert!(
+            planes.len() < body.len(),
+            "{path}.planes: {} against {} for the plain file",
+            planes.len(),
+            body.len()
+        );
+        let onnx = livecheck_core::model_planes::decode(&unbrotli(&planes)).unwrap();
+        assert_eq!(hex::encode(Sha256::digest(onnx)), entry.sha256);
     }
 }
 
@@ -291,4 +304,77 @@ fn files_named_by_their_content_are_kept_for_good_and_renamed_when_they_change()
     assert_eq!(cache(&format!("{model}?v={}", entry.sha256)), FOR_GOOD);
     assert_eq!(cache(&model), "no-cache");
     assert_eq!(cache(&format!("{model}?v={}", "f".repeat(64))), "no-cache");
+    // Its planes form is named by the model it decodes to, as the SDK asks for it.
+    assert_eq!(
+        cache(&format!("{model}.planes?v={}", entry.sha256)),
+        FOR_GOOD
+    );
+    assert_eq!(cache(&format!("{model}.planes")), "no-cache");
+}
+
+#[test]
+fn a_planes_form_is_kept_for_good_only_while_it_decodes_to_the_pinned_model() {
+    // The models folder, each file linked, but the first browser model's planes form
+    // written here, where the test can damage it.
+    let models = tempfile::tempdir().unwrap();
+    let shared = livecheck_core::manifest::ModelFiles::default_dir();
+    for f in std::fs::read_dir(&shared).unwrap() {
+        let f = f.unwrap().path();
+        if f.is_file() && !f.to_string_lossy().ends_with(".planes.br") {
+            std::os::unix::fs::symlink(&f, models.path().join(f.file_name().unwrap())).unwrap();
+        }
+    }
+    let entry = livecheck_core::manifest::entries()
+        .iter()
+        .find(|e| e.runs_in.iter().any(|r| r == "browser"))
+        .unwrap();
+    let planes_path = models.path().join(format!("{}.planes", entry.file));
+    let onnx = std::fs::read(shared.join(&entry.file)).unwrap();
+    let planes = livecheck_core::model_planes::encode(&onnx).unwrap();
+    std::fs::remove_file(&planes_path).unwrap();
+    std::fs::write(&planes_path, &planes).unwrap();
+    let v = Verifier::start_temp(&[("LIVECHECK_MODELS_DIR", models.path().to_str().unwrap())]);
+    // Each rewrite a second later than the last, as the verifier's cache tells versions
+    // apart by length and modification time.
+    let mut version = std::time::SystemTime::now();
+    let mut rewrite = |bytes: &[u8]| {
+        std::fs::write(&planes_path, bytes).unwrap();
+        version += std::time::Duration::from_secs(1);
+        let f = std::fs::File::options()
+            .write(true)
+            .open(&planes_path)
+            .unwrap();
+        f.set_modified(version).unwrap();
+    };
+    let url = format!("/models/{}.planes?v={}", entry.file, entry.sha256);
+    let cache = || {
+        let r = v.http.get(v.url(&url)).send().unwrap();
+        (
+            r.status().as_u16(),
+            header(&r, reqwest::header::CACHE_CONTROL).unwrap_or_default(),
+        )
+    };
+    assert_eq!(cache(), (200, "public, max-age=31536000, immutable".into()));
+    // One byte off: it decodes to another model, so it is not kept under the pinned
+    // model's name (the SDK's sha256 check refuses it; the next visit asks again).
+    let mut damaged = planes.clone();
+    damaged[planes.len() / 2] ^= 1;
+    rewrite(&damaged);
+    assert_eq!(cache(), (200, "no-cache".into()));
+    // The plain file where its planes form should be (decoding it regroups its bytes),
+    // and a cut one (no protobuf at all): neither is kept.
+    rewrite(&onnx);
+    assert_eq!(cache(), (200, "no-cache".into()));
+    rewrite(&planes[..1000]);
+    assert_eq!(cache(), (200, "no-cache".into()));
+    rewrite(&planes);
+    assert_eq!(cache(), (200, "public, max-age=31536000, immutable".into()));
+    // No planes form: a typed 404, after which the SDK takes the plain file.
+    std::fs::remove_file(&planes_path).unwrap();
+    let (status, body) = v.get(&url);
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (404, Some("not_found")),
+        "{body}"
+    );
 }
