@@ -139,6 +139,19 @@ fn stage_timings() {
         )
     });
     line("detector_input", letterbox);
+    // The same into the letterbox from a 640×480 frame, the SDK's camera size: a shrink
+    // by a whole factor (the bytes are a pattern; the cost does not depend on them).
+    let wide: Vec<u8> = (0..640u32 * 480 * 4).map(|i| (i * 7 % 251) as u8).collect();
+    let wide = livecheck_core::frame::Frame::new(640, 480, &wide).expect("frame");
+    let letterbox_640 = timed_ms(runs, || {
+        livecheck_core::frame::sample_area(
+            &wide,
+            (0.0, 0.0, 640.0, 480.0),
+            (320, 240),
+            |_, _, p| sink += p[2],
+        )
+    });
+    line("detector_input_640x480", letterbox_640);
     let crop = timed_ms(runs, || {
         livecheck_core::frame::sample_rotated_square(
             &frame,
