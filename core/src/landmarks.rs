@@ -3,9 +3,11 @@
 //!
 //! The mesh runs on a square region of interest built from the detector: centred on the
 //! face box, 1.5× its longer side, rotated so the eyes are level (the region MediaPipe
-//! itself feeds the model). Input is RGB in [0, 1], NHWC 256×256; landmarks come back in
-//! crop pixels and are rotated and scaled back into frame pixels (z in the same scale
-//! as x). The blendshape model reads 146 of the landmarks' (x, y) in frame pixels.
+//! itself feeds the model). Input is RGB in [0, 1], 256×256: the model declares NHWC and
+//! turns it to NCHW first, a step core drops at load to feed NCHW itself
+//! (`model::rewrite_channels_first_input`). Landmarks come back in crop pixels and are
+//! rotated and scaled back into frame pixels (z in the same scale as x). The blendshape
+//! model reads 146 of the landmarks' (x, y) in frame pixels.
 
 use serde::{Deserialize, Serialize};
 
@@ -151,11 +153,7 @@ pub struct FaceMesh {
 impl FaceMesh {
     pub fn from_onnx_bytes(mesh: &[u8], blendshapes: &[u8]) -> Result<Self, ModelError> {
         Ok(Self {
-            mesh: OnnxModel::from_onnx_bytes(
-                "face_mesh_v2",
-                mesh,
-                &[1, MESH_INPUT, MESH_INPUT, 3],
-            )?,
+            mesh: OnnxModel::channels_first("face_mesh_v2", mesh, &[1, 3, MESH_INPUT, MESH_INPUT])?,
             blendshapes: OnnxModel::from_onnx_bytes("blendshape_v2", blendshapes, &[1, 146, 2])?,
         })
     }
@@ -179,13 +177,13 @@ impl FaceMesh {
             angle,
             n,
             |u, v, [r, g, b]| {
-                let i = (v * n + u) * 3;
+                let i = v * n + u;
                 input[i] = r / 255.0;
-                input[i + 1] = g / 255.0;
-                input[i + 2] = b / 255.0;
+                input[n * n + i] = g / 255.0;
+                input[2 * n * n + i] = b / 255.0;
             },
         );
-        let out = self.mesh.run(&[1, n, n, 3], input)?;
+        let out = self.mesh.run(&[1, 3, n, n], input)?;
         let bad = |why: &str| ModelError::Run {
             model: "face_mesh_v2",
             reason: why.to_string(),

@@ -27,6 +27,12 @@ pub struct OpCost {
     pub ms: f64,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum InputLayout {
+    AsDeclared,
+    ChannelsFirst,
+}
+
 /// One optimised ONNX graph with a fixed input shape.
 pub(crate) struct OnnxModel {
     name: &'static str,
@@ -39,6 +45,25 @@ impl OnnxModel {
         bytes: &[u8],
         input_shape: &[usize],
     ) -> Result<Self, ModelError> {
+        Self::with_layout(name, bytes, input_shape, InputLayout::AsDeclared)
+    }
+
+    /// A model whose graph starts by turning its NHWC input to NCHW, loaded to take
+    /// NCHW (`input_shape`) without that step (`rewrite_channels_first_input`).
+    pub(crate) fn channels_first(
+        name: &'static str,
+        bytes: &[u8],
+        input_shape: &[usize],
+    ) -> Result<Self, ModelError> {
+        Self::with_layout(name, bytes, input_shape, InputLayout::ChannelsFirst)
+    }
+
+    fn with_layout(
+        name: &'static str,
+        bytes: &[u8],
+        input_shape: &[usize],
+        layout: InputLayout,
+    ) -> Result<Self, ModelError> {
         let load = |e: TractError| ModelError::Load {
             model: name,
             reason: format!("{e:#}"),
@@ -49,11 +74,21 @@ impl OnnxModel {
             target_arch = "x86_64"
         ))]
         livecheck_wasm_kernels::keep_linked();
+        let mut channels_first = None;
         let plan = crate::onnx::optimized_model(bytes, input_shape, |proto| {
             rewrite_prelu(proto);
+            if layout == InputLayout::ChannelsFirst {
+                channels_first = Some(rewrite_channels_first_input(proto));
+            }
         })
         .and_then(|model| model.into_runnable())
         .map_err(load)?;
+        if channels_first == Some(false) {
+            return Err(ModelError::Load {
+                model: name,
+                reason: "expected its NHWC input turned to NCHW first".into(),
+            });
+        }
         Ok(Self { name, plan })
     }
 
@@ -170,6 +205,49 @@ pub fn run_times(
             Ok(clock_ms() - t)
         })
         .collect()
+}
+
+/// Drops a leading `Transpose(perm = [0, 3, 1, 2])` of the graph's input when nothing
+/// else reads that input, so the caller feeds NCHW directly: Face Mesh V2 takes NHWC
+/// and turns it round first, which cost tract a whole pass over its 0.8 MB input
+/// (`MoveAxis`, 0.25 ms a run natively) where the crop can write the planes itself. A
+/// transposition only moves values, so the outputs are the same bit for bit. Returns
+/// whether it was dropped.
+pub(crate) fn rewrite_channels_first_input(model: &mut ModelProto) -> bool {
+    let Some(graph) = model.graph.as_mut() else {
+        return false;
+    };
+    let [input] = graph.input.as_slice() else {
+        return false;
+    };
+    let input = input.name.clone();
+    let mut readers = graph
+        .node
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| n.input.contains(&input));
+    let (Some((at, node)), None) = (readers.next(), readers.next()) else {
+        return false;
+    };
+    let to_nchw = node.op_type == "Transpose"
+        && node.domain.is_empty()
+        && node.input.len() == 1
+        && node.output.len() == 1
+        && node
+            .attribute
+            .iter()
+            .any(|a| a.name == "perm" && a.ints == [0, 3, 1, 2])
+        && !graph.output.iter().any(|o| o.name == node.output[0]);
+    if !to_nchw {
+        return false;
+    }
+    let transposed = graph.node.remove(at).output[0].clone();
+    for name in graph.node.iter_mut().flat_map(|n| n.input.iter_mut()) {
+        if *name == transposed {
+            name.clone_from(&input);
+        }
+    }
+    true
 }
 
 /// Rewrites `PRelu(x, slope)` into element-wise ops that tract runs fast: `Max(x,
@@ -349,5 +427,105 @@ mod tests {
         let before = proto.clone();
         assert_eq!(rewrite_prelu(&mut proto), 0);
         assert_eq!(proto, before);
+    }
+
+    /// Transpose(perm) of input `x`, then a ReLU to `y`; `also_reads_x` adds an `Abs(x)`
+    /// output beside it.
+    fn transposed_input_graph(perm: Vec<i64>, also_reads_x: bool) -> ModelProto {
+        let value = |name: &str| ValueInfoProto { name: name.into() };
+        let node = |op: &str, input: &str, output: &str| NodeProto {
+            input: vec![input.into()],
+            output: vec![output.into()],
+            name: output.into(),
+            op_type: op.into(),
+            ..NodeProto::default()
+        };
+        let mut turn = node("Transpose", "x", "t");
+        turn.attribute.push(proto::AttributeProto {
+            name: "perm".into(),
+            ints: perm,
+            ..proto::AttributeProto::default()
+        });
+        let mut graph = GraphProto {
+            node: vec![turn, node("Relu", "t", "y")],
+            initializer: vec![],
+            input: vec![value("x")],
+            output: vec![value("y")],
+        };
+        if also_reads_x {
+            graph.node.push(node("Abs", "x", "z"));
+            graph.output.push(value("z"));
+        }
+        ModelProto {
+            opset_import: vec![OperatorSetIdProto {
+                domain: String::new(),
+                version: 13,
+            }],
+            graph: Some(graph),
+        }
+    }
+
+    #[test]
+    fn only_a_lone_nhwc_to_nchw_turn_of_the_input_is_dropped() {
+        let mut proto = transposed_input_graph(vec![0, 3, 1, 2], false);
+        assert!(rewrite_channels_first_input(&mut proto));
+        let graph = proto.graph.as_ref().unwrap();
+        assert_eq!(graph.node.len(), 1);
+        assert_eq!(
+            (
+                graph.node[0].op_type.as_str(),
+                graph.node[0].input.as_slice()
+            ),
+            ("Relu", &["x".to_string()][..])
+        );
+        for kept in [
+            transposed_input_graph(vec![0, 2, 3, 1], false),
+            transposed_input_graph(vec![0, 3, 1, 2], true),
+        ] {
+            let mut proto = kept.clone();
+            assert!(!rewrite_channels_first_input(&mut proto));
+            assert_eq!(proto, kept);
+        }
+    }
+
+    /// Face Mesh V2 as declared (NHWC) and without its first turn (NCHW), on the same
+    /// pixels: every output bit for bit the same. Natively only (it reads the model).
+    #[cfg(not(target_arch = "wasm32"))]
+    #[test]
+    fn the_face_mesh_fed_nchw_computes_what_it_does_fed_nhwc() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../models/cache/mediapipe_face_landmarks_detector.onnx"
+        );
+        let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e} (models/fetch.sh)"));
+        let n = 256;
+        let nhwc = bench_input(n * n * 3);
+        let mut nchw = vec![0f32; nhwc.len()];
+        for (i, px) in nhwc.chunks_exact(3).enumerate() {
+            for (c, v) in px.iter().enumerate() {
+                nchw[c * n * n + i] = *v;
+            }
+        }
+        let declared = OnnxModel::from_onnx_bytes("mesh", &bytes, &[1, n, n, 3]).unwrap();
+        let turned = OnnxModel::channels_first("mesh", &bytes, &[1, 3, n, n]).unwrap();
+        let want = declared.run(&[1, n, n, 3], nhwc).unwrap();
+        let got = turned.run(&[1, 3, n, n], nchw).unwrap();
+        assert_eq!(want.len(), got.len());
+        for (w, g) in want.iter().zip(&got) {
+            assert_eq!(
+                w.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                g.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+            );
+        }
+        // The blendshape model has no such turn: asking for one is a load error.
+        let blendshapes = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../models/cache/mediapipe_face_blendshapes.onnx"
+        );
+        let bytes = std::fs::read(blendshapes).unwrap();
+        assert!(matches!(
+            OnnxModel::channels_first("blendshapes", &bytes, &[1, 146, 2]),
+            Err(ModelError::Load { .. })
+        ));
     }
 }
