@@ -98,6 +98,12 @@ impl AssetCache {
         Ok(prepared)
     }
 
+    /// Whether a version of `path` is prepared (whatever its stamp).
+    #[cfg(test)]
+    pub fn holds(&self, path: &std::path::Path) -> bool {
+        self.files.lock().is_ok_and(|f| f.contains_key(path))
+    }
+
     fn lock(&self) -> ApiResult<std::sync::MutexGuard<'_, HashMap<PathBuf, Arc<Prepared>>>> {
         self.files
             .lock()
