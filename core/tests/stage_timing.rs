@@ -165,6 +165,46 @@ fn stage_timings() {
     });
     line("mesh_input", crop);
     assert!(sink.is_finite());
+    // Turning the browser's downloads (the models' planes forms) back into ONNX bytes,
+    // which the SDK does once per model before loading it.
+    macro_rules! planes {
+        ($f:literal) => {
+            include_bytes!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../models/cache/",
+                $f,
+                ".planes"
+            ))
+            .as_slice()
+        };
+    }
+    for (name, planes, onnx) in [
+        (
+            "yunet",
+            planes!("face_detection_yunet_2023mar_320.onnx"),
+            models.yunet,
+        ),
+        (
+            "face_mesh",
+            planes!("mediapipe_face_landmarks_detector.onnx"),
+            models.face_mesh,
+        ),
+        (
+            "blendshapes",
+            planes!("mediapipe_face_blendshapes.onnx"),
+            models.blendshapes,
+        ),
+    ] {
+        let mut decoded = Vec::new();
+        let time = timed_ms(5, || {
+            decoded = livecheck_core::model_planes::decode(planes).expect("decodes")
+        });
+        assert!(
+            decoded == onnx,
+            "{name}: the planes form decodes to the model"
+        );
+        line(&format!("planes_decode_{name}"), time);
+    }
     let (spoof_v2, spoof_v1se) = models.anti_spoof.expect("the anti-spoof pair is built in");
     // Each model alone on the input `scripts/ort-compare.sh` feeds every runtime.
     for (name, bytes, shape) in [
