@@ -287,8 +287,8 @@ pub fn sample_area(
 /// whole factor from a whole-pixel origin: the SDK's 640×480 camera frame letterboxed
 /// into the detector's 320 is one). Each bilinear sample is then its texel exactly, and
 /// every partial sum is a whole number below 2^24, so summing the bytes as integers (rows
-/// first, over contiguous bytes) and dividing once gives the float path's result bit for
-/// bit, in about a quarter of its time.
+/// first, over contiguous bytes; at most 4×4 taps of 255 fit a `u16`) and dividing once
+/// gives the float path's result bit for bit: natively in a fifth of its time.
 struct PixelBoxes {
     /// Per tap and output column (`k * w + u`), the byte offset of its pixel in a row.
     cols: Vec<usize>,

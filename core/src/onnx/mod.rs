@@ -16,15 +16,16 @@ use prost::Message;
 use proto::{AttributeProto, ModelProto, NodeProto, TensorProto};
 use tract_hir::internal::*;
 
-/// Decodes an ONNX model, applies `rewrite` to its protobuf, builds it for one f32 input
-/// of `input_shape`, and returns it typed and optimised.
+/// Decodes an ONNX model, applies `rewrite` to its protobuf (which may refuse it, before
+/// the costly part), builds it for one f32 input of `input_shape`, and returns it typed
+/// and optimised.
 pub(crate) fn optimized_model(
     bytes: &[u8],
     input_shape: &[usize],
-    rewrite: impl FnOnce(&mut ModelProto),
+    rewrite: impl FnOnce(&mut ModelProto) -> TractResult<()>,
 ) -> TractResult<TypedModel> {
     let mut proto = ModelProto::decode(bytes).context("not an ONNX model")?;
-    rewrite(&mut proto);
+    rewrite(&mut proto)?;
     let mut model = inference_model(&proto, input_shape)?.into_optimized()?;
     short_constants::widen(&mut model)?;
     max_pool::replace_2x2_stride_2(&mut model)?;

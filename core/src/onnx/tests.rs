@@ -50,6 +50,7 @@ fn every_model_computes_what_tract_onnx_computes() {
         let bytes = files.get(name);
         let ours = super::optimized_model(bytes, shape, |p| {
             crate::model::rewrite_prelu(p);
+            Ok(())
         })
         .and_then(|m| m.into_runnable())
         .unwrap_or_else(|e| panic!("{name}: {e:#}"));
