@@ -4,7 +4,8 @@
 //! start-up, and the row of a 2×2 stride-2 max pool (`pool`), which core's own pooling op
 //! calls. On x86_64, the depthwise convolution (`depthwise_x86`), which tract walks in
 //! scalar code at strides other than 1, the stride-2 direct convolution of the models'
-//! first layers (`conv_w4_x86`), where tract's kernel waits on its shuffles, eight
+//! first layers (`conv_w4_x86`), where tract's kernel waits on its shuffles, the 1×1
+//! convolution of a channels-first map without packing it (`pointwise_x86`), eight
 //! bilinear samples at once for core's rotated crops (`bilinear_x86`), and
 //! `clear_upper_state` for after each tract run (`upper_state`). Empty on every other
 //! target. Tract hands kernels raw pointers, so this crate is where livecheck's only
@@ -19,6 +20,8 @@ mod bilinear_x86;
 mod conv_w4_x86;
 #[cfg(target_arch = "x86_64")]
 mod depthwise_x86;
+#[cfg(target_arch = "x86_64")]
+mod pointwise_x86;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod pool;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -44,6 +47,8 @@ pub fn keep_linked() {
 
 #[cfg(target_arch = "x86_64")]
 pub use bilinear_x86::sample8;
+#[cfg(target_arch = "x86_64")]
+pub use pointwise_x86::{available as pointwise_available, pointwise_conv};
 #[cfg(target_arch = "x86_64")]
 pub use upper_state::clear_upper_state;
 

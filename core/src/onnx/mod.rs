@@ -7,6 +7,7 @@
 
 mod max_pool;
 mod ops;
+mod pointwise;
 pub(crate) mod proto;
 mod short_constants;
 
@@ -26,7 +27,11 @@ pub(crate) fn optimized_model(
 ) -> TractResult<TypedModel> {
     let mut proto = ModelProto::decode(bytes).context("not an ONNX model")?;
     rewrite(&mut proto)?;
-    let mut model = inference_model(&proto, input_shape)?.into_optimized()?;
+    let mut model = inference_model(&proto, input_shape)?
+        .into_typed()?
+        .into_decluttered()?;
+    pointwise::replace(&mut model)?;
+    let mut model = model.into_optimized()?;
     short_constants::widen(&mut model)?;
     max_pool::replace_2x2_stride_2(&mut model)?;
     Ok(model)
