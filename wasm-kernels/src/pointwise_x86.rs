@@ -16,6 +16,8 @@
 
 use std::arch::x86_64::*;
 
+use tract_hir::prelude::Tensor;
+
 /// Points a full tile covers: two vectors.
 const WIDE: usize = 16;
 /// Output channels a tile sums at once: six rows of two vectors are twelve accumulators;
@@ -42,22 +44,62 @@ pub fn pointwise_conv(
     n: usize,
     out: &mut [f32],
 ) -> bool {
-    if k == 0 || !w.len().is_multiple_of(k) || !available() {
+    let Some(s) = checked(x, w, bias, relu, k, n) else {
         return false;
+    };
+    if out.len() != s.m * n {
+        return false;
+    }
+    // SAFETY: AVX2 and FMA are present; x holds k rows of n, w m rows of k, out m rows of
+    // n and bias m values (checked), which is what every tile reads and writes.
+    unsafe { run(x.as_ptr(), w.as_ptr(), bias, s, out.as_mut_ptr()) };
+    true
+}
+
+/// As `pointwise_conv`, into a new tensor of `shape` (m · n values), which every tile
+/// fills: tract's own products hand on fresh tensors the same way, neither cleared first
+/// nor copied after (clearing and copying took 6 % of the verifier's CPU, `perf`).
+pub fn pointwise_conv_tensor(
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    relu: bool,
+    k: usize,
+    n: usize,
+    shape: &[usize],
+) -> Option<Tensor> {
+    let s = checked(x, w, bias, relu, k, n)?;
+    if shape.iter().try_fold(1usize, |a, d| a.checked_mul(*d)) != Some(s.m * n) {
+        return None;
+    }
+    // SAFETY: a plain f32 tensor of m · n values (checked); the tiles write each of them
+    // once before anything reads it, and nothing reads it before `run` returns.
+    unsafe {
+        let mut t = Tensor::uninitialized::<f32>(shape).ok()?;
+        let out = t.as_ptr_mut_unchecked::<f32>();
+        // SAFETY: as `pointwise_conv`, with out m rows of n (checked above).
+        run(x.as_ptr(), w.as_ptr(), bias, s, out);
+        Some(t)
+    }
+}
+
+/// The shape of a product whose lengths agree, where the kernel runs.
+fn checked(
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    relu: bool,
+    k: usize,
+    n: usize,
+) -> Option<Shape> {
+    if k == 0 || !w.len().is_multiple_of(k) || !available() {
+        return None;
     }
     let m = w.len() / k;
-    let lengths_agree = x.len() == k * n
-        && out.len() == m * n
+    let agree = x.len() == k * n
         && bias.is_none_or(|b| b.len() == m)
-        && n < isize::MAX as usize / (4 * k.max(m));
-    if !lengths_agree {
-        return false;
-    }
-    let shape = Shape { m, k, n, relu };
-    // SAFETY: AVX2 and FMA are present; x holds k rows of n, w m rows of k, out m rows of
-    // n and bias m values (checked above), which is what every tile reads and writes.
-    unsafe { run(x.as_ptr(), w.as_ptr(), bias, shape, out.as_mut_ptr()) };
-    true
+        && n < isize::MAX as usize / (4 * k.max(m).max(1));
+    agree.then_some(Shape { m, k, n, relu })
 }
 
 /// Whether `pointwise_conv` runs here.

@@ -82,11 +82,13 @@ impl EvalOp for MaxPool2x2 {
         let mut output_shape = shape.to_vec();
         output_shape[shape.len() - 2] = oh;
         output_shape[shape.len() - 1] = ow;
-        let planes: usize = shape[..shape.len() - 2].iter().product();
-        let mut output = vec![0f32; planes * oh * ow];
+        // Written in place: a tensor from an `ArrayD` is a copy (`Tensor::from_datum`).
+        let mut tensor = Tensor::zero::<f32>(&output_shape)?;
         if oh * ow > 0 {
             let input = input.view();
             let input = input.as_slice::<f32>()?;
+            let mut output = tensor.try_as_plain_ram_mut()?;
+            let output = output.as_slice_mut::<f32>()?;
             for (plane, out) in input
                 .chunks_exact(h * w)
                 .zip(output.chunks_exact_mut(oh * ow))
@@ -98,8 +100,7 @@ impl EvalOp for MaxPool2x2 {
                 }
             }
         }
-        let output = tract_ndarray::ArrayD::from_shape_vec(output_shape, output)?;
-        Ok(tvec!(output.into_tvalue()))
+        Ok(tvec!(tensor.into_tvalue()))
     }
 }
 

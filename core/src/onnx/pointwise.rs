@@ -269,18 +269,14 @@ impl EvalOp for PointwiseConv {
             .as_ref()
             .map(|t| t.try_as_plain_ram()?.as_slice::<f32>())
             .transpose()?;
-        let mut output = vec![0f32; o * points];
-        ensure!(
-            run(x, w, bias, self.relu, i, points, &mut output),
-            "PointwiseConv: the kernel does not run here"
-        );
-        let output = tract_ndarray::ArrayD::from_shape_vec(&*self.output_shape, output)?;
+        let output = run(x, w, bias, self.relu, i, points, &self.output_shape)
+            .context("PointwiseConv: the kernel does not run here")?;
         Ok(tvec!(output.into_tvalue()))
     }
 }
 
 #[cfg(target_arch = "x86_64")]
-use livecheck_wasm_kernels::pointwise_conv as run;
+use livecheck_wasm_kernels::pointwise_conv_tensor as run;
 
 /// Never reached: `replace` swaps nothing where the kernel does not run.
 #[cfg(not(target_arch = "x86_64"))]
@@ -291,9 +287,9 @@ fn run(
     _: bool,
     _: usize,
     _: usize,
-    _: &mut [f32],
-) -> bool {
-    false
+    _: &[usize],
+) -> Option<Tensor> {
+    None
 }
 
 impl TypedOp for PointwiseConv {
