@@ -58,7 +58,7 @@ pub fn pointwise_conv(
 
 /// As `pointwise_conv`, into a new tensor of `shape` (m · n values), which every tile
 /// fills: tract's own products hand on fresh tensors the same way, neither cleared first
-/// nor copied after (clearing and copying took 6 % of the verifier's CPU, `perf`).
+/// nor copied after (clearing and copying had taken about 6 % of `evaluate`'s samples).
 pub fn pointwise_conv_tensor(
     x: &[f32],
     w: &[f32],
