@@ -31,7 +31,8 @@ pub(crate) fn optimized_model(
         .into_typed()?
         .into_decluttered()?;
     pointwise::replace(&mut model)?;
-    let mut model = model.into_optimized()?;
+    // What `into_optimized` does after its own declutter, which has been done.
+    model.optimize()?;
     short_constants::widen(&mut model)?;
     max_pool::replace_2x2_stride_2(&mut model)?;
     Ok(model)

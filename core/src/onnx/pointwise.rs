@@ -335,10 +335,10 @@ mod tests {
             .map(|i| ((i * 7919 % 2003) as f32 - 1001.0) / 997.0)
             .collect();
         let input = tract_ndarray::ArrayD::from_shape_vec(shape, input).unwrap();
-        let run = |model: TypedModel| {
+        let run = |mut model: TypedModel| {
+            // As `optimized_model` does after the swap.
+            model.optimize().unwrap();
             let outputs = model
-                .into_optimized()
-                .unwrap()
                 .into_runnable()
                 .unwrap()
                 .run(tvec!(input.clone().into_tvalue()))
