@@ -1,9 +1,10 @@
 //! The 1×1 convolutions of a channels-first model, on x86_64 with AVX2 and FMA, read
-//! where the map lies (`livecheck_wasm_kernels::pointwise_conv`) instead of through
-//! tract's packed matrix product. YuNet has 32 and Face Mesh V2 56; their sums run over 8
-//! to 128 channels only, where tract's packing and per-tile costs dominate. Each output is
-//! bit for bit tract's (the tests compare whole models), so the verifier's numbers do not
-//! move; the browser, which has no such kernel, keeps tract's product, as before.
+//! where the map lies (`livecheck_wasm_kernels::pointwise_conv_tensor`) instead of
+//! through tract's packed matrix product. YuNet's backbone has 14 and Face Mesh V2 62 (the
+//! test counts every model's); their sums run over 8 to 128 channels only, where tract's
+//! packing and per-tile costs dominate. Each output is bit for bit tract's (the test
+//! compares whole models), so the verifier's numbers do not move; the browser, which has
+//! no such kernel, keeps tract's product, as before.
 //!
 //! tract declutters a 1×1 convolution into an `EinSum` (map × filters) and an `Add` of
 //! the bias, which its optimiser then fuses with a following ReLU into one matrix
