@@ -11,7 +11,7 @@
 //! channels is summed over them.
 //!
 //! The arithmetic is tract's f32 kernels': each output a chain of fused multiply-adds
-//! over the channels in order from zero, then the bias added, then the ReLU if any, so
+//! over the channels in order from zero, then the bias added, so
 //! every output is bit for bit tract's (core's tests compare whole models).
 
 use std::arch::x86_64::*;
@@ -30,21 +30,19 @@ const ROWS: usize = 6;
 /// (`time_shapes`): 64 was best of 16 to 1024; 16, a tile at a time, lost a third.
 const BLOCK: usize = 64;
 
-/// `out[c·n + p] = relu?(Σ_i w[c·k + i] · x[i·n + p] + bias[c])` for every output channel
+/// `out[c·n + p] = Σ_i w[c·k + i] · x[i·n + p] + bias[c]` for every output channel
 /// `c` (`w.len() / k` of them) and point `p < n`: the sum over `i` in order as one chain
-/// of fused multiply-adds from zero, the bias (when given) added after it, then the ReLU
-/// (`max(s, 0)`) when asked. `false`, and nothing written, when the CPU lacks AVX2 or FMA
-/// or the lengths do not agree.
+/// of fused multiply-adds from zero, the bias (when given) added after it. `false`, and
+/// nothing written, when the CPU lacks AVX2 or FMA or the lengths do not agree.
 pub fn pointwise_conv(
     x: &[f32],
     w: &[f32],
     bias: Option<&[f32]>,
-    relu: bool,
     k: usize,
     n: usize,
     out: &mut [f32],
 ) -> bool {
-    let Some(s) = checked(x, w, bias, relu, k, n) else {
+    let Some(s) = checked(x, w, bias, k, n) else {
         return false;
     };
     if out.len() != s.m * n {
@@ -63,12 +61,11 @@ pub fn pointwise_conv_tensor(
     x: &[f32],
     w: &[f32],
     bias: Option<&[f32]>,
-    relu: bool,
     k: usize,
     n: usize,
     shape: &[usize],
 ) -> Option<Tensor> {
-    let s = checked(x, w, bias, relu, k, n)?;
+    let s = checked(x, w, bias, k, n)?;
     if shape.iter().try_fold(1usize, |a, d| a.checked_mul(*d)) != Some(s.m * n) {
         return None;
     }
@@ -84,14 +81,7 @@ pub fn pointwise_conv_tensor(
 }
 
 /// The shape of a product whose lengths agree, where the kernel runs.
-fn checked(
-    x: &[f32],
-    w: &[f32],
-    bias: Option<&[f32]>,
-    relu: bool,
-    k: usize,
-    n: usize,
-) -> Option<Shape> {
+fn checked(x: &[f32], w: &[f32], bias: Option<&[f32]>, k: usize, n: usize) -> Option<Shape> {
     if k == 0 || !w.len().is_multiple_of(k) || !available() {
         return None;
     }
@@ -99,7 +89,7 @@ fn checked(
     let agree = x.len() == k * n
         && bias.is_none_or(|b| b.len() == m)
         && n < isize::MAX as usize / (4 * k.max(m).max(1));
-    agree.then_some(Shape { m, k, n, relu })
+    agree.then_some(Shape { m, k, n })
 }
 
 /// Whether `pointwise_conv` runs here.
@@ -112,7 +102,6 @@ struct Shape {
     m: usize,
     k: usize,
     n: usize,
-    relu: bool,
 }
 
 /// Blocks of points; within one, each group of output channels over every tile of the
@@ -239,9 +228,6 @@ unsafe fn tile<const R: usize, const V: usize, const MASKED: bool>(
             if let Some(b) = b {
                 y = _mm256_add_ps(y, b);
             }
-            if s.relu {
-                y = _mm256_max_ps(y, _mm256_setzero_ps());
-            }
             // SAFETY: output (c + r, p + 8v ..), inside out; a masked tile writes only
             // its `last` lanes.
             unsafe {
@@ -263,14 +249,7 @@ mod tests {
     use super::*;
 
     /// The contract's arithmetic, one output at a time.
-    fn reference(
-        x: &[f32],
-        w: &[f32],
-        bias: Option<&[f32]>,
-        relu: bool,
-        k: usize,
-        n: usize,
-    ) -> Vec<f32> {
+    fn reference(x: &[f32], w: &[f32], bias: Option<&[f32]>, k: usize, n: usize) -> Vec<f32> {
         let m = w.len() / k;
         let mut out = vec![0f32; m * n];
         for c in 0..m {
@@ -281,9 +260,6 @@ mod tests {
                 }
                 if let Some(b) = bias {
                     s += b[c];
-                }
-                if relu {
-                    s = s.max(0.0);
                 }
                 out[c * n + p] = s;
             }
@@ -306,7 +282,7 @@ mod tests {
     }
 
     /// Every output bit for bit the contract's, for channel counts around the groups of
-    /// four, point counts around the 24- and 8-point tiles, with and without bias and ReLU;
+    /// four, point counts around the 24- and 8-point tiles, with and without bias;
     /// nothing written past the outputs.
     #[test]
     fn outputs_are_the_references_bit_for_bit() {
@@ -318,10 +294,10 @@ mod tests {
                 let x = values(k * n, (m * 131 + k * 7 + n) as u32);
                 let w = values(m * k, (m + n) as u32);
                 let bias = values(m, 5);
-                for (bias, relu) in [(None, false), (Some(&bias[..]), false), (Some(&bias), true)] {
+                for bias in [None, Some(&bias[..])] {
                     let mut out = vec![f32::NAN; m * n + 3];
-                    assert!(pointwise_conv(&x, &w, bias, relu, k, n, &mut out[..m * n]));
-                    let want = reference(&x, &w, bias, relu, k, n);
+                    assert!(pointwise_conv(&x, &w, bias, k, n, &mut out[..m * n]));
+                    let want = reference(&x, &w, bias, k, n);
                     for (ix, (a, b)) in out.iter().zip(&want).enumerate() {
                         assert_eq!(a.to_bits(), b.to_bits(), "m {m} k {k} n {n} at {ix}");
                     }
@@ -340,10 +316,10 @@ mod tests {
         let w = vec![1f32; 8];
         let mut out = vec![7f32; 8];
         // k 4, n 4: w is two channels, so out must be 8; x must be 16.
-        assert!(!pointwise_conv(&x[..15], &w, None, false, 4, 4, &mut out));
-        assert!(!pointwise_conv(&x, &w, Some(&[0.0]), false, 4, 4, &mut out));
-        assert!(!pointwise_conv(&x, &w[..7], None, false, 4, 4, &mut out));
-        assert!(!pointwise_conv(&x, &w, None, false, 0, 4, &mut out));
+        assert!(!pointwise_conv(&x[..15], &w, None, 4, 4, &mut out));
+        assert!(!pointwise_conv(&x, &w, Some(&[0.0]), 4, 4, &mut out));
+        assert!(!pointwise_conv(&x, &w[..7], None, 4, 4, &mut out));
+        assert!(!pointwise_conv(&x, &w, None, 0, 4, &mut out));
         assert!(out.iter().all(|v| *v == 7.0));
     }
 }
@@ -372,7 +348,7 @@ mod timing {
             let mut best = f64::MAX;
             for _ in 0..50 {
                 let t = std::time::Instant::now();
-                pointwise_conv(&x, &w, None, false, k, n, &mut out);
+                pointwise_conv(&x, &w, None, k, n, &mut out);
                 best = best.min(t.elapsed().as_secs_f64());
             }
             let macs = (m * k * n) as f64;

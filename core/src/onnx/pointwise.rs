@@ -7,17 +7,19 @@
 //! no such kernel, keeps tract's product, as before.
 //!
 //! tract declutters a 1×1 convolution into an `EinSum` (map × filters) and an `Add` of
-//! the bias, which its optimiser then fuses with a following ReLU into one matrix
-//! product. `replace` swaps that chain, on the decluttered model, for one
-//! `PointwiseConv`; the optimiser leaves it as it is.
+//! the bias, which its optimiser then fuses into one matrix product. `replace` swaps that
+//! pair, on the decluttered model, for one `PointwiseConv`; the optimiser leaves it as it
+//! is. No activation is fused: in these models a ReLU follows a depthwise convolution,
+//! the 1×1 ones are followed by PReLUs, and the only 1×1 convolutions before a ReLU
+//! (MiniFASNetV1SE's squeeze-excitation) are one point wide and stay tract's.
 
 use tract_hir::internal::*;
 use tract_hir::tract_core::ops::binary::TypedBinOp;
 use tract_hir::tract_core::ops::einsum::EinSum;
-use tract_hir::tract_core::ops::math::{Add, Max};
+use tract_hir::tract_core::ops::math::Add;
 
-/// Swaps every qualifying 1×1 convolution of a decluttered model, with the bias `Add` and
-/// ReLU that follow it alone, for a `PointwiseConv`; returns how many. None where the
+/// Swaps every qualifying 1×1 convolution of a decluttered model, with the bias `Add`
+/// that follows it alone, for a `PointwiseConv`; returns how many. None where the
 /// kernel does not run (another architecture, or a CPU without AVX2 and FMA).
 pub(super) fn replace(model: &mut TypedModel) -> TractResult<usize> {
     if !kernel_runs() {
@@ -35,16 +37,9 @@ pub(super) fn replace(model: &mut TypedModel) -> TractResult<usize> {
                 (last, bias) = (next, Some(b));
             }
         }
-        let mut relu = false;
-        if let Some(next) = sole_successor(model, last) {
-            if is_relu(model, next)? {
-                (last, relu) = (next, true);
-            }
-        }
         let op = PointwiseConv {
             weights: conv.weights,
             bias,
-            relu,
             output_shape: conv.output_shape,
         };
         let mut patch = TypedModelPatch::new("pointwise conv");
@@ -214,27 +209,13 @@ fn bias_of(model: &TypedModel, id: usize, conv: &Pointwise) -> TractResult<Optio
     Ok((op.0.is::<Add>() && per_channel).then_some(constant))
 }
 
-/// Whether the node is `max(x, 0)` with a zero that only broadcasts.
-fn is_relu(model: &TypedModel, id: usize) -> TractResult<bool> {
-    let Some((op, constant)) = binary_with_constant(model, id)? else {
-        return Ok(false);
-    };
-    let zeros = constant
-        .try_as_plain_ram()?
-        .as_slice::<f32>()?
-        .iter()
-        .all(|v| *v == 0.0);
-    Ok(op.0.is::<Max>() && constant.len() == 1 && zeros)
-}
-
-/// One 1×1 convolution, its bias and ReLU: `i` rows of points into `o` rows.
+/// One 1×1 convolution and its bias: `i` rows of points into `o` rows.
 #[derive(Debug, Clone, Hash, PartialEq, Eq)]
 struct PointwiseConv {
     /// `[o, i]`.
     weights: Arc<Tensor>,
     /// `o` values, in whatever unit axes the model gave them.
     bias: Option<Arc<Tensor>>,
-    relu: bool,
     output_shape: TVec<usize>,
 }
 
@@ -270,7 +251,7 @@ impl EvalOp for PointwiseConv {
             .as_ref()
             .map(|t| t.try_as_plain_ram()?.as_slice::<f32>())
             .transpose()?;
-        let output = run(x, w, bias, self.relu, i, points, &self.output_shape)
+        let output = run(x, w, bias, i, points, &self.output_shape)
             .context("PointwiseConv: the kernel does not run here")?;
         Ok(tvec!(output.into_tvalue()))
     }
@@ -281,15 +262,7 @@ use livecheck_wasm_kernels::pointwise_conv_tensor as run;
 
 /// Never reached: `replace` swaps nothing where the kernel does not run.
 #[cfg(not(target_arch = "x86_64"))]
-fn run(
-    _: &[f32],
-    _: &[f32],
-    _: Option<&[f32]>,
-    _: bool,
-    _: usize,
-    _: usize,
-    _: &[usize],
-) -> Option<Tensor> {
+fn run(_: &[f32], _: &[f32], _: Option<&[f32]>, _: usize, _: usize, _: &[usize]) -> Option<Tensor> {
     None
 }
 
