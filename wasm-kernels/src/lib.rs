@@ -48,7 +48,9 @@ pub fn keep_linked() {
 #[cfg(target_arch = "x86_64")]
 pub use bilinear_x86::sample8;
 #[cfg(target_arch = "x86_64")]
-pub use pointwise_x86::{available as pointwise_available, pointwise_conv, pointwise_conv_tensor};
+pub use pointwise_x86::{
+    available as pointwise_available, pointwise_conv, pointwise_conv_tensor, Pointwise, Prelu,
+};
 #[cfg(target_arch = "x86_64")]
 pub use upper_state::clear_upper_state;
 

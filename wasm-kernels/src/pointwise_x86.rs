@@ -6,13 +6,17 @@
 //! Face Mesh V2's 1×1 convolutions sum over 8 to 128 channels only, across thousands of
 //! points: the packing is a pass over the whole map, and each tile's short sum does not
 //! pay for its loads and stores. In a channels-first map the points of one channel are
-//! already contiguous, so a tile of 24 points loads straight from each channel's row; the
-//! rows of one tile (at most 128 × 96 bytes) stay in L1 while every group of output
+//! already contiguous, so a tile of 16 points loads straight from each channel's row; the
+//! rows of one block (at most 128 × 256 bytes) stay in L1 while every group of output
 //! channels is summed over them.
 //!
 //! The arithmetic is tract's f32 kernels': each output a chain of fused multiply-adds
-//! over the channels in order from zero, then the bias added, so
-//! every output is bit for bit tract's (core's tests compare whole models).
+//! over the channels in order from zero, then the bias added, so every output is bit for
+//! bit tract's (core's tests compare whole models). What the model does next to each
+//! value, a residual added and a PReLU, is done here too while the sums are in registers,
+//! with the same operations in the same order as tract's separate ops: Face Mesh V2 has
+//! such a tail after every 1×1 convolution, and as separate passes over the map they took
+//! a fifth of its time.
 
 use std::arch::x86_64::*;
 
@@ -30,43 +34,63 @@ const ROWS: usize = 6;
 /// (`time_shapes`): 64 was best of 16 to 1024; 16, a tile at a time, lost a third.
 const BLOCK: usize = 64;
 
-/// `out[c·n + p] = Σ_i w[c·k + i] · x[i·n + p] + bias[c]` for every output channel
-/// `c` (`w.len() / k` of them) and point `p < n`: the sum over `i` in order as one chain
-/// of fused multiply-adds from zero, the bias (when given) added after it. `false`, and
-/// nothing written, when the CPU lacks AVX2 or FMA or the lengths do not agree.
-pub fn pointwise_conv(
-    x: &[f32],
-    w: &[f32],
-    bias: Option<&[f32]>,
-    k: usize,
-    n: usize,
-    out: &mut [f32],
-) -> bool {
-    let Some(s) = checked(x, w, bias, k, n) else {
+/// One 1×1 convolution: `x` is `k` rows of `n` points, `w` is `m` rows of `k` weights
+/// (`m = w.len() / k`), and the output `m` rows of `n` points:
+/// `y[c·n + p] = Σ_i w[c·k + i] · x[i·n + p]`, the sum over `i` in order as one chain of
+/// fused multiply-adds from zero; then, each when given and in this order, `bias[c]`
+/// added, `residual[c·n + p]` added, and the PReLU applied.
+#[derive(Clone, Copy)]
+pub struct Pointwise<'a> {
+    pub x: &'a [f32],
+    pub w: &'a [f32],
+    pub k: usize,
+    pub n: usize,
+    /// `m` values.
+    pub bias: Option<&'a [f32]>,
+    /// `m · n` values, laid out as the output.
+    pub residual: Option<&'a [f32]>,
+    pub prelu: Option<Prelu<'a>>,
+}
+
+/// A PReLU with `m` per-channel values, in one of the two forms core rewrites ONNX's
+/// `PRelu` into (`model::rewrite_prelu`), computed as those forms' ops compute it.
+#[derive(Clone, Copy, Debug)]
+pub enum Prelu<'a> {
+    /// `max(y, y · slope[c])`, for slopes of at most one.
+    Max(&'a [f32]),
+    /// `y + min(y, 0) · slope_minus_one[c]`, for any slopes.
+    Min(&'a [f32]),
+}
+
+impl Prelu<'_> {
+    fn values(&self) -> &[f32] {
+        match self {
+            Prelu::Max(v) | Prelu::Min(v) => v,
+        }
+    }
+}
+
+/// The convolution into `out` (`m · n` values). `false`, and nothing written, when the
+/// CPU lacks AVX2 or FMA or the lengths do not agree.
+pub fn pointwise_conv(p: &Pointwise, out: &mut [f32]) -> bool {
+    let Some(s) = checked(p) else {
         return false;
     };
-    if out.len() != s.m * n {
+    if out.len() != s.m * p.n {
         return false;
     }
-    // SAFETY: AVX2 and FMA are present; x holds k rows of n, w m rows of k, out m rows of
-    // n and bias m values (checked), which is what every tile reads and writes.
-    unsafe { run(x.as_ptr(), w.as_ptr(), bias, s, out.as_mut_ptr()) };
+    // SAFETY: AVX2 and FMA are present, and every operand's length agrees with the
+    // shape (checked), which is what every tile reads; out is m rows of n (checked).
+    unsafe { run(p, s, out.as_mut_ptr()) };
     true
 }
 
 /// As `pointwise_conv`, into a new tensor of `shape` (m · n values), which every tile
 /// fills: tract's own products hand on fresh tensors the same way, neither cleared first
 /// nor copied after (clearing and copying had taken about 6 % of `evaluate`'s samples).
-pub fn pointwise_conv_tensor(
-    x: &[f32],
-    w: &[f32],
-    bias: Option<&[f32]>,
-    k: usize,
-    n: usize,
-    shape: &[usize],
-) -> Option<Tensor> {
-    let s = checked(x, w, bias, k, n)?;
-    if shape.iter().try_fold(1usize, |a, d| a.checked_mul(*d)) != Some(s.m * n) {
+pub fn pointwise_conv_tensor(p: &Pointwise, shape: &[usize]) -> Option<Tensor> {
+    let s = checked(p)?;
+    if shape.iter().try_fold(1usize, |a, d| a.checked_mul(*d)) != Some(s.m * p.n) {
         return None;
     }
     // SAFETY: a plain f32 tensor of m · n values (checked); the tiles write each of them
@@ -75,20 +99,24 @@ pub fn pointwise_conv_tensor(
         let mut t = Tensor::uninitialized::<f32>(shape).ok()?;
         let out = t.as_ptr_mut_unchecked::<f32>();
         // SAFETY: as `pointwise_conv`, with out m rows of n (checked above).
-        run(x.as_ptr(), w.as_ptr(), bias, s, out);
+        run(p, s, out);
         Some(t)
     }
 }
 
-/// The shape of a product whose lengths agree, where the kernel runs.
-fn checked(x: &[f32], w: &[f32], bias: Option<&[f32]>, k: usize, n: usize) -> Option<Shape> {
-    if k == 0 || !w.len().is_multiple_of(k) || !available() {
+/// The shape of a convolution whose lengths agree, where the kernel runs.
+fn checked(p: &Pointwise) -> Option<Shape> {
+    let (k, n) = (p.k, p.n);
+    if k == 0 || !p.w.len().is_multiple_of(k) || !available() {
         return None;
     }
-    let m = w.len() / k;
-    let agree = x.len() == k * n
-        && bias.is_none_or(|b| b.len() == m)
-        && n < isize::MAX as usize / (4 * k.max(m).max(1));
+    let m = p.w.len() / k;
+    let fits = n < isize::MAX as usize / (4 * k.max(m).max(1));
+    let agree = fits
+        && p.x.len() == k * n
+        && p.bias.is_none_or(|b| b.len() == m)
+        && p.residual.is_none_or(|r| r.len() == m * n)
+        && p.prelu.is_none_or(|a| a.values().len() == m);
     agree.then_some(Shape { m, k, n })
 }
 
@@ -110,29 +138,29 @@ struct Shape {
 /// # Safety
 /// As `pointwise_conv` checks: the lengths, and AVX2 and FMA present.
 #[target_feature(enable = "avx,avx2,fma")]
-unsafe fn run(x: *const f32, w: *const f32, bias: Option<&[f32]>, s: Shape, out: *mut f32) {
+unsafe fn run(p: &Pointwise, s: Shape, out: *mut f32) {
     let mut start = 0;
     while start < s.n {
         let end = s.n.min(start + BLOCK);
         let mut c = 0;
         while c + ROWS <= s.m {
             // SAFETY: channels c..c + ROWS lie below m, points start..end below n.
-            unsafe { points::<ROWS>(x, w, bias, s, out, c, start, end) };
+            unsafe { points::<ROWS>(p, s, out, c, start, end) };
             c += ROWS;
         }
         if c + 4 <= s.m {
             // SAFETY: channels c..c + 4 lie below m, points start..end below n.
-            unsafe { points::<4>(x, w, bias, s, out, c, start, end) };
+            unsafe { points::<4>(p, s, out, c, start, end) };
             c += 4;
         }
         if c + 2 <= s.m {
             // SAFETY: channels c..c + 2 lie below m, points start..end below n.
-            unsafe { points::<2>(x, w, bias, s, out, c, start, end) };
+            unsafe { points::<2>(p, s, out, c, start, end) };
             c += 2;
         }
         if c < s.m {
             // SAFETY: channels c..c + 1 lie below m, points start..end below n.
-            unsafe { points::<1>(x, w, bias, s, out, c, start, end) };
+            unsafe { points::<1>(p, s, out, c, start, end) };
         }
         start = end;
     }
@@ -146,72 +174,60 @@ unsafe fn run(x: *const f32, w: *const f32, bias: Option<&[f32]>, s: Shape, out:
 /// As `run`, and channels `c..c + R` lie below m, points `start..end` below n.
 #[target_feature(enable = "avx,avx2,fma")]
 #[inline]
-#[allow(clippy::too_many_arguments)]
 unsafe fn points<const R: usize>(
-    x: *const f32,
-    w: *const f32,
-    bias: Option<&[f32]>,
+    p: &Pointwise,
     s: Shape,
     out: *mut f32,
     c: usize,
     start: usize,
     end: usize,
 ) {
-    let mut p = start;
-    while p + WIDE <= end {
+    let mut at = start;
+    while at + WIDE <= end {
         // SAFETY: the tile's points lie below `end`, its channels below m.
-        unsafe { tile::<R, 2, false>(x, w, bias, s, out, c, p, 8) };
-        p += WIDE;
+        unsafe { tile::<R, 2, false>(p, s, out, c, at, 8) };
+        at += WIDE;
     }
-    while p + 8 <= end {
+    while at + 8 <= end {
         // SAFETY: the tile's points lie below `end`, its channels below m.
-        unsafe { tile::<R, 1, false>(x, w, bias, s, out, c, p, 8) };
-        p += 8;
+        unsafe { tile::<R, 1, false>(p, s, out, c, at, 8) };
+        at += 8;
     }
-    if p < end {
+    if at < end {
         // SAFETY: the tile's points lie below `end`, its channels below m.
-        unsafe { tile::<R, 1, true>(x, w, bias, s, out, c, p, end - p) };
+        unsafe { tile::<R, 1, true>(p, s, out, c, at, end - at) };
     }
 }
 
-/// Output channels `c..c + R` at points `p..`: `V` vectors, the last of them `last` lanes
-/// (masked loads when fewer than eight, which neither read nor fault past them; the sums
-/// then go out through a buffer, a masked store being slow on AMD's cores).
+/// Output channels `c..c + R` at points `at..`: `V` vectors, the last of them `last`
+/// lanes (masked loads when fewer than eight, which neither read nor fault past them; the
+/// results then go out through a buffer, a masked store being slow on AMD's cores).
 ///
 /// # Safety
-/// As `channels`, and channels `c..c + R` lie below m.
+/// As `points`, and the points `at..at + 8(V − 1) + last` lie below n.
 #[target_feature(enable = "avx,avx2,fma")]
 #[inline]
-#[allow(clippy::too_many_arguments)]
 unsafe fn tile<const R: usize, const V: usize, const MASKED: bool>(
-    x: *const f32,
-    w: *const f32,
-    bias: Option<&[f32]>,
+    p: &Pointwise,
     s: Shape,
     out: *mut f32,
     c: usize,
-    p: usize,
+    at: usize,
     last: usize,
 ) {
-    let masked = MASKED;
     let mask = _mm256_cmpgt_epi32(
         _mm256_set1_epi32(last as i32),
         _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
     );
+    let (x, w) = (p.x.as_ptr(), p.w.as_ptr());
     let mut acc = [[_mm256_setzero_ps(); V]; R];
     for i in 0..s.k {
-        // SAFETY: row i of x, points p.. (below n, or masked past n).
-        let row = unsafe { x.add(i * s.n + p) };
+        // SAFETY: row i of x, points at.. (below n, or masked past n).
+        let row = unsafe { x.add(i * s.n + at) };
         let mut xs = [_mm256_setzero_ps(); V];
         for (v, xv) in xs.iter_mut().enumerate() {
             // SAFETY: as above.
-            *xv = unsafe {
-                if masked {
-                    _mm256_maskload_ps(row.add(8 * v), mask)
-                } else {
-                    _mm256_loadu_ps(row.add(8 * v))
-                }
-            };
+            *xv = unsafe { load::<MASKED>(row.add(8 * v), mask) };
         }
         for (r, sums) in acc.iter_mut().enumerate() {
             // SAFETY: weight (c + r, i), inside w.
@@ -221,18 +237,35 @@ unsafe fn tile<const R: usize, const V: usize, const MASKED: bool>(
             }
         }
     }
+    let zero = _mm256_setzero_ps();
     for (r, sums) in acc.iter().enumerate() {
-        let b = bias.map(|b| _mm256_set1_ps(b[c + r]));
+        let row = (c + r) * s.n + at;
+        let b = p.bias.map(|b| _mm256_set1_ps(b[c + r]));
+        let prelu = p.prelu.map(|a| (a, _mm256_set1_ps(a.values()[c + r])));
         for (v, sum) in sums.iter().enumerate() {
             let mut y = *sum;
             if let Some(b) = b {
                 y = _mm256_add_ps(y, b);
             }
-            // SAFETY: output (c + r, p + 8v ..), inside out; a masked tile writes only
+            if let Some(residual) = p.residual {
+                // SAFETY: residual (c + r, at + 8v ..), laid out as the output, whose
+                // points these are (masked past n).
+                y = _mm256_add_ps(y, unsafe {
+                    load::<MASKED>(residual.as_ptr().add(row + 8 * v), mask)
+                });
+            }
+            y = match prelu {
+                None => y,
+                Some((Prelu::Max(_), slope)) => _mm256_max_ps(y, _mm256_mul_ps(y, slope)),
+                Some((Prelu::Min(_), t)) => {
+                    _mm256_add_ps(y, _mm256_mul_ps(_mm256_min_ps(y, zero), t))
+                }
+            };
+            // SAFETY: output (c + r, at + 8v ..), inside out; a masked tile writes only
             // its `last` lanes.
             unsafe {
-                let to = out.add((c + r) * s.n + p + 8 * v);
-                if masked {
+                let to = out.add(row + 8 * v);
+                if MASKED {
                     let mut lanes = [0f32; 8];
                     _mm256_storeu_ps(lanes.as_mut_ptr(), y);
                     std::ptr::copy_nonoverlapping(lanes.as_ptr(), to, last);
@@ -244,24 +277,51 @@ unsafe fn tile<const R: usize, const V: usize, const MASKED: bool>(
     }
 }
 
+/// Eight floats from `from`, or with `MASKED` only the lanes `mask` sets (the others
+/// zero, neither read nor faulting).
+///
+/// # Safety
+/// The lanes read must be readable; AVX2 present.
+#[target_feature(enable = "avx,avx2")]
+#[inline]
+unsafe fn load<const MASKED: bool>(from: *const f32, mask: __m256i) -> __m256 {
+    // SAFETY: the caller's.
+    unsafe {
+        if MASKED {
+            _mm256_maskload_ps(from, mask)
+        } else {
+            _mm256_loadu_ps(from)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The contract's arithmetic, one output at a time.
-    fn reference(x: &[f32], w: &[f32], bias: Option<&[f32]>, k: usize, n: usize) -> Vec<f32> {
-        let m = w.len() / k;
+    /// The contract's arithmetic, one output at a time, as tract's separate ops do it.
+    fn reference(p: &Pointwise) -> Vec<f32> {
+        let (k, n) = (p.k, p.n);
+        let m = p.w.len() / k;
         let mut out = vec![0f32; m * n];
         for c in 0..m {
-            for p in 0..n {
-                let mut s = 0f32;
+            for at in 0..n {
+                let mut y = 0f32;
                 for i in 0..k {
-                    s = w[c * k + i].mul_add(x[i * n + p], s);
+                    y = p.w[c * k + i].mul_add(p.x[i * n + at], y);
                 }
-                if let Some(b) = bias {
-                    s += b[c];
+                if let Some(b) = p.bias {
+                    y += b[c];
                 }
-                out[c * n + p] = s;
+                if let Some(r) = p.residual {
+                    y += r[c * n + at];
+                }
+                y = match p.prelu {
+                    None => y,
+                    Some(Prelu::Max(s)) => y.max(y * s[c]),
+                    Some(Prelu::Min(t)) => y + y.min(0.0) * t[c],
+                };
+                out[c * n + at] = y;
             }
         }
         out
@@ -281,46 +341,115 @@ mod tests {
             .collect()
     }
 
-    /// Every output bit for bit the contract's, for channel counts around the groups of
-    /// four, point counts around the 24- and 8-point tiles, with and without bias;
-    /// nothing written past the outputs.
+    /// Every output bit for bit the contract's, for channel counts around the groups,
+    /// point counts around the 16- and 8-point tiles, with and without each of the
+    /// bias, the residual and both PReLUs; nothing written past the outputs.
     #[test]
     fn outputs_are_the_references_bit_for_bit() {
         if !available() {
             return;
         }
         for (m, k) in [(1, 64), (2, 3), (3, 8), (4, 16), (5, 1), (10, 64), (16, 8)] {
-            for n in [1, 7, 8, 9, 23, 24, 25, 31, 48, 50, 100] {
+            for n in [1, 7, 8, 9, 15, 16, 17, 31, 48, 50, 100] {
                 let x = values(k * n, (m * 131 + k * 7 + n) as u32);
                 let w = values(m * k, (m + n) as u32);
-                let bias = values(m, 5);
-                for bias in [None, Some(&bias[..])] {
+                let (bias, residual) = (values(m, 5), values(m * n, 11));
+                let slopes: Vec<f32> = values(m, 3).iter().map(|v| v / 10.0).collect();
+                let prelus = [None, Some(Prelu::Max(&slopes)), Some(Prelu::Min(&slopes))];
+                for (bias, residual, prelu) in [None, Some(&bias[..])]
+                    .into_iter()
+                    .flat_map(|b| [None, Some(&residual[..])].map(|r| (b, r)))
+                    .flat_map(|(b, r)| prelus.map(|a| (b, r, a)))
+                {
+                    let p = Pointwise {
+                        x: &x,
+                        w: &w,
+                        k,
+                        n,
+                        bias,
+                        residual,
+                        prelu,
+                    };
                     let mut out = vec![f32::NAN; m * n + 3];
-                    assert!(pointwise_conv(&x, &w, bias, k, n, &mut out[..m * n]));
-                    let want = reference(&x, &w, bias, k, n);
+                    assert!(pointwise_conv(&p, &mut out[..m * n]));
+                    let want = reference(&p);
+                    let case = format!("m {m} k {k} n {n} {bias:?} {residual:?} {prelu:?}");
                     for (ix, (a, b)) in out.iter().zip(&want).enumerate() {
-                        assert_eq!(a.to_bits(), b.to_bits(), "m {m} k {k} n {n} at {ix}");
+                        assert_eq!(a.to_bits(), b.to_bits(), "{case} at {ix}");
                     }
                     assert!(
                         out[m * n..].iter().all(|v| v.is_nan()),
-                        "wrote past the end"
+                        "{case}: past the end"
                     );
                 }
             }
         }
     }
 
+    /// Each PReLU changes negative values only, each by its own rule.
+    #[test]
+    fn prelus_scale_the_negatives() {
+        if !available() {
+            return;
+        }
+        let x = [-2.0, 3.0];
+        let run = |prelu| {
+            let p = Pointwise {
+                x: &x,
+                w: &[1.0],
+                k: 1,
+                n: 2,
+                bias: None,
+                residual: None,
+                prelu: Some(prelu),
+            };
+            let mut out = [0f32; 2];
+            assert!(pointwise_conv(&p, &mut out));
+            out
+        };
+        assert_eq!(run(Prelu::Max(&[0.25])), [-0.5, 3.0]);
+        assert_eq!(run(Prelu::Min(&[-0.75])), [-0.5, 3.0]);
+    }
+
     #[test]
     fn lengths_that_disagree_write_nothing() {
         let x = vec![1f32; 16];
         let w = vec![1f32; 8];
-        let mut out = vec![7f32; 8];
-        // k 4, n 4: w is two channels, so out must be 8; x must be 16.
-        assert!(!pointwise_conv(&x[..15], &w, None, 4, 4, &mut out));
-        assert!(!pointwise_conv(&x, &w, Some(&[0.0]), 4, 4, &mut out));
-        assert!(!pointwise_conv(&x, &w[..7], None, 4, 4, &mut out));
-        assert!(!pointwise_conv(&x, &w, None, 0, 4, &mut out));
-        assert!(out.iter().all(|v| *v == 7.0));
+        // k 4, n 4: w is two channels, so out must be 8, x 16, a residual 8.
+        let p = Pointwise {
+            x: &x,
+            w: &w,
+            k: 4,
+            n: 4,
+            bias: None,
+            residual: None,
+            prelu: None,
+        };
+        let residual = [0f32; 7];
+        for bad in [
+            Pointwise { x: &x[..15], ..p },
+            Pointwise {
+                bias: Some(&[0.0]),
+                ..p
+            },
+            Pointwise { w: &w[..7], ..p },
+            Pointwise { k: 0, ..p },
+            Pointwise {
+                residual: Some(&residual),
+                ..p
+            },
+            Pointwise {
+                prelu: Some(Prelu::Min(&[0.0])),
+                ..p
+            },
+        ] {
+            let mut out = vec![7f32; 8];
+            assert!(!pointwise_conv(&bad, &mut out));
+            assert!(out.iter().all(|v| *v == 7.0));
+        }
+        let mut short = vec![7f32; 7];
+        assert!(!pointwise_conv(&p, &mut short));
+        assert!(pointwise_conv(&p, &mut [0f32; 8]) || !available());
     }
 }
 
@@ -344,11 +473,20 @@ mod timing {
         ] {
             let x = vec![0.5f32; k * n];
             let w = vec![0.25f32; m * k];
+            let p = Pointwise {
+                x: &x,
+                w: &w,
+                k,
+                n,
+                bias: None,
+                residual: None,
+                prelu: None,
+            };
             let mut out = vec![0f32; m * n];
             let mut best = f64::MAX;
             for _ in 0..50 {
                 let t = std::time::Instant::now();
-                pointwise_conv(&x, &w, None, k, n, &mut out);
+                pointwise_conv(&p, &mut out);
                 best = best.min(t.elapsed().as_secs_f64());
             }
             let macs = (m * k * n) as f64;

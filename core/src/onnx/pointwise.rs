@@ -9,23 +9,36 @@
 //! tract declutters a 1×1 convolution into an `EinSum` (map × filters) and an `Add` of
 //! the bias, which its optimiser then fuses into one matrix product. `replace` swaps that
 //! pair, on the decluttered model, for one `PointwiseConv`; the optimiser leaves it as it
-//! is. No activation is fused: in these models a ReLU follows a depthwise convolution,
-//! the 1×1 ones are followed by PReLUs, and the only 1×1 convolutions before a ReLU
-//! (MiniFASNetV1SE's squeeze-excitation) are one point wide and stay tract's.
+//! is. What follows the convolution alone is taken in too, as the kernel computes it
+//! where the sums are: a residual `Add` of another map, then a PReLU in either of the
+//! forms `model::rewrite_prelu` writes. Face Mesh V2 follows each of its 1×1 convolutions
+//! with a PReLU, 34 of them after a residual; as tract's own passes over the map they
+//! took a fifth of its time. No ReLU is taken: in these models a ReLU follows a depthwise
+//! convolution, and the only 1×1 convolutions before one (MiniFASNetV1SE's
+//! squeeze-excitation) are one point wide and stay tract's.
 
 use tract_hir::internal::*;
-use tract_hir::tract_core::ops::binary::TypedBinOp;
+use tract_hir::tract_core::ops::binary::{BinMiniOp, TypedBinOp};
 use tract_hir::tract_core::ops::einsum::EinSum;
-use tract_hir::tract_core::ops::math::Add;
+use tract_hir::tract_core::ops::math::{Add, Max, Min, Mul};
 
-/// Swaps every qualifying 1×1 convolution of a decluttered model, with the bias `Add`
-/// that follows it alone, for a `PointwiseConv`; returns how many. None where the
+/// What `replace` swapped in a model.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(super) struct Swapped {
+    pub convolutions: usize,
+    /// Of those, how many took in a residual `Add`, and how many a PReLU.
+    pub residuals: usize,
+    pub prelus: usize,
+}
+
+/// Swaps every qualifying 1×1 convolution of a decluttered model, with the bias `Add`,
+/// residual `Add` and PReLU that follow it alone, for a `PointwiseConv`. Nothing where the
 /// kernel does not run (another architecture, or a CPU without AVX2 and FMA).
-pub(super) fn replace(model: &mut TypedModel) -> TractResult<usize> {
+pub(super) fn replace(model: &mut TypedModel) -> TractResult<Swapped> {
+    let mut swapped = Swapped::default();
     if !kernel_runs() {
-        return Ok(0);
+        return Ok(swapped);
     }
-    let mut replaced = 0;
     for id in 0..model.nodes.len() {
         let Some(conv) = as_pointwise(model, id)? else {
             continue;
@@ -33,23 +46,40 @@ pub(super) fn replace(model: &mut TypedModel) -> TractResult<usize> {
         let mut last = id;
         let mut bias = None;
         if let Some(next) = sole_successor(model, last) {
-            if let Some(b) = bias_of(model, next, &conv)? {
+            if let Some(b) = per_channel::<Add>(model, next, &conv)? {
                 (last, bias) = (next, Some(b));
             }
+        }
+        let mut inputs = vec![model.nodes[id].inputs[0]];
+        if let Some(next) = sole_successor(model, last) {
+            if let Some(residual) = residual_of(model, next, last)? {
+                inputs.push(residual);
+                last = next;
+                swapped.residuals += 1;
+            }
+        }
+        let mut prelu = None;
+        if let Some((end, form)) = prelu_after(model, last, &conv)? {
+            (last, prelu) = (end, Some(form));
+            swapped.prelus += 1;
         }
         let op = PointwiseConv {
             weights: conv.weights,
             bias,
+            prelu,
             output_shape: conv.output_shape,
         };
         let mut patch = TypedModelPatch::new("pointwise conv");
-        let input = patch.tap_model(model, model.nodes[id].inputs[0])?;
-        let wire = patch.wire_node(&model.nodes[last].name, op, &[input])?[0];
+        let taps = inputs
+            .iter()
+            .map(|i| patch.tap_model(model, *i))
+            .collect::<TractResult<TVec<_>>>()?;
+        let wire = patch.wire_node(&model.nodes[last].name, op, &taps)?[0];
         patch.shunt_outside(model, OutletId::new(last, 0), wire)?;
         patch.apply(model)?;
-        replaced += 1;
+        swapped.convolutions += 1;
     }
-    Ok(replaced)
+    Ok(swapped)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -192,9 +222,14 @@ fn binary_with_constant(
     Ok(f32s.then_some((op, constant)))
 }
 
-/// The node's bias when it adds one value per output channel: a constant whose only
-/// axis of more than one value, once broadcast to the output's rank, is the channels'.
-fn bias_of(model: &TypedModel, id: usize, conv: &Pointwise) -> TractResult<Option<Arc<Tensor>>> {
+/// The constant of the binary op `id` when the op is `O` and the constant holds one
+/// value per output channel: its only axis of more than one value, once broadcast to
+/// the output's rank, is the channels'.
+fn per_channel<O: BinMiniOp>(
+    model: &TypedModel,
+    id: usize,
+    conv: &Pointwise,
+) -> TractResult<Option<Arc<Tensor>>> {
     let Some((op, constant)) = binary_with_constant(model, id)? else {
         return Ok(None);
     };
@@ -206,16 +241,111 @@ fn bias_of(model: &TypedModel, id: usize, conv: &Pointwise) -> TractResult<Optio
     let per_channel = constant.len() == channels
         && (constant.shape().iter().enumerate())
             .all(|(a, d)| *d == 1 || a + missing == conv.out_axis);
-    Ok((op.0.is::<Add>() && per_channel).then_some(constant))
+    Ok((op.0.is::<O>() && per_channel).then_some(constant))
 }
 
-/// One 1×1 convolution and its bias: `i` rows of points into `o` rows.
+/// The other map when `id` adds the output of `from` to a map of the same shape that is
+/// not a constant (a residual connection).
+fn residual_of(model: &TypedModel, id: usize, from: usize) -> TractResult<Option<OutletId>> {
+    let node = &model.nodes[id];
+    let is_add = node
+        .op_as::<TypedBinOp>()
+        .is_some_and(|op| op.0.is::<Add>() && op.1.is_none());
+    if !is_add || node.inputs.len() != 2 {
+        return Ok(None);
+    }
+    let ours = OutletId::new(from, 0);
+    let other = match (node.inputs[0] == ours, node.inputs[1] == ours) {
+        (true, false) => node.inputs[1],
+        (false, true) => node.inputs[0],
+        _ => return Ok(None),
+    };
+    let (ours, other_fact) = (model.outlet_fact(ours)?, model.outlet_fact(other)?);
+    let output = model.outlet_fact(OutletId::new(id, 0))?;
+    let same = other_fact.konst.is_none()
+        && other_fact.is_plain()
+        && other_fact.datum_type == f32::datum_type()
+        && other_fact.shape == ours.shape
+        && output.shape == ours.shape;
+    Ok(same.then_some(other))
+}
+
+/// The PReLU that alone reads `v`'s output, as `model::rewrite_prelu` writes it: its last
+/// node and its form with the per-channel values.
+fn prelu_after(
+    model: &TypedModel,
+    v: usize,
+    conv: &Pointwise,
+) -> TractResult<Option<(usize, PreluForm)>> {
+    let outlet = OutletId::new(v, 0);
+    let node = &model.nodes[v];
+    let readers: TVec<usize> = node.outputs[0].successors.iter().map(|s| s.node).collect();
+    if node.outputs.len() != 1 || readers.len() != 2 || model.outputs.contains(&outlet) {
+        return Ok(None);
+    }
+    // The node of the pair that combines `v` with the other's result.
+    let joins = |first: usize, end: usize| {
+        let inputs = &model.nodes[end].inputs;
+        inputs.len() == 2 && inputs.contains(&outlet) && inputs.contains(&OutletId::new(first, 0))
+    };
+    for (first, end) in [(readers[0], readers[1]), (readers[1], readers[0])] {
+        // max(v, v · slope)
+        if let Some(slope) = per_channel::<Mul>(model, first, conv)? {
+            if sole_successor(model, first) == Some(end)
+                && binary_is::<Max>(model, end)
+                && joins(first, end)
+            {
+                return Ok(Some((end, PreluForm::Max(slope))));
+            }
+        }
+        // v + min(v, 0) · (slope − 1)
+        let zero = binary_with_constant(model, first)?.filter(|(op, c)| {
+            op.0.is::<Min>() && c.len() == 1 && c.cast_to_scalar::<f32>().is_ok_and(|z| z == 0.0)
+        });
+        let Some(mul) = zero.and_then(|_| sole_successor(model, first)) else {
+            continue;
+        };
+        if let Some(t) = per_channel::<Mul>(model, mul, conv)? {
+            if sole_successor(model, mul) == Some(end)
+                && binary_is::<Add>(model, end)
+                && joins(mul, end)
+            {
+                return Ok(Some((end, PreluForm::Min(t))));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Whether the node is the binary op `O` of two maps (no constant folded in).
+fn binary_is<O: BinMiniOp>(model: &TypedModel, id: usize) -> bool {
+    let node = &model.nodes[id];
+    node.op_as::<TypedBinOp>()
+        .is_some_and(|op| op.0.is::<O>() && op.1.is_none())
+        && node
+            .inputs
+            .iter()
+            .all(|i| model.outlet_fact(*i).is_ok_and(|f| f.konst.is_none()))
+}
+
+/// A PReLU's form and its per-channel values, as the kernel's `Prelu`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq)]
+enum PreluForm {
+    /// `max(y, y · slope)`.
+    Max(Arc<Tensor>),
+    /// `y + min(y, 0) · (slope − 1)`: the values are slope − 1.
+    Min(Arc<Tensor>),
+}
+
+/// One 1×1 convolution with what follows it: `i` rows of points into `o` rows, the bias
+/// added, then the second input when there is one (a residual), then the PReLU.
 #[derive(Debug, Clone, Hash, PartialEq, Eq)]
 struct PointwiseConv {
     /// `[o, i]`.
     weights: Arc<Tensor>,
-    /// `o` values, in whatever unit axes the model gave them.
+    /// `o` values, in whatever unit axes the model gave them (as the PReLU's).
     bias: Option<Arc<Tensor>>,
+    prelu: Option<PreluForm>,
     output_shape: TVec<usize>,
 }
 
@@ -231,39 +361,72 @@ impl EvalOp for PointwiseConv {
     op_out_of_plan!();
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        let input = args_1!(inputs);
         let (o, i) = (self.weights.shape()[0], self.weights.shape()[1]);
         let points = self.output_shape.iter().product::<usize>() / o.max(1);
         ensure!(
-            input.len() == i * points,
-            "PointwiseConv: input {:?} for {i} rows of {points}",
-            input.shape()
+            inputs.first().is_some_and(|x| x.len() == i * points)
+                && inputs.get(1).is_none_or(|r| r.len() == o * points)
+                && inputs.len() <= 2,
+            "PointwiseConv: inputs {:?} for {i} rows of {points} into {o}",
+            inputs.iter().map(|t| t.shape()).collect::<Vec<_>>()
         );
         // tract's ops hand on natural layouts; anything else is laid out so first.
-        let view = input.to_plain_array_view::<f32>()?;
-        let view = view.as_standard_layout();
-        let x = view
-            .as_slice()
-            .context("PointwiseConv: a standard layout is contiguous")?;
-        let w = self.weights.try_as_plain_ram()?.as_slice::<f32>()?;
-        let bias = self
-            .bias
-            .as_ref()
-            .map(|t| t.try_as_plain_ram()?.as_slice::<f32>())
-            .transpose()?;
-        let output = run(x, w, bias, i, points, &self.output_shape)
+        let views = (inputs.iter())
+            .map(|t| t.to_plain_array_view::<f32>())
+            .collect::<TractResult<Vec<_>>>()?;
+        let views: Vec<_> = views.iter().map(|v| v.as_standard_layout()).collect();
+        let slices = (views.iter())
+            .map(|v| {
+                v.as_slice()
+                    .context("PointwiseConv: a standard layout is contiguous")
+            })
+            .collect::<TractResult<Vec<_>>>()?;
+        let output = run(self, slices[0], slices.get(1).copied(), i, points)?
             .context("PointwiseConv: the kernel does not run here")?;
         Ok(tvec!(output.into_tvalue()))
     }
 }
 
+/// The op's kernel over the map `x` (`k` rows of `n` points) and the residual.
 #[cfg(target_arch = "x86_64")]
-use livecheck_wasm_kernels::pointwise_conv_tensor as run;
+fn run(
+    op: &PointwiseConv,
+    x: &[f32],
+    residual: Option<&[f32]>,
+    k: usize,
+    n: usize,
+) -> TractResult<Option<Tensor>> {
+    use livecheck_wasm_kernels::{pointwise_conv_tensor, Pointwise, Prelu};
+    fn values(t: &Arc<Tensor>) -> TractResult<&[f32]> {
+        t.try_as_plain_ram()?.as_slice::<f32>()
+    }
+    let prelu = match &op.prelu {
+        None => None,
+        Some(PreluForm::Max(t)) => Some(Prelu::Max(values(t)?)),
+        Some(PreluForm::Min(t)) => Some(Prelu::Min(values(t)?)),
+    };
+    let conv = Pointwise {
+        x,
+        w: values(&op.weights)?,
+        k,
+        n,
+        bias: op.bias.as_ref().map(values).transpose()?,
+        residual,
+        prelu,
+    };
+    Ok(pointwise_conv_tensor(&conv, &op.output_shape))
+}
 
 /// Never reached: `replace` swaps nothing where the kernel does not run.
 #[cfg(not(target_arch = "x86_64"))]
-fn run(_: &[f32], _: &[f32], _: Option<&[f32]>, _: usize, _: usize, _: &[usize]) -> Option<Tensor> {
-    None
+fn run(
+    _: &PointwiseConv,
+    _: &[f32],
+    _: Option<&[f32]>,
+    _: usize,
+    _: usize,
+) -> TractResult<Option<Tensor>> {
+    Ok(None)
 }
 
 impl TypedOp for PointwiseConv {
@@ -288,7 +451,7 @@ mod tests {
     /// Each model as tract declutters it, with and without the swap, optimised and run
     /// on the same input: how many were swapped, and every output's bits, each way.
     #[cfg(target_arch = "x86_64")]
-    fn both_ways(file: &str, shape: &[usize]) -> (usize, Vec<Vec<u32>>, Vec<Vec<u32>>) {
+    fn both_ways(file: &str, shape: &[usize]) -> (Swapped, Vec<Vec<u32>>, Vec<Vec<u32>>) {
         let path = format!("{}/../models/cache/{file}", env!("CARGO_MANIFEST_DIR"));
         let bytes =
             std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e} (models/fetch.sh)"));
@@ -329,7 +492,9 @@ mod tests {
     }
 
     /// Every 1×1 convolution of the models the verifier runs is swapped where it
-    /// qualifies, and every output of each model is bit for bit tract's own. On x86_64
+    /// qualifies, with the residual and PReLU after it, and every output of each model is
+    /// bit for bit tract's own (an FMA in the PReLU's `Min` form makes 1369 of the mesh's
+    /// 1434 landmark values differ). On x86_64
     /// only (it reads the models); skipped on a CPU without the kernel.
     #[cfg(target_arch = "x86_64")]
     #[test]
@@ -337,29 +502,39 @@ mod tests {
         if !kernel_runs() {
             return;
         }
-        for (file, shape, expected) in [
+        // Convolutions, then of those the residuals and PReLUs taken in.
+        for (file, shape, [convolutions, residuals, prelus]) in [
             (
                 "face_detection_yunet_2023mar_320.onnx",
                 &[1, 3, 320, 320][..],
-                14,
+                [14, 0, 0],
             ),
             (
                 "mediapipe_face_landmarks_detector.onnx",
                 &[1, 256, 256, 3],
-                62,
+                [62, 34, 62],
             ),
-            ("mediapipe_face_blendshapes.onnx", &[1, 146, 2], 6),
-            ("2.7_80x80_MiniFASNetV2.onnx", &[1, 3, 80, 80], 31),
-            ("4_0_0_80x80_MiniFASNetV1SE.onnx", &[1, 3, 80, 80], 31),
+            ("mediapipe_face_blendshapes.onnx", &[1, 146, 2], [6, 3, 0]),
+            ("2.7_80x80_MiniFASNetV2.onnx", &[1, 3, 80, 80], [31, 12, 16]),
+            (
+                "4_0_0_80x80_MiniFASNetV1SE.onnx",
+                &[1, 3, 80, 80],
+                [31, 9, 16],
+            ),
             (
                 "dlib_face_recognition_resnet_model_v1.onnx",
                 &[1, 3, 150, 150],
-                0,
+                [0, 0, 0],
             ),
         ] {
             let (swapped, ours, tracts) = both_ways(file, shape);
-            eprintln!("{file}: {swapped} swapped");
-            assert_eq!(swapped, expected, "{file}: swapped");
+            eprintln!("{file}: {swapped:?}");
+            let expected = Swapped {
+                convolutions,
+                residuals,
+                prelus,
+            };
+            assert_eq!(swapped, expected, "{file}");
             assert_eq!(ours.len(), tracts.len(), "{file}: outputs");
             for (o, (a, b)) in ours.iter().zip(&tracts).enumerate() {
                 let differ = a.iter().zip(b).filter(|(a, b)| a != b).count();
