@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use livecheck_core::decode::{decode_upload, SizeLimit};
+use livecheck_core::decode::{check_upload, SizeLimit};
 use livecheck_core::protocol::answers::{Claimed, FrameAccepted, Retried};
 use livecheck_core::protocol::{CaptureParams, ChainState, ChallengeScript, FrameEnvelope};
 use livecheck_core::timeline::{CapturePlan, ClockLimits, LightPlan};
@@ -257,7 +257,7 @@ pub async fn add_frame(state: &AppState, check: Check, frame: FrameIn) -> ApiRes
     let _slot = UploadSlot::take(state, &check.id, envelope.seq)?;
     let _permit = state.decoding.acquire().await.map_err(ApiError::internal)?;
     let bytes = compute(move || {
-        decode_upload(&bytes, SizeLimit::FRAME)
+        check_upload(&bytes, SizeLimit::FRAME)
             .map(|_| bytes)
             .map_err(|e| ApiError::bad_image("frame", &e))
     })

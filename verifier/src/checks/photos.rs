@@ -10,7 +10,7 @@ use chrono::Utc;
 use livecheck_core::challenge::StillRules;
 use livecheck_core::consistency::ConsistencyLimits;
 use livecheck_core::decision::{decide_stills, StillsInput};
-use livecheck_core::decode::{decode, decode_upload, sniff_upload, DecodeError, SizeLimit};
+use livecheck_core::decode::{check_upload, decode, sniff_upload, DecodeError, SizeLimit};
 use livecheck_core::{Engine, ObserveOptions};
 
 use super::compute;
@@ -35,7 +35,7 @@ pub async fn add(state: &AppState, check: &Check, seq: u32, photo: Vec<u8>) -> A
                 photo
             };
             let format = sniff_upload(&photo).ok_or(DecodeError::UnsupportedFormat)?;
-            decode_upload(&photo, SizeLimit::PHOTO).map(|_| (photo, format))
+            check_upload(&photo, SizeLimit::PHOTO).map(|_| (photo, format))
         })())
     })
     .await?;
