@@ -271,7 +271,13 @@ mod tests {
         let mut bad_pixels = png.clone();
         bad_pixels[idat + 8] ^= 0x55;
         let cut = &jpeg[..jpeg.len() - 2];
-        for bytes in [cut, &bad_pixels, b"P6 2 2 255 abcdefghijkl", &jpeg[..60], b"hello"] {
+        for bytes in [
+            cut,
+            &bad_pixels,
+            b"P6 2 2 255 abcdefghijkl",
+            &jpeg[..60],
+            b"hello",
+        ] {
             let (checked, decoded) = (
                 check_upload(bytes, SizeLimit::FRAME),
                 decode_upload(bytes, SizeLimit::FRAME).map(|_| ()),

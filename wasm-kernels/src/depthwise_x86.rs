@@ -18,7 +18,7 @@
 
 use std::arch::x86_64::*;
 
-use tract_hir::internal::inventory;
+use tract_hir::internal::{inventory, Tensor};
 use tract_hir::tract_core::tract_linalg;
 use tract_linalg::isa::{Arch, Isa, IsaReq};
 use tract_linalg::routines::{Func, Routine, RoutineFactory};
@@ -123,6 +123,78 @@ unsafe fn contiguous(
             std::ptr::copy_nonoverlapping(sums.as_ptr(), output.add(i), rest as usize);
         }
     }
+}
+
+/// A depthwise convolution at stride 1 over `channels` planes of `height` rows of
+/// `width` points (`x`, channels first), each plane padded with zeros by `pads` (top,
+/// bottom, left, right) and convolved with its own `kh` × `kw` taps (`taps`, row-major,
+/// plane after plane), into a new tensor of `shape` (the planes of the output, channels
+/// first). Each output is its channel's bias plus each tap times its point, in the taps'
+/// order, one multiply and one add each: tract's walk, except that taps over the padding
+/// are added as zero products where tract skips them, which changes a sum only when it is
+/// zero (its sign). Every row, the borders' too, goes through the vector walk, where
+/// tract's zones walk the borders one output at a time. `None` when the lengths do not
+/// agree or the CPU lacks AVX.
+#[allow(clippy::too_many_arguments)]
+pub fn depthwise_padded_tensor(
+    x: &[f32],
+    channels: usize,
+    [height, width]: [usize; 2],
+    [top, bottom, left, right]: [usize; 4],
+    taps: &[f32],
+    [kh, kw]: [usize; 2],
+    bias: &[f32],
+    shape: &[usize],
+) -> Option<Tensor> {
+    let (rows, cols) = (height + top + bottom, width + left + right);
+    let (out_h, out_w) = ((rows + 1).checked_sub(kh)?, (cols + 1).checked_sub(kw)?);
+    let agree = kh > 0
+        && kw > 0
+        && out_h > 0
+        && out_w > 0
+        && x.len() == channels.checked_mul(height)?.checked_mul(width)?
+        && taps.len() == channels.checked_mul(kh * kw)?
+        && bias.len() == channels
+        && shape.iter().try_fold(1usize, |a, d| a.checked_mul(*d))
+            == Some(channels.checked_mul(out_h)?.checked_mul(out_w)?)
+        && rows.checked_mul(cols)? < isize::MAX as usize / 4
+        && std::is_x86_feature_detected!("avx");
+    if !agree {
+        return None;
+    }
+    let offsets: Vec<isize> = (0..kh * kw)
+        .map(|t| ((t / kw) * cols + t % kw) as isize)
+        .collect();
+    // The padding stays zero: each plane writes the inside only.
+    let mut plane = vec![0f32; rows * cols];
+    // SAFETY: a plain f32 tensor of channels · out_h · out_w values (checked); every row
+    // of every plane is written below before anything reads it.
+    let mut t = unsafe { Tensor::uninitialized::<f32>(shape).ok()? };
+    // SAFETY: as above; the pointer is used only while `t` lives, and only here.
+    let out = unsafe { t.as_ptr_mut_unchecked::<f32>() };
+    for c in 0..channels {
+        for y in 0..height {
+            let from = &x[(c * height + y) * width..][..width];
+            plane[(top + y) * cols + left..][..width].copy_from_slice(from);
+        }
+        let taps = &taps[c * kh * kw..][..kh * kw];
+        for y in 0..out_h {
+            // SAFETY: output row y of plane c starts at (c · out_h + y) · out_w, and its
+            // out_w outputs lie inside the tensor; tap t of output i reads plane row
+            // y + t / kw, column i + t % kw < cols, inside `plane`; AVX is present.
+            unsafe {
+                contiguous(
+                    plane.as_ptr().add(y * cols),
+                    out.add((c * out_h + y) * out_w),
+                    taps,
+                    &offsets,
+                    bias[c],
+                    out_w,
+                )
+            };
+        }
+    }
+    Some(t)
 }
 
 /// `rest > lane` for each lane, in AVX alone (the integer compare is AVX2's): as floats,
@@ -301,6 +373,93 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Every output of the padded walk is tract's border-skipping sum, bit for bit, for
+    /// 3×3 and 5×5 kernels, even and uneven pads and widths around the 8-lane steps; and
+    /// lengths that disagree give nothing.
+    #[test]
+    fn padded_planes_are_the_skipping_sums() {
+        if !std::is_x86_feature_detected!("avx") {
+            return;
+        }
+        for ([kh, kw], pads) in [
+            ([3, 3], [1, 1, 1, 1]),
+            ([5, 5], [2, 2, 2, 2]),
+            ([3, 3], [0, 1, 0, 1]),
+        ] {
+            for [h, w] in [[1usize, 1], [4, 7], [9, 9], [10, 10], [6, 33], [3, 40]] {
+                let c = 3;
+                let x: Vec<f32> = (0..c * h * w)
+                    .map(|i| (i as f32 * 0.37).cos() * 7.9)
+                    .collect();
+                let taps: Vec<f32> = (0..c * kh * kw)
+                    .map(|t| (t as f32 * 0.71).sin() * 1.3)
+                    .collect();
+                let bias = [0.3, -1.7, 2.25];
+                let [top, bottom, left, right] = pads;
+                let (oh, ow) = (h + top + bottom + 1, w + left + right + 1);
+                let (oh, ow) = (oh.saturating_sub(kh), ow.saturating_sub(kw));
+                if oh == 0 || ow == 0 {
+                    // No output: refused.
+                    let none = depthwise_padded_tensor(
+                        &x,
+                        c,
+                        [h, w],
+                        pads,
+                        &taps,
+                        [kh, kw],
+                        &bias,
+                        &[c, 0, 0],
+                    );
+                    assert!(none.is_none());
+                    continue;
+                }
+                let Some(t) = depthwise_padded_tensor(
+                    &x,
+                    c,
+                    [h, w],
+                    pads,
+                    &taps,
+                    [kh, kw],
+                    &bias,
+                    &[c, oh, ow],
+                ) else {
+                    panic!("{kh}x{kw} {pads:?} {h}x{w}: refused");
+                };
+                let got = t.try_as_plain_ram().unwrap().as_slice::<f32>().unwrap();
+                for (ch, (y, xo)) in (0..c)
+                    .flat_map(|ch| (0..oh).flat_map(move |y| (0..ow).map(move |xo| (ch, (y, xo)))))
+                {
+                    let mut sum = bias[ch];
+                    for t in 0..kh * kw {
+                        let (iy, ix) = (
+                            (y + t / kw) as isize - top as isize,
+                            (xo + t % kw) as isize - left as isize,
+                        );
+                        if (0..h as isize).contains(&iy) && (0..w as isize).contains(&ix) {
+                            sum += taps[ch * kh * kw + t]
+                                * x[(ch * h + iy as usize) * w + ix as usize];
+                        }
+                    }
+                    let at = (ch * oh + y) * ow + xo;
+                    assert_eq!(
+                        got[at].to_bits(),
+                        sum.to_bits(),
+                        "{kh}x{kw} {pads:?} {h}x{w} at {ch},{y},{xo}"
+                    );
+                }
+            }
+        }
+        let (x, taps) = (vec![1f32; 2 * 4 * 4], vec![1f32; 2 * 9]);
+        let fits = |x: &[f32], taps: &[f32], bias: &[f32], shape: &[usize]| {
+            depthwise_padded_tensor(x, 2, [4, 4], [1, 1, 1, 1], taps, [3, 3], bias, shape).is_some()
+        };
+        assert!(fits(&x, &taps, &[0.0, 0.0], &[2, 4, 4]));
+        assert!(!fits(&x[1..], &taps, &[0.0, 0.0], &[2, 4, 4]));
+        assert!(!fits(&x, &taps[1..], &[0.0, 0.0], &[2, 4, 4]));
+        assert!(!fits(&x, &taps, &[0.0], &[2, 4, 4]));
+        assert!(!fits(&x, &taps, &[0.0, 0.0], &[2, 4, 5]));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! with it the SDK's wasm was 2.07 MB gzipped. Both sides load through this module, so
 //! the browser and the verifier still run the same graphs.
 
+mod depthwise;
 mod max_pool;
 mod ops;
 mod pointwise;
@@ -31,6 +32,7 @@ pub(crate) fn optimized_model(
         .into_typed()?
         .into_decluttered()?;
     pointwise::replace(&mut model)?;
+    depthwise::replace(&mut model)?;
     // What `into_optimized` does after its own declutter, which has been done.
     model.optimize()?;
     short_constants::widen(&mut model)?;

@@ -448,10 +448,14 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     use super::*;
 
+    /// Each output's values as bits.
+    #[cfg(target_arch = "x86_64")]
+    type Bits = Vec<Vec<u32>>;
+
     /// Each model as tract declutters it, with and without the swap, optimised and run
     /// on the same input: how many were swapped, and every output's bits, each way.
     #[cfg(target_arch = "x86_64")]
-    fn both_ways(file: &str, shape: &[usize]) -> (Swapped, Vec<Vec<u32>>, Vec<Vec<u32>>) {
+    fn both_ways(file: &str, shape: &[usize]) -> ((Swapped, usize), Bits, Bits) {
         let path = format!("{}/../models/cache/{file}", env!("CARGO_MANIFEST_DIR"));
         let bytes =
             std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e} (models/fetch.sh)"));
@@ -464,7 +468,12 @@ mod tests {
             .unwrap();
         let tracts = tracts.into_decluttered().unwrap();
         let mut ours = tracts.clone();
+        // As `optimized_model` swaps.
         let swapped = replace(&mut ours).unwrap();
+        let swapped = (
+            swapped,
+            super::super::depthwise::replace(&mut ours).unwrap(),
+        );
         let len: usize = shape.iter().product();
         // Values of both signs and many magnitudes, so a sum in another order would round
         // differently somewhere.
@@ -492,7 +501,8 @@ mod tests {
     }
 
     /// Every 1×1 convolution of the models the verifier runs is swapped where it
-    /// qualifies, with the residual and PReLU after it, and every output of each model is
+    /// qualifies, with the residual and PReLU after it, every depthwise convolution at
+    /// stride 1 too (`depthwise`), and every output of each model is
     /// bit for bit tract's own (an FMA in the PReLU's `Min` form makes 1369 of the mesh's
     /// 1434 landmark values differ). On x86_64
     /// only (it reads the models); skipped on a CPU without the kernel.
@@ -502,39 +512,47 @@ mod tests {
         if !kernel_runs() {
             return;
         }
-        // Convolutions, then of those the residuals and PReLUs taken in.
-        for (file, shape, [convolutions, residuals, prelus]) in [
+        // 1×1 convolutions, of those the residuals and PReLUs taken in, and depthwise
+        // convolutions (`depthwise::replace`).
+        for (file, shape, [convolutions, residuals, prelus, depthwise]) in [
             (
                 "face_detection_yunet_2023mar_320.onnx",
                 &[1, 3, 320, 320][..],
-                [14, 0, 0],
+                [14, 0, 0, 14],
             ),
             (
                 "mediapipe_face_landmarks_detector.onnx",
                 &[1, 256, 256, 3],
-                [62, 34, 62],
+                [62, 34, 62, 34],
             ),
-            ("mediapipe_face_blendshapes.onnx", &[1, 146, 2], [6, 3, 0]),
-            ("2.7_80x80_MiniFASNetV2.onnx", &[1, 3, 80, 80], [31, 12, 16]),
+            (
+                "mediapipe_face_blendshapes.onnx",
+                &[1, 146, 2],
+                [6, 3, 0, 0],
+            ),
+            (
+                "2.7_80x80_MiniFASNetV2.onnx",
+                &[1, 3, 80, 80],
+                [31, 12, 16, 14],
+            ),
             (
                 "4_0_0_80x80_MiniFASNetV1SE.onnx",
                 &[1, 3, 80, 80],
-                [31, 9, 16],
+                [31, 9, 16, 14],
             ),
             (
                 "dlib_face_recognition_resnet_model_v1.onnx",
                 &[1, 3, 150, 150],
-                [0, 0, 0],
+                [0, 0, 0, 0],
             ),
         ] {
             let (swapped, ours, tracts) = both_ways(file, shape);
-            eprintln!("{file}: {swapped:?}");
             let expected = Swapped {
                 convolutions,
                 residuals,
                 prelus,
             };
-            assert_eq!(swapped, expected, "{file}");
+            assert_eq!(swapped, (expected, depthwise), "{file}");
             assert_eq!(ours.len(), tracts.len(), "{file}: outputs");
             for (o, (a, b)) in ours.iter().zip(&tracts).enumerate() {
                 let differ = a.iter().zip(b).filter(|(a, b)| a != b).count();
