@@ -44,7 +44,7 @@ unsafe fn depthwise_w_f32(
     // SAFETY: the caller's contract is each walk's, and AVX is present.
     unsafe {
         match in_stride {
-            1 => contiguous(input, output, taps, offsets, bias, len),
+            1 => contiguous::<false>(input, output, taps, offsets, bias, len),
             2 => stride_two(input, output, taps, offsets, bias, len),
             _ if in_stride > 0
                 && in_stride <= i32::MAX as isize / 8
@@ -62,9 +62,10 @@ unsafe fn depthwise_w_f32(
 /// dependent adds (the arithmetic must be tract's, so no FMA and no reassociation); four
 /// chains in flight keep the adder busy where one left it waiting on its own latency. The
 /// masked step replaces a scalar tail that took a third of this kernel's time on YuNet's
-/// 158-wide rows (and its one-wide border columns).
+/// 158-wide rows (and its one-wide border columns). With `RELU`, each sum goes out as
+/// `max(sum, 0)`, as the ReLU after it would write it.
 #[target_feature(enable = "avx")]
-unsafe fn contiguous(
+unsafe fn contiguous<const RELU: bool>(
     input: *const f32,
     output: *mut f32,
     taps: &[f32],
@@ -87,7 +88,7 @@ unsafe fn contiguous(
         }
         for (u, a) in acc.iter().enumerate() {
             // SAFETY: outputs i..i+32 are below `len`.
-            unsafe { _mm256_storeu_ps(output.add(i + 8 * u), *a) };
+            unsafe { _mm256_storeu_ps(output.add(i + 8 * u), relu::<RELU>(*a)) };
         }
         i += 32;
     }
@@ -99,7 +100,7 @@ unsafe fn contiguous(
             acc = _mm256_add_ps(acc, _mm256_mul_ps(x, _mm256_set1_ps(*tap)));
         }
         // SAFETY: outputs i..i+8 are below `len`.
-        unsafe { _mm256_storeu_ps(output.add(i), acc) };
+        unsafe { _mm256_storeu_ps(output.add(i), relu::<RELU>(acc)) };
         i += 8;
     }
     if i < len {
@@ -119,7 +120,7 @@ unsafe fn contiguous(
         let mut sums = [0f32; 8];
         // SAFETY: `sums` holds eight floats; outputs i..len are writable by the contract.
         unsafe {
-            _mm256_storeu_ps(sums.as_mut_ptr(), acc);
+            _mm256_storeu_ps(sums.as_mut_ptr(), relu::<RELU>(acc));
             std::ptr::copy_nonoverlapping(sums.as_ptr(), output.add(i), rest as usize);
         }
     }
@@ -144,6 +145,7 @@ pub fn depthwise_padded_tensor(
     taps: &[f32],
     [kh, kw]: [usize; 2],
     bias: &[f32],
+    relu: bool,
     shape: &[usize],
 ) -> Option<Tensor> {
     let (rows, cols) = (height + top + bottom, width + left + right);
@@ -183,18 +185,30 @@ pub fn depthwise_padded_tensor(
             // out_w outputs lie inside the tensor; tap t of output i reads plane row
             // y + t / kw, column i + t % kw < cols, inside `plane`; AVX is present.
             unsafe {
-                contiguous(
+                let (from, to) = (
                     plane.as_ptr().add(y * cols),
                     out.add((c * out_h + y) * out_w),
-                    taps,
-                    &offsets,
-                    bias[c],
-                    out_w,
-                )
+                );
+                if relu {
+                    contiguous::<true>(from, to, taps, &offsets, bias[c], out_w)
+                } else {
+                    contiguous::<false>(from, to, taps, &offsets, bias[c], out_w)
+                }
             };
         }
     }
     Some(t)
+}
+
+/// `max(sums, 0)` with `RELU`, else the sums.
+#[target_feature(enable = "avx")]
+#[inline]
+fn relu<const RELU: bool>(sums: __m256) -> __m256 {
+    if RELU {
+        _mm256_max_ps(sums, _mm256_setzero_ps())
+    } else {
+        sums
+    }
 }
 
 /// `rest > lane` for each lane, in AVX alone (the integer compare is AVX2's): as floats,
@@ -383,6 +397,7 @@ mod tests {
         if !std::is_x86_feature_detected!("avx") {
             return;
         }
+        let mut negatives = 0;
         for ([kh, kw], pads) in [
             ([3, 3], [1, 1, 1, 1]),
             ([5, 5], [2, 2, 2, 2]),
@@ -410,50 +425,60 @@ mod tests {
                         &taps,
                         [kh, kw],
                         &bias,
+                        false,
                         &[c, 0, 0],
                     );
                     assert!(none.is_none());
                     continue;
                 }
-                let Some(t) = depthwise_padded_tensor(
-                    &x,
-                    c,
-                    [h, w],
-                    pads,
-                    &taps,
-                    [kh, kw],
-                    &bias,
-                    &[c, oh, ow],
-                ) else {
-                    panic!("{kh}x{kw} {pads:?} {h}x{w}: refused");
-                };
-                let got = t.try_as_plain_ram().unwrap().as_slice::<f32>().unwrap();
-                for (ch, (y, xo)) in (0..c)
-                    .flat_map(|ch| (0..oh).flat_map(move |y| (0..ow).map(move |xo| (ch, (y, xo)))))
-                {
-                    let mut sum = bias[ch];
-                    for t in 0..kh * kw {
-                        let (iy, ix) = (
-                            (y + t / kw) as isize - top as isize,
-                            (xo + t % kw) as isize - left as isize,
-                        );
-                        if (0..h as isize).contains(&iy) && (0..w as isize).contains(&ix) {
-                            sum += taps[ch * kh * kw + t]
-                                * x[(ch * h + iy as usize) * w + ix as usize];
+                for relu in [false, true] {
+                    let Some(t) = depthwise_padded_tensor(
+                        &x,
+                        c,
+                        [h, w],
+                        pads,
+                        &taps,
+                        [kh, kw],
+                        &bias,
+                        relu,
+                        &[c, oh, ow],
+                    ) else {
+                        panic!("{kh}x{kw} {pads:?} {h}x{w}: refused");
+                    };
+                    let got = t.try_as_plain_ram().unwrap().as_slice::<f32>().unwrap();
+                    for (ch, (y, xo)) in (0..c).flat_map(|ch| {
+                        (0..oh).flat_map(move |y| (0..ow).map(move |xo| (ch, (y, xo))))
+                    }) {
+                        let mut sum = bias[ch];
+                        for t in 0..kh * kw {
+                            let (iy, ix) = (
+                                (y + t / kw) as isize - top as isize,
+                                (xo + t % kw) as isize - left as isize,
+                            );
+                            if (0..h as isize).contains(&iy) && (0..w as isize).contains(&ix) {
+                                sum += taps[ch * kh * kw + t]
+                                    * x[(ch * h + iy as usize) * w + ix as usize];
+                            }
                         }
+                        negatives += usize::from(sum < 0.0);
+                        if relu {
+                            sum = sum.max(0.0);
+                        }
+                        let at = (ch * oh + y) * ow + xo;
+                        assert_eq!(
+                            got[at].to_bits(),
+                            sum.to_bits(),
+                            "{kh}x{kw} {pads:?} {h}x{w} relu {relu} at {ch},{y},{xo}"
+                        );
                     }
-                    let at = (ch * oh + y) * ow + xo;
-                    assert_eq!(
-                        got[at].to_bits(),
-                        sum.to_bits(),
-                        "{kh}x{kw} {pads:?} {h}x{w} at {ch},{y},{xo}"
-                    );
                 }
             }
         }
+        assert!(negatives > 100, "the ReLU must have something to do");
         let (x, taps) = (vec![1f32; 2 * 4 * 4], vec![1f32; 2 * 9]);
         let fits = |x: &[f32], taps: &[f32], bias: &[f32], shape: &[usize]| {
-            depthwise_padded_tensor(x, 2, [4, 4], [1, 1, 1, 1], taps, [3, 3], bias, shape).is_some()
+            depthwise_padded_tensor(x, 2, [4, 4], [1, 1, 1, 1], taps, [3, 3], bias, false, shape)
+                .is_some()
         };
         assert!(fits(&x, &taps, &[0.0, 0.0], &[2, 4, 4]));
         assert!(!fits(&x[1..], &taps, &[0.0, 0.0], &[2, 4, 4]));

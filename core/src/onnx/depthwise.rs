@@ -8,31 +8,43 @@
 //! vector walk. YuNet has 20 such convolutions and Face Mesh V2 34 (the test counts
 //! them); the browser keeps tract's op.
 //!
+//! A ReLU that alone reads the convolution (YuNet has one after each) is applied as the
+//! sums are stored, which saves its pass over the map.
+//!
 //! The sum is tract's, in its order: the bias, then each tap's product added. A tap over
 //! the padding adds a zero product where tract skips the tap, which leaves any sum that is
 //! not zero as it is; the whole-model test compares every output bit for bit.
 
 use tract_hir::internal::*;
 use tract_hir::tract_core::ops::cnn::{Conv, KernelFormat};
+use tract_hir::tract_core::ops::math::Max;
 use tract_hir::tract_core::ops::nn::DataFormat;
 
-/// Swaps every qualifying depthwise `Conv` of a decluttered model for a
-/// `DepthwisePadded`; returns how many. None where the kernel does not run.
-pub(super) fn replace(model: &mut TypedModel) -> TractResult<usize> {
+use super::pointwise::{binary_with_constant, sole_successor};
+
+/// Swaps every qualifying depthwise `Conv` of a decluttered model, with the ReLU that
+/// follows it alone, for a `DepthwisePadded`; returns how many, and how many of those
+/// took in a ReLU. None where the kernel does not run.
+pub(super) fn replace(model: &mut TypedModel) -> TractResult<[usize; 2]> {
+    let mut replaced = [0, 0];
     if !kernel_runs() {
-        return Ok(0);
+        return Ok(replaced);
     }
-    let mut replaced = 0;
     for id in 0..model.nodes.len() {
-        let Some(op) = as_depthwise(model, id)? else {
+        let Some(mut op) = as_depthwise(model, id)? else {
             continue;
         };
+        let mut last = id;
+        if let Some(next) = sole_successor(model, id).filter(|n| is_relu(model, *n)) {
+            (last, op.relu) = (next, true);
+            replaced[1] += 1;
+        }
         let mut patch = TypedModelPatch::new("depthwise padded");
         let input = patch.tap_model(model, model.nodes[id].inputs[0])?;
-        let wire = patch.wire_node(&model.nodes[id].name, op, &[input])?[0];
-        patch.shunt_outside(model, OutletId::new(id, 0), wire)?;
+        let wire = patch.wire_node(&model.nodes[last].name, op, &[input])?[0];
+        patch.shunt_outside(model, OutletId::new(last, 0), wire)?;
         patch.apply(model)?;
-        replaced += 1;
+        replaced[0] += 1;
     }
     Ok(replaced)
 }
@@ -45,6 +57,16 @@ fn kernel_runs() -> bool {
 #[cfg(not(target_arch = "x86_64"))]
 fn kernel_runs() -> bool {
     false
+}
+
+/// Whether the node is a ReLU as tract declutters one: the maximum of a map and a single
+/// constant zero.
+fn is_relu(model: &TypedModel, id: usize) -> bool {
+    binary_with_constant(model, id).is_ok_and(|b| {
+        b.is_some_and(|(op, c)| {
+            op.0.is::<Max>() && c.len() == 1 && c.cast_to_scalar::<f32>().is_ok_and(|z| z == 0.0)
+        })
+    })
 }
 
 /// The op for the node when it is an f32 depthwise convolution (one group per channel,
@@ -120,11 +142,12 @@ fn as_depthwise(model: &TypedModel, id: usize) -> TractResult<Option<DepthwisePa
         input_hw: hw,
         pads,
         kernel: [kh, kw],
+        relu: false,
         output_shape: out_shape.into(),
     }))
 }
 
-/// A depthwise convolution at stride 1 over zero-padded planes.
+/// A depthwise convolution at stride 1 over zero-padded planes, and maybe its ReLU.
 #[derive(Debug, Clone, Hash, PartialEq, Eq)]
 struct DepthwisePadded {
     /// `[c, 1, kh, kw]`.
@@ -136,6 +159,8 @@ struct DepthwisePadded {
     /// Top, bottom, left, right.
     pads: [usize; 4],
     kernel: [usize; 2],
+    /// Whether the ReLU that follows is applied too.
+    relu: bool,
     output_shape: TVec<usize>,
 }
 
@@ -176,6 +201,7 @@ fn run(op: &DepthwisePadded, x: &[f32]) -> TractResult<Option<Tensor>> {
         taps,
         op.kernel,
         bias,
+        op.relu,
         &op.output_shape,
     ))
 }

@@ -187,7 +187,7 @@ fn as_pointwise(model: &TypedModel, id: usize) -> TractResult<Option<Pointwise>>
 }
 
 /// The one node reading the node's only output, unless that output is also a model output.
-fn sole_successor(model: &TypedModel, id: usize) -> Option<usize> {
+pub(super) fn sole_successor(model: &TypedModel, id: usize) -> Option<usize> {
     let node = &model.nodes[id];
     let outlet = OutletId::new(id, 0);
     let successors = &node.outputs.first()?.successors;
@@ -196,7 +196,7 @@ fn sole_successor(model: &TypedModel, id: usize) -> Option<usize> {
 }
 
 /// The constant the binary op `id` applies, with the other input that is not a constant.
-fn binary_with_constant(
+pub(super) fn binary_with_constant(
     model: &TypedModel,
     id: usize,
 ) -> TractResult<Option<(&TypedBinOp, Arc<Tensor>)>> {
@@ -455,7 +455,7 @@ mod tests {
     /// Each model as tract declutters it, with and without the swap, optimised and run
     /// on the same input: how many were swapped, and every output's bits, each way.
     #[cfg(target_arch = "x86_64")]
-    fn both_ways(file: &str, shape: &[usize]) -> ((Swapped, usize), Bits, Bits) {
+    fn both_ways(file: &str, shape: &[usize]) -> ((Swapped, [usize; 2]), Bits, Bits) {
         let path = format!("{}/../models/cache/{file}", env!("CARGO_MANIFEST_DIR"));
         let bytes =
             std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e} (models/fetch.sh)"));
@@ -512,38 +512,38 @@ mod tests {
         if !kernel_runs() {
             return;
         }
-        // 1×1 convolutions, of those the residuals and PReLUs taken in, and depthwise
-        // convolutions (`depthwise::replace`).
-        for (file, shape, [convolutions, residuals, prelus, depthwise]) in [
+        // 1×1 convolutions, of those the residuals and PReLUs taken in; depthwise
+        // convolutions (`depthwise::replace`), of those the ReLUs taken in.
+        for (file, shape, [convolutions, residuals, prelus, depthwise, relus]) in [
             (
                 "face_detection_yunet_2023mar_320.onnx",
                 &[1, 3, 320, 320][..],
-                [14, 0, 0, 14],
+                [14, 0, 0, 14, 14],
             ),
             (
                 "mediapipe_face_landmarks_detector.onnx",
                 &[1, 256, 256, 3],
-                [62, 34, 62, 34],
+                [62, 34, 62, 34, 0],
             ),
             (
                 "mediapipe_face_blendshapes.onnx",
                 &[1, 146, 2],
-                [6, 3, 0, 0],
+                [6, 3, 0, 0, 0],
             ),
             (
                 "2.7_80x80_MiniFASNetV2.onnx",
                 &[1, 3, 80, 80],
-                [31, 12, 16, 14],
+                [31, 12, 16, 14, 0],
             ),
             (
                 "4_0_0_80x80_MiniFASNetV1SE.onnx",
                 &[1, 3, 80, 80],
-                [31, 9, 16, 14],
+                [31, 9, 16, 14, 0],
             ),
             (
                 "dlib_face_recognition_resnet_model_v1.onnx",
                 &[1, 3, 150, 150],
-                [0, 0, 0, 0],
+                [0, 0, 0, 0, 0],
             ),
         ] {
             let (swapped, ours, tracts) = both_ways(file, shape);
@@ -552,7 +552,7 @@ mod tests {
                 residuals,
                 prelus,
             };
-            assert_eq!(swapped, (expected, depthwise), "{file}");
+            assert_eq!(swapped, (expected, [depthwise, relus]), "{file}");
             assert_eq!(ours.len(), tracts.len(), "{file}: outputs");
             for (o, (a, b)) in ours.iter().zip(&tracts).enumerate() {
                 let differ = a.iter().zip(b).filter(|(a, b)| a != b).count();
