@@ -127,35 +127,54 @@ unsafe fn contiguous<const RELU: bool>(
 }
 
 /// A depthwise convolution at stride 1 over `channels` planes of `height` rows of
-/// `width` points (`x`, channels first), each plane padded with zeros by `pads` (top,
-/// bottom, left, right) and convolved with its own `kh` × `kw` taps (`taps`, row-major,
-/// plane after plane), into a new tensor of `shape` (the planes of the output, channels
-/// first). Each output is its channel's bias plus each tap times its point, in the taps'
-/// order, one multiply and one add each: tract's walk, except that taps over the padding
-/// are added as zero products where tract skips them, which changes a sum only when it is
-/// zero (its sign). Every row, the borders' too, goes through the vector walk, where
-/// tract's zones walk the borders one output at a time. `None` when the lengths do not
-/// agree or the CPU lacks AVX.
-#[allow(clippy::too_many_arguments)]
-pub fn depthwise_padded_tensor(
-    x: &[f32],
-    channels: usize,
-    [height, width]: [usize; 2],
-    [top, bottom, left, right]: [usize; 4],
-    taps: &[f32],
-    [kh, kw]: [usize; 2],
-    bias: &[f32],
-    relu: bool,
-    shape: &[usize],
-) -> Option<Tensor> {
-    let (rows, cols) = (height + top + bottom, width + left + right);
+/// `width` points (`x`, channels first), each plane padded with zeros by `pads` and
+/// convolved with its own taps: each output is its channel's bias plus each tap times its
+/// point, in the taps' order, one multiply and one add each. That is tract's walk, except
+/// that taps over the padding are added as zero products where tract skips them, which
+/// changes a sum only when it is zero (its sign).
+#[derive(Clone, Copy)]
+pub struct Depthwise<'a> {
+    pub x: &'a [f32],
+    pub channels: usize,
+    /// Height and width of each plane.
+    pub plane: [usize; 2],
+    /// Zeros above, below, left and right of each plane.
+    pub pads: [usize; 4],
+    /// Each channel's `kh` × `kw` taps, row-major, plane after plane.
+    pub taps: &'a [f32],
+    /// `[kh, kw]`.
+    pub kernel: [usize; 2],
+    /// One value per channel.
+    pub bias: &'a [f32],
+    /// Whether each output goes out as `max(output, 0)`, the ReLU that follows the
+    /// convolution in YuNet.
+    pub relu: bool,
+}
+
+/// The convolution into a new tensor of `shape` (the output's planes, channels first).
+/// Every row, the borders' too, goes through the vector walk, where tract's zones walk the
+/// borders one output at a time. `None` when the lengths do not agree or the CPU lacks
+/// AVX.
+pub fn depthwise_padded_tensor(d: &Depthwise, shape: &[usize]) -> Option<Tensor> {
+    let Depthwise {
+        x,
+        channels,
+        plane: [height, width],
+        pads: [top, bottom, left, right],
+        taps,
+        kernel: [kh, kw],
+        bias,
+        relu,
+    } = *d;
+    let rows = height.checked_add(top)?.checked_add(bottom)?;
+    let cols = width.checked_add(left)?.checked_add(right)?;
     let (out_h, out_w) = ((rows + 1).checked_sub(kh)?, (cols + 1).checked_sub(kw)?);
     let agree = kh > 0
         && kw > 0
         && out_h > 0
         && out_w > 0
         && x.len() == channels.checked_mul(height)?.checked_mul(width)?
-        && taps.len() == channels.checked_mul(kh * kw)?
+        && taps.len() == channels.checked_mul(kh.checked_mul(kw)?)?
         && bias.len() == channels
         && shape.iter().try_fold(1usize, |a, d| a.checked_mul(*d))
             == Some(channels.checked_mul(out_h)?.checked_mul(out_w)?)
@@ -413,36 +432,26 @@ mod tests {
                     .collect();
                 let bias = [0.3, -1.7, 2.25];
                 let [top, bottom, left, right] = pads;
+                let d = Depthwise {
+                    x: &x,
+                    channels: c,
+                    plane: [h, w],
+                    pads,
+                    taps: &taps,
+                    kernel: [kh, kw],
+                    bias: &bias,
+                    relu: false,
+                };
                 let (oh, ow) = (h + top + bottom + 1, w + left + right + 1);
                 let (oh, ow) = (oh.saturating_sub(kh), ow.saturating_sub(kw));
                 if oh == 0 || ow == 0 {
                     // No output: refused.
-                    let none = depthwise_padded_tensor(
-                        &x,
-                        c,
-                        [h, w],
-                        pads,
-                        &taps,
-                        [kh, kw],
-                        &bias,
-                        false,
-                        &[c, 0, 0],
-                    );
-                    assert!(none.is_none());
+                    assert!(depthwise_padded_tensor(&d, &[c, 0, 0]).is_none());
                     continue;
                 }
                 for relu in [false, true] {
-                    let Some(t) = depthwise_padded_tensor(
-                        &x,
-                        c,
-                        [h, w],
-                        pads,
-                        &taps,
-                        [kh, kw],
-                        &bias,
-                        relu,
-                        &[c, oh, ow],
-                    ) else {
+                    let d = Depthwise { relu, ..d };
+                    let Some(t) = depthwise_padded_tensor(&d, &[c, oh, ow]) else {
                         panic!("{kh}x{kw} {pads:?} {h}x{w}: refused");
                     };
                     let got = t.try_as_plain_ram().unwrap().as_slice::<f32>().unwrap();
@@ -476,15 +485,32 @@ mod tests {
         }
         assert!(negatives > 100, "the ReLU must have something to do");
         let (x, taps) = (vec![1f32; 2 * 4 * 4], vec![1f32; 2 * 9]);
-        let fits = |x: &[f32], taps: &[f32], bias: &[f32], shape: &[usize]| {
-            depthwise_padded_tensor(x, 2, [4, 4], [1, 1, 1, 1], taps, [3, 3], bias, false, shape)
-                .is_some()
+        let d = Depthwise {
+            x: &x,
+            channels: 2,
+            plane: [4, 4],
+            pads: [1, 1, 1, 1],
+            taps: &taps,
+            kernel: [3, 3],
+            bias: &[0.0, 0.0],
+            relu: false,
         };
-        assert!(fits(&x, &taps, &[0.0, 0.0], &[2, 4, 4]));
-        assert!(!fits(&x[1..], &taps, &[0.0, 0.0], &[2, 4, 4]));
-        assert!(!fits(&x, &taps[1..], &[0.0, 0.0], &[2, 4, 4]));
-        assert!(!fits(&x, &taps, &[0.0], &[2, 4, 4]));
-        assert!(!fits(&x, &taps, &[0.0, 0.0], &[2, 4, 5]));
+        assert!(depthwise_padded_tensor(&d, &[2, 4, 4]).is_some());
+        for bad in [
+            Depthwise { x: &x[1..], ..d },
+            Depthwise {
+                taps: &taps[1..],
+                ..d
+            },
+            Depthwise { bias: &[0.0], ..d },
+            Depthwise {
+                pads: [usize::MAX, 1, 1, 1],
+                ..d
+            },
+        ] {
+            assert!(depthwise_padded_tensor(&bad, &[2, 4, 4]).is_none());
+        }
+        assert!(depthwise_padded_tensor(&d, &[2, 4, 5]).is_none());
     }
 
     #[test]

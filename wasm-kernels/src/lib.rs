@@ -48,7 +48,7 @@ pub fn keep_linked() {
 #[cfg(target_arch = "x86_64")]
 pub use bilinear_x86::sample8;
 #[cfg(target_arch = "x86_64")]
-pub use depthwise_x86::depthwise_padded_tensor;
+pub use depthwise_x86::{depthwise_padded_tensor, Depthwise};
 #[cfg(target_arch = "x86_64")]
 pub use pointwise_x86::{
     available as pointwise_available, pointwise_conv, pointwise_conv_tensor, Pointwise, Prelu,

@@ -193,15 +193,18 @@ impl EvalOp for DepthwisePadded {
 fn run(op: &DepthwisePadded, x: &[f32]) -> TractResult<Option<Tensor>> {
     let taps = op.filters.try_as_plain_ram()?.as_slice::<f32>()?;
     let bias = op.bias.try_as_plain_ram()?.as_slice::<f32>()?;
-    Ok(livecheck_wasm_kernels::depthwise_padded_tensor(
+    let conv = livecheck_wasm_kernels::Depthwise {
         x,
-        op.channels,
-        op.input_hw,
-        op.pads,
+        channels: op.channels,
+        plane: op.input_hw,
+        pads: op.pads,
         taps,
-        op.kernel,
+        kernel: op.kernel,
         bias,
-        op.relu,
+        relu: op.relu,
+    };
+    Ok(livecheck_wasm_kernels::depthwise_padded_tensor(
+        &conv,
         &op.output_shape,
     ))
 }
