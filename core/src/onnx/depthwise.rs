@@ -127,11 +127,14 @@ fn as_depthwise(model: &TypedModel, id: usize) -> TractResult<Option<DepthwisePa
         padding[1].pad_before,
         padding[1].pad_after,
     ];
-    let out_hw = [
-        hw[0] + pads[0] + pads[1] + 1 - kh,
-        hw[1] + pads[2] + pads[3] + 1 - kw,
-    ];
-    let out_len = channels * out_hw[0] * out_hw[1];
+    // A kernel wider than the padded map has no output: not ours to judge.
+    let (Some(out_h), Some(out_w)) = (
+        (hw[0] + pads[0] + pads[1] + 1).checked_sub(kh),
+        (hw[1] + pads[2] + pads[3] + 1).checked_sub(kw),
+    ) else {
+        return Ok(None);
+    };
+    let out_len = channels * out_h * out_w;
     if out_shape.iter().product::<usize>() != out_len || shape[shape.len() - 3] != channels {
         return Ok(None);
     }
