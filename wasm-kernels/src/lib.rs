@@ -3,9 +3,11 @@
 //! maximum and minimum of two tensors (`unicast`), both registered with tract-linalg at
 //! start-up, and the row of a 2×2 stride-2 max pool (`pool`), which core's own pooling op
 //! calls. On x86_64, the depthwise convolution (`depthwise_x86`), which tract walks in
-//! scalar code at strides other than 1, the stride-2 direct convolution of the models'
+//! scalar code at strides other than 1, and at stride 1 over zero-padded planes for
+//! core's own op (no border zones), the stride-2 direct convolution of the models'
 //! first layers (`conv_w4_x86`), where tract's kernel waits on its shuffles, the 1×1
-//! convolution of a channels-first map without packing it (`pointwise_x86`), eight
+//! convolution of a channels-first map without packing it, with the residual and PReLU
+//! after it (`pointwise_x86`), eight
 //! bilinear samples at once for core's rotated crops (`bilinear_x86`), and
 //! `clear_upper_state` for after each tract run (`upper_state`). Empty on every other
 //! target. Tract hands kernels raw pointers, so this crate is where livecheck's only
